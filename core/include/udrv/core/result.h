@@ -1,0 +1,41 @@
+// Errors are values: a status plus the context a user needs to act on it
+// (what was attempted, on which object, and the errno where Linux said no).
+#pragma once
+
+#include <expected>
+#include <string>
+#include <utility>
+
+#include "udrv/core/status.h"
+
+namespace udrv {
+
+struct Error {
+  Status status = Status::INTERNAL;
+  std::string what;    // the operation and why it failed, in words
+  std::string object;  // the object or device it concerns ("vmo 'bar0'", "0000:00:02.0"); may be empty
+  int err_no = 0;      // errno from the failed Linux call, 0 if none
+
+  // "INVALID_ARGS: map: WRITE without READ [vmar 'root'] (errno 22: Invalid argument)"
+  std::string ToString() const;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+
+// Builds the unexpected value: `return Fail(Status::BAD_STATE, "vmo is mapped", name);`
+inline std::unexpected<Error> Fail(Status status, std::string what, std::string object = {},
+                                   int err_no = 0) {
+  return std::unexpected<Error>(Error{status, std::move(what), std::move(object), err_no});
+}
+
+// A failed Linux call: the status follows errno. `what` names the call and its argument.
+std::unexpected<Error> FailErrno(int err, std::string what, std::string object = {});
+
+// Adds context as an error travels up: "open BAR 0: <inner what>".
+inline std::unexpected<Error> Wrap(Error inner, std::string_view context) {
+  inner.what = std::string(context) + ": " + inner.what;
+  return std::unexpected<Error>(std::move(inner));
+}
+
+}  // namespace udrv

@@ -1,0 +1,22 @@
+#include "udrv/core/result.h"
+
+#include <cstring>
+
+namespace udrv {
+
+std::string Error::ToString() const {
+  std::string text(StatusName(status));
+  text += ": ";
+  text += what;
+  if (!object.empty()) text += " [" + object + "]";
+  if (err_no != 0) {
+    text += " (errno " + std::to_string(err_no) + ": " + std::strerror(err_no) + ")";
+  }
+  return text;
+}
+
+std::unexpected<Error> FailErrno(int err, std::string what, std::string object) {
+  return Fail(StatusFromErrno(err), std::move(what), std::move(object), err);
+}
+
+}  // namespace udrv
