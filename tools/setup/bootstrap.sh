@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what udrv needs from Debian 12's packages; a no-op when all of it
+# is there. Usage: bootstrap.sh host|all
+#   host: what building and running busctl needs
+#   all:  also the aarch64 cross toolchain, qemu-user and the test tools
+set -euo pipefail
+profile=${1:-all}
+
+host_packages=(build-essential cmake pkg-config libpci-dev libfdt-dev libcli11-dev pciutils)
+test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu qemu-user-static
+               libpci-dev:arm64 libfdt1:arm64)
+
+packages=("${host_packages[@]}")
+[ "$profile" = all ] && packages+=("${test_packages[@]}")
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bootstrap: missing packages: ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+need_arm64=0
+for package in "${missing[@]}"; do [[ $package == *:arm64 ]] && need_arm64=1; done
+if [ $need_arm64 -eq 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+fi
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
