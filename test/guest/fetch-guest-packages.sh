@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Fetches and unpacks Debian's kernel and busybox-static for one guest
+# architecture into CACHE/<arch>; does nothing when they are already there.
+# Usage: fetch-guest-packages.sh CACHE x86_64|aarch64
+# Leaves CACHE/<arch>/kernel.version naming the kernel ("6.1.0-56-amd64").
+set -euo pipefail
+mkdir -p "$1"
+cache=$(cd "$1" && pwd)
+arch=$2
+case $arch in
+  x86_64) debarch=amd64 ;;
+  aarch64) debarch=arm64 ;;
+  *) echo "fetch-guest-packages: unknown architecture '$arch'" >&2; exit 2 ;;
+esac
+dir=$cache/$arch
+[ -s "$dir/kernel.version" ] && [ -x "$dir/busybox/bin/busybox" ] && exit 0
+
+mkdir -p "$dir/debs"
+# The kernel the metapackage points at today: ABI numbers move with security updates.
+kernel_package() {
+  apt-cache depends "linux-image-$debarch:$debarch" 2>/dev/null \
+    | awk '/Depends: linux-image-[0-9]/ {print $2; exit}' | sed 's/:.*//'
+}
+package=$(kernel_package)
+if [ -z "$package" ]; then
+  apt-get update -q >/dev/null
+  package=$(kernel_package)
+fi
+[ -n "$package" ] || { echo "fetch-guest-packages: apt knows no linux-image-$debarch (is the $debarch architecture added?)" >&2; exit 1; }
+
+cd "$dir/debs"
+download() { apt-get download "$@" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download "$@"; }; }
+download "$package:$debarch" "busybox-static:$debarch"
+rm -rf "$dir/kernel" "$dir/busybox"
+dpkg-deb -x linux-image-*_"$debarch".deb "$dir/kernel"
+dpkg-deb -x busybox-static_*_"$debarch".deb "$dir/busybox"
+rm -f "$dir/debs"/*.deb
+version=${package#linux-image-}
+[ -f "$dir/kernel/boot/vmlinuz-$version" ] || { echo "fetch-guest-packages: $package has no /boot/vmlinuz-$version" >&2; exit 1; }
+echo "$version" > "$dir/kernel.version"
+echo "fetch-guest-packages: $arch kernel $version cached in $dir"

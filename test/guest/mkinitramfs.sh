@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds a testbed initramfs: busybox, the VFIO/UIO modules of the cached
+# Debian kernel, every program in BINDIR (stripped) with its shared-library
+# closure, the plan, and guest-init.sh as /init.
+# Usage: mkinitramfs.sh ARCH CACHE BINDIR PLAN OUT
+set -euo pipefail
+arch=$1 cache=$2 bindir=$3 plan=$4 out=$5
+here=$(cd "$(dirname "$0")" && pwd)
+version=$(cat "$cache/$arch/kernel.version")
+kernel=$cache/$arch/kernel
+case $arch in
+  x86_64) triple=x86_64-linux-gnu; strip=strip
+          modules="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_iommu_type1 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/uio/uio drivers/uio/uio_pci_generic" ;;
+  aarch64) triple=aarch64-linux-gnu; strip=aarch64-linux-gnu-strip
+          modules="drivers/vfio/vfio drivers/vfio/vfio_iommu_type1 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/uio/uio drivers/uio/uio_pci_generic" ;;
+  *) echo "mkinitramfs: unknown architecture '$arch'" >&2; exit 2 ;;
+esac
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,lib/modules,udrv/bin}
+cp "$cache/$arch/busybox/bin/busybox" "$root/bin/busybox"
+cp "$here/guest-init.sh" "$root/init"
+chmod 755 "$root/init"
+cp "$plan" "$root/udrv/plan"
+
+: > "$root/udrv/modules"
+for module in $modules; do
+  file=$kernel/lib/modules/$version/kernel/$module.ko
+  [ -f "$file" ] || { echo "mkinitramfs: $version has no $module.ko" >&2; exit 1; }
+  cp "$file" "$root/lib/modules/"
+  basename "$module" >> "$root/udrv/modules"
+done
+
+# Copies a library (and, recursively, what it needs) to the same path in the guest.
+declare -A copied=()
+copy_closure() {
+  local elf=$1 name path interp
+  interp=$(readelf -l "$elf" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+  if [ -n "$interp" ] && [ -z "${copied[$interp]:-}" ]; then
+    copied[$interp]=1
+    mkdir -p "$root$(dirname "$interp")"
+    cp -L "$interp" "$root$interp"
+  fi
+  for name in $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    [ -n "${copied[$name]:-}" ] && continue
+    path=
+    for dir in /lib/$triple /usr/lib/$triple /usr/$triple/lib; do
+      [ -e "$dir/$name" ] && { path=$dir/$name; break; }
+    done
+    [ -n "$path" ] || { echo "mkinitramfs: $elf needs $name, not found for $triple" >&2; exit 1; }
+    copied[$name]=1
+    mkdir -p "$root$(dirname "$path")"
+    cp -L "$path" "$root$path"
+    copy_closure "$path"
+  done
+}
+
+found=0
+for program in "$bindir"/*; do
+  [ -f "$program" ] && [ -x "$program" ] || continue
+  readelf -h "$program" >/dev/null 2>&1 || continue
+  "$strip" --strip-debug -o "$root/udrv/bin/$(basename "$program")" "$program"
+  copy_closure "$program"
+  found=$((found + 1))
+done
+[ $found -gt 0 ] || { echo "mkinitramfs: no programs in $bindir" >&2; exit 1; }
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
