@@ -2,7 +2,7 @@
 // drivers). They prove the guest has what later suites stand on: the IOMMU,
 // vfio-pci and uio_pci_generic binding QEMU's edu device, and the firmware
 // tables. Each tag is one machine's share: [vfio] and [dmar] need the IOMMU
-// machine, [uio] the no-IOMMU one, [acpi] x86_64, [fdt] aarch64.
+// machine, [uio] the no-IOMMU one, [acpi] and [devices] x86_64, [fdt] aarch64.
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
@@ -145,6 +145,25 @@ TEST_CASE("edu binds to uio_pci_generic without an IOMMU and unbinds", "[uio]") 
   }
   UnbindAndClearOverride(edu);
   CHECK_FALSE(fs::exists("/dev/" + uio));
+}
+
+TEST_CASE("the x86_64 machine carries the testbed's PCI devices", "[devices]") {
+  SysfsPci sysfs;
+  auto addresses = sysfs.List();
+  REQUIRE(addresses);
+  bool edu = false, e1000e = false, nvme = false, xhci = false;
+  for (const Address& address : *addresses) {
+    auto info = sysfs.Read(address);
+    REQUIRE(info);
+    edu |= info->vendor_id == kEduVendor && info->device_id == kEduDevice;
+    e1000e |= info->vendor_id == 0x8086 && info->device_id == 0x10d3;  // 82574L
+    nvme |= info->class_code == 0x010802;                              // NVM Express
+    xhci |= info->class_code == 0x0c0330;                              // USB xHCI
+  }
+  CHECK(edu);
+  CHECK(e1000e);
+  CHECK(nvme);
+  CHECK(xhci);
 }
 
 TEST_CASE("the guest's ACPI tables are in sysfs", "[acpi]") {
