@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,10 +37,48 @@ Result<void> CheckIsEventfd(int fd, std::string_view what, const std::string& ob
   return {};
 }
 
-InterruptObject::InterruptObject(UniqueFd event_fd, UniqueFd cancel_fd, bool is_virtual,
-                                 std::string name, std::function<Result<void>()> on_ack)
+namespace {
+
+// OK if `fd` is a UIO device (a character device of the uio class:
+// /sys/dev/char/MAJOR:MINOR leads to .../uio/uioN), WRONG_TYPE otherwise.
+Result<void> CheckIsUioDevice(int fd, std::string_view what, const std::string& object) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return FailErrno(errno, "fstat(" + std::string(what) + ")", object);
+  const std::string proc_link = "/proc/self/fd/" + std::to_string(fd);
+  char opened[256] = {};
+  const ssize_t opened_len = readlink(proc_link.c_str(), opened, sizeof(opened) - 1);
+  const std::string opened_name = opened_len > 0 ? opened : "fd " + std::to_string(fd);
+  if (!S_ISCHR(st.st_mode)) {
+    return Fail(Status::WRONG_TYPE, std::string(what) + " is not a UIO device but " + opened_name,
+                object);
+  }
+  const std::string class_link = "/sys/dev/char/" + std::to_string(major(st.st_rdev)) + ":" +
+                                 std::to_string(minor(st.st_rdev));
+  char target[512] = {};
+  const ssize_t len = readlink(class_link.c_str(), target, sizeof(target) - 1);
+  if (len < 0) {
+    return FailErrno(errno, "readlink(" + class_link + ") to check " + std::string(what), object);
+  }
+  const std::string_view path(target, static_cast<size_t>(len));
+  const size_t last = path.rfind('/');
+  if (last == std::string_view::npos || !path.substr(0, last).ends_with("/uio") ||
+      !path.substr(last + 1).starts_with("uio")) {
+    return Fail(Status::WRONG_TYPE,
+                std::string(what) + " is not a UIO device but " + opened_name + " (" +
+                    std::string(path) + ")",
+                object);
+  }
+  return {};
+}
+
+}  // namespace
+
+InterruptObject::InterruptObject(UniqueFd event_fd, UniqueFd cancel_fd, InterruptFdKind fd_kind,
+                                 bool is_virtual, std::string name,
+                                 std::function<Result<void>()> on_ack)
     : event_fd_(std::move(event_fd)),
       cancel_fd_(std::move(cancel_fd)),
+      fd_kind_(fd_kind),
       is_virtual_(is_virtual),
       name_(std::move(name)),
       on_ack_(std::move(on_ack)) {}
@@ -55,17 +95,31 @@ std::string InterruptObject::Describe() const {
 }
 
 Result<std::optional<Time>> InterruptObject::ConsumeLocked() {
+  const bool uio = fd_kind_ == InterruptFdKind::UIO;
+  const char* const call = uio ? "read(interrupt uio fd)" : "read(interrupt eventfd)";
+  // The value does not matter, only that there was one: an eventfd gives an
+  // 8-byte counter, a UIO device a 4-byte count (it refuses any other size).
   uint64_t count = 0;
+  const size_t size = uio ? sizeof(uint32_t) : sizeof(uint64_t);
   ssize_t n;
   do {
-    n = read(event_fd_.get(), &count, sizeof(count));
+    n = read(event_fd_.get(), &count, size);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    if (errno == EAGAIN) return std::optional<Time>();
-    return FailErrno(errno, "read(interrupt eventfd)", Describe());
+    const int err = errno;
+    if (err == EAGAIN) return std::optional<Time>();
+    // uio_read says EIO only once its device is unregistered.
+    if (uio && err == EIO) {
+      return Fail(Status::IO_NOT_PRESENT,
+                  std::string(call) +
+                      ": the UIO device is gone (the PCI device was removed or unbound from its "
+                      "driver)",
+                  Describe(), err);
+    }
+    return FailErrno(err, call, Describe());
   }
-  if (n != sizeof(count)) {
-    return Fail(Status::IO, "read(interrupt eventfd) returned " + std::to_string(n) + " bytes",
+  if (static_cast<size_t>(n) != size) {
+    return Fail(Status::IO, std::string(call) + " returned " + std::to_string(n) + " bytes",
                 Describe());
   }
   const Time timestamp = trigger_timestamp_.value_or(Now());
@@ -114,7 +168,9 @@ Result<Time> InterruptObject::WaitUnlocked(Time deadline) {
     if (fds[1].revents != 0)
       return Fail(Status::CANCELED, "wait: interrupt was destroyed", Describe());
     if (ready == 0) return Fail(Status::TIMED_OUT, "wait: deadline passed", Describe());
-    if ((fds[0].revents & (POLLERR | POLLNVAL)) != 0) {
+    const bool poll_error = (fds[0].revents & (POLLERR | POLLNVAL)) != 0;
+    // A UIO device reports its removal as a poll error; the read says which (IO_NOT_PRESENT).
+    if (poll_error && fd_kind_ != InterruptFdKind::UIO) {
       return Fail(Status::IO, "poll(interrupt eventfd) reported an error", Describe());
     }
     std::lock_guard lock(mutex_);
@@ -122,6 +178,7 @@ Result<Time> InterruptObject::WaitUnlocked(Time deadline) {
     auto timestamp = ConsumeLocked();
     if (!timestamp) return std::unexpected(timestamp.error());
     if (*timestamp) return **timestamp;
+    if (poll_error) return Fail(Status::IO, "poll(interrupt uio fd) reported an error", Describe());
     // Another waiter, or another process sharing the eventfd, took it: wait on.
   }
 }
@@ -207,6 +264,12 @@ Result<void> InterruptObject::CheckTransferable() {
     return Fail(Status::BAD_STATE,
                 "interrupt is bound to " + port_->Describe() + "; unbind it first", Describe());
   }
+  if (fd_kind_ == InterruptFdKind::UIO) {
+    return Fail(Status::NOT_SUPPORTED,
+                "a UIO interrupt cannot be sent to another process (its fd is a /dev/uioN, not "
+                "an eventfd); open the device there instead",
+                Describe());
+  }
   return {};
 }
 
@@ -247,8 +310,9 @@ Result<std::shared_ptr<InterruptObject>> MakeInterruptObject(UniqueFd eventfd, b
   }
   auto cancel_fd = MakeEventfd("cancelation", object);
   if (!cancel_fd) return std::unexpected(cancel_fd.error());
-  return std::make_shared<InterruptObject>(std::move(eventfd), std::move(*cancel_fd), is_virtual,
-                                           std::move(name), std::move(on_ack));
+  return std::make_shared<InterruptObject>(std::move(eventfd), std::move(*cancel_fd),
+                                           InterruptFdKind::EVENTFD, is_virtual, std::move(name),
+                                           std::move(on_ack));
 }
 
 Result<Interrupt> Interrupt::CreateVirtual(std::string name) {
@@ -266,6 +330,27 @@ Result<Interrupt> Interrupt::CreateFromEventfd(UniqueFd eventfd, std::string nam
                                     std::move(on_ack));
   if (!object) return std::unexpected(object.error());
   return Interrupt(std::move(*object), kDefaultInterruptRights);
+}
+
+Result<Interrupt> Interrupt::CreateFromUio(UniqueFd uio_fd, std::string name,
+                                           std::function<Result<void>()> on_ack) {
+  const std::string object = "interrupt '" + name + "'";
+  if (!uio_fd) return Fail(Status::BAD_HANDLE, "create interrupt: invalid uio fd", object);
+  if (auto checked = CheckIsUioDevice(uio_fd.get(), "create interrupt: the fd", object); !checked) {
+    return std::unexpected(checked.error());
+  }
+  // As for an eventfd: the read after poll must not block when another
+  // reader of the same open file took the interrupt first.
+  const int flags = fcntl(uio_fd.get(), F_GETFL);
+  if (flags < 0 || fcntl(uio_fd.get(), F_SETFL, flags | O_NONBLOCK) < 0) {
+    return FailErrno(errno, "fcntl(interrupt uio fd, F_SETFL, O_NONBLOCK)", object);
+  }
+  auto cancel_fd = MakeEventfd("cancelation", object);
+  if (!cancel_fd) return std::unexpected(cancel_fd.error());
+  auto interrupt_object = std::make_shared<InterruptObject>(
+      std::move(uio_fd), std::move(*cancel_fd), InterruptFdKind::UIO, /*is_virtual=*/false,
+      std::move(name), std::move(on_ack));
+  return Interrupt(std::move(interrupt_object), kDefaultInterruptRights);
 }
 
 Result<Time> Interrupt::Wait(Time deadline) const {

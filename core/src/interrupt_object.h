@@ -24,6 +24,10 @@ namespace udrv {
 
 class InterruptObject;
 
+// What the interrupt's fd is: an eventfd (an 8-byte counter the kernel or
+// Trigger adds to) or a /dev/uioN (reads give the 4-byte interrupt count).
+enum class InterruptFdKind : uint8_t { EVENTFD, UIO };
+
 // Creates an eventfd with EFD_CLOEXEC | EFD_NONBLOCK.
 Result<UniqueFd> MakeEventfd(std::string_view purpose, const std::string& object);
 
@@ -64,8 +68,8 @@ class PortObject {
 
 class InterruptObject : public std::enable_shared_from_this<InterruptObject> {
  public:
-  InterruptObject(UniqueFd event_fd, UniqueFd cancel_fd, bool is_virtual, std::string name,
-                  std::function<Result<void>()> on_ack);
+  InterruptObject(UniqueFd event_fd, UniqueFd cancel_fd, InterruptFdKind fd_kind, bool is_virtual,
+                  std::string name, std::function<Result<void>()> on_ack);
   ~InterruptObject();
   InterruptObject(const InterruptObject&) = delete;
   InterruptObject& operator=(const InterruptObject&) = delete;
@@ -83,8 +87,9 @@ class InterruptObject : public std::enable_shared_from_this<InterruptObject> {
   Result<void> Unbind(const PortObject* port);
 
   // OK when the interrupt can be sent to another process: not destroyed
-  // (CANCELED) and not bound to a port (BAD_STATE), since the eventfd would
-  // then have two consumers.
+  // (CANCELED), not bound to a port (BAD_STATE), since the eventfd would
+  // then have two consumers, and signalled through an eventfd (a UIO
+  // interrupt is NOT_SUPPORTED: the receiver rebuilds eventfds only).
   Result<void> CheckTransferable();
 
   // For PortObject::Wait after epoll reported binding `binding_id`: the
@@ -101,9 +106,10 @@ class InterruptObject : public std::enable_shared_from_this<InterruptObject> {
   // Runs on_ack_ for an interrupt that was delivered and not yet acked.
   Result<void> AckDeliveredLocked(std::string_view op);
 
-  const UniqueFd event_fd_;
+  const UniqueFd event_fd_;  // an eventfd or, for InterruptFdKind::UIO, a /dev/uioN
   // Becomes readable at Destroy and stays so: every waiter wakes.
   const UniqueFd cancel_fd_;
+  const InterruptFdKind fd_kind_;
   const bool is_virtual_;
   const std::string name_;
   const std::function<Result<void>()> on_ack_;

@@ -204,6 +204,27 @@ TEST_CASE("hardware interrupt: CreateFromEventfd checks its fd", "[interrupt]") 
   CHECK(from_pipe.error().what.find("not an eventfd") != std::string::npos);
 }
 
+// The UIO path itself (4-byte counts, removal) is proven in the guests
+// (test/guest/pci_uio_test.cc); here only the refusals a host can reach.
+TEST_CASE("hardware interrupt: CreateFromUio takes only a UIO device", "[interrupt]") {
+  auto no_fd = Interrupt::CreateFromUio(udrv::UniqueFd(), "none", nullptr);
+  CHECK(StatusOf(no_fd) == "BAD_HANDLE");
+
+  udrv::UniqueFd event_fd(eventfd(0, EFD_CLOEXEC));
+  REQUIRE(event_fd);
+  auto from_eventfd = Interrupt::CreateFromUio(std::move(event_fd), "eventfd", nullptr);
+  REQUIRE(StatusOf(from_eventfd) == "WRONG_TYPE");
+  CHECK(from_eventfd.error().what.find("not a UIO device but anon_inode:[eventfd]") !=
+        std::string::npos);
+
+  // A character device of another class.
+  udrv::UniqueFd null_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+  REQUIRE(null_fd);
+  auto from_null = Interrupt::CreateFromUio(std::move(null_fd), "null", nullptr);
+  REQUIRE(StatusOf(from_null) == "WRONG_TYPE");
+  CHECK(from_null.error().what.find("not a UIO device but /dev/null") != std::string::npos);
+}
+
 TEST_CASE("interrupt: each operation needs its right", "[interrupt]") {
   auto irq = Interrupt::CreateVirtual("rights");
   REQUIRE_OK(irq);

@@ -4,7 +4,8 @@
 //
 // On Linux an interrupt is an eventfd: the PCI layer has VFIO_DEVICE_SET_IRQS
 // signal one for an MSI-X, MSI or INTx vector; a virtual interrupt is an
-// eventfd the driver signals itself with Trigger (ZX_INTERRUPT_VIRTUAL).
+// eventfd the driver signals itself with Trigger (ZX_INTERRUPT_VIRTUAL). A
+// device bound to a UIO driver signals through its /dev/uioN instead.
 //
 // Rights, as the syscalls: Wait needs WAIT, Trigger SIGNAL, Ack WRITE, Bind
 // and Unbind READ (and WRITE on the port). Destroy needs only a valid handle,
@@ -45,6 +46,18 @@ class Interrupt : public Handle<Interrupt, InterruptObject> {
   // returned an interrupt. WRONG_TYPE if `eventfd` is not an eventfd.
   static Result<Interrupt> CreateFromEventfd(UniqueFd eventfd, std::string name,
                                              std::function<Result<void>()> on_ack);
+
+  // A hardware interrupt that a UIO driver signals through `uio_fd`, an open
+  // /dev/uioN: poll says when the kernel's interrupt count moved, a read
+  // returns it (4 bytes). `on_ack` re-enables the source as for
+  // CreateFromEventfd (uio_pci_generic: clear the command register's
+  // INTx-disable bit in config space; UIO drivers with an irqcontrol take a
+  // 4-byte 1 written to the fd). WRONG_TYPE if `uio_fd` is not a UIO
+  // device. Once the kernel removes the UIO device (the PCI device was
+  // removed or unbound), Wait returns IO_NOT_PRESENT. Such an interrupt
+  // cannot be sent to another process (NOT_SUPPORTED): its fd is no eventfd.
+  static Result<Interrupt> CreateFromUio(UniqueFd uio_fd, std::string name,
+                                         std::function<Result<void>()> on_ack);
 
   // Blocks until the interrupt fires or `deadline` passes (zx_interrupt_wait)
   // and returns its timestamp: the one passed to the first Trigger since the

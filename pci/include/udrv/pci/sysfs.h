@@ -1,6 +1,7 @@
 // Read-only PCI inspection from sysfs. Works unprivileged: it reads only the
 // attribute files and the first 64 bytes of config space that Linux lets any
-// user read. The root is configurable so tests run on recorded trees.
+// user read (root reads 256 or 4096). The root is configurable so tests run
+// on recorded trees (test/pci/record-sysfs-tree.sh writes them).
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,24 @@
 
 #include "udrv/core/result.h"
 #include "udrv/pci/address.h"
+#include "udrv/pci/config.h"
 
 namespace udrv::pci {
+
+// A BAR as the kernel assigned it: a line of the sysfs `resource` file.
+struct BarInfo {
+  uint32_t index = 0;    // 0..5
+  uint64_t address = 0;  // bus address the kernel assigned (0: unassigned)
+  uint64_t size = 0;
+  bool is_io = false;
+  bool is_64bit = false;  // takes BAR index + 1 as its upper half
+  bool is_prefetchable = false;
+};
+
+struct RomInfo {
+  uint64_t address = 0;
+  uint64_t size = 0;
+};
 
 struct DeviceInfo {
   Address address;
@@ -23,6 +40,19 @@ struct DeviceInfo {
   uint8_t revision = 0;
   std::optional<std::string> driver;  // the bound kernel driver, if any
   std::optional<uint32_t> iommu_group;
+  // Every PCI function of that group, this one included, sorted.
+  std::vector<Address> iommu_group_members;
+  std::vector<BarInfo> bars;  // implemented BARs only, by index
+  std::optional<RomInfo> expansion_rom;
+  uint32_t irq = 0;        // the `irq` attribute: the legacy IRQ Linux routed (0: none)
+  int32_t numa_node = -1;  // -1: no NUMA affinity
+  std::optional<std::string> driver_override;  // absent when sysfs says "(null)"
+  // The bridge above this function: the PCI function its sysfs directory
+  // sits in; absent for functions on a root bus.
+  std::optional<Address> parent_bridge;
+
+  // The implemented BAR `index`, or nullptr.
+  const BarInfo* FindBar(uint32_t index) const;
 
   uint8_t base_class() const { return static_cast<uint8_t>(class_code >> 16); }
   uint8_t sub_class() const { return static_cast<uint8_t>(class_code >> 8); }
@@ -42,9 +72,15 @@ class SysfsPci {
   // naming the file when an attribute does not parse.
   Result<DeviceInfo> Read(const Address& address) const;
 
+  // The function's `config` file, as much as is readable: 64 bytes
+  // unprivileged, 256 or 4096 as root. IO_NOT_PRESENT if it vanished.
+  Result<ConfigSpace> ReadConfig(const Address& address) const;
+
   std::string DevicePath(const Address& address) const;
 
  private:
+  Result<std::vector<Address>> ListGroupMembers(uint32_t group) const;
+
   std::string root_;
 };
 
