@@ -13,7 +13,25 @@ case $arch in
   *) echo "fetch-guest-packages: unknown architecture '$arch'" >&2; exit 2 ;;
 esac
 dir=$cache/$arch
-[ -s "$dir/kernel.version" ] && [ -x "$dir/busybox/bin/busybox" ] && exit 0
+# lspci is the guests' oracle for PCI enumeration: x86_64 guests take the
+# host's, arm64 ones Debian's pciutils with the libraries the host lacks.
+fetch_arm64_pciutils() {
+  [ "$arch" = aarch64 ] && [ ! -x "$dir/pciutils/usr/bin/lspci" ] || return 0
+  local packages="pciutils libkmod2 liblzma5 libzstd1" package
+  mkdir -p "$dir/debs" && cd "$dir/debs"
+  apt-get download ${packages// /:arm64 }:arm64 >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get download ${packages// /:arm64 }:arm64; }
+  rm -rf "$dir/pciutils"
+  for package in $packages; do
+    dpkg-deb -x "$package"_*_arm64.deb "$dir/pciutils"
+    rm -f "$package"_*_arm64.deb
+  done
+  echo "fetch-guest-packages: arm64 lspci cached in $dir/pciutils"
+}
+if [ -s "$dir/kernel.version" ] && [ -x "$dir/busybox/bin/busybox" ]; then
+  fetch_arm64_pciutils
+  exit 0
+fi
 
 mkdir -p "$dir/debs"
 # The kernel the metapackage points at today: ABI numbers move with security updates.
@@ -39,3 +57,4 @@ version=${package#linux-image-}
 [ -f "$dir/kernel/boot/vmlinuz-$version" ] || { echo "fetch-guest-packages: $package has no /boot/vmlinuz-$version" >&2; exit 1; }
 echo "$version" > "$dir/kernel.version"
 echo "fetch-guest-packages: $arch kernel $version cached in $dir"
+fetch_arm64_pciutils

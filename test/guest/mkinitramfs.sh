@@ -9,9 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=$(cat "$cache/$arch/kernel.version")
 kernel=$cache/$arch/kernel
 case $arch in
-  x86_64) triple=x86_64-linux-gnu; strip=strip
+  x86_64) triple=x86_64-linux-gnu; strip=strip; lspci=/usr/bin/lspci; extra_root=
           modules="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_iommu_type1 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/uio/uio drivers/uio/uio_pci_generic" ;;
   aarch64) triple=aarch64-linux-gnu; strip=aarch64-linux-gnu-strip
+          lspci=$cache/aarch64/pciutils/usr/bin/lspci; extra_root=$cache/aarch64/pciutils
           modules="drivers/vfio/vfio drivers/vfio/vfio_iommu_type1 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/uio/uio drivers/uio/uio_pci_generic" ;;
   *) echo "mkinitramfs: unknown architecture '$arch'" >&2; exit 2 ;;
 esac
@@ -35,7 +36,7 @@ done
 # Copies a library (and, recursively, what it needs) to the same path in the guest.
 declare -A copied=()
 copy_closure() {
-  local elf=$1 name path interp
+  local elf=$1 name path interp dest
   interp=$(readelf -l "$elf" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
   if [ -n "$interp" ] && [ -z "${copied[$interp]:-}" ]; then
     copied[$interp]=1
@@ -45,16 +46,26 @@ copy_closure() {
   for name in $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     [ -n "${copied[$name]:-}" ] && continue
     path=
-    for dir in /lib/$triple /usr/lib/$triple /usr/$triple/lib; do
+    for dir in /lib/$triple /usr/lib/$triple /usr/$triple/lib \
+               ${extra_root:+$extra_root/lib/$triple $extra_root/usr/lib/$triple}; do
       [ -e "$dir/$name" ] && { path=$dir/$name; break; }
     done
     [ -n "$path" ] || { echo "mkinitramfs: $elf needs $name, not found for $triple" >&2; exit 1; }
     copied[$name]=1
-    mkdir -p "$root$(dirname "$path")"
-    cp -L "$path" "$root$path"
+    # Libraries unpacked from packages land where the package puts them.
+    dest=${path#"$extra_root"}
+    mkdir -p "$root$(dirname "$dest")"
+    cp -L "$path" "$root$dest"
     copy_closure "$path"
   done
 }
+
+# lspci and pci.ids: the guests' oracle for PCI enumeration.
+[ -x "$lspci" ] || { echo "mkinitramfs: no $arch lspci at $lspci (fetch-guest-packages.sh fetches it)" >&2; exit 1; }
+mkdir -p "$root/usr/bin" "$root/usr/share/misc"
+cp "$lspci" "$root/usr/bin/lspci"
+cp /usr/share/misc/pci.ids "$root/usr/share/misc/pci.ids"
+copy_closure "$lspci"
 
 found=0
 for program in "$bindir"/*; do
