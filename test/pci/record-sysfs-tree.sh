@@ -32,6 +32,9 @@ for link in "$src"/bus/pci/devices/*; do
   if [ -L "$real/driver" ]; then
     target=$(readlink "$real/driver")
     mkdir -p "$dest/bus/pci/drivers/${target##*/}"
+    # A file as in the kernel's driver directory, so git keeps the directory
+    # and the driver link does not dangle in a clone.
+    : > "$dest/bus/pci/drivers/${target##*/}/uevent"
     ln -s "$target" "$dest/$rel/driver"
   fi
   if [ -L "$real/iommu_group" ]; then
