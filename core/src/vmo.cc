@@ -16,6 +16,7 @@
 #include <fstream>
 #include <vector>
 
+#include "udrv/core/cache.h"
 #include "vmo_object.h"
 
 namespace udrv {
@@ -566,6 +567,63 @@ Result<CachePolicy> Vmo::GetCachePolicy() const {
   auto vmo = Check(kRightGetProperty, "get cache policy");
   if (!vmo) return std::unexpected(vmo.error());
   return (*vmo)->cache_policy();
+}
+
+Result<void> Vmo::OpRange(VmoOp op, uint64_t offset, uint64_t size) const {
+  Rights needed = kRightRead;
+  uint32_t flush_options = 0;
+  switch (op) {
+    case VmoOp::CACHE_SYNC:
+      flush_options = kCacheFlushInstruction;
+      break;
+    case VmoOp::CACHE_INVALIDATE:
+      needed = kRightWrite;
+      flush_options = kCacheFlushData | kCacheFlushInvalidate;
+      break;
+    case VmoOp::CACHE_CLEAN:
+      flush_options = kCacheFlushData;
+      break;
+    case VmoOp::CACHE_CLEAN_INVALIDATE:
+      flush_options = kCacheFlushData | kCacheFlushInvalidate;
+      break;
+    default:
+      return Fail(Status::INVALID_ARGS,
+                  "op range: unknown op " + std::to_string(static_cast<uint32_t>(op)));
+  }
+  auto vmo = Check(needed, "op range");
+  if (!vmo) return std::unexpected(vmo.error());
+  const VmoObject& object = **vmo;
+  if (object.kind() == VmoKind::PHYSICAL) {
+    return Fail(Status::NOT_SUPPORTED,
+                "op range: a physical VMO is device memory, mapped " +
+                    std::string(CachePolicyName(object.cache_policy())) +
+                    "; cache maintenance is for DMA buffers in paged or contiguous VMOs",
+                object.Describe());
+  }
+  if (size == 0) return Fail(Status::INVALID_ARGS, "op range: size is 0", object.Describe());
+  if (offset > object.size() || size > object.size() - offset) {
+    return Fail(Status::OUT_OF_RANGE,
+                "op range [" + Hex(offset) + ", +" + Hex(size) + ") is past the end (size " +
+                    Hex(object.size()) + ")",
+                object.Describe());
+  }
+  // A temporary read-only alias of the whole granules covering the range:
+  // maintenance by address acts on the physical lines behind it, so this
+  // reaches the same lines as any mapping a driver or device uses.
+  const uint64_t granule = object.map_granule();
+  const uint64_t map_start = offset / granule * granule;
+  const uint64_t map_len = (offset + size - map_start + granule - 1) / granule * granule;
+  void* alias = ::mmap(nullptr, map_len, PROT_READ, MAP_SHARED, object.fd(),
+                       static_cast<off_t>(object.fd_offset() + map_start));
+  if (alias == MAP_FAILED) {
+    return FailErrno(errno, "op range: mmap(" + Hex(map_len) + " bytes at " + Hex(map_start) + ")",
+                     object.Describe());
+  }
+  auto flushed = CacheFlush(static_cast<const std::byte*>(alias) + (offset - map_start),
+                            static_cast<size_t>(size), flush_options);
+  ::munmap(alias, map_len);
+  if (!flushed) return Wrap(flushed.error(), "op range");
+  return {};
 }
 
 Result<Vmo::Backing> Vmo::GetBacking() const {

@@ -37,6 +37,14 @@ constexpr CachePolicySet CachePolicyBit(CachePolicy p) { return 1u << static_cas
 
 enum class VmoKind : uint32_t { PAGED = 0, PHYSICAL = 1, CONTIGUOUS = 2 };
 
+// Vmo::OpRange operations, with ZX_VMO_OP_* values.
+enum class VmoOp : uint32_t {
+  CACHE_SYNC = 6,              // make writes visible to instruction fetch (READ)
+  CACHE_INVALIDATE = 7,        // performed as CACHE_CLEAN_INVALIDATE (WRITE); see OpRange
+  CACHE_CLEAN = 8,             // write dirty lines back to memory (READ)
+  CACHE_CLEAN_INVALIDATE = 9,  // write back, then drop the lines (READ)
+};
+
 // How a physical VMO reaches the device's memory. The route fixes the
 // cache policies a mapping can have.
 enum class PhysicalRoute : uint32_t {
@@ -99,6 +107,22 @@ class Vmo : public Handle<Vmo, VmoObject> {
   // route) for a policy the backing cannot honour.
   Result<void> SetCachePolicy(CachePolicy policy) const;
   Result<CachePolicy> GetCachePolicy() const;  // GET_PROPERTY
+
+  // Cache maintenance on [offset, offset+size) (zx_vmo_op_range), for DMA
+  // buffers: CLEAN before a device reads, CLEAN_INVALIDATE before the CPU
+  // reads what a device wrote. Rights as Zircon: WRITE for CACHE_INVALIDATE
+  // (it may drop dirty lines), READ for the others. size 0: INVALID_ARGS;
+  // past the end: OUT_OF_RANGE; unknown op: INVALID_ARGS. Physical VMOs:
+  // NOT_SUPPORTED, since device memory is mapped uncached and has nothing to
+  // maintain.
+  // CACHE_INVALIDATE cleans too: arm64 EL0 cannot invalidate without
+  // cleaning (see CacheFlush). For a DMA read buffer the CPU has not written
+  // since its last clean the result is the same.
+  // The range need not be mapped by the caller: it is mapped read-only for
+  // the duration of the call, and the lines are maintained through that
+  // alias, which reaches the same physical lines (x86 and arm64 data caches
+  // behave as physically tagged).
+  Result<void> OpRange(VmoOp op, uint64_t offset, uint64_t size) const;
 
   // For Vmar::Map, busctl and transfers: the fd backing this VMO and the
   // offset of VMO byte 0 within it. Needs MAP.
