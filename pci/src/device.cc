@@ -162,4 +162,11 @@ Result<InterruptMode> Device::SetInterruptModeWithFallback(uint32_t count) {
               Describe());
 }
 
+Result<dma::Bti> Device::GetBti(uint32_t index, uint64_t /*dma_limit*/) {
+  return Fail(Status::NOT_SUPPORTED,
+              "get BTI " + std::to_string(index) + ": the " + std::string(route()) +
+                  " route has no IOMMU; DMA needs vfio-pci",
+              Describe());
+}
+
 }  // namespace udrv::pci

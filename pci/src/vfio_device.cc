@@ -586,6 +586,15 @@ Result<void> VfioDevice::AckInterrupt(uint32_t which) {
   return core_->UnmaskIntx();
 }
 
+Result<dma::Bti> VfioDevice::GetBti(uint32_t index, uint64_t dma_limit) {
+  if (index != 0) {
+    return Fail(Status::OUT_OF_RANGE,
+                "get BTI " + std::to_string(index) + ": a VFIO device has one (index 0)",
+                Describe());
+  }
+  return dma::Bti::Create(iommu_, dma_limit, address().ToString() + " bti 0");
+}
+
 Result<void> VfioDevice::ResetDevice() {
   return core_->With("reset", [&](int fd) -> Result<void> {
     if ((device_flags_ & VFIO_DEVICE_FLAGS_RESET) == 0) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "iommufd_abi.h"
 #include "udrv/pci/vfio.h"
@@ -325,6 +326,75 @@ Result<VfioIommuInfo> VfioIommu::GetIommufdInfo() const {
   for (uint32_t i = 0; i < query.num_iovas && i < ranges.size(); ++i) {
     result.iova_ranges.push_back(IovaRange{ranges[i].start, ranges[i].last});
   }
+  return result;
+}
+
+namespace {
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
+  return text;
+}
+}  // namespace
+
+Result<void> VfioIommu::Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool device_read,
+                            bool device_write) {
+  const std::string what = "VFIO_IOMMU_MAP_DMA(iova " + Hex(iova) + ", size " + Hex(size) + ")";
+  if (backend_ == VfioIommuBackend::IOMMUFD) {
+    return Fail(Status::NOT_SUPPORTED, what + ": DMA mapping over iommufd is not written yet",
+                Describe());
+  }
+  vfio_iommu_type1_dma_map map{};
+  map.argsz = sizeof(map);
+  map.flags = (device_read ? VFIO_DMA_MAP_FLAG_READ : 0u) |
+              (device_write ? VFIO_DMA_MAP_FLAG_WRITE : 0u);
+  map.vaddr = vaddr;
+  map.iova = iova;
+  map.size = size;
+  if (::ioctl(fd_.get(), VFIO_IOMMU_MAP_DMA, &map) == 0) return {};
+  const int err = errno;
+  if (err == ENOMEM) {
+    return Fail(Status::NO_RESOURCES,
+                what + ": the pinned pages would pass RLIMIT_MEMLOCK (raise it, or run with "
+                       "CAP_IPC_LOCK)",
+                Describe(), err);
+  }
+  if (err == ENOSPC) {
+    return Fail(Status::NO_RESOURCES,
+                what + ": the container's DMA mappings are spent (DMA_AVAIL; type1's "
+                       "dma_entry_limit)",
+                Describe(), err);
+  }
+  return FailErrno(err, what, Describe());
+}
+
+Result<void> VfioIommu::Unmap(uint64_t iova, uint64_t size) {
+  const std::string what = "VFIO_IOMMU_UNMAP_DMA(iova " + Hex(iova) + ", size " + Hex(size) + ")";
+  if (backend_ == VfioIommuBackend::IOMMUFD) {
+    return Fail(Status::NOT_SUPPORTED, what + ": DMA mapping over iommufd is not written yet",
+                Describe());
+  }
+  vfio_iommu_type1_dma_unmap unmap{};
+  unmap.argsz = sizeof(unmap);
+  unmap.iova = iova;
+  unmap.size = size;
+  if (::ioctl(fd_.get(), VFIO_IOMMU_UNMAP_DMA, &unmap) != 0) return FailErrno(errno, what, Describe());
+  // type1 reports how much it unmapped: less means nothing was mapped there.
+  if (unmap.size != size) {
+    return Fail(Status::NOT_FOUND, what + ": unmapped " + Hex(unmap.size) + " bytes", Describe());
+  }
+  return {};
+}
+
+Result<dma::IommuInfo> VfioIommu::Info() const {
+  auto info = GetInfo();
+  if (!info) return std::unexpected(info.error());
+  dma::IommuInfo result;
+  result.page_sizes = info->iova_pgsizes;
+  for (const IovaRange& range : info->iova_ranges) {
+    result.ranges.push_back(dma::IovaRange{range.start, range.last});
+  }
+  result.dma_avail = info->dma_avail.value_or(UINT32_MAX);
   return result;
 }
 

@@ -19,6 +19,7 @@
 #include "udrv/core/result.h"
 #include "udrv/core/vmar.h"
 #include "udrv/core/vmo.h"
+#include "udrv/dma/bti.h"
 #include "udrv/mmio/mmio_buffer.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/config.h"
@@ -110,6 +111,13 @@ class Device {
   // Function-level reset (VFIO_DEVICE_RESET, or sysfs `reset`);
   // NOT_SUPPORTED when the device has no reset method.
   virtual Result<void> ResetDevice() = 0;
+
+  // The device's bus transaction initiator `index` (zx: pci GetBti), whose
+  // pins get device addresses below `dma_limit` (the device's last
+  // reachable address + 1: 1 << 32 for a 32-bit device). Routes behind an
+  // IOMMU override it; the default is NOT_SUPPORTED (no IOMMU: DMA needs
+  // vfio-pci for now).
+  virtual Result<dma::Bti> GetBti(uint32_t index, uint64_t dma_limit = dma::kNoDmaLimit);
 
  protected:
   explicit Device(Address address) : address_(address) {}

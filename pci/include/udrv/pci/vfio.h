@@ -56,6 +56,8 @@
 #include "udrv/core/interrupt.h"
 #include "udrv/core/result.h"
 #include "udrv/core/unique_fd.h"
+#include "udrv/dma/bti.h"
+#include "udrv/dma/iommu.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/device.h"
 
@@ -91,8 +93,9 @@ std::string_view VfioIommuBackendName(VfioIommuBackend backend);
 class VfioDevice;
 
 // An IOMMU domain for VFIO devices. Thread safe. The DMA layer maps memory
-// through it; devices attach to it when they are opened.
-class VfioIommu {
+// through it (dma::IommuDomain, what a dma::Bti pins through); devices attach
+// to it when they are opened.
+class VfioIommu final : public dma::IommuDomain {
  public:
   // Opens the container (or iommufd and an IOAS). `dev_root` is where the
   // VFIO nodes live ("/dev"; tests point elsewhere). NOT_FOUND when vfio (or
@@ -101,9 +104,7 @@ class VfioIommu {
   static Result<std::shared_ptr<VfioIommu>> Create(
       VfioIommuBackend backend = VfioIommuBackend::AUTO, std::string dev_root = "/dev");
 
-  ~VfioIommu();
-  VfioIommu(const VfioIommu&) = delete;
-  VfioIommu& operator=(const VfioIommu&) = delete;
+  ~VfioIommu() override;
 
   // TYPE1V2 or IOMMUFD, never AUTO.
   VfioIommuBackend backend() const { return backend_; }
@@ -115,6 +116,18 @@ class VfioIommu {
 
   // "vfio container (type1v2)" / "iommufd ioas 3", for errors.
   std::string Describe() const;
+
+  // dma::IommuDomain. Type1v2: VFIO_IOMMU_MAP_DMA / VFIO_IOMMU_UNMAP_DMA,
+  // READ/WRITE flags from the device's view. MAP_DMA's ENOMEM is almost
+  // always RLIMIT_MEMLOCK (NO_RESOURCES, saying so); ENOSPC is the
+  // container's mapping budget (DMA_AVAIL) spent; EEXIST an IOVA already
+  // mapped. The iommufd route: NOT_SUPPORTED for now (IOMMU_IOAS_MAP is not
+  // written yet). Info: GetInfo in the DMA layer's terms; dma_avail
+  // UINT32_MAX when the backend has no budget.
+  Result<void> Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool device_read,
+                   bool device_write) override;
+  Result<void> Unmap(uint64_t iova, uint64_t size) override;
+  Result<dma::IommuInfo> Info() const override;
 
  private:
   friend class VfioDevice;
@@ -183,6 +196,9 @@ class VfioDevice final : public Device {
   // VFIO_DEVICE_RESET; NOT_SUPPORTED when vfio-pci found no reset method for
   // the device (no FLR, PM or bus reset: sysfs reset_method is empty).
   Result<void> ResetDevice() override;
+  // A Bti over this device's VfioIommu (shared with the other devices
+  // attached to it). Only index 0 exists (OUT_OF_RANGE otherwise).
+  Result<dma::Bti> GetBti(uint32_t index, uint64_t dma_limit = dma::kNoDmaLimit) override;
 
   // Fires once when the kernel asks for the device back (removal or unbind).
   // By then the device is already closed (see the top of this file); drop

@@ -1,0 +1,134 @@
+// Bus transaction initiators and pinned memory tokens, as Zircon's
+// zx_bti_pin / zx_pmt_unpin, over an IOMMU domain.
+//
+// A Bti is the DMA view of one device: Pin maps a range of a VMO into the
+// device's IOMMU domain and returns a Pmt holding the device addresses.
+// Behind an IOMMU every pin is IOVA-contiguous: the pages are mapped at one
+// run of IOVAs with ONE map call, whatever their physical layout. So
+// CONTIGUOUS works for any VMO here, and the per-page addresses of a pin
+// without it are simply iova, iova + page, ...
+//
+// Lifetime, as in Zircon: Pmt::Unpin unmaps. A Pmt destroyed without Unpin
+// is quarantined: it stays mapped and its memory stays alive (the device may
+// still be writing to it) until Bti::ReleaseQuarantine, or until the last
+// Bti handle and every Pmt are gone.
+//
+// Bti is a move-only owner of shared state (not a Handle with rights yet);
+// Pmts keep that state alive. Thread safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "udrv/core/result.h"
+#include "udrv/core/vmo.h"
+#include "udrv/dma/iommu.h"
+#include "udrv/dma/iova_allocator.h"
+
+namespace udrv::dma {
+
+// Pin options, with the ZX_BTI_* values. PERM_* are the device's view:
+// PERM_READ lets the device read the memory (needs the VMO's READ right),
+// PERM_WRITE lets it write (needs WRITE).
+inline constexpr uint32_t kBtiPermRead = 1u << 0;
+inline constexpr uint32_t kBtiPermWrite = 1u << 1;
+inline constexpr uint32_t kBtiPermExecute = 1u << 2;
+inline constexpr uint32_t kBtiCompress = 1u << 3;
+inline constexpr uint32_t kBtiContiguous = 1u << 4;
+
+struct BtiInfo {
+  // The contiguity COMPRESS guarantees per address: the page size.
+  uint64_t minimum_contiguity = 0;
+  // The device-address span the Bti can use: the top of the IOMMU's IOVA
+  // ranges, or the DMA address limit when that is lower.
+  uint64_t aspace_size = 0;
+  uint64_t pmo_count = 0;         // live pins (quarantined ones included)
+  uint64_t quarantine_count = 0;  // pins dropped without Unpin
+};
+
+class Pmt;
+
+class Bti {
+ public:
+  Bti() = default;
+  // `dma_limit`: the device's last reachable address + 1 (its "DMA mask"
+  // plus one: 1 << 32 for a 32-bit device, 1 << 28 for QEMU's edu);
+  // kNoDmaLimit for a device that reaches 64 bits. INVALID_ARGS for a null
+  // domain or a limit below one page.
+  static Result<Bti> Create(std::shared_ptr<IommuDomain> domain, uint64_t dma_limit = kNoDmaLimit,
+                            std::string name = "bti");
+
+  Bti(Bti&&) noexcept = default;
+  Bti& operator=(Bti&&) noexcept = default;
+  Bti(const Bti&) = delete;
+  Bti& operator=(const Bti&) = delete;
+  ~Bti() = default;
+
+  bool is_valid() const { return state_ != nullptr; }
+
+  // Pins [offset, offset+size) of a paged or contiguous VMO (zx_bti_pin).
+  // Errors as Zircon: INVALID_ARGS for no PERM_READ/PERM_WRITE, EXECUTE
+  // (devices here do not fetch instructions), COMPRESS with CONTIGUOUS, an
+  // unknown option bit, an unaligned offset or size, or size 0;
+  // OUT_OF_RANGE past the VMO's end; ACCESS_DENIED when the VMO handle lacks
+  // MAP or the READ/WRITE right the permissions need; NOT_SUPPORTED for a
+  // physical VMO (device memory is not DMA memory); NO_RESOURCES when the
+  // pin would pass RLIMIT_MEMLOCK (naming the limit and the amount needed),
+  // when no IOVAs below the DMA limit are free, or when the IOMMU is out of
+  // mappings.
+  // Addresses: CONTIGUOUS: one; COMPRESS: one per minimum_contiguity;
+  // otherwise one per page.
+  Result<Pmt> Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t size) const;
+
+  Result<BtiInfo> GetInfo() const;
+
+  // Unmaps and frees every quarantined pin. On a failed unmap the pin stays
+  // quarantined and the first error is returned.
+  Result<void> ReleaseQuarantine() const;
+
+ private:
+  friend class Pmt;
+  struct State;
+  struct PinRecord;
+  explicit Bti(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+class Pmt {
+ public:
+  Pmt() = default;
+  Pmt(Pmt&& other) noexcept = default;
+  Pmt& operator=(Pmt&& other) noexcept;
+  Pmt(const Pmt&) = delete;
+  Pmt& operator=(const Pmt&) = delete;
+  // Quarantines the pin when it was not unpinned.
+  ~Pmt();
+
+  bool is_valid() const { return state_ != nullptr; }
+
+  // The device addresses (see Bti::Pin for how many).
+  std::span<const uint64_t> addresses() const { return addresses_; }
+  uint64_t size() const { return size_; }
+
+  // Unmaps the pin and frees its IOVAs (zx_pmt_unpin). The device must have
+  // stopped using the memory. BAD_HANDLE on an unpinned or moved-from Pmt;
+  // when the IOMMU refuses the unmap the Pmt stays pinned.
+  Result<void> Unpin();
+
+ private:
+  friend class Bti;
+  Pmt(std::shared_ptr<Bti::State> state, uint64_t id, std::vector<uint64_t> addresses,
+      uint64_t size)
+      : state_(std::move(state)), id_(id), addresses_(std::move(addresses)), size_(size) {}
+  void Quarantine();
+
+  std::shared_ptr<Bti::State> state_;
+  uint64_t id_ = 0;
+  std::vector<uint64_t> addresses_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace udrv::dma
