@@ -16,6 +16,7 @@
 #include <optional>
 #include <vector>
 
+#include "guest_pci.h"
 #include "result_helpers.h"
 #include "udrv/core/time.h"
 #include "udrv/core/vmar.h"
@@ -45,18 +46,7 @@ constexpr uint64_t kEduBuffer = 0x40000;
 constexpr uint64_t kEduDmaLimit = uint64_t{1} << 28;
 constexpr size_t kTransfer = 1024;
 
-Address FindEdu() {
-  SysfsPci sysfs;
-  auto addresses = sysfs.List();
-  REQUIRE_OK(addresses);
-  for (const Address& address : *addresses) {
-    auto info = sysfs.Read(address);
-    REQUIRE_OK(info);
-    if (info->vendor_id == 0x1234 && info->device_id == 0x11e8) return address;
-  }
-  FAIL("no edu device (1234:11e8) on this guest's PCI bus");
-  return {};
-}
+using udrv::guest::FindEdu;
 
 // edu bound to vfio-pci and opened; the previous driver comes back at the end.
 class VfioEdu {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "guest_pci.h"
 #include "result_helpers.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/sysfs.h"
@@ -23,18 +24,7 @@ using udrv::testing::StatusOf;
 
 namespace {
 
-Address FindFunction(uint16_t vendor, uint16_t device) {
-  SysfsPci sysfs;
-  auto addresses = sysfs.List();
-  REQUIRE_OK(addresses);
-  for (const Address& address : *addresses) {
-    auto info = sysfs.Read(address);
-    REQUIRE_OK(info);
-    if (info->vendor_id == vendor && info->device_id == device) return address;
-  }
-  FAIL("no PCI function " << std::hex << vendor << ":" << device << " in this guest");
-  return {};
-}
+using udrv::guest::FindFunction;
 
 udrv::pci::DeviceInfo Read(const Address& address) {
   auto info = SysfsPci().Read(address);

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "guest_pci.h"
 #include "result_helpers.h"
 #include "udrv/core/port.h"
 #include "udrv/core/time.h"
@@ -66,18 +67,7 @@ std::string Route() {
   return value;
 }
 
-Address FindEdu() {
-  SysfsPci sysfs;
-  auto addresses = sysfs.List();
-  REQUIRE_OK(addresses);
-  for (const Address& address : *addresses) {
-    auto info = sysfs.Read(address);
-    REQUIRE_OK(info);
-    if (info->vendor_id == 0x1234 && info->device_id == 0x11e8) return address;
-  }
-  FAIL("no edu device (1234:11e8) on this guest's PCI bus");
-  return {};
-}
+using udrv::guest::FindEdu;
 
 // edu bound to the route's driver and opened through it. Declare it first
 // in a test: it closes the device and puts the previous driver back when it

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "guest_pci.h"
 #include "result_helpers.h"
 #include "udrv/core/port.h"
 #include "udrv/core/transfer.h"
@@ -42,20 +43,9 @@ constexpr uint32_t kEduInterruptStatus = 0x24;
 constexpr uint32_t kEduInterruptRaise = 0x60;
 constexpr uint32_t kEduInterruptAck = 0x64;
 
-Address FindFunction(uint16_t vendor, uint16_t device) {
-  udrv::pci::SysfsPci sysfs;
-  auto addresses = sysfs.List();
-  REQUIRE_OK(addresses);
-  for (const Address& address : *addresses) {
-    auto info = sysfs.Read(address);
-    REQUIRE_OK(info);
-    if (info->vendor_id == vendor && info->device_id == device) return address;
-  }
-  FAIL("no PCI function " << std::hex << vendor << ":" << device << " in this guest");
-  return {};
-}
+using udrv::guest::FindFunction;
 
-Address FindEdu() { return FindFunction(0x1234, 0x11e8); }
+using udrv::guest::FindEdu;
 
 // Binds `address` to uio_pci_generic for the test's lifetime.
 class UioBinding {
