@@ -1,5 +1,6 @@
 #include "udrv/core/result.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace udrv {
@@ -17,6 +18,12 @@ std::string Error::ToString() const {
 
 std::unexpected<Error> FailErrno(int err, std::string what, std::string object) {
   return Fail(StatusFromErrno(err), std::move(what), std::move(object), err);
+}
+
+std::string Hex(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
+  return text;
 }
 
 }  // namespace udrv

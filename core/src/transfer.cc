@@ -31,12 +31,6 @@ constexpr Rights kKnownRights = (1u << 16) - 1;
 constexpr size_t kScmMaxFd = 253;
 constexpr size_t kControlSize = CMSG_SPACE(sizeof(int) * kScmMaxFd) + CMSG_SPACE(sizeof(ucred));
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 std::string SocketName(int socket_fd) { return "socket fd " + std::to_string(socket_fd); }
 
 void CopyName(const std::string& name, HandleMessage& message) {

@@ -21,12 +21,6 @@ constexpr VmOptions kMapOptions =
 constexpr VmOptions kAllocateOptions =
     kVmCanMapPerms | kVmCanMapSpecific | kVmSpecific | kVmCompact;
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%" PRIx64, value);
-  return text;
-}
-
 std::string Range(uintptr_t addr, uint64_t len) {
   return "[" + Hex(addr) + ", " + Hex(addr + len) + ")";
 }

@@ -27,12 +27,6 @@ namespace {
 constexpr size_t kMaxMemfdName = 249;
 constexpr const char* kHugePagesDir = "/sys/kernel/mm/hugepages";
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%" PRIx64, value);
-  return text;
-}
-
 std::string Quoted(const std::string& name) { return "vmo '" + name + "'"; }
 
 bool IsPageAligned(uint64_t value) { return value % PageSize() == 0; }

@@ -7,12 +7,6 @@
 namespace udrv::pci {
 namespace {
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 // The capability pointer of a CardBus bridge (header type 2) sits at 0x14.
 constexpr uint16_t kCardbusCapabilitiesPointer = 0x14;
 constexpr uint8_t kHeaderTypeCardbus = 2;

@@ -3,16 +3,6 @@
 #include <cstdio>
 
 namespace udrv::pci {
-namespace {
-
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-}  // namespace
-
 std::string_view InterruptModeName(InterruptMode mode) {
   switch (mode) {
     case InterruptMode::DISABLED:
@@ -31,7 +21,7 @@ std::string Device::Describe() const {
   return address_.ToString() + " (" + std::string(route()) + ")";
 }
 
-Result<uint32_t> Device::CheckedRead(uint16_t offset, size_t width, std::string_view op) const {
+Result<void> Device::CheckConfigAccess(uint16_t offset, size_t width, std::string_view op) const {
   if (offset % width != 0) {
     return Fail(Status::INVALID_ARGS,
                 std::string(op) + " at " + Hex(offset) + ": not aligned to its width", Describe());
@@ -41,6 +31,13 @@ Result<uint32_t> Device::CheckedRead(uint16_t offset, size_t width, std::string_
                 std::string(op) + " at " + Hex(offset) + ": past the " + Hex(ConfigSize()) +
                     " bytes of config space this route reaches",
                 Describe());
+  }
+  return {};
+}
+
+Result<uint32_t> Device::CheckedRead(uint16_t offset, size_t width, std::string_view op) const {
+  if (auto checked = CheckConfigAccess(offset, width, op); !checked) {
+    return std::unexpected(checked.error());
   }
   return DoReadConfig(offset, width);
 }
@@ -54,16 +51,7 @@ Result<void> Device::CheckedWrite(uint16_t offset, size_t width, uint32_t value,
                     "SetBusMastering, SetInterruptMode or GetBar",
                 Describe());
   }
-  if (offset % width != 0) {
-    return Fail(Status::INVALID_ARGS,
-                std::string(op) + " at " + Hex(offset) + ": not aligned to its width", Describe());
-  }
-  if (offset + width > ConfigSize()) {
-    return Fail(Status::OUT_OF_RANGE,
-                std::string(op) + " at " + Hex(offset) + ": past the " + Hex(ConfigSize()) +
-                    " bytes of config space this route reaches",
-                Describe());
-  }
+  if (auto checked = CheckConfigAccess(offset, width, op); !checked) return checked;
   return DoWriteConfig(offset, width, value);
 }
 

@@ -15,12 +15,6 @@ constexpr std::string_view kReadOnly = "the sysfs route is read-only";
 constexpr std::string_view kNoInterrupts =
     "the sysfs route has no interrupts; bind vfio-pci or uio_pci_generic";
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 uint64_t RoundUpToPage(uint64_t size) {
   const uint64_t page = PageSize();
   return (size + page - 1) / page * page;

@@ -17,12 +17,6 @@ namespace {
 
 constexpr uint32_t kBarCount = 6;
 
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
 }  // namespace
 
 // The command register, which this process and the kernel share: the

@@ -329,14 +329,6 @@ Result<VfioIommuInfo> VfioIommu::GetIommufdInfo() const {
   return result;
 }
 
-namespace {
-std::string Hex(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
-  return text;
-}
-}  // namespace
-
 Result<void> VfioIommu::Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool device_read,
                             bool device_write) {
   const std::string what = "VFIO_IOMMU_MAP_DMA(iova " + Hex(iova) + ", size " + Hex(size) + ")";

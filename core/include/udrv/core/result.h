@@ -2,6 +2,7 @@
 // (what was attempted, on which object, and the errno where Linux said no).
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <utility>
@@ -31,6 +32,9 @@ inline std::unexpected<Error> Fail(Status status, std::string what, std::string 
 
 // A failed Linux call: the status follows errno. `what` names the call and its argument.
 std::unexpected<Error> FailErrno(int err, std::string what, std::string object = {});
+
+// "0x1f": how addresses, offsets and sizes appear in error messages.
+std::string Hex(uint64_t value);
 
 // Adds context as an error travels up: "open BAR 0: <inner what>".
 inline std::unexpected<Error> Wrap(Error inner, std::string_view context) {

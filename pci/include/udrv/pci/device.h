@@ -137,6 +137,8 @@ class Device {
   std::string Describe() const;
 
  private:
+  // Alignment to the width and the route's reach, for reads and writes alike.
+  Result<void> CheckConfigAccess(uint16_t offset, size_t width, std::string_view op) const;
   Result<uint32_t> CheckedRead(uint16_t offset, size_t width, std::string_view op) const;
   Result<void> CheckedWrite(uint16_t offset, size_t width, uint32_t value, std::string_view op);
 
