@@ -19,6 +19,8 @@ namespace udrv::pci::abi {
 inline constexpr unsigned kIommufdType = ';';
 inline constexpr unsigned kIommufdCmdIoasAlloc = 0x81;
 inline constexpr unsigned kIommufdCmdIoasIovaRanges = 0x84;
+inline constexpr unsigned kIommufdCmdIoasMap = 0x85;
+inline constexpr unsigned kIommufdCmdIoasUnmap = 0x86;
 
 struct IommuIoasAlloc {
   uint32_t size;
@@ -46,6 +48,34 @@ struct IommuIoasIovaRanges {
 };
 static_assert(sizeof(IommuIoasIovaRanges) == 32);
 inline constexpr unsigned long kIommuIoasIovaRanges = _IO(kIommufdType, kIommufdCmdIoasIovaRanges);
+
+// Maps user memory into an IOAS. With FIXED_IOVA the mapping lands at `iova`
+// (the Bti's allocator picks it); READABLE/WRITEABLE are the device's view.
+inline constexpr uint32_t kIommuIoasMapFixedIova = 1u << 0;
+inline constexpr uint32_t kIommuIoasMapWriteable = 1u << 1;
+inline constexpr uint32_t kIommuIoasMapReadable = 1u << 2;
+struct IommuIoasMap {
+  uint32_t size;
+  uint32_t flags;
+  uint32_t ioas_id;
+  uint32_t reserved;
+  alignas(8) uint64_t user_va;
+  alignas(8) uint64_t length;
+  alignas(8) uint64_t iova;  // in with FIXED_IOVA, else out
+};
+static_assert(sizeof(IommuIoasMap) == 40);
+inline constexpr unsigned long kIommuIoasMap = _IO(kIommufdType, kIommufdCmdIoasMap);
+
+// Unmaps whole mappings inside [iova, iova+length); `length` comes back as
+// the bytes unmapped.
+struct IommuIoasUnmap {
+  uint32_t size;
+  uint32_t ioas_id;
+  alignas(8) uint64_t iova;
+  alignas(8) uint64_t length;
+};
+static_assert(sizeof(IommuIoasUnmap) == 24);
+inline constexpr unsigned long kIommuIoasUnmap = _IO(kIommufdType, kIommufdCmdIoasUnmap);
 
 // VFIO cdev (/dev/vfio/devices/vfioN): bind the opened device to an iommufd,
 // then attach it to an IOAS (or a hardware page table) of that iommufd.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 
 #include "iommufd_abi.h"
 #include "udrv/pci/vfio.h"
@@ -37,6 +38,15 @@ Result<UniqueFd> OpenNode(const std::string& path, std::string_view missing_hint
     return Fail(Status::NOT_FOUND, "no " + path + ": " + std::string(missing_hint), object, err);
   }
   return FailErrno(err, "open(" + path + ", O_RDWR)", object);
+}
+
+// type1's per-container mapping budget (the module's dma_entry_limit),
+// for the error that says it is spent.
+std::string Type1DmaEntryLimit() {
+  std::ifstream file("/sys/module/vfio_iommu_type1/parameters/dma_entry_limit");
+  std::string limit;
+  if (!(file >> limit)) return "dma_entry_limit (unreadable)";
+  return limit + " (vfio_iommu_type1 dma_entry_limit)";
 }
 
 }  // namespace
@@ -331,19 +341,31 @@ Result<VfioIommuInfo> VfioIommu::GetIommufdInfo() const {
 
 Result<void> VfioIommu::Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool device_read,
                             bool device_write) {
-  const std::string what = "VFIO_IOMMU_MAP_DMA(iova " + Hex(iova) + ", size " + Hex(size) + ")";
-  if (backend_ == VfioIommuBackend::IOMMUFD) {
-    return Fail(Status::NOT_SUPPORTED, what + ": DMA mapping over iommufd is not written yet",
-                Describe());
+  const bool iommufd = backend_ == VfioIommuBackend::IOMMUFD;
+  const std::string what = std::string(iommufd ? "IOMMU_IOAS_MAP" : "VFIO_IOMMU_MAP_DMA") +
+                           "(iova " + Hex(iova) + ", size " + Hex(size) + ")";
+  int result = 0;
+  if (iommufd) {
+    abi::IommuIoasMap map{};
+    map.size = sizeof(map);
+    map.flags = abi::kIommuIoasMapFixedIova | (device_read ? abi::kIommuIoasMapReadable : 0u) |
+                (device_write ? abi::kIommuIoasMapWriteable : 0u);
+    map.ioas_id = ioas_id_;
+    map.user_va = vaddr;
+    map.length = size;
+    map.iova = iova;
+    result = ::ioctl(fd_.get(), abi::kIommuIoasMap, &map);
+  } else {
+    vfio_iommu_type1_dma_map map{};
+    map.argsz = sizeof(map);
+    map.flags = (device_read ? VFIO_DMA_MAP_FLAG_READ : 0u) |
+                (device_write ? VFIO_DMA_MAP_FLAG_WRITE : 0u);
+    map.vaddr = vaddr;
+    map.iova = iova;
+    map.size = size;
+    result = ::ioctl(fd_.get(), VFIO_IOMMU_MAP_DMA, &map);
   }
-  vfio_iommu_type1_dma_map map{};
-  map.argsz = sizeof(map);
-  map.flags = (device_read ? VFIO_DMA_MAP_FLAG_READ : 0u) |
-              (device_write ? VFIO_DMA_MAP_FLAG_WRITE : 0u);
-  map.vaddr = vaddr;
-  map.iova = iova;
-  map.size = size;
-  if (::ioctl(fd_.get(), VFIO_IOMMU_MAP_DMA, &map) == 0) return {};
+  if (result == 0) return {};
   const int err = errno;
   if (err == ENOMEM) {
     return Fail(Status::NO_RESOURCES,
@@ -351,29 +373,39 @@ Result<void> VfioIommu::Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool 
                        "CAP_IPC_LOCK)",
                 Describe(), err);
   }
-  if (err == ENOSPC) {
+  if (err == ENOSPC && !iommufd) {
     return Fail(Status::NO_RESOURCES,
-                what + ": the container's DMA mappings are spent (DMA_AVAIL; type1's "
-                       "dma_entry_limit)",
+                what + ": the container's DMA mappings are spent (DMA_AVAIL 0; type1 allows " +
+                    Type1DmaEntryLimit() + " per container)",
                 Describe(), err);
   }
   return FailErrno(err, what, Describe());
 }
 
 Result<void> VfioIommu::Unmap(uint64_t iova, uint64_t size) {
-  const std::string what = "VFIO_IOMMU_UNMAP_DMA(iova " + Hex(iova) + ", size " + Hex(size) + ")";
-  if (backend_ == VfioIommuBackend::IOMMUFD) {
-    return Fail(Status::NOT_SUPPORTED, what + ": DMA mapping over iommufd is not written yet",
-                Describe());
+  const bool iommufd = backend_ == VfioIommuBackend::IOMMUFD;
+  const std::string what = std::string(iommufd ? "IOMMU_IOAS_UNMAP" : "VFIO_IOMMU_UNMAP_DMA") +
+                           "(iova " + Hex(iova) + ", size " + Hex(size) + ")";
+  uint64_t unmapped = 0;
+  if (iommufd) {
+    abi::IommuIoasUnmap unmap{};
+    unmap.size = sizeof(unmap);
+    unmap.ioas_id = ioas_id_;
+    unmap.iova = iova;
+    unmap.length = size;
+    if (::ioctl(fd_.get(), abi::kIommuIoasUnmap, &unmap) != 0) return FailErrno(errno, what, Describe());
+    unmapped = unmap.length;
+  } else {
+    vfio_iommu_type1_dma_unmap unmap{};
+    unmap.argsz = sizeof(unmap);
+    unmap.iova = iova;
+    unmap.size = size;
+    if (::ioctl(fd_.get(), VFIO_IOMMU_UNMAP_DMA, &unmap) != 0) return FailErrno(errno, what, Describe());
+    unmapped = unmap.size;
   }
-  vfio_iommu_type1_dma_unmap unmap{};
-  unmap.argsz = sizeof(unmap);
-  unmap.iova = iova;
-  unmap.size = size;
-  if (::ioctl(fd_.get(), VFIO_IOMMU_UNMAP_DMA, &unmap) != 0) return FailErrno(errno, what, Describe());
-  // type1 reports how much it unmapped: less means nothing was mapped there.
-  if (unmap.size != size) {
-    return Fail(Status::NOT_FOUND, what + ": unmapped " + Hex(unmap.size) + " bytes", Describe());
+  // Both report how much they unmapped: less means nothing was mapped there.
+  if (unmapped != size) {
+    return Fail(Status::NOT_FOUND, what + ": unmapped " + Hex(unmapped) + " bytes", Describe());
   }
   return {};
 }

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <fstream>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -169,4 +171,67 @@ TEST_CASE("edu dma: a read from an unpinned IOVA is blocked by the IOMMU", "[dma
   // The IOMMU faulted the read (the guest kernel logs it): edu got zeros.
   CHECK(received == std::vector<std::byte>(kTransfer));
   REQUIRE_OK(out->Unpin());
+}
+
+TEST_CASE("edu dma: DMA_AVAIL counts the pins, and a spent budget is a clear error", "[dma-edu]") {
+  // type1 gives each container dma_entry_limit mappings, read when the
+  // container gets its IOMMU: lower it for this container only.
+  const std::string limit_path = "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit";
+  std::string previous;
+  REQUIRE(static_cast<bool>(std::ifstream(limit_path) >> previous));
+  auto write_limit = [&](const std::string& value) {
+    std::ofstream out(limit_path);
+    out << value;
+    out.close();
+    return !out.fail();
+  };
+  REQUIRE(write_limit("3"));
+  struct RestoreLimit {
+    std::function<bool(const std::string&)> write;
+    std::string value;
+    ~RestoreLimit() { write(value); }
+  } restore{write_limit, previous};
+
+  const Address address = FindEdu();
+  auto record = BindDriver(address, "vfio-pci");
+  REQUIRE_OK(record);
+  {
+    auto iommu = VfioIommu::Create(VfioIommuBackend::TYPE1V2);
+    REQUIRE_OK(iommu);
+    auto device = OpenVfioDevice(address, *iommu);
+    REQUIRE_OK(device);
+    auto bti = (*device)->GetBti(0, kEduDmaLimit);
+    REQUIRE_OK(bti);
+    auto avail = [&] { return (*iommu)->GetInfo().value().dma_avail.value_or(0); };
+    CHECK(avail() == 3);
+
+    std::vector<Vmo> vmos;
+    std::vector<Pmt> pmts;
+    for (int i = 0; i < 3; ++i) {
+      vmos.push_back(MakeVmo("avail"));
+      auto pmt = bti->Pin(kBtiPermRead, vmos.back(), 0, udrv::PageSize());
+      REQUIRE_OK(pmt);
+      pmts.push_back(std::move(*pmt));
+      CHECK(avail() == static_cast<uint32_t>(2 - i));
+    }
+    Vmo one_more = MakeVmo("avail");
+    auto refused = bti->Pin(kBtiPermRead, one_more, 0, udrv::PageSize());
+    CHECK(StatusOf(refused) == "NO_RESOURCES");
+    if (!refused) {
+      CHECK_THAT(refused.error().what, Catch::Contains("DMA_AVAIL") &&
+                                           Catch::Contains("3 (vfio_iommu_type1 dma_entry_limit)"));
+    }
+    CHECK(bti->GetInfo()->pmo_count == 3);  // the refused pin left nothing behind
+
+    REQUIRE_OK(pmts.back().Unpin());
+    CHECK(avail() == 1);
+    auto again = bti->Pin(kBtiPermRead, one_more, 0, udrv::PageSize());
+    REQUIRE_OK(again);
+    CHECK(avail() == 0);
+    REQUIRE_OK(again->Unpin());
+    for (Pmt& pmt : pmts) {
+      if (pmt.is_valid()) REQUIRE_OK(pmt.Unpin());
+    }
+  }
+  REQUIRE_OK(RestoreDriver(*record));
 }

@@ -117,13 +117,14 @@ class VfioIommu final : public dma::IommuDomain {
   // "vfio container (type1v2)" / "iommufd ioas 3", for errors.
   std::string Describe() const;
 
-  // dma::IommuDomain. Type1v2: VFIO_IOMMU_MAP_DMA / VFIO_IOMMU_UNMAP_DMA,
-  // READ/WRITE flags from the device's view. MAP_DMA's ENOMEM is almost
-  // always RLIMIT_MEMLOCK (NO_RESOURCES, saying so); ENOSPC is the
-  // container's mapping budget (DMA_AVAIL) spent; EEXIST an IOVA already
-  // mapped. The iommufd route: NOT_SUPPORTED for now (IOMMU_IOAS_MAP is not
-  // written yet). Info: GetInfo in the DMA layer's terms; dma_avail
-  // UINT32_MAX when the backend has no budget.
+  // dma::IommuDomain. Type1v2: VFIO_IOMMU_MAP_DMA / VFIO_IOMMU_UNMAP_DMA;
+  // iommufd: IOMMU_IOAS_MAP with FIXED_IOVA / IOMMU_IOAS_UNMAP (untested:
+  // no Debian kernel has IOMMUFD). READ/WRITE from the device's view.
+  // ENOMEM is almost always RLIMIT_MEMLOCK (NO_RESOURCES, saying so);
+  // type1's ENOSPC is the container's mapping budget (DMA_AVAIL) spent
+  // (NO_RESOURCES naming dma_entry_limit); EEXIST an IOVA already mapped.
+  // Info: GetInfo in the DMA layer's terms; dma_avail UINT32_MAX when the
+  // backend has no budget.
   Result<void> Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool device_read,
                    bool device_write) override;
   Result<void> Unmap(uint64_t iova, uint64_t size) override;
