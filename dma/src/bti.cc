@@ -1,100 +1,322 @@
-// Bti and Pmt over an IommuDomain (see bti.h).
+// Bti and Pmt (see bti.h): the pin bookkeeping both kinds share, the
+// mappings of a Bti over an IommuDomain, and the pagemap reads of a physical
+// Bti.
 #include "udrv/dma/bti.h"
 
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <tuple>
+#include <utility>
+
+#include "udrv/core/unique_fd.h"
 
 namespace udrv::dma {
 namespace {
 
 constexpr uint32_t kBtiKnownOptions =
     kBtiPermRead | kBtiPermWrite | kBtiPermExecute | kBtiCompress | kBtiContiguous;
-constexpr int kCapIpcLock = 14;  // linux/capability.h CAP_IPC_LOCK
 
-// A field of /proc/self/status ("VmLck:", "CapEff:"), or "" when absent.
-std::string StatusField(std::string_view field) {
+// /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst): one 64-bit
+// entry per page.
+constexpr uint64_t kPagemapPresent = uint64_t{1} << 63;
+constexpr uint64_t kPagemapFrameMask = (uint64_t{1} << 55) - 1;  // bits 0-54
+
+// The number in a field of /proc/self/status ("VmLck:"), or nullopt when
+// the field is absent.
+std::optional<uint64_t> StatusField(std::string_view field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.starts_with(field)) return line.substr(field.size());
+    if (!line.starts_with(field)) continue;
+    const size_t start = line.find_first_not_of(" \t", field.size());
+    if (start == std::string::npos) return std::nullopt;
+    uint64_t value = 0;
+    const auto [end, error] =
+        std::from_chars(line.data() + start, line.data() + line.size(), value);
+    if (error != std::errc()) return std::nullopt;
+    return value;
   }
-  return {};
+  return std::nullopt;
 }
 
-bool HasCapIpcLock() {
-  const std::string effective = StatusField("CapEff:");
-  if (effective.empty()) return false;
-  const uint64_t caps = std::stoull(effective, nullptr, 16);
-  return (caps >> kCapIpcLock) & 1;
+// The effective capability set, from capget(2): cheaper than parsing
+// /proc/self/status on every pin.
+bool HasCapability(int capability) {
+  __user_cap_header_struct header{};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  const auto word = static_cast<size_t>(capability / 32);
+  return (data[word].effective >> (capability % 32)) & 1;
 }
 
 // Bytes charged to RLIMIT_MEMLOCK already: mm->locked_vm, which counts both
 // mlock()ed pages and the pages VFIO pinned.
-uint64_t LockedBytes() {
-  const std::string locked_kib = StatusField("VmLck:");
-  if (locked_kib.empty()) return 0;
-  return std::stoull(locked_kib) * 1024;
-}
+uint64_t LockedBytes() { return StatusField("VmLck:").value_or(0) * 1024; }
 
-// VFIO charges pinned pages to RLIMIT_MEMLOCK; without CAP_IPC_LOCK a pin
-// past the limit fails in MAP_DMA with a bare ENOMEM. Say why before trying.
-Result<void> CheckMemlock(uint64_t size, const std::string& object) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return FailErrno(errno, "getrlimit(RLIMIT_MEMLOCK)", object);
-  if (limit.rlim_cur == RLIM_INFINITY || HasCapIpcLock()) return {};
+// A pin RLIMIT_MEMLOCK does not allow: names the limit and what is needed.
+Error MemlockError(uint64_t size, uint64_t limit, const std::string& object, int err_no = 0) {
   const uint64_t locked = LockedBytes();
-  if (locked + size <= limit.rlim_cur) return {};
   std::ostringstream what;
-  what << "pin " << size << " bytes: RLIMIT_MEMLOCK is " << limit.rlim_cur << " bytes and "
-       << locked << " are locked already, so " << (locked + size)
+  what << "pin " << size << " bytes: RLIMIT_MEMLOCK is " << limit << " bytes and " << locked
+       << " are locked already, so " << (locked + size)
        << " are needed (raise it with ulimit -l or prlimit --memlock, or run with CAP_IPC_LOCK)";
-  return Fail(Status::NO_RESOURCES, what.str(), object);
+  return Error{Status::NO_RESOURCES, what.str(), object, err_no};
 }
 
-std::string Hex(uint64_t value) {
-  std::ostringstream out;
-  out << "0x" << std::hex << value;
-  return out.str();
+// RLIMIT_MEMLOCK's soft limit when it applies to this process, nullopt when
+// it does not (unlimited, or CAP_IPC_LOCK).
+std::optional<uint64_t> MemlockLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  if (HasCapability(CAP_IPC_LOCK)) return std::nullopt;
+  return limit.rlim_cur;
 }
+
+// VFIO and mlock charge pinned pages to RLIMIT_MEMLOCK and fail with a bare
+// ENOMEM past it. A pin larger than the limit is refused here, before
+// anything is mapped. What is locked already is summed in only when the
+// kernel refuses (ExplainMemlock): reading it costs more than a small pin.
+Result<void> CheckMemlock(uint64_t size, const std::string& object) {
+  const auto limit = MemlockLimit();
+  if (!limit || size <= *limit) return {};
+  return std::unexpected(MemlockError(size, *limit, object));
+}
+
+// Turns the kernel's ENOMEM for a pin into the RLIMIT_MEMLOCK error when
+// the limit applies; other errors pass unchanged.
+Error ExplainMemlock(Error error, uint64_t size, const std::string& object) {
+  if (error.err_no != ENOMEM) return error;
+  const auto limit = MemlockLimit();
+  if (!limit) return error;
+  return MemlockError(size, *limit, object, ENOMEM);
+}
+
+Result<void> CheckDmaLimit(uint64_t dma_limit, const std::string& name) {
+  if (dma_limit >= PageSize()) return {};
+  return Fail(Status::INVALID_ARGS,
+              "create bti: DMA limit " + Hex(dma_limit) + " is below one page", name);
+}
+
+// This process's mapping of a pin's pages: VFIO pins by virtual address, and
+// pagemap tells physical addresses by virtual address. Unmapped when dropped,
+// unless a pin record took it over (Release).
+class PinMapping {
+ public:
+  PinMapping(void* base, size_t length, uintptr_t pinned)
+      : base_(base), length_(length), pinned_(pinned) {}
+  PinMapping(PinMapping&& other) noexcept
+      : base_(std::exchange(other.base_, nullptr)),
+        length_(other.length_),
+        pinned_(other.pinned_) {}
+  PinMapping& operator=(PinMapping&&) = delete;
+  ~PinMapping() {
+    if (base_ != nullptr) ::munmap(base_, length_);
+  }
+
+  // Where the pinned range starts.
+  uintptr_t pinned() const { return pinned_; }
+  std::pair<void*, size_t> Release() { return {std::exchange(base_, nullptr), length_}; }
+
+ private:
+  void* base_;
+  size_t length_;
+  uintptr_t pinned_;
+};
+
+// Maps [offset, offset+size) of `vmo`, faulting the pages in (MAP_POPULATE).
+// A hugetlb (contiguous) VMO is mapped whole, since hugetlb mappings must
+// start on a huge page. `lock` mlocks the pinned range: the physical Bti
+// does; behind an IOMMU VFIO pins (and charges RLIMIT_MEMLOCK for) the pages
+// itself, and mlock would charge them a second time.
+Result<PinMapping> MapForPin(const Vmo& vmo, VmoKind kind, uint64_t vmo_size, uint64_t offset,
+                             uint64_t size, bool writable, bool lock, const std::string& object) {
+  auto backing = vmo.GetBacking();
+  if (!backing) return Wrap(std::move(backing.error()), "pin");
+  const bool whole = kind == VmoKind::CONTIGUOUS;
+  const uint64_t map_offset = backing->fd_offset + (whole ? 0 : offset);
+  const size_t map_size = whole ? vmo_size : size;
+  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* base = ::mmap(nullptr, map_size, prot, MAP_SHARED | MAP_POPULATE, backing->fd,
+                      static_cast<off_t>(map_offset));
+  if (base == MAP_FAILED) return FailErrno(errno, "pin: mmap of the vmo's pages", object);
+  PinMapping mapping(base, map_size, reinterpret_cast<uintptr_t>(base) + (whole ? offset : 0));
+  // Huge pages are never swapped, so for them the lock is the pin's
+  // statement of intent and the kernel's RLIMIT_MEMLOCK check of this pin
+  // (Linux does not add hugetlb pages to VmLck, so pins are checked one by
+  // one, not summed).
+  if (lock && ::mlock(reinterpret_cast<void*>(mapping.pinned()), size) != 0) {
+    return std::unexpected(
+        ExplainMemlock(FailErrno(errno, "pin: mlock of the vmo's pages", object).error(), size, object));
+  }
+  return mapping;
+}
+
+// The physical address of each page of [vaddr, vaddr+size), which must be
+// mapped: bit 63 of a pagemap entry says the page is present, bits 0-54 give
+// its frame number, which reads as 0 to a process without CAP_SYS_ADMIN
+// (when the file was opened).
+Result<std::vector<uint64_t>> PhysicalAddresses(uintptr_t vaddr, uint64_t size,
+                                                const std::string& object) {
+  const uint64_t page = PageSize();
+  UniqueFd pagemap(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  if (!pagemap) return FailErrno(errno, "pin: open /proc/self/pagemap", object);
+  std::vector<uint64_t> entries(size / page);
+  const size_t bytes = entries.size() * sizeof(uint64_t);
+  const ssize_t n = ::pread(pagemap.get(), entries.data(), bytes,
+                            static_cast<off_t>(vaddr / page * sizeof(uint64_t)));
+  if (n < 0) return FailErrno(errno, "pin: read /proc/self/pagemap", object);
+  if (static_cast<size_t>(n) != bytes) {
+    return Fail(Status::IO,
+                "pin: read " + std::to_string(n) + " of " + std::to_string(bytes) +
+                    " bytes of /proc/self/pagemap",
+                object);
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const uint64_t entry = entries[i];
+    if ((entry & kPagemapPresent) == 0) {
+      return Fail(Status::INTERNAL,
+                  "pin: /proc/self/pagemap says the page at " + Hex(vaddr + i * page) +
+                      " is not present although it was mapped with MAP_POPULATE",
+                  object);
+    }
+    const uint64_t frame = entry & kPagemapFrameMask;
+    if (frame == 0) {
+      return Fail(Status::ACCESS_DENIED,
+                  "pin: /proc/self/pagemap shows no physical frame numbers: the process lacks "
+                  "CAP_SYS_ADMIN, the only one the kernel shows them to",
+                  object);
+    }
+    entries[i] = frame * page;
+  }
+  return entries;
+}
+
+// What a pin made: the IOVA block behind an IOMMU (0 for a physical pin)
+// and the device addresses for the Pmt.
+struct Pinned {
+  uint64_t iova = 0;
+  std::vector<uint64_t> addresses;
+};
 
 }  // namespace
 
-// One pin: its IOVA block and the mapping of the VMO's pages it was made from.
+// One pin: the mapping of the VMO's pages it was made from and, behind an
+// IOMMU, its IOVA block.
 struct Bti::PinRecord {
   uint64_t iova = 0;
   uint64_t size = 0;
-  void* mapping = nullptr;  // keeps the pages alive; VFIO pins by vaddr
+  void* mapping = nullptr;  // keeps the pages alive (VFIO pins by vaddr) and locked
   size_t mapping_size = 0;
 };
 
 struct Bti::State {
-  std::shared_ptr<IommuDomain> domain;
+  std::shared_ptr<IommuDomain> domain;  // null for a physical Bti
   uint64_t dma_limit = kNoDmaLimit;
   std::string name;
 
   std::mutex mutex;
-  uint64_t next_id = 1;                           // guarded by mutex
-  std::map<uint64_t, PinRecord> pins;             // guarded by mutex
-  std::map<uint64_t, PinRecord> quarantine;       // guarded by mutex
+  uint64_t next_id = 1;                      // guarded by mutex
+  std::map<uint64_t, PinRecord> pins;        // guarded by mutex
+  std::map<uint64_t, PinRecord> quarantine;  // guarded by mutex
 
   std::string Describe() const { return "bti '" + name + "'"; }
 
-  // Unmaps a pin, frees its IOVAs and drops its mapping. Nothing is freed
-  // when the unmap fails: the device may still reach the memory.
-  Result<void> Release(const PinRecord& pin) {
-    if (auto unmapped = domain->Unmap(pin.iova, pin.size); !unmapped) {
-      return Wrap(std::move(unmapped.error()), "unpin");
+  // Maps the pinned range into the domain at IOVAs below the DMA limit.
+  Result<Pinned> MapIntoDomain(uintptr_t vaddr, uint64_t size, uint32_t options) {
+    auto info = domain->IovaInfo();
+    if (!info) return Wrap(std::move(info.error()), "pin");
+    // The largest IOMMU page the buffer's virtual alignment allows, so that
+    // hugepage-backed memory gets huge IOMMU mappings; any alignment will do
+    // when that one does not fit.
+    uint64_t alignment = 0;
+    for (uint64_t sizes = info->page_sizes; sizes != 0; sizes &= sizes - 1) {
+      const uint64_t candidate = uint64_t{1} << std::countr_zero(sizes);
+      if (candidate <= size && vaddr % candidate == 0) alignment = candidate;
     }
-    (void)domain->FreeIova(pin.iova, pin.size);
+    auto iova = domain->AllocateIova(size, alignment, dma_limit);
+    if (!iova && alignment != 0) iova = domain->AllocateIova(size, 0, dma_limit);
+    if (!iova) {
+      return Wrap(std::move(iova.error()),
+                  "pin " + Hex(size) + " bytes below DMA limit " + Hex(dma_limit));
+    }
+    auto mapped = domain->Map(*iova, vaddr, size, options & kBtiPermRead, options & kBtiPermWrite);
+    if (!mapped) {
+      (void)domain->FreeIova(*iova, size);
+      return std::unexpected(ExplainMemlock(Wrap(std::move(mapped.error()), "pin").error(), size,
+                                            Describe()));
+    }
+    Pinned pinned{.iova = *iova, .addresses = {}};
+    if (options & kBtiContiguous) {
+      pinned.addresses.push_back(*iova);
+    } else {
+      // COMPRESS: one per minimum_contiguity, which is the page size.
+      for (uint64_t at = 0; at < size; at += PageSize()) pinned.addresses.push_back(*iova + at);
+    }
+    return pinned;
+  }
+
+  // The physical addresses of the pinned range, all below the DMA limit.
+  Result<Pinned> ReadPhysical(uintptr_t vaddr, uint64_t size, uint32_t options) const {
+    const std::string object = Describe();
+    auto pages = PhysicalAddresses(vaddr, size, object);
+    if (!pages) return std::unexpected(std::move(pages.error()));
+    const uint64_t page = PageSize();
+    for (size_t i = 0; i < pages->size(); ++i) {
+      const uint64_t address = (*pages)[i];
+      if (address + page > dma_limit) {
+        return Fail(Status::OUT_OF_RANGE,
+                    "pin: physical address " + Hex(address) + " (page " + std::to_string(i) +
+                        " of the pin) lies at or above the device's DMA limit " + Hex(dma_limit) +
+                        "; the device cannot reach this huge page: pin another one",
+                    object);
+      }
+    }
+    Pinned pinned;
+    if (options & kBtiContiguous) {
+      // One huge page is physically contiguous; should the kernel break
+      // that, the device must not get one address for scattered pages.
+      for (size_t i = 1; i < pages->size(); ++i) {
+        if ((*pages)[i] != pages->front() + i * page) {
+          return Fail(Status::INTERNAL,
+                      "pin CONTIGUOUS: the pages are not physically contiguous: page " +
+                          std::to_string(i) + " is at " + Hex((*pages)[i]) + ", not " +
+                          Hex(pages->front() + i * page),
+                      object);
+        }
+      }
+      pinned.addresses.push_back(pages->front());
+    } else {
+      // COMPRESS: one per minimum_contiguity, which is the page size.
+      pinned.addresses = std::move(*pages);
+    }
+    return pinned;
+  }
+
+  // Behind an IOMMU: unmaps the pin and frees its IOVAs; nothing is freed
+  // when the unmap fails, as the device may still reach the memory. Then
+  // drops the mapping, which also ends a physical pin's lock.
+  Result<void> Release(const PinRecord& pin) {
+    if (domain) {
+      if (auto unmapped = domain->Unmap(pin.iova, pin.size); !unmapped) {
+        return Wrap(std::move(unmapped.error()), "unpin");
+      }
+      (void)domain->FreeIova(pin.iova, pin.size);
+    }
     ::munmap(pin.mapping, pin.mapping_size);
     return {};
   }
@@ -107,16 +329,38 @@ struct Bti::State {
 
 Result<Bti> Bti::Create(std::shared_ptr<IommuDomain> domain, uint64_t dma_limit, std::string name) {
   if (!domain) return Fail(Status::INVALID_ARGS, "create bti: no IOMMU domain", name);
-  if (dma_limit < PageSize()) {
-    return Fail(Status::INVALID_ARGS, "create bti: DMA limit " + Hex(dma_limit) + " is below one page",
-                name);
-  }
+  if (auto limit = CheckDmaLimit(dma_limit, name); !limit) return std::unexpected(limit.error());
   auto state = std::make_shared<State>();
   state->domain = std::move(domain);
   state->dma_limit = dma_limit;
   state->name = std::move(name);
   return Bti(std::move(state));
 }
+
+Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, std::string name) {
+  if (!consent.device_may_reach_all_memory) {
+    return Fail(Status::ACCESS_DENIED,
+                "create physical bti: without an IOMMU nothing confines the device's DMA: it "
+                "can read and write all memory of the machine, not only what is pinned. Pass "
+                "UnsafePhysicalDma{.device_may_reach_all_memory = true} to accept that, or use "
+                "an IOMMU (vfio-pci)",
+                name);
+  }
+  if (auto limit = CheckDmaLimit(dma_limit, name); !limit) return std::unexpected(limit.error());
+  if (!HasCapability(CAP_SYS_ADMIN)) {
+    return Fail(Status::ACCESS_DENIED,
+                "create physical bti: physical addresses come from /proc/self/pagemap, which "
+                "shows frame numbers only to a process with CAP_SYS_ADMIN; run as root or grant "
+                "it (setcap cap_sys_admin+ep PROGRAM)",
+                name);
+  }
+  auto state = std::make_shared<State>();
+  state->dma_limit = dma_limit;
+  state->name = std::move(name);
+  return Bti(std::move(state));
+}
+
+bool Bti::is_physical() const { return state_ != nullptr && state_->domain == nullptr; }
 
 Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t size) const {
   if (!state_) return Fail(Status::BAD_HANDLE, "pin: invalid bti");
@@ -156,6 +400,15 @@ Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t
   if (*kind == VmoKind::PHYSICAL) {
     return Fail(Status::NOT_SUPPORTED, "pin: a physical VMO is device memory, not DMA memory", object);
   }
+  const bool physical = is_physical();
+  if (physical && *kind != VmoKind::CONTIGUOUS) {
+    return Fail(Status::NOT_SUPPORTED,
+                "pin: a physical bti pins only contiguous VMOs: without an IOMMU the device "
+                "uses physical addresses, and the kernel may move an ordinary page (compaction, "
+                "migration) while the device still uses its old address. Allocate the memory "
+                "with Vmo::CreateContiguous (or dma::ContiguousBuffer): a huge page stays put",
+                object);
+  }
   auto vmo_size = vmo.GetSize();
   if (!vmo_size) return Wrap(std::move(vmo_size.error()), "pin");
   if (offset > *vmo_size || size > *vmo_size - offset) {
@@ -164,73 +417,36 @@ Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t
                 object);
   }
   if (auto memlock = CheckMemlock(size, object); !memlock) return std::unexpected(memlock.error());
-  auto backing = vmo.GetBacking();
-  if (!backing) return Wrap(std::move(backing.error()), "pin");
 
-  // The pages are mapped into this process for the pin's life: VFIO pins by
-  // virtual address. MAP_POPULATE faults them in now; no MAP_LOCKED, as
-  // VFIO pins (and charges RLIMIT_MEMLOCK for) the pages itself and mlock
-  // would charge them a second time. A hugetlb (contiguous) VMO is mapped
-  // whole, since hugetlb mappings must start on a huge page.
-  const bool whole = *kind == VmoKind::CONTIGUOUS;
-  const uint64_t map_offset = backing->fd_offset + (whole ? 0 : offset);
-  const size_t map_size = whole ? *vmo_size : size;
-  const int prot = PROT_READ | (device_write ? PROT_WRITE : 0);
-  void* mapping = ::mmap(nullptr, map_size, prot, MAP_SHARED | MAP_POPULATE, backing->fd,
-                         static_cast<off_t>(map_offset));
-  if (mapping == MAP_FAILED) return FailErrno(errno, "pin: mmap of the vmo's pages", object);
-  const uintptr_t vaddr = reinterpret_cast<uintptr_t>(mapping) + (whole ? offset : 0);
+  // The pages stay mapped into this process for the pin's life.
+  auto mapping = MapForPin(vmo, *kind, *vmo_size, offset, size, device_write, physical, object);
+  if (!mapping) return std::unexpected(std::move(mapping.error()));
+  auto pinned = physical ? state_->ReadPhysical(mapping->pinned(), size, options)
+                         : state_->MapIntoDomain(mapping->pinned(), size, options);
+  if (!pinned) return std::unexpected(std::move(pinned.error()));
 
+  PinRecord record{.iova = pinned->iova, .size = size};
+  std::tie(record.mapping, record.mapping_size) = mapping->Release();
   std::lock_guard lock(state_->mutex);
-  auto info = state_->domain->IovaInfo();
-  if (!info) {
-    ::munmap(mapping, map_size);
-    return Wrap(std::move(info.error()), "pin");
-  }
-  // The largest IOMMU page the buffer's virtual alignment allows, so that
-  // hugepage-backed memory gets huge IOMMU mappings; any alignment will do
-  // when that one does not fit.
-  uint64_t alignment = 0;
-  for (uint64_t sizes = info->page_sizes; sizes != 0; sizes &= sizes - 1) {
-    const uint64_t candidate = uint64_t{1} << std::countr_zero(sizes);
-    if (candidate <= size && vaddr % candidate == 0) alignment = candidate;
-  }
-  auto iova = state_->domain->AllocateIova(size, alignment, state_->dma_limit);
-  if (!iova && alignment != 0) iova = state_->domain->AllocateIova(size, 0, state_->dma_limit);
-  if (!iova) {
-    ::munmap(mapping, map_size);
-    return Wrap(std::move(iova.error()), "pin " + Hex(size) + " bytes below DMA limit " +
-                                             Hex(state_->dma_limit));
-  }
-  if (auto mapped = state_->domain->Map(*iova, vaddr, size, device_read, device_write); !mapped) {
-    (void)state_->domain->FreeIova(*iova, size);
-    ::munmap(mapping, map_size);
-    return Wrap(std::move(mapped.error()), "pin");
-  }
   const uint64_t id = state_->next_id++;
-  state_->pins.emplace(id, PinRecord{*iova, size, mapping, map_size});
-
-  std::vector<uint64_t> addresses;
-  if (options & kBtiContiguous) {
-    addresses.push_back(*iova);
-  } else {
-    // COMPRESS: one per minimum_contiguity, which is the page size here.
-    for (uint64_t at = 0; at < size; at += page) addresses.push_back(*iova + at);
-  }
-  return Pmt(state_, id, std::move(addresses), size);
+  state_->pins.emplace(id, record);
+  return Pmt(state_, id, std::move(pinned->addresses), size);
 }
 
 Result<BtiInfo> Bti::GetInfo() const {
   if (!state_) return Fail(Status::BAD_HANDLE, "bti info: invalid bti");
-  auto info = state_->domain->IovaInfo();
-  if (!info) return Wrap(std::move(info.error()), "bti info");
   BtiInfo result;
   result.minimum_contiguity = PageSize();
-  uint64_t top = 0;
-  for (const IovaRange& range : info->ranges) {
-    top = std::max(top, range.end == UINT64_MAX ? UINT64_MAX : range.end + 1);
+  result.aspace_size = state_->dma_limit;
+  if (state_->domain) {
+    auto info = state_->domain->IovaInfo();
+    if (!info) return Wrap(std::move(info.error()), "bti info");
+    uint64_t top = 0;
+    for (const IovaRange& range : info->ranges) {
+      top = std::max(top, range.end == UINT64_MAX ? UINT64_MAX : range.end + 1);
+    }
+    result.aspace_size = std::min(top, state_->dma_limit);
   }
-  result.aspace_size = std::min(top, state_->dma_limit);
   std::lock_guard lock(state_->mutex);
   result.pmo_count = state_->pins.size() + state_->quarantine.size();
   result.quarantine_count = state_->quarantine.size();

@@ -1,12 +1,22 @@
 #include "udrv/dma/iommu.h"
 
+#include <algorithm>
+
 namespace udrv::dma {
 
 Result<void> IommuDomain::EnsureAllocatorLocked() {
   if (allocator_) return {};
   auto info = Info();
   if (!info) return Wrap(std::move(info.error()), "IOVA space of the IOMMU domain");
-  auto allocator = IovaAllocator::Create(info->ranges, info->page_sizes);
+  // Device address 0 reads as "no buffer" to many devices and drivers: the
+  // first IOMMU page is never handed out.
+  const uint64_t first_page = info->page_sizes != 0 ? info->page_sizes & -info->page_sizes : 1;
+  std::vector<IovaRange> ranges;
+  for (const IovaRange& range : info->ranges) {
+    if (range.end < first_page) continue;
+    ranges.push_back(IovaRange{std::max(range.start, first_page), range.end});
+  }
+  auto allocator = IovaAllocator::Create(ranges, info->page_sizes);
   if (!allocator) return Wrap(std::move(allocator.error()), "IOVA space of the IOMMU domain");
   allocator_ = std::move(*allocator);
   info_ = std::move(*info);

@@ -153,7 +153,7 @@ Result<InterruptMode> Device::SetInterruptModeWithFallback(uint32_t count) {
 Result<dma::Bti> Device::GetBti(uint32_t index, uint64_t /*dma_limit*/) {
   return Fail(Status::NOT_SUPPORTED,
               "get BTI " + std::to_string(index) + ": the " + std::string(route()) +
-                  " route has no IOMMU; DMA needs vfio-pci",
+                  " route does no DMA (bind vfio-pci, or uio with the physical-DMA opt-in)",
               Describe());
 }
 

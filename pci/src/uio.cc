@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 
 #include "resource_file.h"
@@ -122,13 +123,23 @@ Result<std::string> FindUioName(int device_dir, const std::string& object) {
 
 Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address,
                                               const std::string& sysfs_root) {
-  auto device = UioDevice::Open(address, sysfs_root);
+  return OpenUioDevice(address, UioOptions{.sysfs_root = sysfs_root, .physical_dma = {}});
+}
+
+Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address, const UioOptions& options) {
+  auto device = UioDevice::Open(address, options);
   if (!device) return std::unexpected(device.error());
   return std::unique_ptr<Device>(std::move(*device));
 }
 
 Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
                                                    const std::string& sysfs_root) {
+  return Open(address, UioOptions{.sysfs_root = sysfs_root, .physical_dma = {}});
+}
+
+Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
+                                                   const UioOptions& options) {
+  const std::string& sysfs_root = options.sysfs_root;
   const std::string object = address.ToString() + " (uio)";
   const std::string what = "open " + address.ToString() + " through UIO";
   const SysfsPci sysfs(sysfs_root);
@@ -175,6 +186,7 @@ Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
   }
   parts.has_legacy = pin != 0 && info->irq != 0;
   parts.bars = info->bars;
+  parts.physical_dma = options.physical_dma;
 
   // Interrupts start disabled, as on every route: masked until SetInterruptMode.
   if (parts.has_legacy) {
@@ -195,7 +207,8 @@ UioDevice::UioDevice(const Address& address, Parts parts)
       uio_path_(std::move(parts.uio_path)),
       command_(std::move(parts.command)),
       bars_(std::move(parts.bars)),
-      has_legacy_(parts.has_legacy) {}
+      has_legacy_(parts.has_legacy),
+      physical_dma_(parts.physical_dma) {}
 
 UioDevice::~UioDevice() {
   DestroyMappedInterrupts();
@@ -436,6 +449,49 @@ Result<void> UioDevice::ResetDevice() {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return FailCall(errno, "reset: write '1' to reset");
   return {};
+}
+
+Result<void> UioDevice::CheckUntranslated(std::string_view op) const {
+  auto info = GetDeviceInfo();
+  if (!info) return Wrap(std::move(info.error()), op);
+  // No IOMMU group: no IOMMU stands between the function and memory, so its
+  // bus addresses are physical addresses.
+  if (!info->iommu_group) return {};
+  const std::string group = std::to_string(*info->iommu_group);
+  const std::string type_path = sysfs_root_ + "/kernel/iommu_groups/" + group + "/type";
+  std::ifstream type_file(type_path);
+  std::string type;
+  std::getline(type_file, type);
+  // "identity": the IOMMU passes DMA through untranslated (iommu=pt).
+  if (type == "identity") return {};
+  return Fail(Status::BAD_STATE,
+              std::string(op) + ": the function is in IOMMU group " + group + " of type " +
+                  (type.empty() ? "unknown (" + type_path + " unreadable)" : "'" + type + "'") +
+                  ": the IOMMU translates its DMA, so physical addresses would fault; bind "
+                  "vfio-pci and DMA through the IOMMU (OpenVfioDevice)",
+              Describe());
+}
+
+Result<dma::Bti> UioDevice::GetBti(uint32_t index, uint64_t dma_limit) {
+  const std::string what = "get BTI " + std::to_string(index);
+  if (index != 0) {
+    return Fail(Status::OUT_OF_RANGE, what + ": a UIO device has one (index 0)", Describe());
+  }
+  if (!physical_dma_.device_may_reach_all_memory) {
+    return Fail(Status::ACCESS_DENIED,
+                what +
+                    ": uio_pci_generic has no IOMMU, so the device's DMA reaches all memory; "
+                    "open the device with UioOptions{.physical_dma = "
+                    "{.device_may_reach_all_memory = true}} to accept that and get a physical "
+                    "Bti, or bind vfio-pci where there is an IOMMU",
+                Describe());
+  }
+  if (auto untranslated = CheckUntranslated(what); !untranslated) {
+    return std::unexpected(std::move(untranslated.error()));
+  }
+  auto bti = dma::Bti::CreatePhysical(physical_dma_, dma_limit, address().ToString() + " bti 0");
+  if (!bti) return Wrap(std::move(bti.error()), what);
+  return bti;
 }
 
 Result<Bar> UioDevice::GetBarForPolicy(uint32_t index, CachePolicy policy) {

@@ -17,6 +17,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "fake_iommu_domain.h"
 #include "result_helpers.h"
 #include "udrv/core/vmo.h"
 
@@ -25,58 +26,7 @@ namespace {
 
 using testing::StatusOf;
 
-// Records every Map and Unmap; refuses overlapping maps and unknown unmaps
-// like type1 does, and checks that the memory behind a mapping is readable.
-class FakeDomain final : public IommuDomain {
- public:
-  struct Mapping {
-    uintptr_t vaddr;
-    uint64_t size;
-    bool read;
-    bool write;
-  };
-
-  explicit FakeDomain(std::vector<IovaRange> ranges = {{0, (uint64_t{1} << 40) - 1}},
-                      uint64_t page_sizes = 0x40201000)
-      : ranges_(std::move(ranges)), page_sizes_(page_sizes) {}
-
-  Result<void> Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool read, bool write) override {
-    std::lock_guard lock(mutex_);
-    ++map_calls;
-    if (fail_next_map) {
-      fail_next_map = false;
-      return Fail(Status::NO_RESOURCES, "fake MAP_DMA refused");
-    }
-    for (auto& [start, m] : mappings) {
-      if (iova < start + m.size && start < iova + size) return Fail(Status::ALREADY_EXISTS, "overlap");
-    }
-    // The pages must be there: read the first and last byte.
-    volatile const std::byte* bytes = reinterpret_cast<const std::byte*>(vaddr);
-    (void)bytes[0];
-    (void)bytes[size - 1];
-    mappings[iova] = Mapping{vaddr, size, read, write};
-    return {};
-  }
-  Result<void> Unmap(uint64_t iova, uint64_t size) override {
-    std::lock_guard lock(mutex_);
-    ++unmap_calls;
-    auto it = mappings.find(iova);
-    if (it == mappings.end() || it->second.size != size) return Fail(Status::NOT_FOUND, "no such mapping");
-    mappings.erase(it);
-    return {};
-  }
-  Result<IommuInfo> Info() const override { return IommuInfo{page_sizes_, ranges_, 65535}; }
-
-  std::mutex mutex_;
-  std::map<uint64_t, Mapping> mappings;
-  int map_calls = 0;
-  int unmap_calls = 0;
-  bool fail_next_map = false;
-
- private:
-  std::vector<IovaRange> ranges_;
-  uint64_t page_sizes_;
-};
+using testing::FakeDomain;
 
 const uint64_t kPage = PageSize();
 
@@ -193,7 +143,9 @@ TEST_CASE("bti: a failed map frees the IOVAs and leaves nothing pinned", "[bti]"
   CHECK(bti.GetInfo()->pmo_count == 0);
   auto pmt = bti.Pin(kBtiPermRead, vmo, 0, kPage);
   REQUIRE_OK(pmt);
-  CHECK(pmt->addresses()[0] == 0);  // the first fit again: the failed pin freed its block
+  // The first fit again (the failed pin freed its block), which is the
+  // second page: device address 0 is never handed out.
+  CHECK(pmt->addresses()[0] == kPage);
   REQUIRE_OK(pmt->Unpin());
 }
 
@@ -313,6 +265,100 @@ TEST_CASE("bti: a pin past RLIMIT_MEMLOCK without CAP_IPC_LOCK is NO_RESOURCES",
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+
+// Whether this process holds `capability` in its effective set.
+bool HasEffectiveCapability(int capability) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  REQUIRE(::syscall(SYS_capget, &header, data) == 0);
+  return (data[capability / 32].effective >> (capability % 32)) & 1;
+}
+
+TEST_CASE("physical bti: refused without the unsafe opt-in, saying what it means",
+          "[bti][physical]") {
+  auto refused = Bti::CreatePhysical(UnsafePhysicalDma{});
+  REQUIRE(StatusOf(refused) == "ACCESS_DENIED");
+  CHECK_THAT(refused.error().what, Catch::Contains("all memory") &&
+                                       Catch::Contains("device_may_reach_all_memory = true"));
+  // The consent is checked before anything else.
+  CHECK(StatusOf(Bti::CreatePhysical(UnsafePhysicalDma{}, 1)) == "ACCESS_DENIED");
+  CHECK(StatusOf(Bti::CreatePhysical({.device_may_reach_all_memory = true}, 1)) == "INVALID_ARGS");
+}
+
+TEST_CASE("physical bti: needs CAP_SYS_ADMIN to read physical addresses", "[bti][physical]") {
+  const bool has_sys_admin = HasEffectiveCapability(CAP_SYS_ADMIN);
+  auto bti = Bti::CreatePhysical({.device_may_reach_all_memory = true});
+  CHECK(StatusOf(bti) == (has_sys_admin ? "OK" : "ACCESS_DENIED"));
+  // In a child that drops CAP_SYS_ADMIN: refused, naming the capability.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (::syscall(SYS_capget, &header, data) != 0) ::_exit(10);
+    data[0].effective &= ~(1u << CAP_SYS_ADMIN);
+    if (::syscall(SYS_capset, &header, data) != 0) ::_exit(11);
+    auto refused = Bti::CreatePhysical({.device_may_reach_all_memory = true});
+    if (refused || refused.error().status != Status::ACCESS_DENIED) ::_exit(12);
+    if (refused.error().what.find("CAP_SYS_ADMIN") == std::string::npos) ::_exit(13);
+    if (refused.error().what.find("/proc/self/pagemap") == std::string::npos) ::_exit(14);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+// Pins of huge pages need reserved hugetlb pages, which the machines that
+// run the unit tests do not have: test/guest/dma_physical_test.cc pins them
+// in the testbed guests. What needs no huge page is checked here.
+TEST_CASE("physical bti: pins only contiguous VMOs; GetInfo", "[bti][physical]") {
+  if (!HasEffectiveCapability(CAP_SYS_ADMIN)) FAIL("the unit tests run as root (CAP_SYS_ADMIN)");
+  const uint64_t limit = uint64_t{1} << 32;
+  auto bti = Bti::CreatePhysical({.device_may_reach_all_memory = true}, limit, "physical");
+  REQUIRE_OK(bti);
+  CHECK(bti->is_physical());
+  CHECK_FALSE(MakeBti(std::make_shared<FakeDomain>()).is_physical());
+  CHECK_FALSE(Bti().is_physical());
+
+  auto info = bti->GetInfo();
+  REQUIRE_OK(info);
+  CHECK(info->minimum_contiguity == kPage);
+  CHECK(info->aspace_size == limit);
+  CHECK(info->pmo_count == 0);
+  CHECK(info->quarantine_count == 0);
+  auto wide = Bti::CreatePhysical({.device_may_reach_all_memory = true});
+  REQUIRE_OK(wide);
+  CHECK(wide->GetInfo()->aspace_size == kNoDmaLimit);
+
+  // Ordinary pages: the kernel may move them under the device.
+  Vmo paged = MakeVmo(4 * kPage);
+  auto refused = bti->Pin(kBtiPermRead | kBtiContiguous, paged, 0, kPage);
+  REQUIRE(StatusOf(refused) == "NOT_SUPPORTED");
+  CHECK_THAT(refused.error().what, Catch::Contains("move") && Catch::Contains("CreateContiguous"));
+  CHECK(StatusOf(bti->Pin(kBtiPermWrite, paged, 0, 4 * kPage)) == "NOT_SUPPORTED");
+
+  // The checks both kinds share come first.
+  CHECK(StatusOf(bti->Pin(0, paged, 0, kPage)) == "INVALID_ARGS");
+  CHECK(StatusOf(bti->Pin(kBtiPermRead | kBtiCompress | kBtiContiguous, paged, 0, kPage)) ==
+        "INVALID_ARGS");
+  CHECK(StatusOf(bti->Pin(kBtiPermRead, paged, 0, kPage + 1)) == "INVALID_ARGS");
+  CHECK(StatusOf(bti->Pin(kBtiPermRead, Vmo(), 0, kPage)) == "BAD_HANDLE");
+  auto unmappable = paged.Duplicate(kRightRead | kRightWrite | kRightGetProperty);
+  REQUIRE_OK(unmappable);
+  CHECK(StatusOf(bti->Pin(kBtiPermRead, *unmappable, 0, kPage)) == "ACCESS_DENIED");
+  int fd = ::memfd_create("fake-bar", 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(kPage)) == 0);
+  auto device_memory = Vmo::CreatePhysical(UniqueFd(fd), 0, kPage, PhysicalRoute::TEST_FILE, "bar");
+  REQUIRE_OK(device_memory);
+  CHECK(StatusOf(bti->Pin(kBtiPermRead, *device_memory, 0, kPage)) == "NOT_SUPPORTED");
+
+  CHECK(bti->GetInfo()->pmo_count == 0);
+  REQUIRE_OK(bti->ReleaseQuarantine());
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
 // Bus transaction initiators and pinned memory tokens, as Zircon's
-// zx_bti_pin / zx_pmt_unpin, over an IOMMU domain.
+// zx_bti_pin / zx_pmt_unpin.
 //
-// A Bti is the DMA view of one device: Pin maps a range of a VMO into the
-// device's IOMMU domain and returns a Pmt holding the device addresses.
-// Behind an IOMMU every pin is IOVA-contiguous: the pages are mapped at one
-// run of IOVAs with ONE map call, whatever their physical layout. So
-// CONTIGUOUS works for any VMO here, and the per-page addresses of a pin
-// without it are simply iova, iova + page, ...
+// A Bti is the DMA view of one device: Pin makes a range of a VMO reachable
+// by the device and returns a Pmt holding the device addresses. Two kinds:
+//
+//  - Over an IOMMU domain (Create): Pin maps the pages into the device's
+//    domain. Every pin is IOVA-contiguous: the pages are mapped at one run of
+//    IOVAs with ONE map call, whatever their physical layout. So CONTIGUOUS
+//    works for any VMO here, and the per-page addresses of a pin without it
+//    are simply iova, iova + page, ...
+//  - Physical (CreatePhysical), for routes without an IOMMU: device
+//    addresses are the physical addresses of the pages, and the device
+//    reaches all memory, pinned or not. Only contiguous VMOs (one huge page)
+//    can be pinned.
 //
 // Lifetime, as in Zircon: Pmt::Unpin unmaps. A Pmt destroyed without Unpin
 // is quarantined: it stays mapped and its memory stays alive (the device may
@@ -40,16 +46,24 @@ inline constexpr uint32_t kBtiCompress = 1u << 3;
 inline constexpr uint32_t kBtiContiguous = 1u << 4;
 
 struct BtiInfo {
-  // The contiguity COMPRESS guarantees per address: the page size.
+  // The contiguity COMPRESS guarantees per address: the page size (as
+  // Zircon's, for both kinds).
   uint64_t minimum_contiguity = 0;
   // The device-address span the Bti can use: the top of the IOMMU's IOVA
-  // ranges, or the DMA address limit when that is lower.
+  // ranges, or the DMA address limit when that is lower. A physical Bti:
+  // the DMA address limit.
   uint64_t aspace_size = 0;
   uint64_t pmo_count = 0;         // live pins (quarantined ones included)
   uint64_t quarantine_count = 0;  // pins dropped without Unpin
 };
 
 class Pmt;
+
+// The explicit consent a physical Bti needs: without an IOMMU a device that
+// DMAs can read and write ALL memory of the machine, not only the pins.
+struct UnsafePhysicalDma {
+  bool device_may_reach_all_memory = false;
+};
 
 class Bti {
  public:
@@ -67,7 +81,26 @@ class Bti {
   Bti& operator=(const Bti&) = delete;
   ~Bti() = default;
 
+  // A Bti without an IOMMU (the UIO and /dev/mem routes): device addresses
+  // are physical addresses, read from /proc/self/pagemap, of locked huge
+  // pages (contiguous VMOs only: ordinary pages may be moved by the kernel
+  // while the device still uses the old address). ACCESS_DENIED without
+  // `consent.device_may_reach_all_memory`, or without CAP_SYS_ADMIN (the
+  // kernel hides physical frame numbers from everyone else), saying which;
+  // INVALID_ARGS for a limit below one page.
+  //
+  // Huge pages are never swapped nor compacted. The kernel still moves one
+  // for memory hot-remove, a NUMA migration the process asks for
+  // (move_pages, mbind), or to assemble a gigantic page or CMA area
+  // (alloc_contig_range); a machine that DMAs this way must avoid those
+  // while devices run. No IOMMU means no protection either: a device
+  // programmed with a wrong address writes wherever it points.
+  static Result<Bti> CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit = kNoDmaLimit,
+                                    std::string name = "physical-bti");
+
   bool is_valid() const { return state_ != nullptr; }
+  // True for a CreatePhysical Bti: its pins need contiguous VMOs.
+  bool is_physical() const;
 
   // Pins [offset, offset+size) of a paged or contiguous VMO (zx_bti_pin).
   // Errors as Zircon: INVALID_ARGS for no PERM_READ/PERM_WRITE, EXECUTE
@@ -79,6 +112,10 @@ class Bti {
   // pin would pass RLIMIT_MEMLOCK (naming the limit and the amount needed),
   // when no IOVAs below the DMA limit are free, or when the IOMMU is out of
   // mappings.
+  // A physical Bti adds: NOT_SUPPORTED for a paged VMO (saying what to use
+  // instead); OUT_OF_RANGE when the memory lies at or above the DMA limit
+  // (naming the address and the limit); ACCESS_DENIED when the process lost
+  // CAP_SYS_ADMIN since (pagemap shows no frame numbers).
   // Addresses: CONTIGUOUS: one; COMPRESS: one per minimum_contiguity;
   // otherwise one per page.
   Result<Pmt> Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t size) const;

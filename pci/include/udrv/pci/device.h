@@ -114,9 +114,9 @@ class Device {
 
   // The device's bus transaction initiator `index` (zx: pci GetBti), whose
   // pins get device addresses below `dma_limit` (the device's last
-  // reachable address + 1: 1 << 32 for a 32-bit device). Routes behind an
-  // IOMMU override it; the default is NOT_SUPPORTED (no IOMMU: DMA needs
-  // vfio-pci for now).
+  // reachable address + 1: 1 << 32 for a 32-bit device). VFIO pins through
+  // the IOMMU; UIO gives a physical Bti when opened with the unsafe opt-in
+  // (uio.h); the default, for routes that do no DMA (sysfs), is NOT_SUPPORTED.
   virtual Result<dma::Bti> GetBti(uint32_t index, uint64_t dma_limit = dma::kNoDmaLimit);
 
  protected:

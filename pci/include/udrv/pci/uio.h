@@ -17,6 +17,9 @@
 //     Interrupt objects from MapInterrupt wait on the count and unmask on Ack.
 //   - Reset: the sysfs `reset` attribute, where the kernel has a reset method
 //     for the function (FLR, PM, bus); QEMU's edu has none.
+//   - DMA: a physical Bti (device addresses are physical addresses of huge
+//     pages), only when the caller opts in with UioOptions::physical_dma and
+//     only where no IOMMU translates the function's DMA.
 //
 // A function removed while open (`echo 1 > .../remove`): config access,
 // GetBar, GetDeviceInfo, interrupt mode changes, Ack, ResetDevice and
@@ -46,16 +49,26 @@
 
 namespace udrv::pci {
 
+struct UioOptions {
+  std::string sysfs_root = "/sys";
+  // Lets GetBti hand out a physical Bti (dma::Bti::CreatePhysical). Without
+  // it GetBti on the uio route is ACCESS_DENIED saying how to opt in.
+  dma::UnsafePhysicalDma physical_dma;
+};
+
 // Opens `address`, which must be bound to uio_pci_generic (BAD_STATE naming
 // its driver otherwise: BindDriver(address, "uio") binds it). Needs root.
 Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address,
                                               const std::string& sysfs_root = "/sys");
+Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address, const UioOptions& options);
 
 class UioDevice final : public Device {
  public:
   // As OpenUioDevice, for callers that want the UIO-only calls below.
   static Result<std::unique_ptr<UioDevice>> Open(const Address& address,
                                                  const std::string& sysfs_root = "/sys");
+  static Result<std::unique_ptr<UioDevice>> Open(const Address& address,
+                                                 const UioOptions& options);
   // Masks INTx again if it was enabled and destroys the mapped Interrupts.
   ~UioDevice() override;
 
@@ -90,6 +103,15 @@ class UioDevice final : public Device {
   Result<void> AckInterrupt(uint32_t which) override;
   Result<void> ResetDevice() override;
 
+  // A physical Bti (dma::Bti::CreatePhysical): uio_pci_generic leaves the
+  // device's DMA untranslated, so its bus addresses are physical addresses.
+  // One Bti, index 0 (OUT_OF_RANGE otherwise). ACCESS_DENIED unless the
+  // device was opened with UioOptions::physical_dma (or without
+  // CAP_SYS_ADMIN). BAD_STATE (Zircon has no FAILED_PRECONDITION) when the
+  // function sits behind a translating IOMMU (its iommu_group's type is not
+  // "identity"), where physical addresses would fault: use vfio-pci there.
+  Result<dma::Bti> GetBti(uint32_t index, uint64_t dma_limit = dma::kNoDmaLimit) override;
+
   // "/dev/uio0".
   const std::string& uio_path() const { return uio_path_; }
 
@@ -114,6 +136,7 @@ class UioDevice final : public Device {
     std::shared_ptr<CommandRegister> command;
     std::vector<BarInfo> bars;
     bool has_legacy = false;
+    dma::UnsafePhysicalDma physical_dma;
   };
   UioDevice(const Address& address, Parts parts);
 
@@ -126,6 +149,8 @@ class UioDevice final : public Device {
   Result<Bar> OpenBar(uint32_t index, bool write_combining, std::string_view op);
   void DestroyMappedInterrupts();
   Result<void> CheckVector(uint32_t which, std::string_view op) const;
+  // BAD_STATE when an IOMMU translates the function's DMA.
+  Result<void> CheckUntranslated(std::string_view op) const;
 
   const std::string sysfs_root_;
   const UniqueFd device_dir_;  // O_PATH: the function's sysfs directory
@@ -137,6 +162,7 @@ class UioDevice final : public Device {
   const std::shared_ptr<CommandRegister> command_;
   const std::vector<BarInfo> bars_;
   const bool has_legacy_;
+  const dma::UnsafePhysicalDma physical_dma_;
   std::mutex mapped_mutex_;
   std::vector<Interrupt> mapped_;  // duplicates, to destroy at a mode change
 };
