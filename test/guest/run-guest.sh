@@ -4,13 +4,19 @@
 # status. The serial log stays in WORK/NAME/serial.log.
 # Usage: run-guest.sh --arch x86_64|aarch64 --machine iommu|noiommu --plan FILE
 #                     --bindir DIR --cache DIR --work DIR --name NAME [--timeout S]
+#                     [--memory MIB] [--append "KERNEL ARGS"]
+# --memory: guest RAM (default 768); --append: added to the kernel command line
+# (e.g. "hugepagesz=1G hugepages=1", which needs --memory 3584: see TESTING.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 timeout_s=420
+memory_mib=768
+extra_append=
 while [ $# -gt 0 ]; do
   case $1 in
     --arch) arch=$2 ;; --machine) machine=$2 ;; --plan) plan=$2 ;; --bindir) bindir=$2 ;;
     --cache) cache=$2 ;; --work) work=$2 ;; --name) name=$2 ;; --timeout) timeout_s=$2 ;;
+    --memory) memory_mib=$2 ;; --append) extra_append=$2 ;;
     *) echo "run-guest: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift 2
@@ -45,8 +51,8 @@ for disk in nvme usb; do
 done
 
 kernel=$cache/$arch/kernel/boot/vmlinuz-$version
-append="quiet panic=-1 hugepagesz=2M hugepages=16"
-args=(-nographic -no-reboot -m 768 -smp 1 -net none -kernel "$kernel" -initrd "$dir/initrd.gz")
+append="quiet panic=-1 hugepagesz=2M hugepages=16${extra_append:+ $extra_append}"
+args=(-nographic -no-reboot -m "$memory_mib" -smp 1 -net none -kernel "$kernel" -initrd "$dir/initrd.gz")
 case $arch/$machine in
   x86_64/iommu|x86_64/noiommu)
     args+=(-accel tcg -cpu max -machine q35,kernel-irqchip=split)
