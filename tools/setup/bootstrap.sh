@@ -8,7 +8,8 @@ profile=${1:-all}
 
 host_packages=(build-essential cmake pkg-config libpci-dev libfdt-dev libcli11-dev pciutils)
 test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu qemu-user-static
-               libpci-dev:arm64 libfdt1:arm64)
+               libpci-dev:arm64 libfdt1:arm64 qemu-system-x86 qemu-system-arm cpio
+               python3-jsonschema)
 
 packages=("${host_packages[@]}")
 [ "$profile" = all ] && packages+=("${test_packages[@]}")
