@@ -14,10 +14,19 @@ test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu qemu-user-
 packages=("${host_packages[@]}")
 [ "$profile" = all ] && packages+=("${test_packages[@]}")
 
+# A package counts as installed for the architecture asked for (":arm64"),
+# else for this machine's own or "all": with both libpci-dev and
+# libpci-dev:arm64 installed, dpkg-query lists one line per architecture.
+native=$(dpkg --print-architecture)
+installed() {
+  local name=${1%%:*} arch=${1#*:}
+  [ "$arch" = "$1" ] && arch=$native
+  dpkg-query -W -f='${Status} ${Architecture}\n' "$name" 2>/dev/null \
+    | grep -Eqx "install ok installed ($arch|all)"
+}
 missing=()
 for package in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$package")
+  installed "$package" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
