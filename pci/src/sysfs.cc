@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cstring>
 
 #include "udrv/core/unique_fd.h"
 
@@ -32,19 +33,21 @@ Result<std::string> ReadAttribute(const std::string& path) {
 
 // A whole small file (sysfs `resource` grows with a bridge's windows; `config`
 // is at most 4096 bytes). Short reads are what sysfs gives: read to EOF.
+// Through a stack buffer: zero-filling a `max`-sized vector per file was a
+// fifth of `busctl list`'s instructions (docs/PERFORMANCE.md).
 Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path, size_t max) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return FailErrno(errno, "open " + path);
-  std::vector<uint8_t> bytes(max);
-  size_t filled = 0;
-  while (filled < max) {
-    const ssize_t n = ::pread(fd.get(), bytes.data() + filled, max - filled, static_cast<off_t>(filled));
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[4096];
+  while (bytes.size() < max) {
+    const ssize_t n = ::pread(fd.get(), chunk, std::min(sizeof(chunk), max - bytes.size()),
+                              static_cast<off_t>(bytes.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return FailErrno(errno, "read " + path);
     if (n == 0) break;
-    filled += static_cast<size_t>(n);
+    bytes.insert(bytes.end(), chunk, chunk + n);
   }
-  bytes.resize(filled);
   return bytes;
 }
 
@@ -262,10 +265,16 @@ Result<DeviceInfo> SysfsPci::Read(const Address& address) const {
   }
 
   // The real directory nests each function under the bridge it sits behind:
-  // .../pci0000:00/0000:00:1c.0/0000:03:00.0.
+  // .../pci0000:00/0000:00:1c.0/0000:03:00.0. The kernel's bus/pci/devices
+  // link names that directory directly; realpath() (one readlink per path
+  // component) is for trees whose entries are no links.
   char real[PATH_MAX];
-  if (::realpath(path.c_str(), real) != nullptr) {
-    std::string_view parent(real);
+  ssize_t length = ::readlink(path.c_str(), real, sizeof(real) - 1);
+  if (length <= 0 && ::realpath(path.c_str(), real) != nullptr) {
+    length = static_cast<ssize_t>(std::strlen(real));
+  }
+  if (length > 0) {
+    std::string_view parent(real, static_cast<size_t>(length));
     parent = parent.substr(0, parent.rfind('/'));
     parent = parent.substr(parent.rfind('/') + 1);
     if (auto bridge = Address::Parse(parent)) info.parent_bridge = *bridge;

@@ -10,11 +10,26 @@ int main(int argc, char** argv) {
   app.add_option("--sysfs-root", options.sysfs_root,
                  "directory holding bus/pci/devices (default /sys; a recorded tree for tests)");
   app.add_option("--pci-ids", options.pci_ids, "pci.ids database (default: libpci's)");
+  app.add_flag("--json", options.json, "print a JSON document (schema: docs/busctl.md)");
 
-  auto* list = app.add_subcommand("list", "list PCI functions, as lspci -Dnn, with their kernel driver");
-  int status = 0;
-  list->callback([&] { status = udrv::busctl::RunList(options); });
+  int status = udrv::busctl::kExitOk;
+  udrv::busctl::AddListCommand(app, options, status);
+  udrv::busctl::AddShowCommand(app, options, status);
+  udrv::busctl::AddConfigCommand(app, options, status);
+  udrv::busctl::AddIommuCommand(app, options, status);
+  udrv::busctl::AddSnapshotCommand(app, options, status);
+  udrv::busctl::AddRegisterCommands(app, options, status);
+  udrv::busctl::AddBindingCommands(app, options, status);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // A callback that reported its own failure (--from) stops the run with
+    // CLI::RuntimeError, which carries the exit status.
+    if (error.get_name() == "RuntimeError") return error.get_exit_code();
+    // CLI11 prints the message (and --help's text, which exits 0); every
+    // argument error is exit status 2, whatever CLI11's own code for it.
+    return app.exit(error) == 0 ? udrv::busctl::kExitOk : udrv::busctl::kExitUsage;
+  }
   return status;
 }

@@ -1,0 +1,209 @@
+// busctl's JSON reader (json_parse.cc) and the binding state file it reads
+// back (binding_state.cc), on files in a temporary directory.
+#include "binding_state.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "json.h"
+#include "result_helpers.h"
+
+namespace fs = std::filesystem;
+using udrv::busctl::BindingState;
+using udrv::busctl::Json;
+using udrv::busctl::RollbackRecord;
+using udrv::testing::StatusOf;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/udrv-busctl-state-XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    path_ = name;
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string Slurp(const fs::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+void Spit(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+RollbackRecord Record(const char* address, const char* command, std::string driver,
+                      std::optional<std::string> previous_driver,
+                      std::optional<std::string> previous_override) {
+  auto parsed = udrv::pci::Address::Parse(address);
+  REQUIRE(parsed);
+  return RollbackRecord{command,
+                        udrv::pci::BindRecord{*parsed, std::move(previous_driver),
+                                              std::move(previous_override), std::move(driver)},
+                        "2026-11-22T07:50:00Z"};
+}
+
+}  // namespace
+
+TEST_CASE("json: Parse reads back what Dump writes", "[busctl][json]") {
+  Json document = Json::MakeObject();
+  document.Set("text", "quote \" backslash \\ newline \n tab \t control \x01 utf-8 \xc3\xa9");
+  document.Set("big", uint64_t{18446744073709551615u});
+  document.Set("negative", int64_t{-9223372036854775807 - 1});
+  document.Set("flags", Json(Json::Array{Json(true), Json(false), Json()}));
+  document.Set("empty_object", Json::MakeObject());
+  document.Set("empty_array", Json::MakeArray());
+  auto parsed = Json::Parse(document.Dump());
+  REQUIRE_OK(parsed);
+  CHECK(parsed->Dump() == document.Dump());
+  REQUIRE(parsed->Find("text") != nullptr);
+  CHECK(*parsed->Find("text")->AsString() == *document.Find("text")->AsString());
+  CHECK(parsed->Find("missing") == nullptr);
+  CHECK(parsed->Find("flags")->AsArray()->size() == 3);
+  CHECK(parsed->Find("flags")->AsArray()->at(2).is_null());
+  CHECK(parsed->Find("text")->AsArray() == nullptr);
+  CHECK(parsed->Find("big")->AsString() == nullptr);
+}
+
+TEST_CASE("json: escapes, surrogate pairs and whitespace", "[busctl][json]") {
+  auto parsed = Json::Parse(" \r\n\t[\"\\u00e9\\ud83d\\ude00\\/\\b\\f\", 0, -1] \n");
+  REQUIRE_OK(parsed);
+  const Json::Array& array = *parsed->AsArray();
+  CHECK(*array[0].AsString() == "\xc3\xa9\xf0\x9f\x98\x80/\b\f");
+  CHECK(array[1].Dump() == "0\n");
+  CHECK(array[2].Dump() == "-1\n");
+}
+
+TEST_CASE("json: malformed text is IO_INVALID saying where", "[busctl][json]") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"", "unexpected end of text at byte 0"},
+      {"{", "expected a string key at byte 1"},
+      {"{\"a\" 1}", "expected ':' at byte 5"},
+      {"{\"a\": 1,}", "expected a string key at byte 8"},
+      {"[1 2]", "expected ',' or ']' at byte 3"},
+      {"\"open", "unterminated string"},
+      {"\"a\nb\"", "control character in a string"},
+      {"\"\\x\"", "bad escape '\\x'"},
+      {"\"\\u12g4\"", "bad hex digit"},
+      {"\"\\ud800\"", "lone high surrogate"},
+      {"\"\\udc00\"", "lone low surrogate"},
+      {"\"\\ud800\\u0041\"", "bad low surrogate"},
+      {"01", "leading zero"},
+      {"1.5", "not an integer"},
+      {"1e3", "not an integer"},
+      {"-", "a number without digits"},
+      {"18446744073709551616", "an integer past 64 bits"},
+      {"-9223372036854775809", "an integer past 64 bits"},
+      {"tru", "unexpected character 't'"},
+      {"{} []", "text after the JSON value at byte 3"},
+  };
+  for (const auto& [text, message] : cases) {
+    INFO(text);
+    auto parsed = Json::Parse(text);
+    REQUIRE(StatusOf(parsed) == "IO_INVALID");
+    CHECK_THAT(parsed.error().what, Catch::Contains(message));
+  }
+  // Nesting is bounded, so a hostile file cannot exhaust the stack.
+  CHECK_THAT(Json::Parse(std::string(100000, '[')).error().what,
+             Catch::Contains("nesting deeper than 64"));
+}
+
+TEST_CASE("binding state: a new file is created with its directory, and records survive",
+          "[busctl][state]") {
+  TempDir dir;
+  const fs::path path = dir.path() / "run/udrv/bindings.json";
+  {
+    auto state = BindingState::Open(path);
+    REQUIRE_OK(state);
+    CHECK(state->records().empty());
+    // Written at once: whatever busctl leaves behind is a state file.
+    CHECK(Slurp(path) == "{\n  \"schema\": \"udrv.busctl.bindings/1\",\n  \"records\": []\n}\n");
+    state->Append(Record("0000:00:02.0", "bind", "vfio-pci", std::nullopt, std::nullopt));
+    state->Append(Record("0000:00:03.0", "unbind", "", "e1000e", "e1000e"));
+    REQUIRE_OK(state->Save());
+  }
+  auto state = BindingState::Open(path);
+  REQUIRE_OK(state);
+  REQUIRE(state->records().size() == 2);
+  const RollbackRecord& bind = state->records()[0];
+  CHECK(bind.command == "bind");
+  CHECK(bind.change.address.ToString() == "0000:00:02.0");
+  CHECK(bind.change.driver == "vfio-pci");
+  CHECK_FALSE(bind.change.previous_driver);
+  CHECK_FALSE(bind.change.previous_override);
+  CHECK(bind.recorded_at == "2026-11-22T07:50:00Z");
+  const RollbackRecord& unbind = state->records()[1];
+  CHECK(unbind.change.driver.empty());
+  CHECK(unbind.change.previous_driver == "e1000e");
+  CHECK(unbind.change.previous_override == "e1000e");
+
+  // Fewer records: the file shrinks with them.
+  state->Erase(0);
+  REQUIRE_OK(state->Save());
+  CHECK(Slurp(path).find("0000:00:02.0") == std::string::npos);
+  CHECK(Slurp(path).find("\"driver\": null") != std::string::npos);
+}
+
+TEST_CASE("binding state: the lock makes a second busctl wait", "[busctl][state]") {
+  TempDir dir;
+  const fs::path path = dir.path() / "bindings.json";
+  auto state = BindingState::Open(path);
+  REQUIRE_OK(state);
+  // Another open file description of the same file cannot take the lock.
+  const int other = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(other >= 0);
+  CHECK(::flock(other, LOCK_EX | LOCK_NB) != 0);
+  CHECK(errno == EWOULDBLOCK);
+  ::close(other);
+}
+
+TEST_CASE("binding state: files busctl did not write are refused", "[busctl][state]") {
+  TempDir dir;
+  const fs::path path = dir.path() / "bindings.json";
+  const std::pair<const char*, const char*> cases[] = {
+      {"not json", "parse JSON"},
+      {"[]", "not a busctl state file"},
+      {"{\"schema\": \"udrv.busctl.bindings/2\", \"records\": []}", "not a busctl state file"},
+      {"{\"schema\": \"udrv.busctl.bindings/1\"}", "\"records\" is missing or not an array"},
+      {"{\"schema\": \"udrv.busctl.bindings/1\", \"records\": [{}]}",
+       "\"command\" is missing or not a string"},
+      {"{\"schema\": \"udrv.busctl.bindings/1\", \"records\": [{\"command\": \"bind\", "
+       "\"address\": \"00:zz.0\"}]}",
+       "read rollback record"},
+      {"{\"schema\": \"udrv.busctl.bindings/1\", \"records\": [{\"command\": \"bind\", "
+       "\"address\": \"0000:00:02.0\", \"driver\": 3}]}",
+       "\"driver\" is missing or not a string or null"},
+  };
+  for (const auto& [text, message] : cases) {
+    INFO(text);
+    Spit(path, text);
+    auto state = BindingState::Open(path);
+    REQUIRE(StatusOf(state) == "IO_INVALID");
+    CHECK_THAT(state.error().what, Catch::Contains(message));
+    CHECK(state.error().object == path.string());
+    CHECK(Slurp(path) == text);  // left as it was
+  }
+}
+
+TEST_CASE("binding state: a path that cannot be created names itself", "[busctl][state]") {
+  TempDir dir;
+  Spit(dir.path() / "file", "");
+  auto state = BindingState::Open(dir.path() / "file/bindings.json");
+  REQUIRE_FALSE(state);
+  CHECK_THAT(state.error().what, Catch::Contains(dir.path().string() + "/file"));
+}

@@ -1,0 +1,494 @@
+// busctl's snapshot file (tools/busctl/snapshot_file.h): recording sysfs
+// trees, the tar encoding, decoding with every defect named by byte offset,
+// and unpacking for --from. The fuzz cases feed truncated and corrupted
+// snapshots and require an error or a clean unpack, never a crash.
+#include "snapshot_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "result_helpers.h"
+#include "sysfs_tree.h"
+
+namespace udrv::busctl {
+namespace {
+
+namespace fs = std::filesystem;
+using udrv::pci::testing::SysfsTree;
+
+const std::string kData = UDRV_PCI_TEST_DATA;
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Every file, directory and link below `root`, as "path" -> "f:<bytes>",
+// "d" or "l:<target>" ("uevent" placeholders of recorded driver directories
+// left out: they exist so git keeps the directories).
+std::map<std::string, std::string> Tree(const fs::path& root) {
+  std::map<std::string, std::string> tree;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+       ++it) {
+    const std::string relative = it->path().lexically_relative(root).string();
+    if (it->is_symlink()) {
+      tree[relative] = "l:" + fs::read_symlink(it->path()).string();
+    } else if (it->is_directory()) {
+      tree[relative] = "d";
+    } else if (relative.find("/drivers/") == std::string::npos || !relative.ends_with("/uevent")) {
+      tree[relative] = "f:" + ReadFile(it->path());
+    }
+  }
+  return tree;
+}
+
+// The first difference between two trees, or empty.
+std::string TreeDifference(const std::map<std::string, std::string>& got,
+                           const std::map<std::string, std::string>& want) {
+  for (const auto& [path, what] : want) {
+    auto it = got.find(path);
+    if (it == got.end()) return "missing " + path;
+    if (it->second != what) return "differs: " + path + " (" + it->second.substr(0, 80) + ")";
+  }
+  for (const auto& [path, what] : got) {
+    if (!want.contains(path)) return "extra " + path;
+  }
+  return {};
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char name[] = "/tmp/udrv-snapshot-test-XXXXXX";
+    path = ::mkdtemp(name);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// Where replays unpack: tmpfs when there is one (thousands of fuzz unpacks
+// on a busy disk take minutes), else /tmp.
+std::string TmpParent() {
+  std::error_code error;
+  return fs::is_directory("/dev/shm", error) && ::access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                                               : "/tmp";
+}
+
+// Decoding and (if that works) unpacking `bytes` must end in a value or an
+// error, leaving no directory behind.
+void DecodeAndUnpack(std::string_view bytes) {
+  auto snapshot = DecodeSnapshot(bytes, "fuzz");
+  if (!snapshot) {
+    CHECK(snapshot.error().status != Status::OK);
+    CHECK(snapshot.error().object == "fuzz");
+    return;
+  }
+  std::string directory;
+  {
+    auto replay = SnapshotReplay::Unpack(*snapshot, TmpParent(), "fuzz");
+    if (replay) directory = replay->directory();
+  }
+  if (!directory.empty()) CHECK_FALSE(fs::exists(directory));
+}
+
+TEST_CASE("tar archives keep files, directories and links, long names through pax", "[snapshot]") {
+  const std::string deep = "sys/" + std::string(120, 'd') + "/" + std::string(140, 'e') + "/f";
+  const std::string long_target = "../" + std::string(150, 't');
+  const std::vector<ArchiveEntry> entries = {
+      ArchiveEntry::File("udrv-snapshot", "format x\n"),
+      ArchiveEntry::Directory("sys"),
+      ArchiveEntry::File("sys/empty", ""),
+      ArchiveEntry::File("sys/config", std::string("\x86\x80\x00\x01", 4) + std::string(600, '\xff')),
+      ArchiveEntry::Symlink("sys/short", "../sys/config"),
+      ArchiveEntry::Symlink("sys/long", long_target),
+      ArchiveEntry::File(deep, "deep\n"),
+      ArchiveEntry::Directory(std::string(99, 'p')),
+  };
+  const std::string archive = WriteTarArchive(entries, 1'700'000'000);
+  REQUIRE(archive.size() % 512 == 0);
+  TarReader reader(archive, "test");
+  for (const ArchiveEntry& expected : entries) {
+    auto entry = reader.Next();
+    REQUIRE_OK(entry);
+    REQUIRE(entry->has_value());
+    CHECK((*entry)->kind == expected.kind);
+    CHECK((*entry)->path == expected.path);
+    CHECK((*entry)->data == expected.data);
+    CHECK((*entry)->target == expected.target);
+  }
+  auto end = reader.Next();
+  REQUIRE_OK(end);
+  CHECK_FALSE(end->has_value());
+
+  // GNU tar reads the same members, pax records included.
+  TempDir dir;
+  std::ofstream(dir.path / "a.tar", std::ios::binary) << archive;
+  fs::create_directory(dir.path / "x");
+  const std::string command = "tar -xf " + (dir.path / "a.tar").string() + " -C " +
+                              (dir.path / "x").string() + " 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  CHECK(ReadFile(dir.path / "x" / deep) == "deep\n");
+  CHECK(ReadFile(dir.path / "x/sys/config") == entries[3].data);
+  CHECK(fs::read_symlink(dir.path / "x/sys/long") == long_target);
+  CHECK(fs::is_directory(dir.path / "x" / std::string(99, 'p')));
+}
+
+TEST_CASE("snapshots of the recorded trees unpack to the same trees", "[snapshot]") {
+  for (const std::string name : {"host-x86_64", "guest-x86_64", "guest-aarch64"}) {
+    INFO(name);
+    const fs::path source = kData + "/" + name;
+    auto snapshot = RecordSnapshot(source);
+    REQUIRE_OK(snapshot);
+    CHECK(snapshot->manifest.source == source.string());
+    CHECK(snapshot->manifest.uid == ::geteuid());
+    CHECK(snapshot->manifest.limited_configs.empty());  // recorded trees hold what they hold
+    CHECK(snapshot->manifest.skipped.empty());
+    const size_t functions = static_cast<size_t>(
+        std::distance(fs::directory_iterator(source / "bus/pci/devices"), fs::directory_iterator()));
+    CHECK(snapshot->manifest.functions == functions);
+
+    const std::string bytes = EncodeSnapshot(*snapshot);
+    auto decoded = DecodeSnapshot(bytes, name);
+    REQUIRE_OK(decoded);
+    auto replay = SnapshotReplay::Unpack(*decoded, TmpParent(), name);
+    REQUIRE_OK(replay);
+    CHECK(TreeDifference(Tree(replay->sysfs_root()), Tree(source)) == "");
+    CHECK(ReadFile(replay->directory() + "/udrv-snapshot") == snapshot->manifest.Encode());
+
+    // Recording the replay gives the same file, byte for byte.
+    auto again = RecordSnapshot(replay->sysfs_root(), &replay->manifest());
+    REQUIRE_OK(again);
+    CHECK(EncodeSnapshot(*again) == bytes);
+  }
+}
+
+TEST_CASE("recording keeps links as links and makes absolute targets relative", "[snapshot]") {
+  SysfsTree tree;
+  // A function behind a bridge, deep enough for names longer than ustar's 100 bytes.
+  const fs::path bridge = tree.AddDevice("0000:00:1c.0", "0x8086", "0xa110", "0x060400", "0x01");
+  const fs::path nic = tree.AddDevice("0000:03:00.0", "0x8086", "0x10d3", "0x020000", "0x00",
+                                      "devices/pci0000:00/0000:00:1c.0");
+  const fs::path vf = tree.AddDevice("0000:03:10.0", "0x8086", "0x10ca", "0x020000", "0x01",
+                                     "devices/pci0000:00/0000:00:1c.0");
+  SysfsTree::WriteBytes(nic / "config", std::vector<uint8_t>(4096, 0xab));
+  fs::create_directories(nic / "msi_irqs");
+  SysfsTree::Write(nic / "msi_irqs/41", "msix");
+  SysfsTree::Write(nic / "msi_irqs/42", "msix");
+  tree.BindDriver(nic, "e1000e");  // absolute link target
+  fs::create_directory_symlink("../0000:03:10.0", nic / "virtfn0");
+  fs::create_directory_symlink("../0000:03:00.0", vf / "physfn");
+  tree.JoinGroup(nic, "0000:03:00.0", 7);
+  tree.JoinGroup(vf, "0000:03:10.0", 7);
+  SysfsTree::Write(tree.root / "kernel/iommu_groups/7/type", "DMA");
+  SysfsTree::Write(tree.root / "kernel/iommu_groups/7/reserved_regions",
+                   "0x00000000fee00000 0x00000000feefffff msi");
+  // A platform device in the group, with its driver (arm64 SMMU groups have them).
+  fs::create_directories(tree.root / "devices/platform/9000000.pl011");
+  fs::create_directories(tree.root / "bus/platform/drivers/uart-pl011");
+  fs::create_directory_symlink("../../../bus/platform/drivers/uart-pl011",
+                               tree.root / "devices/platform/9000000.pl011/driver");
+  fs::create_directory_symlink("../../../../devices/platform/9000000.pl011",
+                               tree.root / "kernel/iommu_groups/7/devices/9000000.pl011");
+  fs::create_directories(tree.root / "module/vfio/parameters");
+  SysfsTree::Write(tree.root / "module/vfio/parameters/enable_unsafe_noiommu_mode", "N");
+  fs::create_directories(tree.root / "devices/virtual/iommu/dmar0");
+  fs::create_directories(tree.root / "class/iommu");
+  fs::create_directory_symlink("../../devices/virtual/iommu/dmar0", tree.root / "class/iommu/dmar0");
+  // Not recorded: not a PCI attribute busctl reads, and one with side effects.
+  SysfsTree::Write(nic / "vpd", "secret");
+  SysfsTree::Write(tree.root / "module/vfio/notes", "x");
+  fs::create_directories(tree.root / "module/iommufd");  // loaded, no parameters
+
+  auto snapshot = RecordSnapshot(tree.root.string());
+  REQUIRE_OK(snapshot);
+  CHECK(snapshot->manifest.functions == 3);
+  CHECK(snapshot->manifest.iommu_groups == 1);
+  std::map<std::string, const ArchiveEntry*> members;
+  for (const ArchiveEntry& entry : snapshot->tree) members[entry.path] = &entry;
+  const std::string nic_path = "sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0";
+  REQUIRE(members.contains(nic_path + "/driver"));
+  CHECK(members[nic_path + "/driver"]->kind == ArchiveEntry::Kind::kSymlink);
+  CHECK(members[nic_path + "/driver"]->target == "../../../../bus/pci/drivers/e1000e");
+  CHECK(members[nic_path + "/iommu_group"]->target == "../../../../kernel/iommu_groups/7");
+  CHECK(members[nic_path + "/virtfn0"]->target == "../0000:03:10.0");
+  CHECK(members[nic_path + "/msi_irqs/41"]->data == "msix\n");
+  CHECK(members[nic_path + "/config"]->data.size() == 4096);
+  CHECK_FALSE(members.contains(nic_path + "/vpd"));
+  CHECK(members.contains("sys/bus/pci/drivers/e1000e"));
+  CHECK(members.contains("sys/bus/platform/drivers/uart-pl011"));
+  CHECK(members.contains("sys/devices/platform/9000000.pl011/driver"));
+  CHECK(members.contains("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"));
+  CHECK_FALSE(members.contains("sys/module/vfio/notes"));
+  CHECK(members["sys/module/iommufd"]->kind == ArchiveEntry::Kind::kDirectory);
+  CHECK(members["sys/class/iommu/dmar0"]->kind == ArchiveEntry::Kind::kSymlink);
+  CHECK(members.contains("sys/devices/virtual/iommu/dmar0"));
+
+  auto decoded = DecodeSnapshot(EncodeSnapshot(*snapshot), "test");
+  REQUIRE_OK(decoded);
+  auto replay = SnapshotReplay::Unpack(*decoded, TmpParent(), "test");
+  REQUIRE_OK(replay);
+  const fs::path root = replay->sysfs_root();
+  // Links resolve inside the replay as they did in the tree.
+  CHECK(fs::canonical(root / "bus/pci/devices/0000:03:00.0/driver") ==
+        fs::canonical(root / "bus/pci/drivers/e1000e"));
+  CHECK(fs::is_directory(root / "kernel/iommu_groups/7/devices/0000:03:10.0/physfn"));
+  CHECK(fs::read_symlink(root / "kernel/iommu_groups/7/devices/9000000.pl011/driver").filename() ==
+        "uart-pl011");
+  CHECK(ReadFile(root / "kernel/iommu_groups/7/reserved_regions") ==
+        "0x00000000fee00000 0x00000000feefffff msi\n");
+}
+
+TEST_CASE("the manifest keeps what a recording left out", "[snapshot]") {
+  // sysfs reports 256 bytes and gives 64 to users without CAP_SYS_ADMIN;
+  // a regular file reports what it holds, so the manifest is what tells.
+  SnapshotManifest manifest;
+  manifest.created = 1'700'000'000;
+  manifest.source = "/sys";
+  manifest.host = "host\twith\ncontrol";
+  manifest.uid = 65534;
+  manifest.functions = 2;
+  manifest.limited_configs = {{"0000:00:01.0", 64, 256}, {"0000:00:02.0", 64, 4096}};
+  manifest.skipped = {{"0000:00:01.0/label", "Permission denied"}};
+  auto decoded = SnapshotManifest::Decode(manifest.Encode(), "test");
+  REQUIRE_OK(decoded);
+  CHECK(decoded->created == manifest.created);
+  CHECK(decoded->host == "host with control");
+  CHECK(decoded->uid == 65534);
+  REQUIRE(decoded->limited_configs.size() == 2);
+  CHECK(decoded->limited_configs[1].device == "0000:00:02.0");
+  CHECK(decoded->limited_configs[1].recorded == 64);
+  CHECK(decoded->limited_configs[1].size == 4096);
+  REQUIRE(decoded->skipped.size() == 1);
+  CHECK(decoded->skipped[0].why == "Permission denied");
+  // Keys a later version adds are skipped.
+  CHECK(SnapshotManifest::Decode(manifest.Encode() + "future-key some value\n", "test"));
+}
+
+std::string SmallSnapshot() {
+  auto snapshot = RecordSnapshot(kData + "/guest-aarch64");
+  REQUIRE(snapshot);
+  return EncodeSnapshot(*snapshot);
+}
+
+// An archive of `entries` after a proper manifest.
+std::string SnapshotOf(std::vector<ArchiveEntry> entries) {
+  SnapshotManifest manifest;
+  entries.insert(entries.begin(), ArchiveEntry::File("udrv-snapshot", manifest.Encode()));
+  return WriteTarArchive(entries, 0);
+}
+
+void CheckFails(std::string_view bytes, Status status, const std::string& words) {
+  auto snapshot = DecodeSnapshot(bytes, "snap");
+  REQUIRE_FALSE(snapshot);
+  INFO(snapshot.error().ToString());
+  CHECK(snapshot.error().status == status);
+  CHECK(snapshot.error().object == "snap");
+  CHECK_THAT(snapshot.error().what, Catch::Contains(words));
+}
+
+TEST_CASE("malformed snapshots fail saying what and where", "[snapshot]") {
+  const std::string good = SmallSnapshot();
+  REQUIRE_OK(DecodeSnapshot(good, "snap"));
+
+  CheckFails("", Status::IO_INVALID, "byte 0: the archive ends without its end-of-archive marker");
+  CheckFails("this is a text file\n", Status::IO_INVALID, "not a busctl snapshot");
+  CheckFails(std::string(4096, 'x'), Status::IO_INVALID, "byte 0: no tar header");
+  CheckFails(std::string("\x1f\x8b\x08\x00", 4), Status::IO_INVALID, "gzip");
+  CheckFails(std::string(1024, '\0'), Status::IO_INVALID, "first member is missing");
+  CheckFails(WriteTarArchive({ArchiveEntry::File("README", "x")}, 0), Status::IO_INVALID,
+             "first member is 'README'");
+  CheckFails(WriteTarArchive({ArchiveEntry::File("udrv-snapshot", "format udrv.busctl.snapshot/2\n")}, 0),
+             Status::NOT_SUPPORTED, "snapshot format version '2'; this busctl reads version 1");
+  CheckFails(WriteTarArchive({ArchiveEntry::File("udrv-snapshot", "hello\n")}, 0), Status::IO_INVALID,
+             "line 1: not a busctl snapshot manifest");
+  CheckFails(WriteTarArchive({ArchiveEntry::File("udrv-snapshot", "")}, 0), Status::IO_INVALID,
+             "is empty");
+  CheckFails(WriteTarArchive({ArchiveEntry::File("udrv-snapshot",
+                                                 "format udrv.busctl.snapshot/1\nuid many\n")},
+                             0),
+             Status::IO_INVALID, "line 2: uid 'many' does not parse");
+
+  // Truncated: the offset of the member cut short, or of the missing end.
+  CheckFails(good.substr(0, good.size() - 1024), Status::IO_INVALID,
+             "byte " + std::to_string(good.size() - 1024) + ": the archive ends without");
+  CheckFails(good.substr(0, good.size() - 512), Status::IO_INVALID, "only one of the two");
+  CheckFails(good.substr(0, 1024 + 100), Status::IO_INVALID,
+             "byte 1024: 100 bytes left, less than one 512-byte header");
+  CheckFails(good + "trailing", Status::IO_INVALID, "data after the end-of-archive marker");
+
+  // A flipped byte in a header: the checksum names it.
+  std::string corrupted = good;
+  corrupted[1024 + 10] ^= 0x20;
+  CheckFails(corrupted, Status::IO_INVALID, "byte 1024: tar header checksum mismatch");
+
+  // Members a replay must not create.
+  CheckFails(SnapshotOf({ArchiveEntry::File("etc/passwd", "x")}), Status::IO_INVALID,
+             "member 'etc/passwd' lies outside sys/");
+  CheckFails(SnapshotOf({ArchiveEntry::File("sys/../../x", "x")}), Status::IO_INVALID,
+             "has a '..' path component");
+  CheckFails(SnapshotOf({ArchiveEntry::File("sys//x", "x")}), Status::IO_INVALID,
+             "has an empty path component");
+  CheckFails(SnapshotOf({ArchiveEntry::File("sys", "x")}), Status::IO_INVALID, "is not a directory");
+  CheckFails(SnapshotOf({ArchiveEntry::Symlink("sys/a", "/etc/shadow")}), Status::IO_INVALID,
+             "member 'sys/a' has an absolute target");
+  CheckFails(SnapshotOf({ArchiveEntry::Symlink("sys/bus/pci/x", "../../../../etc")}),
+             Status::IO_INVALID, "climbs out of sys/");
+  CheckFails(SnapshotOf({ArchiveEntry::Symlink("sys/a/b", "c/../../..")}), Status::IO_INVALID,
+             "inner '..'");
+  CheckFails(SnapshotOf({ArchiveEntry::File("sys/a", "1"), ArchiveEntry::File("sys/a", "2")}),
+             Status::IO_INVALID, "member 'sys/a' comes twice (first at byte 1024)");
+
+  // Member types a snapshot never holds, and tar dialects it does not use.
+  std::string hard_link = SnapshotOf({ArchiveEntry::File("sys/a", "")});
+  hard_link[1024 + 156] = '1';
+  // Fix the checksum so the type is what fails.
+  std::string header = hard_link.substr(1024, 512);
+  uint64_t sum = 0;
+  for (size_t n = 0; n < 512; ++n) {
+    sum += (n >= 148 && n < 156) ? ' ' : static_cast<unsigned char>(header[n]);
+  }
+  char checksum[8];
+  std::snprintf(checksum, sizeof(checksum), "%06llo", static_cast<unsigned long long>(sum));
+  hard_link.replace(1024 + 148, 6, checksum, 6);
+  CheckFails(hard_link, Status::IO_INVALID, "byte 1024: member 'sys/a': type '1' (hard link)");
+}
+
+TEST_CASE("a snapshot cannot write through its own links", "[snapshot]") {
+  // Each member is valid alone; together the second would land outside.
+  const std::string bytes = SnapshotOf({ArchiveEntry::Symlink("sys/a", "b"),
+                                        ArchiveEntry::File("sys/a/x", "x")});
+  auto snapshot = DecodeSnapshot(bytes, "snap");
+  REQUIRE_OK(snapshot);
+  auto replay = SnapshotReplay::Unpack(*snapshot, TmpParent(), "snap");
+  REQUIRE_FALSE(replay);
+  CHECK(replay.error().status == Status::IO_INVALID);
+  CHECK_THAT(replay.error().what,
+             Catch::Contains("member 'sys/a/x' at byte 1536: 'sys/a' is a file or link of the "
+                             "snapshot, not a directory"));
+
+  const std::string file_then_directory =
+      SnapshotOf({ArchiveEntry::File("sys/a/x", "x"), ArchiveEntry::File("sys/a", "y")});
+  auto second = DecodeSnapshot(file_then_directory, "snap");
+  REQUIRE_OK(second);
+  auto replay_second = SnapshotReplay::Unpack(*second, TmpParent(), "snap");
+  REQUIRE_FALSE(replay_second);
+  CHECK_THAT(replay_second.error().what, Catch::Contains("a directory of that name came earlier"));
+}
+
+// A small snapshot with every kind of member, pax records included: small
+// enough to cut at every byte.
+std::string FuzzSnapshot() {
+  const std::string device = "sys/devices/pci0000:00/" + std::string(90, 'b') + "/0000:01:00.0";
+  return SnapshotOf({
+      ArchiveEntry::Directory("sys"),
+      ArchiveEntry::Directory("sys/bus/pci/devices"),
+      ArchiveEntry::Symlink("sys/bus/pci/devices/0000:01:00.0",
+                            "../../../devices/pci0000:00/" + std::string(90, 'b') + "/0000:01:00.0"),
+      ArchiveEntry::Directory(device),
+      ArchiveEntry::File(device + "/vendor", "0x8086\n"),
+      ArchiveEntry::File(device + "/config", std::string(300, '\x5a')),
+      ArchiveEntry::Symlink(device + "/driver", "../../../../bus/pci/drivers/e1000e"),
+      ArchiveEntry::Directory("sys/bus/pci/drivers/e1000e"),
+  });
+}
+
+TEST_CASE("fuzz: every truncation of a snapshot fails cleanly", "[snapshot][fuzz]") {
+  const std::string good = FuzzSnapshot();
+  REQUIRE_OK(DecodeSnapshot(good, "fuzz"));
+  for (size_t length = 0; length < good.size(); ++length) {
+    auto snapshot = DecodeSnapshot(std::string_view(good).substr(0, length), "fuzz");
+    if (snapshot) FAIL("a snapshot cut at byte " << length << " decoded");
+    CHECK_THAT(snapshot.error().what, Catch::Contains("byte "));
+  }
+}
+
+TEST_CASE("fuzz: corrupted snapshots fail cleanly or unpack cleanly", "[snapshot][fuzz]") {
+  const std::string good = FuzzSnapshot();
+  std::mt19937 random(20261122);
+  std::uniform_int_distribution<size_t> position(0, good.size() - 1);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> count(1, 8);
+  for (int round = 0; round < 1500; ++round) {
+    std::string bytes = good;
+    const int changes = count(random);
+    for (int n = 0; n < changes; ++n) bytes[position(random)] = static_cast<char>(byte(random));
+    DecodeAndUnpack(bytes);
+  }
+  // Headers with valid checksums and nonsense fields: the parser past the checksum.
+  for (int round = 0; round < 1500; ++round) {
+    std::string bytes = good;
+    const size_t header = 512 * (position(random) % (good.size() / 512));
+    for (int n = count(random); n > 0; --n) {
+      bytes[header + position(random) % 500] = static_cast<char>(byte(random));
+    }
+    uint64_t sum = 0;
+    for (size_t n = 0; n < 512; ++n) {
+      sum += (n >= 148 && n < 156) ? ' ' : static_cast<unsigned char>(bytes[header + n]);
+    }
+    char checksum[8];
+    std::snprintf(checksum, sizeof(checksum), "%06llo", static_cast<unsigned long long>(sum & 0777777));
+    bytes.replace(header + 148, 6, checksum, 6);
+    DecodeAndUnpack(bytes);
+  }
+}
+
+TEST_CASE("snapshot files are written atomically and not overwritten without force", "[snapshot]") {
+  TempDir dir;
+  auto snapshot = RecordSnapshot(kData + "/guest-aarch64");
+  REQUIRE_OK(snapshot);
+  const std::string path = (dir.path / "s.snap").string();
+  auto written = WriteSnapshotFile(*snapshot, path, false);
+  REQUIRE_OK(written);
+  CHECK(*written == fs::file_size(path));
+  std::ofstream(path, std::ios::app) << "x";
+  auto refused = WriteSnapshotFile(*snapshot, path, false);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().status == Status::ALREADY_EXISTS);
+  CHECK_THAT(refused.error().what, Catch::Contains("--force"));
+  CHECK(fs::file_size(path) == *written + 1);  // untouched
+  REQUIRE_OK(WriteSnapshotFile(*snapshot, path, true));
+  CHECK(fs::file_size(path) == *written);
+  // Nothing else is left in the directory.
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  auto read = ReadSnapshotFile(path);
+  REQUIRE_OK(read);
+  CHECK(read->tree.size() == snapshot->tree.size());
+
+  auto missing = WriteSnapshotFile(*snapshot, (dir.path / "no/such/dir/s.snap").string(), false);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().status == Status::NOT_FOUND);
+  auto unreadable = ReadSnapshotFile((dir.path / "absent.snap").string());
+  REQUIRE_FALSE(unreadable);
+  CHECK(unreadable.error().status == Status::NOT_FOUND);
+}
+
+TEST_CASE("a replay removes its directory, also when unpacking fails", "[snapshot]") {
+  auto snapshot = DecodeSnapshot(SmallSnapshot(), "snap");
+  REQUIRE_OK(snapshot);
+  std::string directory;
+  {
+    auto replay = SnapshotReplay::Unpack(*snapshot, TmpParent(), "snap");
+    REQUIRE_OK(replay);
+    directory = replay->directory();
+    CHECK(fs::is_directory(replay->sysfs_root() + "/bus/pci/devices"));
+    SnapshotReplay moved = std::move(*replay);
+    CHECK(fs::exists(directory));
+  }
+  CHECK_FALSE(fs::exists(directory));
+
+  auto no_parent = SnapshotReplay::Unpack(*snapshot, "/nonexistent-udrv-dir", "snap");
+  REQUIRE_FALSE(no_parent);
+  CHECK(no_parent.error().status == Status::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace udrv::busctl

@@ -1,0 +1,318 @@
+// `busctl bind`, `busctl unbind` and `busctl restore`: moving a function
+// between kernel drivers with pci::BindDriver, each change kept as a rollback
+// record in the state file (binding_state.h) that `restore` puts back.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "binding_state.h"
+#include "commands.h"
+#include "output.h"
+#include "privilege.h"
+#include "select.h"
+#include "udrv/pci/bind.h"
+#include "udrv/pci/sysfs.h"
+
+namespace udrv::busctl {
+
+namespace {
+
+constexpr std::string_view kNeedsRoot =
+    "it writes sysfs (driver_override, drivers_probe, the drivers' unbind files)";
+
+std::string DriverOrNone(const std::optional<std::string>& driver) {
+  return driver ? *driver : "no driver";
+}
+
+Json OptionalString(const std::optional<std::string>& value) {
+  return value ? Json(*value) : Json();
+}
+
+Json ViabilityToJson(const pci::GroupViability& viability) {
+  Json json = Json::MakeObject();
+  json.Set("group", viability.group);
+  json.Set("viable", viability.viable);
+  Json members = Json::MakeArray();
+  for (const auto& [address, driver] : viability.members) {
+    Json member = Json::MakeObject();
+    member.Set("address", address.ToString());
+    member.Set("driver", driver.empty() ? Json() : Json(driver));
+    members.Push(std::move(member));
+  }
+  json.Set("members", std::move(members));
+  Json blockers = Json::MakeArray();
+  for (const std::string& blocker : viability.blockers) blockers.Push(blocker);
+  json.Set("blockers", std::move(blockers));
+  return json;
+}
+
+void PrintViability(const pci::GroupViability& viability) {
+  std::fprintf(stderr, "busctl bind: IOMMU group %u is %s for VFIO; its members:\n",
+               viability.group, viability.viable ? "viable" : "not viable");
+  for (const auto& [address, driver] : viability.members) {
+    std::fprintf(stderr, "  %s  %s\n", address.ToString().c_str(),
+                 driver.empty() ? "(no driver)" : driver.c_str());
+  }
+  for (const std::string& blocker : viability.blockers) {
+    std::fprintf(stderr, "  blocked by %s\n", blocker.c_str());
+  }
+}
+
+struct BindArguments {
+  std::string device;
+  std::string driver;
+  std::string state_file{kDefaultStateFile};
+};
+
+int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
+  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
+  const std::string driver = pci::CanonicalDriverName(arguments.driver);
+  Json document = NewDocument("bind");
+  document.Set("address", address.ToString());
+  document.Set("driver", driver);
+  if (auto root = RequireRoot("bind", kNeedsRoot); !root) {
+    return ReportError(options, "bind", root.error(), std::move(document));
+  }
+  if (auto info = ReadDevice(options, address); !info) {
+    return ReportError(options, "bind", info.error(), std::move(document));
+  }
+  auto state = BindingState::Open(arguments.state_file);
+  if (!state) return ReportError(options, "bind", state.error(), std::move(document));
+
+  // BindDriver checks the group too; asking first gets the verdict to show.
+  // No group yet (arm64 makes it at probe) or no IOMMU: BindDriver decides.
+  if (driver == pci::kVfioPciDriver) {
+    auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+    if (viability) document.Set("iommu_group", ViabilityToJson(*viability));
+    if (viability && !viability->viable && !options.json) PrintViability(*viability);
+  }
+  auto record = pci::BindDriver(address, driver, options.sysfs_root);
+  if (!record) return ReportError(options, "bind", record.error(), std::move(document));
+  const bool changed = record->previous_driver != record->driver;
+  document.Set("previous_driver", OptionalString(record->previous_driver));
+  document.Set("previous_override", OptionalString(record->previous_override));
+  document.Set("changed", changed);
+  document.Set("state_file", state->path());
+  if (changed) {
+    state->Append(RollbackRecord{"bind", *record, CurrentUtcTime()});
+    if (auto saved = state->Save(); !saved) {
+      // Without its record the change could not be undone: undo it now.
+      Error error = saved.error();
+      error.what = "record the rollback: " + error.what;
+      auto restored = pci::RestoreDriver(*record, options.sysfs_root);
+      error.what += restored ? "; the bind was undone"
+                             : "; undoing the bind failed too: " + restored.error().what;
+      return ReportError(options, "bind", error, std::move(document));
+    }
+  }
+  if (driver == pci::kVfioPciDriver) {
+    // The group as it is now (on arm64 it exists only from now on).
+    auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+    if (viability) document.Set("iommu_group", ViabilityToJson(*viability));
+  }
+  if (options.json) {
+    PrintDocument(document);
+  } else if (changed) {
+    std::printf("bound %s to %s (was: %s); undo with: busctl restore %s\n",
+                address.ToString().c_str(), driver.c_str(),
+                DriverOrNone(record->previous_driver).c_str(), address.ToString().c_str());
+  } else {
+    std::printf("%s is bound to %s already; nothing changed\n", address.ToString().c_str(),
+                driver.c_str());
+  }
+  return kExitOk;
+}
+
+struct UnbindArguments {
+  std::string device;
+  std::string state_file{kDefaultStateFile};
+};
+
+// Takes the function from its driver; the kernel's unbind is done when the
+// write returns.
+Result<void> Unbind(const pci::SysfsPci& sysfs, const pci::Address& address,
+                    const std::string& driver) {
+  const std::string path = sysfs.DevicePath(address) + "/driver/unbind";
+  const std::string text = address.ToString();
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return FailErrno(errno, "unbind from " + driver + ": open " + path, text);
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), text.data(), text.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return FailErrno(errno, "unbind from " + driver + ": write " + path, text);
+  return {};
+}
+
+int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
+  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
+  Json document = NewDocument("unbind");
+  document.Set("address", address.ToString());
+  if (auto root = RequireRoot("unbind", kNeedsRoot); !root) {
+    return ReportError(options, "unbind", root.error(), std::move(document));
+  }
+  auto state = BindingState::Open(arguments.state_file);
+  if (!state) return ReportError(options, "unbind", state.error(), std::move(document));
+  auto info = ReadDevice(options, address);
+  if (!info) return ReportError(options, "unbind", info.error(), std::move(document));
+  document.Set("previous_driver", OptionalString(info->driver));
+  document.Set("previous_override", OptionalString(info->driver_override));
+  document.Set("changed", info->driver.has_value());
+  document.Set("state_file", state->path());
+  if (!info->driver) {
+    if (options.json) {
+      PrintDocument(document);
+    } else {
+      std::printf("%s is bound to no driver; nothing changed\n", address.ToString().c_str());
+    }
+    return kExitOk;
+  }
+  // Recorded first: an unbind without its record could not be undone.
+  state->Append(RollbackRecord{"unbind",
+                               pci::BindRecord{address, info->driver, info->driver_override, ""},
+                               CurrentUtcTime()});
+  if (auto saved = state->Save(); !saved) {
+    return ReportError(options, "unbind", saved.error(), std::move(document));
+  }
+  if (auto unbound = Unbind(pci::SysfsPci(options.sysfs_root), address, *info->driver); !unbound) {
+    state->Erase(state->records().size() - 1);
+    auto saved = state->Save();
+    Error error = unbound.error();
+    if (!saved) error.what += "; removing its rollback record failed too: " + saved.error().what;
+    return ReportError(options, "unbind", error, std::move(document));
+  }
+  if (options.json) {
+    PrintDocument(document);
+  } else {
+    std::printf("unbound %s from %s; undo with: busctl restore %s\n", address.ToString().c_str(),
+                info->driver->c_str(), address.ToString().c_str());
+  }
+  return kExitOk;
+}
+
+struct RestoreArguments {
+  std::string device;
+  bool all = false;
+  std::string state_file{kDefaultStateFile};
+};
+
+int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) {
+  if (arguments.all == !arguments.device.empty()) {
+    std::fprintf(stderr, "busctl restore: give either DEV or --all\n");
+    return kExitUsage;
+  }
+  Json document = NewDocument("restore");
+  std::optional<pci::Address> only;
+  if (!arguments.all) {
+    only = *ParseDeviceArgument(arguments.device);  // validated
+    document.Set("address", only->ToString());
+  }
+  if (auto root = RequireRoot("restore", kNeedsRoot); !root) {
+    return ReportError(options, "restore", root.error(), std::move(document));
+  }
+  auto state = BindingState::Open(arguments.state_file);
+  if (!state) return ReportError(options, "restore", state.error(), std::move(document));
+  document.Set("state_file", state->path());
+
+  // Newest first, so that a function changed several times ends where it
+  // was before the first change.
+  Json restored = Json::MakeArray();
+  bool any = false;
+  for (size_t index = state->records().size(); index-- > 0;) {
+    const RollbackRecord record = state->records()[index];
+    if (only && record.change.address != *only) continue;
+    any = true;
+    auto done = pci::RestoreDriver(record.change, options.sysfs_root);
+    if (!done) {
+      document.Set("restored", std::move(restored));
+      document.Set("remaining", state->records().size());
+      return ReportError(options, "restore", done.error(), std::move(document));
+    }
+    state->Erase(index);
+    if (auto saved = state->Save(); !saved) {
+      document.Set("restored", std::move(restored));
+      document.Set("remaining", state->records().size());
+      Error error = saved.error();
+      error.what = record.change.address.ToString() +
+                   " was restored, but removing its record "
+                   "failed: " +
+                   error.what;
+      return ReportError(options, "restore", error, std::move(document));
+    }
+    restored.Push(RecordToJson(record));
+    if (!options.json) {
+      const std::string undone =
+          record.command + (record.change.driver.empty() ? "" : " to " + record.change.driver);
+      std::printf("restored %s to %s (undid the %s of %s)\n",
+                  record.change.address.ToString().c_str(),
+                  DriverOrNone(record.change.previous_driver).c_str(), undone.c_str(),
+                  record.recorded_at.c_str());
+    }
+  }
+  if (!any && only) {
+    return ReportError(
+        options, "restore",
+        Error{Status::NOT_FOUND, "no rollback record for the function in " + state->path(),
+              only->ToString(), 0},
+        std::move(document));
+  }
+  document.Set("restored", std::move(restored));
+  document.Set("remaining", state->records().size());
+  if (options.json) {
+    PrintDocument(document);
+  } else if (!any) {
+    std::printf("nothing to restore: %s holds no records\n", state->path().c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddBindingCommands(CLI::App& app, GlobalOptions& options, int& status) {
+  const std::string state_help =
+      "the rollback records (default " + std::string(kDefaultStateFile) + ")";
+
+  auto bind_arguments = std::make_shared<BindArguments>();
+  auto* bind =
+      app.add_subcommand("bind",
+                         "bind a function to vfio-pci, uio (uio_pci_generic) or another driver; "
+                         "recorded for restore");
+  bind->add_option("DEV", bind_arguments->device, "the function: [[domain:]bus:]device.function")
+      ->required()
+      ->check(DeviceArgumentValidator());
+  bind->add_option("DRIVER", bind_arguments->driver, "vfio-pci, uio, or a PCI driver's name")
+      ->required();
+  bind->add_option("--state-file", bind_arguments->state_file, state_help);
+  bind->callback(
+      [&options, &status, bind_arguments] { status = RunBind(options, *bind_arguments); });
+
+  auto unbind_arguments = std::make_shared<UnbindArguments>();
+  auto* unbind =
+      app.add_subcommand("unbind", "take a function from its driver; recorded for restore");
+  unbind
+      ->add_option("DEV", unbind_arguments->device, "the function: [[domain:]bus:]device.function")
+      ->required()
+      ->check(DeviceArgumentValidator());
+  unbind->add_option("--state-file", unbind_arguments->state_file, state_help);
+  unbind->callback(
+      [&options, &status, unbind_arguments] { status = RunUnbind(options, *unbind_arguments); });
+
+  auto restore_arguments = std::make_shared<RestoreArguments>();
+  auto* restore = app.add_subcommand(
+      "restore", "undo what bind and unbind did to a function (or --all), newest first");
+  restore
+      ->add_option("DEV", restore_arguments->device, "the function: [[domain:]bus:]device.function")
+      ->check(DeviceArgumentValidator());
+  restore->add_flag("--all", restore_arguments->all, "undo every recorded change");
+  restore->add_option("--state-file", restore_arguments->state_file, state_help);
+  restore->callback(
+      [&options, &status, restore_arguments] { status = RunRestore(options, *restore_arguments); });
+}
+
+}  // namespace udrv::busctl

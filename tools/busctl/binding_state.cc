@@ -1,0 +1,166 @@
+#include "binding_state.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+
+namespace udrv::busctl {
+
+namespace {
+
+Json OptionalString(const std::optional<std::string>& value) {
+  return value ? Json(*value) : Json();
+}
+
+// A member that must be a string, or null where `nullable`.
+Result<std::optional<std::string>> ReadStringMember(const Json& object, std::string_view key,
+                                                    bool nullable, const std::string& path) {
+  const Json* member = object.Find(key);
+  if (member != nullptr && member->AsString() != nullptr) return *member->AsString();
+  if (member != nullptr && member->is_null() && nullable) return std::optional<std::string>();
+  return Fail(Status::IO_INVALID,
+              "read rollback record: \"" + std::string(key) + "\" is missing or not a string" +
+                  (nullable ? " or null" : ""),
+              path);
+}
+
+Result<RollbackRecord> RecordFromJson(const Json& json, const std::string& path) {
+  RollbackRecord record;
+  auto command = ReadStringMember(json, "command", false, path);
+  if (!command) return std::unexpected(command.error());
+  record.command = **command;
+  auto address_text = ReadStringMember(json, "address", false, path);
+  if (!address_text) return std::unexpected(address_text.error());
+  auto address = pci::Address::Parse(**address_text);
+  if (!address)
+    return Fail(Status::IO_INVALID, "read rollback record: " + address.error().what, path);
+  record.change.address = *address;
+  auto driver = ReadStringMember(json, "driver", true, path);
+  if (!driver) return std::unexpected(driver.error());
+  record.change.driver = driver->value_or("");
+  auto previous_driver = ReadStringMember(json, "previous_driver", true, path);
+  if (!previous_driver) return std::unexpected(previous_driver.error());
+  record.change.previous_driver = *previous_driver;
+  auto previous_override = ReadStringMember(json, "previous_override", true, path);
+  if (!previous_override) return std::unexpected(previous_override.error());
+  record.change.previous_override = *previous_override;
+  auto recorded_at = ReadStringMember(json, "recorded_at", false, path);
+  if (!recorded_at) return std::unexpected(recorded_at.error());
+  record.recorded_at = **recorded_at;
+  return record;
+}
+
+Result<std::string> ReadAll(int fd, const std::string& path) {
+  std::string text;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FailErrno(errno, "read " + path);
+    if (n == 0) return text;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+Json RecordToJson(const RollbackRecord& record) {
+  Json json = Json::MakeObject();
+  json.Set("command", record.command);
+  json.Set("address", record.change.address.ToString());
+  json.Set("driver", record.change.driver.empty() ? Json() : Json(record.change.driver));
+  json.Set("previous_driver", OptionalString(record.change.previous_driver));
+  json.Set("previous_override", OptionalString(record.change.previous_override));
+  json.Set("recorded_at", record.recorded_at);
+  return json;
+}
+
+std::string CurrentUtcTime() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+Result<BindingState> BindingState::Open(const std::string& path) {
+  const std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  if (!directory.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(directory, error);
+    if (error) {
+      return FailErrno(error.value(), "create the state file's directory " + directory.string());
+    }
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return FailErrno(errno, "open state file " + path);
+  int locked;
+  do {
+    locked = ::flock(fd.get(), LOCK_EX);
+  } while (locked != 0 && errno == EINTR);
+  if (locked != 0) return FailErrno(errno, "lock state file " + path);
+
+  auto text = ReadAll(fd.get(), path);
+  if (!text) return std::unexpected(text.error());
+  std::vector<RollbackRecord> records;
+  // A file just created is empty: no records yet. Written at once, so that
+  // whatever busctl leaves behind is a state file.
+  if (text->empty()) {
+    BindingState state(path, std::move(fd), std::move(records));
+    if (auto saved = state.Save(); !saved) return std::unexpected(saved.error());
+    return state;
+  }
+  auto document = Json::Parse(*text);
+  if (!document) return Fail(Status::IO_INVALID, "read state file: " + document.error().what, path);
+  const Json* schema = document->Find("schema");
+  if (schema == nullptr || schema->AsString() == nullptr ||
+      *schema->AsString() != kStateFileSchema) {
+    return Fail(Status::IO_INVALID,
+                "read state file: not a busctl state file (its \"schema\" is not \"" +
+                    std::string(kStateFileSchema) + "\")",
+                path);
+  }
+  const Json* list = document->Find("records");
+  if (list == nullptr || list->AsArray() == nullptr) {
+    return Fail(Status::IO_INVALID, "read state file: \"records\" is missing or not an array",
+                path);
+  }
+  for (const Json& entry : *list->AsArray()) {
+    auto record = RecordFromJson(entry, path);
+    if (!record) return std::unexpected(record.error());
+    records.push_back(std::move(*record));
+  }
+  return BindingState(path, std::move(fd), std::move(records));
+}
+
+Result<void> BindingState::Save() const {
+  Json document = Json::MakeObject();
+  document.Set("schema", kStateFileSchema);
+  Json list = Json::MakeArray();
+  for (const RollbackRecord& record : records_) list.Push(RecordToJson(record));
+  document.Set("records", std::move(list));
+  const std::string text = document.Dump();
+
+  // Rewritten in place: the lock is on this file, and a rename would leave
+  // a waiting busctl holding the old one.
+  if (::ftruncate(fd_.get(), 0) != 0) return FailErrno(errno, "truncate state file " + path_);
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n =
+        ::pwrite(fd_.get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FailErrno(errno, "write state file " + path_);
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd_.get()) != 0) return FailErrno(errno, "sync state file " + path_);
+  return {};
+}
+
+}  // namespace udrv::busctl

@@ -1,0 +1,64 @@
+// busctl's rollback records: what each `busctl bind` and `busctl unbind`
+// changed, kept in a JSON file so that `busctl restore`, run later from
+// another shell, can put it back (docs/busctl.md, "The state file").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "json.h"
+#include "udrv/core/result.h"
+#include "udrv/core/unique_fd.h"
+#include "udrv/pci/bind.h"
+
+namespace udrv::busctl {
+
+// Under /run: the records describe the running kernel's bindings and mean
+// nothing after a reboot, when /run starts empty.
+inline constexpr std::string_view kDefaultStateFile = "/run/udrv/busctl-bindings.json";
+// The state file's "schema" member.
+inline constexpr std::string_view kStateFileSchema = "udrv.busctl.bindings/1";
+
+struct RollbackRecord {
+  std::string command;  // "bind" or "unbind"
+  // What to put back. `driver` is what the command bound ("" after unbind).
+  pci::BindRecord change;
+  std::string recorded_at;  // UTC, "2026-11-22T07:50:00Z"
+};
+
+// {"command", "address", "driver", "previous_driver", "previous_override",
+// "recorded_at"}; absent values are null.
+Json RecordToJson(const RollbackRecord& record);
+
+// The current time as RollbackRecord::recorded_at writes it.
+std::string CurrentUtcTime();
+
+// The state file, open and locked.
+class BindingState {
+ public:
+  // Opens `path`, creating it (and its directory) when missing, and takes an
+  // exclusive lock on it that lasts as long as the object: busctl runs that
+  // change bindings wait for each other. IO_INVALID naming the file when it
+  // holds anything but a state file.
+  static Result<BindingState> Open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  // Oldest first.
+  const std::vector<RollbackRecord>& records() const { return records_; }
+  void Append(RollbackRecord record) { records_.push_back(std::move(record)); }
+  void Erase(size_t index) { records_.erase(records_.begin() + static_cast<ptrdiff_t>(index)); }
+
+  // Writes the records back to the file.
+  Result<void> Save() const;
+
+ private:
+  BindingState(std::string path, UniqueFd fd, std::vector<RollbackRecord> records)
+      : path_(std::move(path)), fd_(std::move(fd)), records_(std::move(records)) {}
+
+  std::string path_;
+  UniqueFd fd_;  // holds the lock
+  std::vector<RollbackRecord> records_;
+};
+
+}  // namespace udrv::busctl

@@ -1,0 +1,317 @@
+// `busctl iommu`: what decides whether VFIO can be used here — the IOMMU
+// units and groups the kernel made (members, their drivers, the group's
+// domain type, reserved regions and so the IOVA ranges DMA may use), this
+// process's locked-memory limit (every pinned DMA page counts against it),
+// whether VFIO's no-IOMMU mode is on, and whether the VFIO and iommufd
+// device nodes exist.
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "output.h"
+#include "pci_format.h"
+#include "privilege.h"
+
+namespace udrv::busctl {
+
+namespace {
+
+struct Region {
+  uint64_t start = 0;
+  uint64_t last = 0;
+  std::string type;  // "msi", "direct", "direct-relaxable", "reserved", "sw-msi"
+};
+
+struct Member {
+  std::string name;  // "0000:00:1f.2", or a platform device's sysfs name
+  std::optional<std::string> driver;
+};
+
+struct Group {
+  uint32_t number = 0;
+  std::optional<std::string> type;  // "DMA", "DMA-FQ", "identity", ...; absent before Linux 5.11
+  std::vector<Member> members;
+  std::optional<std::vector<Region>> reserved;  // nullopt: no reserved_regions file
+  std::vector<std::pair<uint64_t, uint64_t>> usable;  // [start, last]
+};
+
+Result<std::vector<std::string>> ListDirectory(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return FailErrno(errno, "opendir", path);
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::optional<std::string> LinkBasename(const std::string& path) {
+  char target[4096];
+  const ssize_t length = ::readlink(path.c_str(), target, sizeof(target) - 1);
+  if (length <= 0) return std::nullopt;
+  const std::string text(target, static_cast<size_t>(length));
+  return text.substr(text.rfind('/') + 1);
+}
+
+// All of `text` as a number in `base` ("0x" allowed in front of hex).
+std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
+  if (base == 16 && text.starts_with("0x")) text.remove_prefix(2);
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line.
+Result<std::vector<Region>> ParseReservedRegions(const std::string& path) {
+  std::ifstream file(path);
+  std::vector<Region> regions;
+  std::string line;
+  while (std::getline(file, line)) {
+    std::istringstream fields(line);
+    std::string start, last, type;
+    if (!(fields >> start >> last >> type)) {
+      return Fail(Status::IO_INVALID, "unexpected reserved region line '" + line + "'", path);
+    }
+    const std::optional<uint64_t> first = ParseNumber(start, 16);
+    const std::optional<uint64_t> end = ParseNumber(last, 16);
+    if (!first || !end) {
+      return Fail(Status::IO_INVALID, "unexpected reserved region line '" + line + "'", path);
+    }
+    const Region region{*first, *end, type};
+    if (region.last < region.start) {
+      return Fail(Status::IO_INVALID, "reserved region ends before it starts: '" + line + "'", path);
+    }
+    regions.push_back(region);
+  }
+  return regions;
+}
+
+// The 64-bit IOVA space less the reserved regions, as both VFIO backends cut
+// it: direct-relaxable regions (RMRRs of USB and graphics) stay usable. The
+// IOMMU's address width (its aperture) is not in sysfs; VFIO cuts that too.
+std::vector<std::pair<uint64_t, uint64_t>> UsableRanges(std::vector<Region> regions) {
+  std::erase_if(regions, [](const Region& region) { return region.type == "direct-relaxable"; });
+  std::sort(regions.begin(), regions.end(),
+            [](const Region& a, const Region& b) { return a.start < b.start; });
+  std::vector<std::pair<uint64_t, uint64_t>> usable;
+  uint64_t next = 0;
+  bool done = false;  // the space up to UINT64_MAX is covered
+  for (const Region& region : regions) {
+    if (done) break;
+    if (region.start > next) usable.emplace_back(next, region.start - 1);
+    if (region.last >= next) {
+      if (region.last == UINT64_MAX) {
+        done = true;
+      } else {
+        next = region.last + 1;
+      }
+    }
+  }
+  if (!done) usable.emplace_back(next, UINT64_MAX);
+  return usable;
+}
+
+std::string Hex64(uint64_t value) { return "0x" + HexId(value, 16); }
+
+Json RangeToJson(uint64_t start, uint64_t last) {
+  Json json = Json::MakeObject();
+  json.Set("start", start);
+  json.Set("last", last);
+  return json;
+}
+
+Json LimitToJson(rlim_t value) {
+  return value == RLIM_INFINITY ? Json() : Json(static_cast<uint64_t>(value));
+}
+
+std::string LimitText(rlim_t value) {
+  if (value == RLIM_INFINITY) return "unlimited";
+  const auto bytes = static_cast<uint64_t>(value);
+  std::string text = std::to_string(bytes) + " bytes";
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) text += " (" + std::to_string(bytes >> 20) + " MiB)";
+  return text;
+}
+
+int RunIommu(const GlobalOptions& options) {
+  Json document = NewDocument("iommu");
+  Skipped skipped;
+  const std::string root = options.sysfs_root;
+  if (::access(root.c_str(), X_OK) != 0) {
+    return ReportError(options, "iommu", FailErrno(errno, "read the sysfs tree", root).error(),
+                       std::move(document));
+  }
+
+  // IOMMU units (dmar0, smmu3.0x...): /sys/class/iommu. None: no IOMMU.
+  std::vector<std::string> units;
+  if (auto names = ListDirectory(root + "/class/iommu")) units = std::move(*names);
+
+  std::vector<Group> groups;
+  const std::string groups_dir = root + "/kernel/iommu_groups";
+  if (auto names = ListDirectory(groups_dir)) {
+    for (const std::string& name : *names) {
+      const std::optional<uint64_t> number = ParseNumber(name, 10);
+      if (!number || *number > UINT32_MAX) continue;  // not a group directory
+      Group group;
+      group.number = static_cast<uint32_t>(*number);
+      const std::string dir = groups_dir + "/" + name;
+      group.type = ReadFirstLine(dir + "/type");
+      if (auto members = ListDirectory(dir + "/devices")) {
+        for (const std::string& member : *members) {
+          group.members.push_back(Member{member, LinkBasename(dir + "/devices/" + member + "/driver")});
+        }
+      }
+      if (::access((dir + "/reserved_regions").c_str(), F_OK) == 0) {
+        auto regions = ParseReservedRegions(dir + "/reserved_regions");
+        if (!regions) return ReportError(options, "iommu", regions.error(), std::move(document));
+        group.usable = UsableRanges(*regions);
+        group.reserved = std::move(*regions);
+      }
+      groups.push_back(std::move(group));
+    }
+    std::sort(groups.begin(), groups.end(),
+              [](const Group& a, const Group& b) { return a.number < b.number; });
+  }
+
+  rlimit memlock{};
+  ::getrlimit(RLIMIT_MEMLOCK, &memlock);
+
+  // "Y"/"N". A loaded vfio without the parameter was built without
+  // CONFIG_VFIO_NOIOMMU: the mode is off for good.
+  const std::string vfio_module = root + "/module/vfio";
+  const std::string noiommu_file = vfio_module + "/parameters/enable_unsafe_noiommu_mode";
+  const std::optional<std::string> parameter = ReadFirstLine(noiommu_file);
+  const bool vfio_loaded = ::access(vfio_module.c_str(), F_OK) == 0;
+  std::optional<bool> noiommu;
+  if (parameter) {
+    noiommu = *parameter == "Y";
+  } else if (vfio_loaded) {
+    noiommu = false;
+  }
+
+  // Device nodes are the running machine's: only meaningful for its own /sys.
+  const bool live = options.sysfs_root == "/sys";
+  std::optional<bool> vfio_node, iommufd_node;
+  if (live) {
+    vfio_node = ::access("/dev/vfio/vfio", F_OK) == 0;
+    iommufd_node = ::access("/dev/iommu", F_OK) == 0;
+  } else {
+    skipped.Add("/dev/vfio/vfio and /dev/iommu",
+                options.from.empty() ? "the sysfs tree read (" + root + ") is not this machine's /sys"
+                                     : "replaying the snapshot " + options.from);
+  }
+
+  if (options.json) {
+    Json unit_list = Json::MakeArray();
+    for (const std::string& unit : units) unit_list.Push(unit);
+    document.Set("iommus", std::move(unit_list));
+    Json group_list = Json::MakeArray();
+    for (const Group& group : groups) {
+      Json json = Json::MakeObject();
+      json.Set("group", group.number);
+      json.Set("type", group.type ? Json(*group.type) : Json());
+      Json members = Json::MakeArray();
+      for (const Member& member : group.members) {
+        Json entry = Json::MakeObject();
+        entry.Set("device", member.name);
+        entry.Set("driver", member.driver ? Json(*member.driver) : Json());
+        members.Push(std::move(entry));
+      }
+      json.Set("members", std::move(members));
+      if (group.reserved) {
+        Json reserved = Json::MakeArray();
+        for (const Region& region : *group.reserved) {
+          Json entry = RangeToJson(region.start, region.last);
+          entry.Set("type", region.type);
+          reserved.Push(std::move(entry));
+        }
+        json.Set("reserved_regions", std::move(reserved));
+        Json usable = Json::MakeArray();
+        for (const auto& [start, last] : group.usable) usable.Push(RangeToJson(start, last));
+        json.Set("usable_iova", std::move(usable));
+      } else {
+        json.Set("reserved_regions", Json());
+        json.Set("usable_iova", Json());
+      }
+      group_list.Push(std::move(json));
+    }
+    document.Set("groups", std::move(group_list));
+    Json limit = Json::MakeObject();
+    limit.Set("soft", LimitToJson(memlock.rlim_cur));
+    limit.Set("hard", LimitToJson(memlock.rlim_max));
+    document.Set("memlock", std::move(limit));
+    document.Set("noiommu_mode", noiommu ? Json(*noiommu) : Json());
+    document.Set("dev_vfio_vfio", vfio_node ? Json(*vfio_node) : Json());
+    document.Set("dev_iommu", iommufd_node ? Json(*iommufd_node) : Json());
+    document.Set("skipped", skipped.ToJson());
+    PrintDocument(document);
+    return kExitOk;
+  }
+
+  std::string text = "IOMMU units: ";
+  if (units.empty()) {
+    text += "none (" + root + "/class/iommu is empty or missing: no IOMMU, or it is off)\n";
+  } else {
+    for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + units[i];
+    text += "\n";
+  }
+  text += "IOMMU groups: " + std::to_string(groups.size()) + "\n";
+  for (const Group& group : groups) {
+    text += "group " + std::to_string(group.number) + " (" + group.type.value_or("type unknown") + "):";
+    for (const Member& member : group.members) {
+      text += " " + member.name + " " + (member.driver ? *member.driver : "(no driver)") +
+              (&member != &group.members.back() ? "," : "");
+    }
+    text += "\n";
+    if (!group.reserved) {
+      text += "\treserved regions: unknown (no reserved_regions file)\n";
+      continue;
+    }
+    for (const Region& region : *group.reserved) {
+      text += "\treserved " + Hex64(region.start) + "-" + Hex64(region.last) + " " + region.type + "\n";
+    }
+    for (const auto& [start, last] : group.usable) {
+      text += "\tusable IOVA " + Hex64(start) + "-" + Hex64(last) + "\n";
+    }
+  }
+  text += "RLIMIT_MEMLOCK: soft " + LimitText(memlock.rlim_cur) + ", hard " +
+          LimitText(memlock.rlim_max) + "\n";
+  text += "VFIO no-IOMMU mode: ";
+  if (parameter) {
+    text += *noiommu ? "on (enable_unsafe_noiommu_mode=Y)\n" : "off\n";
+  } else if (vfio_loaded) {
+    text += "off (vfio was built without CONFIG_VFIO_NOIOMMU)\n";
+  } else {
+    text += "unknown (vfio is not loaded: no " + vfio_module + ")\n";
+  }
+  if (live) {
+    text += std::string("/dev/vfio/vfio: ") + (*vfio_node ? "present" : "absent") + "\n";
+    text += std::string("/dev/iommu: ") + (*iommufd_node ? "present" : "absent") + "\n";
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  skipped.Print("iommu");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddIommuCommand(CLI::App& app, GlobalOptions& options, int& status) {
+  auto* command = app.add_subcommand(
+      "iommu", "IOMMU groups and their IOVA ranges, the memlock limit, VFIO's no-IOMMU mode");
+  command->callback([&options, &status] { status = RunIommu(options); });
+}
+
+}  // namespace udrv::busctl

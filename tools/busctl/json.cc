@@ -1,0 +1,97 @@
+#include "json.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace udrv::busctl {
+
+Json& Json::Push(Json value) {
+  auto* array = std::get_if<Array>(&value_);
+  if (array == nullptr) std::abort();
+  array->push_back(std::move(value));
+  return array->back();
+}
+
+Json& Json::Set(std::string key, Json value) {
+  auto* object = std::get_if<Object>(&value_);
+  if (object == nullptr) std::abort();
+  for (auto& [existing, slot] : *object) {
+    if (existing == key) {
+      slot = std::move(value);
+      return slot;
+    }
+  }
+  object->emplace_back(std::move(key), std::move(value));
+  return object->back().second;
+}
+
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (byte < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", byte);
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void Json::DumpTo(std::string& out, int depth) const {
+  const std::string indent(static_cast<size_t>(depth + 1) * 2, ' ');
+  const std::string closing(static_cast<size_t>(depth) * 2, ' ');
+  if (std::holds_alternative<std::monostate>(value_)) {
+    out += "null";
+  } else if (const bool* b = std::get_if<bool>(&value_)) {
+    out += *b ? "true" : "false";
+  } else if (const int64_t* i = std::get_if<int64_t>(&value_)) {
+    out += std::to_string(*i);
+  } else if (const uint64_t* u = std::get_if<uint64_t>(&value_)) {
+    out += std::to_string(*u);
+  } else if (const std::string* s = std::get_if<std::string>(&value_)) {
+    out += JsonQuote(*s);
+  } else if (const Array* array = std::get_if<Array>(&value_)) {
+    if (array->empty()) {
+      out += "[]";
+      return;
+    }
+    out += "[\n";
+    for (size_t n = 0; n < array->size(); ++n) {
+      out += indent;
+      (*array)[n].DumpTo(out, depth + 1);
+      out += n + 1 < array->size() ? ",\n" : "\n";
+    }
+    out += closing + "]";
+  } else if (const Object* object = std::get_if<Object>(&value_)) {
+    if (object->empty()) {
+      out += "{}";
+      return;
+    }
+    out += "{\n";
+    for (size_t n = 0; n < object->size(); ++n) {
+      out += indent + JsonQuote((*object)[n].first) + ": ";
+      (*object)[n].second.DumpTo(out, depth + 1);
+      out += n + 1 < object->size() ? ",\n" : "\n";
+    }
+    out += closing + "}";
+  }
+}
+
+std::string Json::Dump() const {
+  std::string out;
+  DumpTo(out, 0);
+  return out + "\n";
+}
+
+}  // namespace udrv::busctl

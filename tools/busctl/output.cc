@@ -1,0 +1,51 @@
+#include "output.h"
+
+#include <cstdio>
+#include <string>
+
+namespace udrv::busctl {
+
+Json NewDocument(std::string_view command) {
+  Json document = Json::MakeObject();
+  document.Set("schema", kJsonSchema);
+  document.Set("command", command);
+  return document;
+}
+
+void PrintDocument(const Json& document) {
+  const std::string text = document.Dump();
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+Json ErrorToJson(const Error& error) {
+  Json json = Json::MakeObject();
+  json.Set("status", StatusName(error.status));
+  json.Set("what", error.what);
+  json.Set("object", error.object);
+  json.Set("errno", error.err_no);
+  return json;
+}
+
+Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address) {
+  auto info = pci::SysfsPci(options.sysfs_root).Read(address);
+  if (!info && info.error().status == Status::IO_NOT_PRESENT) {
+    return Fail(Status::NOT_FOUND,
+                "no such PCI function in " + options.sysfs_root + "/bus/pci/devices",
+                address.ToString());
+  }
+  return info;
+}
+
+int ReportError(const GlobalOptions& options, std::string_view command, const Error& error,
+                Json document) {
+  std::fprintf(stderr, "busctl %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               error.ToString().c_str());
+  if (options.json) {
+    if (document.is_null()) document = NewDocument(command);
+    document.Set("error", ErrorToJson(error));
+    PrintDocument(document);
+  }
+  return kExitFailed;
+}
+
+}  // namespace udrv::busctl

@@ -1,0 +1,39 @@
+// How every busctl command prints its result and its errors (docs/busctl.md):
+// text by default; with --json one document on stdout,
+// {"schema": "udrv.busctl/1", "command": NAME, ...}, an "error" member in it
+// when the command failed.
+#pragma once
+
+#include <string_view>
+
+#include "commands.h"
+#include "json.h"
+#include "udrv/core/result.h"
+#include "udrv/pci/address.h"
+#include "udrv/pci/sysfs.h"
+
+namespace udrv::busctl {
+
+// The version of the documents' layout: docs/busctl.schema.json's $id.
+inline constexpr std::string_view kJsonSchema = "udrv.busctl/1";
+
+// {"schema": kJsonSchema, "command": `command`}, for the command's fields.
+Json NewDocument(std::string_view command);
+
+// Prints `document` on stdout.
+void PrintDocument(const Json& document);
+
+// {"status": "NOT_FOUND", "what": ..., "object": ..., "errno": N}
+Json ErrorToJson(const Error& error);
+
+// The sysfs attributes of the function a DEV argument names; NOT_FOUND when
+// the tree has no such function (docs/busctl.md, Device arguments).
+Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address);
+
+// Reports that `command` failed: "busctl COMMAND: <error>" on stderr and, with
+// --json, `document` (NewDocument(command) when null) with "error" set on
+// stdout. Returns kExitFailed, for the command's status.
+int ReportError(const GlobalOptions& options, std::string_view command, const Error& error,
+                Json document = Json());
+
+}  // namespace udrv::busctl

@@ -1,0 +1,80 @@
+#include "pci_format.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace udrv::busctl {
+
+std::string HexId(uint64_t value, int digits) {
+  char text[24];
+  std::snprintf(text, sizeof(text), "%0*llx", digits, static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string SummaryLine(const pci::DeviceInfo& info, const pci::Names& names, bool numeric) {
+  std::string line = info.address.ToString() + " ";
+  if (numeric) {
+    line += HexId(info.class_code >> 8, 4) + ": " + HexId(info.vendor_id, 4) + ":" +
+            HexId(info.device_id, 4);
+  } else {
+    line += names.ClassLabel(info.base_class(), info.sub_class()) + ": " +
+            names.DeviceLabel(info.vendor_id, info.device_id);
+  }
+  if (info.revision != 0) line += " (rev " + HexId(info.revision, 2) + ")";
+  return line;
+}
+
+Json NameOrNull(std::string name) { return name.empty() ? Json() : Json(std::move(name)); }
+
+void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& names) {
+  object.Set("address", info.address.ToString());
+  object.Set("vendor_id", HexId(info.vendor_id, 4));
+  object.Set("device_id", HexId(info.device_id, 4));
+  object.Set("subsystem_vendor_id", HexId(info.subsystem_vendor_id, 4));
+  object.Set("subsystem_id", HexId(info.subsystem_id, 4));
+  object.Set("vendor", NameOrNull(names.Vendor(info.vendor_id)));
+  object.Set("device", NameOrNull(names.Device(info.vendor_id, info.device_id)));
+  object.Set("subsystem_vendor", NameOrNull(names.Vendor(info.subsystem_vendor_id)));
+  object.Set("class", HexId(info.class_code >> 8, 4));
+  object.Set("prog_if", HexId(info.prog_if(), 2));
+  object.Set("class_name", NameOrNull(names.Class(info.base_class(), info.sub_class())));
+  object.Set("prog_if_name",
+             NameOrNull(names.ProgIf(info.base_class(), info.sub_class(), info.prog_if())));
+  object.Set("revision", HexId(info.revision, 2));
+}
+
+Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
+  Json object = Json::MakeObject();
+  SetIdentity(object, info, names);
+  object.Set("driver", info.driver ? Json(*info.driver) : Json());
+  object.Set("iommu_group", info.iommu_group ? Json(*info.iommu_group) : Json());
+  object.Set("numa_node", info.numa_node >= 0 ? Json(info.numa_node) : Json());
+  object.Set("parent", info.parent_bridge ? Json(info.parent_bridge->ToString()) : Json());
+  return object;
+}
+
+std::optional<std::string> ReadFirstLine(const std::string& path) {
+  std::ifstream file(path);
+  std::string line;
+  if (!file || !std::getline(file, line)) return std::nullopt;
+  return line;
+}
+
+Result<pci::ConfigSpace> ReadConfigNoting(const pci::SysfsPci& sysfs, const pci::Address& address,
+                                          Skipped& skipped) {
+  auto config = sysfs.ReadConfig(address);
+  if (!config) return config;
+  struct stat st{};
+  const std::string path = sysfs.DevicePath(address) + "/config";
+  if (::stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > config->size()) {
+    skipped.Add("config space 0x" + HexId(config->size(), 2) + "-0x" +
+                    HexId(static_cast<uint64_t>(st.st_size) - 1, 2) + " of " + address.ToString() +
+                    " (and the capabilities there)",
+                kConfigNeedsRoot);
+  }
+  return config;
+}
+
+}  // namespace udrv::busctl

@@ -1,0 +1,47 @@
+#include "privilege.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace udrv::busctl {
+
+bool IsRoot() { return ::geteuid() == 0; }
+
+Result<void> RequireRoot(std::string_view command, std::string_view why) {
+  if (IsRoot()) return {};
+  return Fail(Status::ACCESS_DENIED, std::string(command) + " needs root: " + std::string(why) +
+                                         " (busctl runs as uid " + std::to_string(::geteuid()) +
+                                         ")");
+}
+
+Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view command) {
+  if (options.from.empty()) return {};
+  return Fail(Status::NOT_SUPPORTED,
+              std::string(command) + " works on the live machine only: the snapshot " +
+                  options.from + " (--from) records sysfs, not device registers or drivers");
+}
+
+void Skipped::Add(std::string what, std::string_view why) {
+  items_.push_back(Item{std::move(what), std::string(why)});
+}
+
+void Skipped::Print(std::string_view command) const {
+  for (const Item& item : items_) {
+    std::fprintf(stderr, "busctl %.*s: skipped %s: %s\n", static_cast<int>(command.size()),
+                 command.data(), item.what.c_str(), item.why.c_str());
+  }
+}
+
+Json Skipped::ToJson() const {
+  Json array = Json::MakeArray();
+  for (const Item& item : items_) {
+    Json entry = Json::MakeObject();
+    entry.Set("what", item.what);
+    entry.Set("why", item.why);
+    array.Push(std::move(entry));
+  }
+  return array;
+}
+
+}  // namespace udrv::busctl

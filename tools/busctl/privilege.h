@@ -1,0 +1,62 @@
+// What busctl may do as the user it runs as.
+//
+// Linux lets every user read the sysfs attribute files and the first 64
+// bytes of config space. Reading the rest of config space needs CAP_SYS_ADMIN,
+// BAR registers are reachable only through root-only resourceN files or VFIO
+// device files, and every sysfs write (binding drivers) needs root. So:
+//   - read commands do what they can and list what they skipped and why, in
+//     a Skipped list: on stderr in text mode, as "skipped" in the JSON;
+//   - commands that change things refuse up front (RequireRoot).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "commands.h"
+#include "json.h"
+#include "udrv/core/result.h"
+
+namespace udrv::busctl {
+
+// True when busctl runs with effective user id 0.
+bool IsRoot();
+
+// ACCESS_DENIED, unless busctl runs as root: "<command> needs root: <why>".
+Result<void> RequireRoot(std::string_view command, std::string_view why);
+
+// NOT_SUPPORTED when `options` replays a snapshot (--from): `command`
+// reaches the live machine (registers, driver bindings), which a snapshot
+// does not hold.
+Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view command);
+
+// Why read commands skip things when not root, in the words they print.
+inline constexpr std::string_view kConfigNeedsRoot =
+    "Linux lets only root (CAP_SYS_ADMIN) read config space past the first 64 bytes";
+inline constexpr std::string_view kBarNeedsRoot =
+    "BAR registers are reachable only through the root-only sysfs resourceN files or VFIO "
+    "device files";
+
+// What a read command left out, each with its reason.
+class Skipped {
+ public:
+  struct Item {
+    std::string what;  // "config space 0x40-0xfff of 0000:00:02.0"
+    std::string why;   // kConfigNeedsRoot, or another reason in words
+  };
+
+  void Add(std::string what, std::string_view why);
+  bool empty() const { return items_.empty(); }
+  const std::vector<Item>& items() const { return items_; }
+
+  // Text mode: one line per item on stderr, "busctl COMMAND: skipped WHAT: WHY".
+  void Print(std::string_view command) const;
+  // JSON: the document's "skipped" member, [{"what": ..., "why": ...}].
+  Json ToJson() const;
+
+ private:
+  std::vector<Item> items_;
+};
+
+}  // namespace udrv::busctl

@@ -1,0 +1,396 @@
+// `busctl show DEV`: everything the PCI root bus knows about one function —
+// identity, interrupts, BARs with the routes that can map each one, driver,
+// NUMA node, and its IOMMU group with the members and whether VFIO can have
+// it. Lines lspci -vv also prints (Interrupt, NUMA node, IOMMU group, Region,
+// Expansion ROM, Kernel driver in use) are worded as lspci words them.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capabilities.h"
+#include "commands.h"
+#include "output.h"
+#include "pci_format.h"
+#include "privilege.h"
+#include "select.h"
+#include "udrv/pci/bind.h"
+#include "udrv/pci/names.h"
+#include "udrv/pci/sysfs.h"
+
+namespace udrv::busctl {
+
+namespace {
+
+struct ShowArguments {
+  std::string device;
+  bool numeric = false;
+};
+
+constexpr uint16_t kCommandIo = 1u << 0;
+constexpr uint16_t kCommandMemory = 1u << 1;
+
+// lspci's size notation: " [size=4K]"; nothing for 0.
+std::string SizeText(uint64_t size) {
+  if (size == 0) return "";
+  static constexpr const char* kSuffixes[] = {"", "K", "M", "G", "T"};
+  size_t unit = 0;
+  while (unit + 1 < std::size(kSuffixes) && size % 1024 == 0) {
+    size /= 1024;
+    ++unit;
+  }
+  return " [size=" + std::to_string(static_cast<unsigned>(size)) + kSuffixes[unit] + "]";
+}
+
+// One way to reach a BAR (device.h): the sysfs and UIO routes map
+// resourceN (uncached) and, for prefetchable BARs, resourceN_wc
+// (write-combining); VFIO maps its BAR region, uncached only.
+struct Route {
+  std::string route;  // "sysfs", "uio", "vfio" (pci::Device::route())
+  std::optional<std::string> file;
+  std::optional<uint32_t> region;
+  std::string cache_policy;  // the CachePolicy MapMmio takes through it
+  bool mappable = false;     // MapMmio can map it (VFIO can still read and write a region)
+  std::optional<std::string> why_not;  // why it is not usable now
+};
+
+struct BarReport {
+  const pci::BarInfo* bar;
+  bool enabled = false;  // the command register decodes its space
+  std::string text;      // lspci's "Region N: ..." line, without the tab
+  std::vector<Route> routes;
+};
+
+// `no_group`: why VFIO cannot have the function at all (no IOMMU group), if so.
+std::vector<Route> RoutesOf(const pci::BarInfo& bar, const pci::DeviceInfo& info,
+                            const std::string& device_path,
+                            const std::optional<std::string>& no_group) {
+  std::vector<Route> routes;
+  if (bar.is_io) return routes;  // port ranges: no route maps them
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const bool root = IsRoot();
+  const std::string index = std::to_string(bar.index);
+  const std::string resource = "resource" + index;
+  const bool has_resource = ::access((device_path + "/" + resource).c_str(), F_OK) == 0;
+  const bool has_wc = bar.is_prefetchable &&
+                      ::access((device_path + "/" + resource + "_wc").c_str(), F_OK) == 0;
+  const bool page_sized = bar.size >= page;
+  const std::string driver = info.driver.value_or("");
+
+  // What keeps a resource file route from mapping the BAR, if anything.
+  auto resource_why = [&](bool exists) -> std::optional<std::string> {
+    if (!exists) return "the kernel made no such file";
+    if (!page_sized) return "smaller than a page: udrv maps resource files in whole pages";
+    if (!root) return std::string(kBarNeedsRoot);
+    return std::nullopt;
+  };
+  routes.push_back(Route{"sysfs", resource, std::nullopt, "UNCACHED_DEVICE", page_sized,
+                         resource_why(has_resource)});
+  if (has_wc) {
+    routes.push_back(Route{"sysfs", resource + "_wc", std::nullopt, "WRITE_COMBINING", page_sized,
+                           resource_why(true)});
+  }
+  const bool on_uio = driver == pci::kUioPciDriver;
+  const std::string uio_why = "bound to " + (driver.empty() ? std::string("no driver") : driver) +
+                              ", not uio_pci_generic (busctl bind DEV uio)";
+  routes.push_back(Route{"uio", resource, std::nullopt, "UNCACHED_DEVICE", page_sized,
+                         on_uio ? resource_why(has_resource) : std::optional(uio_why)});
+  if (has_wc) {
+    routes.push_back(Route{"uio", resource + "_wc", std::nullopt, "WRITE_COMBINING", page_sized,
+                           on_uio ? resource_why(true) : std::optional(uio_why)});
+  }
+  // vfio-pci mmaps BARs of a page or more, and smaller ones that start a page.
+  const bool on_vfio = driver == pci::kVfioPciDriver;
+  const bool vfio_mappable = page_sized || bar.address % page == 0;
+  std::optional<std::string> vfio_why;
+  if (no_group) {
+    vfio_why = *no_group;
+  } else if (!on_vfio) {
+    vfio_why = "bound to " + (driver.empty() ? std::string("no driver") : driver) +
+               ", not vfio-pci (busctl bind DEV vfio-pci)";
+  }
+  routes.push_back(
+      Route{"vfio", std::nullopt, bar.index, "UNCACHED_DEVICE", vfio_mappable, vfio_why});
+  return routes;
+}
+
+// lspci -vv's Region line (pciutils show_bases): "[virtual]" for a BAR the
+// kernel assigned but the device's register does not hold, "[disabled]"
+// when the command register does not decode its space.
+BarReport DescribeBar(const pci::BarInfo& bar, const pci::ConfigSpace& config, uint16_t command,
+                      size_t bar_count) {
+  BarReport report{&bar, false, "Region " + std::to_string(bar.index) + ": ", {}};
+  const uint16_t register_offset = static_cast<uint16_t>(pci::kConfigBar0 + 4 * bar.index);
+  const uint32_t lower = config.Read32(register_offset).value_or(0);
+  uint32_t upper = 0;
+  bool broken = false;
+  bool is_virtual = false;
+  if (((lower & 1) != 0) == bar.is_io) {
+    if (!bar.is_io && (lower & 0x6) == 0x4) {
+      if (bar.index + 1 >= bar_count) {
+        broken = true;
+      } else {
+        upper = config.Read32(static_cast<uint16_t>(register_offset + 4)).value_or(0);
+      }
+    }
+    is_virtual = bar.address != 0 && lower == 0 && upper == 0;
+  }
+  if (bar.is_io) {
+    report.enabled = (command & kCommandIo) != 0;
+    const uint64_t port = bar.address & ~uint64_t{3};
+    report.text += "I/O ports at ";
+    report.text += port != 0 || report.enabled ? HexId(port, 4) : lower != 0 ? "<ignored>" : "<unassigned>";
+    if (is_virtual) {
+      report.text += " [virtual]";
+    } else if (!report.enabled) {
+      report.text += " [disabled]";
+    }
+  } else {
+    report.enabled = (command & kCommandMemory) != 0;
+    const uint64_t address = bar.address & ~uint64_t{0xf};
+    report.text += "Memory at ";
+    report.text += broken ? "<broken-64-bit-slot>"
+                   : address != 0 ? HexId(address, 8)
+                   : lower != 0 || upper != 0 ? "<ignored>"
+                                              : "<unassigned>";
+    report.text += std::string(" (") + (bar.is_64bit ? "64-bit" : "32-bit") + ", " +
+                   (bar.is_prefetchable ? "" : "non-") + "prefetchable)";
+    if (is_virtual) {
+      report.text += " [virtual]";
+    } else if (!report.enabled) {
+      report.text += " [disabled]";
+    }
+  }
+  report.text += SizeText(bar.size);
+  return report;
+}
+
+// lspci -vv's "Expansion ROM at ..." (pciutils show_rom).
+std::string DescribeRom(const pci::RomInfo& rom, const pci::ConfigSpace& config, uint16_t command,
+                        uint16_t rom_register) {
+  const uint32_t raw = config.Read32(rom_register).value_or(0);
+  constexpr uint32_t kRomAddressMask = ~uint32_t{0x7ff};
+  uint32_t flags = raw;
+  bool is_virtual = false;
+  if ((rom.address & kRomAddressMask) != 0 && (raw & kRomAddressMask) == 0) {
+    flags = static_cast<uint32_t>(rom.address);
+    is_virtual = true;
+  }
+  std::string text = "Expansion ROM at ";
+  text += (rom.address & kRomAddressMask) != 0 ? HexId(rom.address & kRomAddressMask, 8)
+          : (flags & kRomAddressMask) != 0     ? "<ignored>"
+                                               : "<unassigned>";
+  if (is_virtual) text += " [virtual]";
+  if ((flags & 1) == 0) {
+    text += " [disabled]";
+  } else if (!is_virtual && (command & kCommandMemory) == 0) {
+    text += " [disabled by cmd]";
+  }
+  return text + SizeText(rom.size);
+}
+
+std::string RouteText(const Route& route) {
+  std::string text = route.route + " ";
+  text += route.file ? *route.file : "region " + std::to_string(*route.region);
+  if (!route.mappable) {
+    text += route.region ? " (not mappable: read and write through the region)" : " (not mappable)";
+  } else {
+    text += " (" + route.cache_policy + ")";
+  }
+  if (route.why_not) text += " [" + *route.why_not + "]";
+  return text;
+}
+
+Json RouteToJson(const Route& route) {
+  Json json = Json::MakeObject();
+  json.Set("route", route.route);
+  json.Set("file", route.file ? Json(*route.file) : Json());
+  json.Set("region", route.region ? Json(*route.region) : Json());
+  json.Set("cache_policy", route.cache_policy);
+  json.Set("mappable", route.mappable);
+  json.Set("available", !route.why_not.has_value());
+  json.Set("why_not", route.why_not ? Json(*route.why_not) : Json());
+  return json;
+}
+
+int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
+  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
+  Json document = NewDocument("show");
+  pci::SysfsPci sysfs(options.sysfs_root);
+  auto info = sysfs.Read(address);
+  if (!info) return ReportError(options, "show", info.error(), std::move(document));
+  auto names = pci::Names::Create(options.pci_ids);
+  if (!names) return ReportError(options, "show", names.error(), std::move(document));
+  Skipped skipped;
+  auto config = ReadConfigNoting(sysfs, address, skipped);
+  if (!config) return ReportError(options, "show", config.error(), std::move(document));
+
+  const uint16_t command = config->Read16(pci::kConfigCommand).value_or(0);
+  const uint8_t header_type = config->Read8(pci::kConfigHeaderType).value_or(0) & 0x7f;
+  const uint8_t pin = config->Read8(pci::kConfigInterruptPin).value_or(0);
+  const size_t bar_count = header_type == 0 ? 6 : header_type == 1 ? 2 : 1;
+  const std::string device_path = sysfs.DevicePath(address);
+
+  // Vector counts from the capabilities; unknown when they could not be read.
+  std::optional<uint32_t> msi_vectors, msix_vectors;
+  CapabilityWalk walk = WalkCapabilities(*config, *info);
+  if (!walk.error) {
+    msi_vectors = 0;
+    msix_vectors = 0;
+  } else if (walk.error->status != Status::OUT_OF_RANGE || skipped.empty()) {
+    skipped.Add("MSI and MSI-X vector counts", "the capability list is broken: " + walk.error->ToString());
+  }
+  for (const CapabilityReport& report : walk.reports) {
+    if (report.capability.extended || report.decoded.is_null()) continue;
+    if (report.capability.id == pci::kCapMsi) {
+      msi_vectors = pci::DecodeMsi(*config, report.capability)->vectors_capable;
+    } else if (report.capability.id == pci::kCapMsix) {
+      msix_vectors = pci::DecodeMsix(*config, report.capability)->table_size;
+    }
+  }
+
+  // The IOMMU group as VFIO would see it.
+  auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+  std::optional<std::string> no_group;
+  if (!viability) {
+    no_group = viability.error().what;
+    // "check IOMMU group: no IOMMU group: boot with ..." reads better without its verb.
+    constexpr std::string_view kVerb = "check IOMMU group: ";
+    if (no_group->starts_with(kVerb)) no_group->erase(0, kVerb.size());
+  }
+
+  std::vector<BarReport> bars;
+  for (const pci::BarInfo& bar : info->bars) {
+    BarReport report = DescribeBar(bar, *config, command, bar_count);
+    report.routes = RoutesOf(bar, *info, device_path, no_group);
+    bars.push_back(std::move(report));
+  }
+  const uint16_t rom_register = header_type == 1 ? 0x38 : pci::kConfigExpansionRom;
+  std::optional<std::string> group_type;
+  if (info->iommu_group) {
+    group_type = ReadFirstLine(options.sysfs_root + "/kernel/iommu_groups/" +
+                          std::to_string(*info->iommu_group) + "/type");
+  }
+
+  if (options.json) {
+    document.Set("function", FunctionToJson(*info, *names));
+    document.Set("driver_override", info->driver_override ? Json(*info->driver_override) : Json());
+    document.Set("header_type", uint32_t{header_type});
+    Json interrupts = Json::MakeObject();
+    interrupts.Set("pin", pin >= 1 && pin <= 4 ? Json(std::string(1, static_cast<char>('A' + pin - 1)))
+                                              : Json());
+    interrupts.Set("irq", info->irq != 0 ? Json(info->irq) : Json());
+    interrupts.Set("msi_vectors", msi_vectors ? Json(*msi_vectors) : Json());
+    interrupts.Set("msix_vectors", msix_vectors ? Json(*msix_vectors) : Json());
+    document.Set("interrupts", std::move(interrupts));
+    Json bar_list = Json::MakeArray();
+    for (const BarReport& report : bars) {
+      Json bar = Json::MakeObject();
+      bar.Set("index", report.bar->index);
+      bar.Set("type", report.bar->is_io ? "io" : "memory");
+      bar.Set("address", report.bar->address);
+      bar.Set("size", report.bar->size);
+      bar.Set("is_64bit", report.bar->is_64bit);
+      bar.Set("prefetchable", report.bar->is_prefetchable);
+      bar.Set("enabled", report.enabled);
+      Json routes = Json::MakeArray();
+      for (const Route& route : report.routes) routes.Push(RouteToJson(route));
+      bar.Set("routes", std::move(routes));
+      bar_list.Push(std::move(bar));
+    }
+    document.Set("bars", std::move(bar_list));
+    if (info->expansion_rom) {
+      Json rom = Json::MakeObject();
+      rom.Set("address", info->expansion_rom->address);
+      rom.Set("size", info->expansion_rom->size);
+      document.Set("expansion_rom", std::move(rom));
+    } else {
+      document.Set("expansion_rom", Json());
+    }
+    Json iommu = Json::MakeObject();
+    iommu.Set("group", info->iommu_group ? Json(*info->iommu_group) : Json());
+    iommu.Set("type", group_type ? Json(*group_type) : Json());
+    iommu.Set("viable", viability ? Json(viability->viable) : Json());
+    Json members = Json::MakeArray();
+    Json blockers = Json::MakeArray();
+    if (viability) {
+      for (const auto& [member, driver] : viability->members) {
+        Json entry = Json::MakeObject();
+        entry.Set("address", member.ToString());
+        entry.Set("driver", driver.empty() ? Json() : Json(driver));
+        members.Push(std::move(entry));
+      }
+      for (const std::string& blocker : viability->blockers) blockers.Push(blocker);
+    }
+    iommu.Set("members", std::move(members));
+    iommu.Set("blockers", std::move(blockers));
+    iommu.Set("why_none", viability ? Json() : Json(viability.error().what));
+    document.Set("iommu", std::move(iommu));
+    document.Set("skipped", skipped.ToJson());
+    PrintDocument(document);
+    return kExitOk;
+  }
+
+  std::string text = SummaryLine(*info, *names, arguments.numeric) + "\n";
+  text += "\tSubsystem IDs: " + HexId(info->subsystem_vendor_id, 4) + ":" +
+          HexId(info->subsystem_id, 4) + "\n";
+  if (pin != 0 || info->irq != 0) {
+    text += "\tInterrupt: pin " + std::string(1, pin != 0 ? static_cast<char>('A' + pin - 1) : '?') +
+            " routed to IRQ " + std::to_string(info->irq) + "\n";
+  }
+  if (info->numa_node >= 0) text += "\tNUMA node: " + std::to_string(info->numa_node) + "\n";
+  if (info->iommu_group) text += "\tIOMMU group: " + std::to_string(*info->iommu_group) + "\n";
+  for (const BarReport& report : bars) {
+    text += "\t" + report.text + "\n";
+    if (report.routes.empty()) {
+      text += "\t\tRoutes: none map I/O ports; the routes give the port range\n";
+      continue;
+    }
+    for (const Route& route : report.routes) text += "\t\tRoute: " + RouteText(route) + "\n";
+  }
+  if (info->expansion_rom && header_type != 2) {
+    text += "\t" + DescribeRom(*info->expansion_rom, *config, command, rom_register) + "\n";
+  }
+  if (info->driver) text += "\tKernel driver in use: " + *info->driver + "\n";
+  text += "\tDriver override: " + info->driver_override.value_or("none") + "\n";
+  text += "\tParent bridge: " + (info->parent_bridge ? info->parent_bridge->ToString() : "none (root bus)") + "\n";
+  auto count = [](const std::optional<uint32_t>& vectors) {
+    return vectors ? std::to_string(*vectors) : std::string("unknown");
+  };
+  text += "\tInterrupt modes: INTx " +
+          (pin != 0 ? std::string("pin ") + static_cast<char>('A' + pin - 1) : std::string("none")) +
+          ", MSI vectors " + count(msi_vectors) + ", MSI-X vectors " + count(msix_vectors) + "\n";
+  if (!viability) {
+    text += "\tVFIO: " + *no_group + "\n";
+  } else {
+    text += "\tIOMMU group " + std::to_string(viability->group) +
+            (group_type ? " (" + *group_type + ")" : std::string()) + ": " +
+            (viability->viable ? "viable for vfio-pci" : "not viable for vfio-pci") + "\n";
+    for (const auto& [member, driver] : viability->members) {
+      text += "\t\t" + member.ToString() + " " + (driver.empty() ? "no driver" : driver) +
+              (member == address ? " (this function)" : "") + "\n";
+    }
+    for (const std::string& blocker : viability->blockers) text += "\t\tblocked by " + blocker + "\n";
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  skipped.Print("show");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddShowCommand(CLI::App& app, GlobalOptions& options, int& status) {
+  auto* command = app.add_subcommand(
+      "show", "everything about one function: BARs and their routes, interrupts, driver, IOMMU group");
+  auto arguments = std::make_shared<ShowArguments>();
+  command->add_option("DEV", arguments->device, "the function: [[domain:]bus:]device.function")
+      ->required()
+      ->check(DeviceArgumentValidator());
+  command->add_flag("-n,--numeric", arguments->numeric, "numbers only in the summary line");
+  command->callback([&options, &status, arguments] { status = RunShow(options, *arguments); });
+}
+
+}  // namespace udrv::busctl

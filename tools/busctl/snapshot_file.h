@@ -1,0 +1,167 @@
+// The file `busctl snapshot` writes and `busctl --from` replays: the part of
+// a sysfs tree that busctl's read commands look at, in one file, so a bug
+// report can carry a machine's PCI view and tests can replay it.
+//
+// Format, version 1 (docs/busctl.md, "Snapshot file format"): a POSIX tar
+// archive (ustar headers, pax records for paths and link targets longer than
+// ustar holds), so `tar tvf` lists it and `tar xf` unpacks it. Its first
+// member is the regular file `udrv-snapshot`, the manifest: "KEY VALUE" text
+// lines, the first "format udrv.busctl.snapshot/1". Every other member lies
+// under `sys/` and is a regular file, a directory or a symbolic link with the
+// relative target the kernel gave it; unpacked, `sys` is a sysfs root that
+// SysfsPci reads as it reads /sys.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "udrv/core/result.h"
+
+namespace udrv::busctl {
+
+inline constexpr std::string_view kSnapshotFormat = "udrv.busctl.snapshot/1";
+inline constexpr std::string_view kManifestName = "udrv-snapshot";
+inline constexpr std::string_view kTreeName = "sys";
+
+// One member of the archive.
+struct ArchiveEntry {
+  enum class Kind { kFile, kDirectory, kSymlink };
+  Kind kind = Kind::kFile;
+  std::string path;     // relative, '/'-separated, no trailing slash
+  std::string data;     // a file's bytes
+  std::string target;   // a link's target
+  uint64_t offset = 0;  // where its (first) header starts; set by TarReader
+
+  static ArchiveEntry File(std::string path, std::string data) {
+    ArchiveEntry entry;
+    entry.path = std::move(path);
+    entry.data = std::move(data);
+    return entry;
+  }
+  static ArchiveEntry Directory(std::string path) {
+    ArchiveEntry entry;
+    entry.kind = Kind::kDirectory;
+    entry.path = std::move(path);
+    return entry;
+  }
+  static ArchiveEntry Symlink(std::string path, std::string target) {
+    ArchiveEntry entry;
+    entry.kind = Kind::kSymlink;
+    entry.path = std::move(path);
+    entry.target = std::move(target);
+    return entry;
+  }
+};
+
+// Writes `entries` in order as a tar archive, each with modification time `mtime`.
+std::string WriteTarArchive(const std::vector<ArchiveEntry>& entries, int64_t mtime);
+
+// Reads a tar archive member by member. Every defect is IO_INVALID with the
+// byte offset (and the member's name once known), `origin` as the object.
+class TarReader {
+ public:
+  TarReader(std::string_view archive, std::string origin);
+
+  // The next member; nullopt at the end-of-archive marker.
+  Result<std::optional<ArchiveEntry>> Next();
+
+ private:
+  std::unexpected<Error> Malformed(uint64_t offset, std::string what) const;
+
+  std::string_view archive_;
+  std::string origin_;
+  uint64_t offset_ = 0;
+  bool ended_ = false;
+};
+
+// What the manifest says about a recording.
+struct SnapshotManifest {
+  // Config space recorded only in part: sysfs gives users without
+  // CAP_SYS_ADMIN the first 64 bytes of a 256- or 4096-byte file.
+  struct LimitedConfig {
+    std::string device;
+    uint64_t recorded = 0;
+    uint64_t size = 0;
+  };
+  // Something the recorder could not read, and why.
+  struct Skipped {
+    std::string what;
+    std::string why;
+  };
+
+  int64_t created = 0;  // seconds since the epoch; also every member's mtime
+  std::string source;   // the sysfs root recorded
+  std::string host;     // uname: nodename, release, machine
+  std::string kernel;
+  std::string machine;
+  uint32_t uid = 0;     // effective uid of the recorder
+  uint32_t functions = 0;
+  uint32_t iommu_groups = 0;
+  std::vector<LimitedConfig> limited_configs;
+  std::vector<Skipped> skipped;
+
+  std::string Encode() const;
+  // Unknown keys are ignored (version 1 readers skip what later writers add);
+  // an unknown format version is NOT_SUPPORTED.
+  static Result<SnapshotManifest> Decode(std::string_view text, const std::string& origin);
+};
+
+struct Snapshot {
+  SnapshotManifest manifest;
+  std::vector<ArchiveEntry> tree;  // members under sys/, in archive order
+};
+
+// Records the PCI view of `sysfs_root` ("/sys" on a live system), reading
+// only: for every PCI function the attributes, config space (as much as the
+// caller may read), the msi_irqs directory and the driver, iommu_group,
+// physfn and virtfn links; kernel/iommu_groups (type, reserved_regions,
+// members); class/iommu; the VFIO modules' parameters. `replayed`: the
+// manifest of the snapshot `sysfs_root` was unpacked from, whose origin
+// (time, host, recorder, what it skipped) the new recording keeps.
+Result<Snapshot> RecordSnapshot(const std::string& sysfs_root,
+                                const SnapshotManifest* replayed = nullptr);
+
+std::string EncodeSnapshot(const Snapshot& snapshot);
+
+// Checks everything a replay relies on: the manifest comes first with a
+// known version; members are files, directories and links under sys/ with
+// no "." or ".." in their paths, each path once; link targets are relative
+// and stay inside sys/ ("../" steps first, then names).
+Result<Snapshot> DecodeSnapshot(std::string_view bytes, const std::string& origin);
+
+// Writes the file atomically (a temporary file in the same directory, then
+// a rename); ALREADY_EXISTS if `path` exists and !overwrite.
+Result<uint64_t> WriteSnapshotFile(const Snapshot& snapshot, const std::string& path,
+                                   bool overwrite);
+Result<Snapshot> ReadSnapshotFile(const std::string& path);
+
+// A snapshot unpacked into a private temporary directory, removed with this
+// object.
+class SnapshotReplay {
+ public:
+  // Unpacks into a new directory under `parent` ($TMPDIR or /tmp for busctl).
+  static Result<SnapshotReplay> Unpack(const Snapshot& snapshot, const std::string& parent,
+                                       const std::string& origin);
+  SnapshotReplay(SnapshotReplay&& other) noexcept;
+  SnapshotReplay& operator=(SnapshotReplay&& other) noexcept;
+  SnapshotReplay(const SnapshotReplay&) = delete;
+  SnapshotReplay& operator=(const SnapshotReplay&) = delete;
+  ~SnapshotReplay();
+
+  const std::string& directory() const { return directory_; }
+  std::string sysfs_root() const { return directory_ + "/" + std::string(kTreeName); }
+  const SnapshotManifest& manifest() const { return manifest_; }
+
+ private:
+  SnapshotReplay(std::string directory, SnapshotManifest manifest);
+  void Remove();
+
+  std::string directory_;  // empty once moved from
+  SnapshotManifest manifest_;
+};
+
+}  // namespace udrv::busctl
