@@ -6,21 +6,17 @@
 //
 // Exit status: 0 when every step passed; 1 on an error, printed with what
 // failed and where; 2 for bad arguments.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "udrv/core/result.h"
 #include "udrv/core/time.h"
-#include "udrv/dma/buffer.h"
 #include "udrv/drivers/edu/edu.h"
+#include "udrv/drivers/edu/self_test.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/sysfs.h"
@@ -77,68 +73,13 @@ Result<std::unique_ptr<pci::Device>> Open(const Settings& settings, const pci::A
   return pci::OpenUioDevice(address, options);
 }
 
-// A pattern that differs from run to run and from byte to byte (xorshift64).
-void FillPattern(std::span<std::byte> bytes, uint64_t seed) {
-  uint64_t state = seed | 1;
-  for (std::byte& b : bytes) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    b = static_cast<std::byte>(state >> 56);
-  }
-}
-
 Result<void> SelfTest(pci::Device& device, const Settings& settings) {
   auto driver = edu::Edu::Create(device);
   if (!driver) return std::unexpected(driver.error());
-  auto info = driver->bti().GetInfo();
-  if (!info) return Wrap(info.error(), "BTI info");
-  Say(driver->name() + ": edu " + std::to_string(driver->major_version()) + "." +
-      std::to_string(driver->minor_version()) + ", interrupts " +
-      std::string(pci::InterruptModeName(driver->interrupt_mode())) +
-      ", device addresses below " + Hex(info->aspace_size) +
-      (driver->bti().is_physical() ? " (physical: no IOMMU)" : " (IOMMU)"));
-
-  auto alive = driver->CheckLiveness();
-  if (!alive) return std::unexpected(alive.error());
-  Say("liveness check passed");
-
-  uint32_t expected = 1;
-  for (uint32_t n = 1; n <= edu::kMaxFactorialInput; ++n) {
-    expected *= n;
-    auto factorial = driver->Factorial(n);
-    if (!factorial) return std::unexpected(factorial.error());
-    if (*factorial != expected) {
-      return Fail(Status::IO,
-                  "factorial of " + std::to_string(n) + ": edu says " +
-                      std::to_string(*factorial) + ", not " + std::to_string(expected),
-                  driver->name());
-    }
-  }
-  Say("factorials 1! to " + std::to_string(edu::kMaxFactorialInput) + "! = " +
-      std::to_string(expected) + " correct, each completed by interrupt");
-
-  auto source = udrv::dma::ContiguousBuffer::Create(driver->bti(), settings.size,
-                                                    udrv::dma::kBtiPermRead, "edu-dma-source");
-  if (!source) return Wrap(source.error(), "allocate and pin the DMA source");
-  auto destination = udrv::dma::ContiguousBuffer::Create(
-      driver->bti(), settings.size, udrv::dma::kBtiPermWrite, "edu-dma-destination");
-  if (!destination) return Wrap(destination.error(), "allocate and pin the DMA destination");
-  Say("pinned the source at " + Hex(source->phys()) + " and the destination at " +
-      Hex(destination->phys()));
-  if (settings.hold_pins_seconds != 0) {
-    Say("holding the pins for " + std::to_string(settings.hold_pins_seconds) + " s");
-    std::this_thread::sleep_for(std::chrono::seconds(settings.hold_pins_seconds));
-  }
-
-  const uint64_t seed = static_cast<uint64_t>(udrv::Now()) ^ static_cast<uint64_t>(::getpid());
-  FillPattern(edu::HostMemoryOf(*source).cpu.first(settings.size), seed);
-  auto round_trip = driver->RoundTrip(*source, *destination, settings.size);
-  if (!round_trip) return std::unexpected(round_trip.error());
-  Say("DMA round trip of " + std::to_string(settings.size) +
-      " bytes host -> edu -> host verified byte for byte (pattern seed " + Hex(seed) +
-      "), each DMA completed by interrupt");
-  return {};
+  edu::SelfTestOptions options;
+  options.dma_size = settings.size;
+  options.hold_pins = udrv::Duration{settings.hold_pins_seconds} * 1'000'000'000;
+  return edu::SelfTest(*driver, options, Say);
 }
 
 Result<void> Run(const Settings& settings) {

@@ -1,0 +1,114 @@
+// The driver manager, step 1 of seed 001: it enumerates the devices of a bus
+// (the root bus, root_bus.h), matches them against the registered drivers'
+// bind rules, opens each matched device and starts its driver in this
+// process; later it stops the drivers and gives the devices back.
+//
+// Which driver binds a node: the FIRST REGISTERED driver whose rules all
+// hold. Registration order is the priority: register drivers for specific
+// devices (vendor and device ID) before drivers for classes of devices. A
+// count of rules would not rank them: a class driver's three rules (class,
+// subclass, interface) would outweigh a device driver's two. Every driver is
+// still evaluated, so Match shows who else matched and why the others did
+// not. One node gets one driver.
+//
+// A device is opened only for a driver whose rules matched it: nothing is
+// bound, opened or written for a node no driver wants.
+//
+// Not thread safe: one thread drives the manager.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "udrv/bus/bind_rules.h"
+#include "udrv/bus/bus.h"
+#include "udrv/bus/driver.h"
+#include "udrv/core/result.h"
+
+namespace udrv::bus {
+
+struct DriverManagerOptions {
+  // How devices are given back, when a driver's start fails and in StopAll.
+  ReleaseOptions release;
+  // Where the manager says what it does (may be empty).
+  Logger log;
+};
+
+// One registered driver's verdict on a node.
+struct Candidate {
+  std::string driver;
+  BindEvaluation evaluation;
+};
+
+struct NodeMatch {
+  DeviceNode node;
+  // The driver that binds the node: the first registered one that matched.
+  std::optional<std::string> driver;
+  // Every registered driver, in registration order.
+  std::vector<Candidate> candidates;
+};
+
+struct BindOutcome {
+  std::string node_id;
+  std::string driver;
+  // The open or the start that failed, if one did.
+  Result<void> started;
+  // How the device was given back when the driver failed to start.
+  std::optional<ReleaseReport> released;
+};
+
+struct StopOutcome {
+  std::string node_id;
+  std::string driver;
+  Result<void> stopped;
+  Result<ReleaseReport> released;
+};
+
+class DriverManager {
+ public:
+  // `bus` must outlive the manager.
+  DriverManager(Bus& bus, DriverManagerOptions options);
+  // Stops whatever still runs (StopAll).
+  ~DriverManager();
+  DriverManager(const DriverManager&) = delete;
+  DriverManager& operator=(const DriverManager&) = delete;
+
+  // INVALID_ARGS for an empty name, no start function or rules that
+  // ValidateBindRules refuses; ALREADY_EXISTS for a name registered before.
+  Result<void> Register(Driver driver);
+
+  // Enumerates the bus and evaluates every driver on every node; binds
+  // nothing.
+  Result<std::vector<NodeMatch>> Match() const;
+
+  // Enumerates, matches, and for each matched node not already running a
+  // driver: opens the device and starts the driver. A node whose open or
+  // start fails is reported and does not stop the others; a driver that
+  // failed to start has its device released. Fails only when enumeration
+  // does.
+  Result<std::vector<BindOutcome>> BindAll();
+
+  // Stops every running driver, the last started first: Stop, destroy the
+  // instance and its context, then release the device.
+  std::vector<StopOutcome> StopAll();
+
+  // Drivers running now.
+  size_t running() const { return running_.size(); }
+
+ private:
+  struct Running;
+
+  void Log(const std::string& line) const;
+  const Driver* FindDriver(const std::string& name) const;
+  // Opens the node and starts `driver` on it; the outcome of both.
+  BindOutcome Start(const DeviceNode& node, const Driver& driver);
+
+  Bus& bus_;
+  DriverManagerOptions options_;
+  std::vector<Driver> drivers_;
+  std::vector<std::unique_ptr<Running>> running_;  // in start order
+};
+
+}  // namespace udrv::bus

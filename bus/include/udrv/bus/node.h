@@ -1,0 +1,64 @@
+// A device node: one device as a bus enumerated it, described by typed
+// properties that bind rules (bind_rules.h) match, as in Fuchsia's driver
+// framework. Nodes are plain values: a bus makes them, the driver manager
+// matches them, and they can be printed, compared and (later) sent to
+// another process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace udrv::bus {
+
+// A property's value: a number (IDs, class codes) or a string (addresses,
+// compatible strings, driver names).
+using PropertyValue = std::variant<uint32_t, std::string>;
+
+// "0x11e8" for a number, "\"qemu,edu\"" for a string: how values appear in
+// rules, explanations and listings.
+std::string FormatPropertyValue(const PropertyValue& value);
+
+// Keys are dotted, named after the bus that defines them: "pci.vendor",
+// later "fdt.compatible", "acpi.hid", "usb.vid". Each key holds one value.
+class Properties {
+ public:
+  // Sets `key`, replacing an earlier value of it.
+  void Set(std::string key, uint32_t value);
+  void Set(std::string key, std::string value);
+
+  // The value of `key`, or nullptr when the node has no such property.
+  const PropertyValue* Find(std::string_view key) const;
+  std::optional<uint32_t> FindNumber(std::string_view key) const;
+  std::optional<std::string> FindString(std::string_view key) const;
+
+  // In the order they were first set.
+  const std::vector<std::pair<std::string, PropertyValue>>& entries() const { return entries_; }
+
+  bool operator==(const Properties&) const = default;
+
+ private:
+  void SetValue(std::string key, PropertyValue value);
+
+  std::vector<std::pair<std::string, PropertyValue>> entries_;
+};
+
+struct DeviceNode {
+  // The bus that enumerated the node and opens it ("pci").
+  std::string bus;
+  // Stable across runs on the same machine and topological: the bus name,
+  // then the path from the bus's root down to the node, as
+  // "pci/0000:00:1c.0/0000:03:00.0" (a function behind a bridge).
+  std::string id;
+  // The parent node's id; empty for a node at the root of its bus.
+  std::string parent;
+  Properties properties;
+
+  bool operator==(const DeviceNode&) const = default;
+};
+
+}  // namespace udrv::bus
