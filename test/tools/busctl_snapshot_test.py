@@ -146,8 +146,9 @@ def manifest(path):
 
 
 def tree_entries(root):
-    """path -> ("f", bytes) | ("l", target) | ("d",), uevent placeholders of
-    recorded driver directories left out (they exist so git keeps them)."""
+    """path -> ("f", bytes) | ("l", target) | ("d",). Left out, as git cannot
+    hold them: empty directories (a fresh clone lacks them) and the uevent
+    placeholders that keep recorded driver directories in git."""
     entries = {}
     for directory, dirs, files in os.walk(root):
         for name in dirs + files:
@@ -158,7 +159,8 @@ def tree_entries(root):
                 if name in dirs:
                     dirs.remove(name)
             elif os.path.isdir(path):
-                entries[relative] = ("d",)
+                if os.listdir(path):
+                    entries[relative] = ("d",)
             elif not ("/drivers/" in "/" + relative and name == "uevent"):
                 with open(path, "rb") as f:
                     entries[relative] = ("f", f.read())

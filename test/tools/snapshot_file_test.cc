@@ -34,8 +34,9 @@ std::string ReadFile(const fs::path& path) {
 }
 
 // Every file, directory and link below `root`, as "path" -> "f:<bytes>",
-// "d" or "l:<target>" ("uevent" placeholders of recorded driver directories
-// left out: they exist so git keeps the directories).
+// "d" or "l:<target>". Left out, as git cannot hold them: empty directories
+// (a fresh clone lacks them), and the "uevent" placeholders that keep
+// recorded driver directories in git.
 std::map<std::string, std::string> Tree(const fs::path& root) {
   std::map<std::string, std::string> tree;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
@@ -44,7 +45,7 @@ std::map<std::string, std::string> Tree(const fs::path& root) {
     if (it->is_symlink()) {
       tree[relative] = "l:" + fs::read_symlink(it->path()).string();
     } else if (it->is_directory()) {
-      tree[relative] = "d";
+      if (!fs::is_empty(it->path())) tree[relative] = "d";
     } else if (relative.find("/drivers/") == std::string::npos || !relative.ends_with("/uevent")) {
       tree[relative] = "f:" + ReadFile(it->path());
     }
