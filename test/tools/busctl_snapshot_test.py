@@ -146,9 +146,10 @@ def manifest(path):
 
 
 def tree_entries(root):
-    """path -> ("f", bytes) | ("l", target) | ("d",). Left out, as git cannot
-    hold them: empty directories (a fresh clone lacks them) and the uevent
-    placeholders that keep recorded driver directories in git."""
+    """path -> ("f", bytes) | ("l", target). Directories count through what
+    they hold: git keeps no empty one (a fresh clone lacks them), and the
+    uevent placeholders that keep recorded driver directories in git are
+    left out too."""
     entries = {}
     for directory, dirs, files in os.walk(root):
         for name in dirs + files:
@@ -159,8 +160,7 @@ def tree_entries(root):
                 if name in dirs:
                     dirs.remove(name)
             elif os.path.isdir(path):
-                if os.listdir(path):
-                    entries[relative] = ("d",)
+                continue
             elif not ("/drivers/" in "/" + relative and name == "uevent"):
                 with open(path, "rb") as f:
                     entries[relative] = ("f", f.read())

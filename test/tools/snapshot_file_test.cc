@@ -33,10 +33,10 @@ std::string ReadFile(const fs::path& path) {
   return out.str();
 }
 
-// Every file, directory and link below `root`, as "path" -> "f:<bytes>",
-// "d" or "l:<target>". Left out, as git cannot hold them: empty directories
-// (a fresh clone lacks them), and the "uevent" placeholders that keep
-// recorded driver directories in git.
+// Every file and link below `root`, as "path" -> "f:<bytes>" or
+// "l:<target>". Directories count through what they hold: git keeps no
+// empty one (a fresh clone lacks them), and the "uevent" placeholders that
+// keep recorded driver directories in git are left out too.
 std::map<std::string, std::string> Tree(const fs::path& root) {
   std::map<std::string, std::string> tree;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
@@ -44,9 +44,8 @@ std::map<std::string, std::string> Tree(const fs::path& root) {
     const std::string relative = it->path().lexically_relative(root).string();
     if (it->is_symlink()) {
       tree[relative] = "l:" + fs::read_symlink(it->path()).string();
-    } else if (it->is_directory()) {
-      if (!fs::is_empty(it->path())) tree[relative] = "d";
-    } else if (relative.find("/drivers/") == std::string::npos || !relative.ends_with("/uevent")) {
+    } else if (!it->is_directory() && (relative.find("/drivers/") == std::string::npos ||
+                                       !relative.ends_with("/uevent"))) {
       tree[relative] = "f:" + ReadFile(it->path());
     }
   }
