@@ -289,6 +289,23 @@ Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
   return record;
 }
 
+Result<BindRecord> UnbindDriver(const Address& address, const std::string& sysfs_root) {
+  const SysfsPaths paths{sysfs_root};
+  const std::string object = address.ToString();
+  const std::string device = paths.Device(address);
+  if (!Exists(device)) {
+    return Fail(Status::IO_NOT_PRESENT, "unbind " + object + ": no such PCI device in sysfs", device);
+  }
+  auto previous_override = ReadOverride(device);
+  if (!previous_override) return Wrap(previous_override.error(), "unbind " + object);
+  BindRecord record{address, LinkBasename(device + "/driver"), std::move(*previous_override), ""};
+  if (!record.previous_driver) return record;
+  if (auto unbound = WriteAttribute(device + "/driver/unbind", object, object); !unbound) {
+    return Wrap(unbound.error(), "unbind " + object + " from " + *record.previous_driver);
+  }
+  return record;
+}
+
 Result<void> RestoreDriver(const BindRecord& record, const std::string& sysfs_root) {
   const SysfsPaths paths{sysfs_root};
   const std::string object = record.address.ToString();

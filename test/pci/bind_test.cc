@@ -334,6 +334,30 @@ TEST_CASE("bind: RestoreDriver leaves a function that had no driver without one"
   CHECK(tree.DriverOverride("0000:00:03.0") == "pci-stub");
 }
 
+TEST_CASE("bind: UnbindDriver takes the function from its driver and records what to restore",
+          "[bind]") {
+  FakeSysfs tree;
+  CHECK(StatusOf(UnbindDriver(A("0000:00:1f.2"), tree.root())) == "IO_NOT_PRESENT");
+
+  tree.AddDevice("0000:00:1f.2");
+  tree.Bind("0000:00:1f.2", "ahci");
+  FakeSysfs::Write(tree.Device("0000:00:1f.2") / "driver_override", "ahci\n");
+  auto record = UnbindDriver(A("0000:00:1f.2"), tree.root());
+  REQUIRE_OK(record);
+  CHECK(tree.Unbound("ahci") == "0000:00:1f.2");
+  CHECK(record->previous_driver == "ahci");
+  CHECK(record->previous_override == "ahci");
+  CHECK(record->driver.empty());
+  CHECK(tree.DriverOverride("0000:00:1f.2") == "ahci\n");  // left as it was
+
+  // No driver: nothing written, a record that restores to "no driver".
+  tree.AddDevice("0000:00:03.0");
+  auto unbound = UnbindDriver(A("0000:00:03.0"), tree.root());
+  REQUIRE_OK(unbound);
+  CHECK_FALSE(unbound->previous_driver.has_value());
+  CHECK(tree.Probed().empty());
+}
+
 TEST_CASE("uio: OpenUioDevice needs the function bound to uio_pci_generic", "[bind][uio]") {
   FakeSysfs tree;
   tree.AddDevice("0000:00:02.0");

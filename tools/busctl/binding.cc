@@ -1,10 +1,7 @@
 // `busctl bind`, `busctl unbind` and `busctl restore`: moving a function
-// between kernel drivers with pci::BindDriver, each change kept as a rollback
+// between kernel drivers with pci::BindDriver / UnbindDriver, each change kept as a rollback
 // record in the state file (binding_state.h) that `restore` puts back.
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -134,22 +131,6 @@ struct UnbindArguments {
   std::string state_file{kDefaultStateFile};
 };
 
-// Takes the function from its driver; the kernel's unbind is done when the
-// write returns.
-Result<void> Unbind(const pci::SysfsPci& sysfs, const pci::Address& address,
-                    const std::string& driver) {
-  const std::string path = sysfs.DevicePath(address) + "/driver/unbind";
-  const std::string text = address.ToString();
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return FailErrno(errno, "unbind from " + driver + ": open " + path, text);
-  ssize_t n;
-  do {
-    n = ::write(fd.get(), text.data(), text.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return FailErrno(errno, "unbind from " + driver + ": write " + path, text);
-  return {};
-}
-
 int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   Json document = NewDocument("unbind");
@@ -180,7 +161,7 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   if (auto saved = state->Save(); !saved) {
     return ReportError(options, "unbind", saved.error(), std::move(document));
   }
-  if (auto unbound = Unbind(pci::SysfsPci(options.sysfs_root), address, *info->driver); !unbound) {
+  if (auto unbound = pci::UnbindDriver(address, options.sysfs_root); !unbound) {
     state->Erase(state->records().size() - 1);
     auto saved = state->Save();
     Error error = unbound.error();

@@ -63,7 +63,13 @@ std::string CanonicalDriverName(std::string_view driver);
 Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
                               const std::string& sysfs_root = "/sys");
 
-// Puts back what `record` changed: unbinds the function from its current
+// Takes `address` from its driver (the driver's `unbind` file), leaving
+// driver_override as it is, and returns what to restore: a BindRecord with
+// an empty `driver`. Nothing changes when no driver holds the function.
+// IO_NOT_PRESENT when there is no such function; a failed write says which.
+Result<BindRecord> UnbindDriver(const Address& address, const std::string& sysfs_root = "/sys");
+
+// Puts back what `record` (of BindDriver or UnbindDriver) changed: unbinds the function from its current
 // driver, restores driver_override (clears it when there was none) and, when
 // a driver held the function before, probes so that it binds again and checks
 // that it did. Nothing happens when the function is in the recorded state
