@@ -38,56 +38,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr uint32_t kEduDmaSource = 0x80;
-constexpr uint32_t kEduDmaDestination = 0x88;
-constexpr uint32_t kEduDmaCount = 0x90;
-constexpr uint32_t kEduDmaCommand = 0x98;
-constexpr uint32_t kEduDmaStart = 1u << 0;
-constexpr uint32_t kEduDmaToRam = 1u << 1;
-constexpr uint64_t kEduBuffer = 0x40000;
-constexpr uint64_t kEduDmaLimit = uint64_t{1} << 28;
 constexpr size_t kTransfer = 1024;
 
 using udrv::guest::FindEdu;
-
-// edu bound to vfio-pci and opened; the previous driver comes back at the end.
-class VfioEdu {
- public:
-  VfioEdu() : address_(FindEdu()) {
-    auto record = BindDriver(address_, "vfio-pci");
-    REQUIRE_OK(record);
-    record_ = *record;
-    auto device = OpenVfioDevice(address_);
-    REQUIRE_OK(device);
-    device_ = std::move(*device);
-  }
-  ~VfioEdu() {
-    if (!record_) return;
-    device_.reset();
-    auto restored = RestoreDriver(*record_);
-    if (std::uncaught_exceptions() == 0) REQUIRE_OK(restored);
-  }
-  Device& device() { return *device_; }
-
- private:
-  Address address_;
-  std::optional<BindRecord> record_;
-  std::unique_ptr<Device> device_;
-};
-
-// Starts one edu DMA and waits for its busy bit to clear.
-void RunDma(const udrv::mmio::MmioBuffer& regs, uint64_t source, uint64_t destination,
-            uint32_t count, uint32_t command) {
-  regs.Write64(source, kEduDmaSource);
-  regs.Write64(destination, kEduDmaDestination);
-  regs.Write64(count, kEduDmaCount);
-  regs.Write64(command | kEduDmaStart, kEduDmaCommand);
-  const udrv::Time deadline = udrv::DeadlineAfter(5s);
-  while (regs.Read64(kEduDmaCommand) & kEduDmaStart) {
-    REQUIRE(udrv::Now() < deadline);
-    ::usleep(1000);
-  }
-}
+using udrv::guest::VfioEdu;
+using udrv::guest::kEduBuffer;
+using udrv::guest::kEduDmaLimit;
+using udrv::guest::kEduDmaToRam;
+using udrv::guest::RunEduDma;
 
 Vmo MakeVmo(const char* name) {
   auto vmo = Vmo::Create(udrv::PageSize(), name);
@@ -133,8 +91,8 @@ TEST_CASE("edu dma: host -> edu -> host through pinned VMOs", "[dma-edu]") {
     CHECK(pmt->addresses()[0] + udrv::PageSize() <= kEduDmaLimit);
   }
 
-  RunDma(s.regs, in->addresses()[0], kEduBuffer, kTransfer, 0);
-  RunDma(s.regs, kEduBuffer, out->addresses()[0], kTransfer, kEduDmaToRam);
+  RunEduDma(s.regs, in->addresses()[0], kEduBuffer, kTransfer, 0);
+  RunEduDma(s.regs, kEduBuffer, out->addresses()[0], kTransfer, kEduDmaToRam);
 
   std::vector<std::byte> received(kTransfer);
   REQUIRE_OK(destination.Read(received, 0));
@@ -160,12 +118,12 @@ TEST_CASE("edu dma: a read from an unpinned IOVA is blocked by the IOMMU", "[dma
   auto out = s.bti.Pin(kBtiPermWrite, destination, 0, udrv::PageSize());
   REQUIRE_OK(out);
   // edu's buffer holds the pattern first, so a blocked read shows.
-  RunDma(s.regs, in->addresses()[0], kEduBuffer, kTransfer, 0);
+  RunEduDma(s.regs, in->addresses()[0], kEduBuffer, kTransfer, 0);
   const uint64_t stale = in->addresses()[0];
   REQUIRE_OK(in->Unpin());
 
-  RunDma(s.regs, stale, kEduBuffer, kTransfer, 0);
-  RunDma(s.regs, kEduBuffer, out->addresses()[0], kTransfer, kEduDmaToRam);
+  RunEduDma(s.regs, stale, kEduBuffer, kTransfer, 0);
+  RunEduDma(s.regs, kEduBuffer, out->addresses()[0], kTransfer, kEduDmaToRam);
   std::vector<std::byte> received(kTransfer);
   REQUIRE_OK(destination.Read(received, 0));
   // The IOMMU faulted the read (the guest kernel logs it): edu got zeros.

@@ -51,14 +51,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr uint32_t kEduDmaSource = 0x80;
-constexpr uint32_t kEduDmaDestination = 0x88;
-constexpr uint32_t kEduDmaCount = 0x90;
-constexpr uint32_t kEduDmaCommand = 0x98;
-constexpr uint32_t kEduDmaStart = 1u << 0;
-constexpr uint32_t kEduDmaToRam = 1u << 1;
-constexpr uint64_t kEduBuffer = 0x40000;
-constexpr uint64_t kEduDmaLimit = uint64_t{1} << 28;
+using udrv::guest::kEduBuffer;
+using udrv::guest::kEduDmaLimit;
+using udrv::guest::kEduDmaToRam;
+using udrv::guest::RunEduDma;
+using udrv::guest::UioEdu;
 constexpr size_t kTransfer = 1024;
 constexpr uint64_t kHugePage = 2 << 20;  // the guests reserve 2 MiB pages
 constexpr UnsafePhysicalDma kConsent{.device_may_reach_all_memory = true};
@@ -165,46 +162,6 @@ int ExitStatusOf(pid_t child) {
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   return WEXITSTATUS(status);
-}
-
-// edu bound to uio_pci_generic and opened with `options`; the previous
-// driver comes back at the end.
-class UioEdu {
- public:
-  explicit UioEdu(const UioOptions& options) : address_(udrv::guest::FindEdu()) {
-    auto record = BindDriver(address_, "uio");
-    REQUIRE_OK(record);
-    record_ = *record;
-    auto device = OpenUioDevice(address_, options);
-    REQUIRE_OK(device);
-    device_ = std::move(*device);
-  }
-  ~UioEdu() {
-    if (!record_) return;
-    device_.reset();
-    auto restored = RestoreDriver(*record_);
-    if (std::uncaught_exceptions() == 0) REQUIRE_OK(restored);
-  }
-  Device& device() { return *device_; }
-
- private:
-  Address address_;
-  std::optional<BindRecord> record_;
-  std::unique_ptr<Device> device_;
-};
-
-// Starts one edu DMA and waits for its busy bit to clear.
-void RunDma(const udrv::mmio::MmioBuffer& regs, uint64_t source, uint64_t destination,
-            uint32_t count, uint32_t command) {
-  regs.Write64(source, kEduDmaSource);
-  regs.Write64(destination, kEduDmaDestination);
-  regs.Write64(count, kEduDmaCount);
-  regs.Write64(command | kEduDmaStart, kEduDmaCommand);
-  const udrv::Time deadline = udrv::DeadlineAfter(5s);
-  while (regs.Read64(kEduDmaCommand) & kEduDmaStart) {
-    REQUIRE(udrv::Now() < deadline);
-    ::usleep(1000);
-  }
 }
 
 std::vector<std::byte> Pattern(uint8_t seed) {
@@ -361,8 +318,8 @@ TEST_CASE("physical bti: edu DMAs host -> edu -> host over UIO", "[dma-physical]
   constexpr uint64_t kAt = 300;
   const auto pattern = Pattern(5);
   REQUIRE_OK(source.vmo.Write(pattern, kAt * kPage + 64));
-  RunDma(*regs, source.pmt.addresses()[0] + kAt * kPage + 64, kEduBuffer, kTransfer, 0);
-  RunDma(*regs, kEduBuffer, destination.pmt.addresses()[kAt] + 128, kTransfer, kEduDmaToRam);
+  RunEduDma(*regs, source.pmt.addresses()[0] + kAt * kPage + 64, kEduBuffer, kTransfer, 0);
+  RunEduDma(*regs, kEduBuffer, destination.pmt.addresses()[kAt] + 128, kTransfer, kEduDmaToRam);
 
   std::vector<std::byte> received(kTransfer);
   REQUIRE_OK(destination.vmo.Read(received, kAt * kPage + 128));

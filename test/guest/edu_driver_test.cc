@@ -56,33 +56,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using udrv::guest::FindEdu;
-
-// edu bound to vfio-pci and opened; the previous driver comes back at the
-// end. Declare it before the driver and the buffers.
-class VfioEdu {
- public:
-  VfioEdu() : VfioEdu(FindEdu()) {}
-  explicit VfioEdu(const Address& address) : address_(address) {
-    auto record = BindDriver(address_, "vfio-pci");
-    REQUIRE_OK(record);
-    record_ = *record;
-    auto device = OpenVfioDevice(address_);
-    REQUIRE_OK(device);
-    device_ = std::move(*device);
-  }
-  ~VfioEdu() {
-    if (!record_) return;
-    device_.reset();
-    auto restored = RestoreDriver(*record_);
-    if (std::uncaught_exceptions() == 0) REQUIRE_OK(restored);
-  }
-  Device& device() { return *device_; }
-
- private:
-  Address address_;
-  std::optional<BindRecord> record_;
-  std::unique_ptr<Device> device_;
-};
+using udrv::guest::VfioEdu;
 
 Edu MakeDriver(Device& device, Options options = {}) {
   auto driver = Edu::Create(device, options);

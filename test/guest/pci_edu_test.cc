@@ -73,32 +73,20 @@ using udrv::guest::FindEdu;
 // in a test: it closes the device and puts the previous driver back when it
 // goes, after the test's mappings (an unbind from vfio-pci waits for every
 // mapping of the device to go).
-class OpenedEdu {
+class OpenedEdu : public udrv::guest::BoundDevice {
  public:
-  OpenedEdu() : route_(Route()), address_(FindEdu()) {
-    auto record = BindDriver(address_, route_ == "vfio" ? "vfio-pci" : "uio_pci_generic");
-    REQUIRE_OK(record);
-    record_ = *record;
-    auto device = route_ == "vfio" ? OpenVfioDevice(address_) : OpenUioDevice(address_);
-    REQUIRE_OK(device);
-    device_ = std::move(*device);
-  }
-  ~OpenedEdu() {
-    if (!record_) return;
-    device_.reset();
-    auto restored = RestoreDriver(*record_);
-    if (std::uncaught_exceptions() == 0) REQUIRE_OK(restored);
-  }
-
-  Device& device() { return *device_; }
+  OpenedEdu() : OpenedEdu(Route()) {}
   bool vfio() const { return route_ == "vfio"; }
-  const Address& address() const { return address_; }
 
  private:
+  explicit OpenedEdu(const std::string& route)
+      : BoundDevice(FindEdu(), route == "vfio" ? "vfio-pci" : "uio_pci_generic",
+                    [&route](const Address& address) {
+                      return route == "vfio" ? OpenVfioDevice(address) : OpenUioDevice(address);
+                    }),
+        route_(route) {}
+
   std::string route_;
-  Address address_;
-  std::optional<BindRecord> record_;
-  std::unique_ptr<Device> device_;
 };
 
 udrv::mmio::MmioBuffer MapRegisters(Device& device, const Vmar& vmar) {
