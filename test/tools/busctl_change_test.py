@@ -32,24 +32,17 @@ import tempfile
 
 import jsonschema
 
+import busctl_testlib
+
 BUSCTL, SCHEMA_PATH, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
-with open(SCHEMA_PATH) as f:
-    SCHEMA = json.load(f)
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-failures = []
+SCHEMA, VALIDATOR = busctl_testlib.load_schema(SCHEMA_PATH)
+CHECKS = busctl_testlib.Checks(verbose=True)
+check = CHECKS.check
 
 # Recorded as the kernel prints `resource`: start end flags.
 MEM32 = 0x40200
 MEM64_PREFETCH = 0x14220C
 IO = 0x40101
-
-
-def check(condition, what, detail=""):
-    if condition:
-        print(f"ok: {what}")
-    else:
-        failures.append(what)
-        print(f"FAIL: {what}\n  {detail}")
 
 
 def validate(document, what, ref=None):
@@ -493,8 +486,8 @@ def main():
             test_unprivileged(tree)
     finally:
         shutil.rmtree(tree.root)
-    if failures:
-        print(f"{len(failures)} checks failed:\n  " + "\n  ".join(failures))
+    if CHECKS.failures:
+        print(f"{len(CHECKS.failures)} checks failed:\n  " + "\n  ".join(CHECKS.failures))
         return 1
     print("all checks passed")
     return 0

@@ -26,24 +26,13 @@ import subprocess
 import sys
 import tempfile
 
-import jsonschema
+import busctl_testlib
 
 BUSCTL, SCHEMA_PATH, DATA = sys.argv[1], sys.argv[2], sys.argv[3]
 HERE = os.path.dirname(os.path.abspath(__file__))
-with open(SCHEMA_PATH) as f:
-    SCHEMA = json.load(f)
-jsonschema.Draft202012Validator.check_schema(SCHEMA)
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
-failures = []
-checks = 0
-
-
-def check(condition, what, detail=""):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
-        print(f"FAIL: {what}\n  {detail}")
+SCHEMA, VALIDATOR = busctl_testlib.load_schema(SCHEMA_PATH)
+CHECKS = busctl_testlib.Checks()
+check = CHECKS.check
 
 
 def run(args, prefix=()):
@@ -227,10 +216,10 @@ def main():
         check_bad_arguments(trees[0][0])
     if os.path.isdir("/sys/bus/pci/devices"):
         check_unprivileged()
-    if failures:
-        print(f"{len(failures)} of {checks} checks failed")
+    if CHECKS.failures:
+        print(f"{len(CHECKS.failures)} of {CHECKS.count} checks failed")
         return 1
-    print(f"all {checks} checks passed")
+    print(f"all {CHECKS.count} checks passed")
     return 0
 
 

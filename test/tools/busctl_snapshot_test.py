@@ -31,14 +31,11 @@ import sys
 import tarfile
 import tempfile
 
-import jsonschema
+import busctl_testlib
 
 BUSCTL, SCHEMA_PATH, DATA = sys.argv[1], sys.argv[2], sys.argv[3]
 HERE = os.path.dirname(os.path.abspath(__file__))
-with open(SCHEMA_PATH) as f:
-    SCHEMA = json.load(f)
-jsonschema.Draft202012Validator.check_schema(SCHEMA)
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+SCHEMA, VALIDATOR = busctl_testlib.load_schema(SCHEMA_PATH)
 WORK = tempfile.mkdtemp(prefix="busctl-snapshot-test.")
 os.chmod(WORK, 0o755)
 # busctl unpacks --from snapshots under $TMPDIR: an empty directory of our
@@ -48,16 +45,8 @@ os.mkdir(TMP)
 os.chmod(TMP, 0o1777)
 ENV = dict(os.environ, TMPDIR=TMP)
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-failures = []
-checks = 0
-
-
-def check(condition, what, detail=""):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
-        print(f"FAIL: {what}\n  {str(detail)[:3000]}")
+CHECKS = busctl_testlib.Checks()
+check = CHECKS.check
 
 
 def run(args, prefix=()):
@@ -361,7 +350,7 @@ check(result.returncode == 1 and "busctl list: NOT_FOUND" in result.stderr, "--f
       result.stderr)
 
 shutil.rmtree(WORK)
-if failures:
-    print(f"{len(failures)} of {checks} checks failed")
+if CHECKS.failures:
+    print(f"{len(CHECKS.failures)} of {CHECKS.count} checks failed")
     sys.exit(1)
-print(f"busctl snapshot/--from: {checks} checks passed ({len(trees)} trees and the live /sys)")
+print(f"busctl snapshot/--from: {CHECKS.count} checks passed ({len(trees)} trees and the live /sys)")
