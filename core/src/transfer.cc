@@ -94,6 +94,18 @@ Result<void> SendMessage(int socket_fd, const HandleMessage& message, int fd,
   return {};
 }
 
+// The rights a handle with `held` travels with when its sender asks for
+// `wanted`: the same, or a subset.
+Result<Rights> SentRights(Rights held, Rights wanted, std::string_view op) {
+  if (wanted == kRightSameRights) return held;
+  if ((wanted & ~held) != 0) {
+    return Fail(Status::INVALID_ARGS,
+                std::string(op) + ": cannot send rights the handle lacks (" +
+                    RightsToString(wanted & ~held) + ")");
+  }
+  return wanted;
+}
+
 Result<void> WaitReadable(int socket_fd, Time deadline) {
   pollfd pfd{socket_fd, POLLIN, 0};
   for (;;) {
@@ -257,12 +269,14 @@ Result<Interrupt> BuildInterrupt(const HandleMessage& message, UniqueFd fd, Righ
 
 }  // namespace
 
-Result<void> SendHandle(int socket_fd, Vmo&& vmo) {
+Result<void> SendHandle(int socket_fd, Vmo&& vmo, Rights sent_rights) {
   const Vmo sending = std::move(vmo);  // consumed, whatever happens
   if (!sending) return Fail(Status::BAD_HANDLE, "send vmo: invalid handle");
   if ((sending.rights() & kRightTransfer) == 0) {
     return Fail(Status::ACCESS_DENIED, "send vmo: handle lacks TRANSFER");
   }
+  auto rights = SentRights(sending.rights(), sent_rights, "send vmo");
+  if (!rights) return std::unexpected(rights.error());
   auto description = sending.Describe();
   if (!description) return Wrap(std::move(description.error()), "send vmo");
   auto backing = sending.GetBacking();
@@ -271,7 +285,7 @@ Result<void> SendHandle(int socket_fd, Vmo&& vmo) {
 
   HandleMessage message;
   message.type = static_cast<uint16_t>(ObjectType::VMO);
-  message.rights = sending.rights();
+  message.rights = *rights;
   message.size = description->size;
   message.offset = description->offset;
   message.vmo_kind = static_cast<uint32_t>(description->kind);
@@ -280,7 +294,7 @@ Result<void> SendHandle(int socket_fd, Vmo&& vmo) {
   CopyName(description->name, message);
 
   UniqueFd read_only;
-  if ((sending.rights() & kRightWrite) == 0) {
+  if ((*rights & kRightWrite) == 0) {
     auto reopened = ReopenReadOnly(backing->fd, object);
     if (!reopened) return Wrap(std::move(reopened.error()), "send vmo");
     read_only = std::move(*reopened);
@@ -288,19 +302,21 @@ Result<void> SendHandle(int socket_fd, Vmo&& vmo) {
   return SendMessage(socket_fd, message, read_only ? read_only.get() : backing->fd, object);
 }
 
-Result<void> SendHandle(int socket_fd, Interrupt&& interrupt) {
+Result<void> SendHandle(int socket_fd, Interrupt&& interrupt, Rights sent_rights) {
   const Interrupt sending = std::move(interrupt);  // consumed, whatever happens
   if (!sending) return Fail(Status::BAD_HANDLE, "send interrupt: invalid handle");
   const std::shared_ptr<InterruptObject>& object = internal::InterruptAccess::Object(sending);
   if ((sending.rights() & kRightTransfer) == 0) {
     return Fail(Status::ACCESS_DENIED, "send interrupt: handle lacks TRANSFER", object->Describe());
   }
+  auto rights = SentRights(sending.rights(), sent_rights, "send interrupt");
+  if (!rights) return std::unexpected(Error{rights.error().status, rights.error().what, object->Describe()});
   if (auto transferable = object->CheckTransferable(); !transferable) {
     return Wrap(std::move(transferable.error()), "send interrupt");
   }
   HandleMessage message;
   message.type = static_cast<uint16_t>(ObjectType::INTERRUPT);
-  message.rights = sending.rights();
+  message.rights = *rights;
   message.flags = object->is_virtual() ? wire::kFlagVirtualInterrupt : 0;
   CopyName(object->name(), message);
   return SendMessage(socket_fd, message, object->event_fd(), object->Describe());

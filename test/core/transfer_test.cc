@@ -610,3 +610,130 @@ TEST_CASE("transfer: sending to a closed peer is PEER_CLOSED", "[transfer]") {
 }
 
 }  // namespace
+
+TEST_CASE("transfer: the sender may send fewer rights than it holds, never more", "[transfer]") {
+  auto sockets = MakeSocketPair();
+  auto vmo = Vmo::Create(udrv::PageSize(), "sent-narrowed");
+  REQUIRE_OK(vmo);
+  REQUIRE_OK(vmo->Write(Bytes("hello"), 0));
+
+  SECTION("a VMO sent with a subset, TRANSFER left out: exactly that arrives") {
+    const Rights sent = udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect |
+                        udrv::kRightGetProperty | udrv::kRightWait;
+    auto copy = vmo->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*copy), sent));
+    CHECK_FALSE(copy->is_valid());  // consumed
+    auto received = udrv::ReceiveVmo(sockets.child.get());
+    REQUIRE_OK(received);
+    CHECK(received->rights() == sent);
+    std::string text(5, '\0');
+    REQUIRE_OK(received->Read(std::as_writable_bytes(std::span(text)), 0));
+    CHECK(text == "hello");
+    // WRITE left out: read-only for the kernel too.
+    auto backing = received->GetBacking();
+    REQUIRE_OK(backing);
+    CHECK((fcntl(backing->fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
+    CHECK(StatusOf(received->Write(Bytes("x"), 0)) == "ACCESS_DENIED");
+    // Without TRANSFER and DUPLICATE the receiver cannot pass it on.
+    CHECK(StatusOf(received->Duplicate(udrv::kRightSameRights)) == "ACCESS_DENIED");
+    auto onward = MakeSocketPair();
+    CHECK(StatusOf(udrv::SendHandle(onward.parent.get(), std::move(*received))) == "ACCESS_DENIED");
+  }
+  SECTION("a VMO sent with WRITE but without TRANSFER stays writable") {
+    const Rights sent = udrv::kRightRead | udrv::kRightWrite | udrv::kRightMap |
+                        udrv::kRightInspect | udrv::kRightGetProperty;
+    auto copy = vmo->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*copy), sent));
+    auto received = udrv::ReceiveVmo(sockets.child.get());
+    REQUIRE_OK(received);
+    CHECK(received->rights() == sent);
+    REQUIRE_OK(received->Write(Bytes("J"), 0));
+    std::string text(5, '\0');
+    REQUIRE_OK(vmo->Read(std::as_writable_bytes(std::span(text)), 0));
+    CHECK(text == "Jello");
+    // The receiver may still narrow further, not widen.
+    auto again = vmo->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(again);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*again), sent));
+    CHECK(StatusOf(udrv::ReceiveVmo(sockets.child.get(), sent | udrv::kRightTransfer)) ==
+          "ACCESS_DENIED");
+  }
+  SECTION("kRightSameRights sends what the handle holds") {
+    const Rights held = udrv::kDefaultVmoRights & ~udrv::kRightSignal;
+    auto copy = vmo->Duplicate(held);
+    REQUIRE_OK(copy);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*copy), udrv::kRightSameRights));
+    auto received = udrv::ReceiveVmo(sockets.child.get());
+    REQUIRE_OK(received);
+    CHECK(received->rights() == held);
+  }
+  SECTION("a VMO sent with rights it lacks: INVALID_ARGS, consumed, nothing sent") {
+    auto read_only = vmo->Duplicate(udrv::kDefaultVmoRights & ~udrv::kRightWrite);
+    REQUIRE_OK(read_only);
+    auto wider = udrv::SendHandle(sockets.parent.get(), std::move(*read_only),
+                                  udrv::kRightRead | udrv::kRightWrite | udrv::kRightMap |
+                                      udrv::kRightInspect);
+    REQUIRE(StatusOf(wider) == "INVALID_ARGS");
+    CHECK(wider.error().what.find("WRITE") != std::string::npos);
+    CHECK_FALSE(read_only->is_valid());
+    // SAME_RIGHTS mixed with others is no subset either.
+    auto copy = vmo->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    CHECK(StatusOf(udrv::SendHandle(sockets.parent.get(), std::move(*copy),
+                                    udrv::kRightSameRights | udrv::kRightRead)) == "INVALID_ARGS");
+    // TRANSFER is still needed to send at all, whatever is asked for.
+    auto no_transfer = vmo->Duplicate(udrv::kDefaultVmoRights & ~udrv::kRightTransfer);
+    REQUIRE_OK(no_transfer);
+    CHECK(StatusOf(udrv::SendHandle(sockets.parent.get(), std::move(*no_transfer),
+                                    udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect)) ==
+          "ACCESS_DENIED");
+    CHECK(StatusOf(udrv::ReceiveHandle(sockets.child.get(), udrv::kRightSameRights, udrv::Now())) ==
+          "TIMED_OUT");
+  }
+}
+
+TEST_CASE("transfer: an interrupt sent with fewer rights: no SIGNAL, no passing on",
+          "[transfer]") {
+  auto sockets = MakeSocketPair();
+  auto irq = Interrupt::CreateVirtual("sent-narrowed");
+  REQUIRE_OK(irq);
+
+  SECTION("a subset arrives exactly; the sender's Trigger still wakes it") {
+    const Rights sent = udrv::kRightWait | udrv::kRightRead | udrv::kRightInspect;
+    auto copy = irq->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*copy), sent));
+    CHECK_FALSE(copy->is_valid());
+    auto received = udrv::ReceiveInterrupt(sockets.child.get());
+    REQUIRE_OK(received);
+    CHECK(received->rights() == sent);
+    CHECK(StatusOf(received->Trigger(1)) == "ACCESS_DENIED");
+    CHECK(StatusOf(received->Duplicate(udrv::kRightSameRights)) == "ACCESS_DENIED");
+    auto onward = MakeSocketPair();
+    CHECK(StatusOf(udrv::SendHandle(onward.parent.get(), std::move(*received))) ==
+          "ACCESS_DENIED");
+  }
+  SECTION("waiting works on what arrived") {
+    auto copy = irq->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*copy),
+                                udrv::kRightWait | udrv::kRightInspect));
+    auto received = udrv::ReceiveInterrupt(sockets.child.get());
+    REQUIRE_OK(received);
+    REQUIRE_OK(irq->Trigger(5));
+    REQUIRE_OK(received->Wait(udrv::DeadlineAfter(5s)));
+  }
+  SECTION("rights the handle lacks: INVALID_ARGS, consumed, nothing sent") {
+    auto wait_only = irq->Duplicate(udrv::kRightWait | udrv::kRightTransfer);
+    REQUIRE_OK(wait_only);
+    auto wider = udrv::SendHandle(sockets.parent.get(), std::move(*wait_only),
+                                  udrv::kRightWait | udrv::kRightSignal);
+    REQUIRE(StatusOf(wider) == "INVALID_ARGS");
+    CHECK(wider.error().what.find("SIGNAL") != std::string::npos);
+    CHECK_FALSE(wait_only->is_valid());
+    CHECK(StatusOf(udrv::ReceiveHandle(sockets.child.get(), udrv::kRightSameRights, udrv::Now())) ==
+          "TIMED_OUT");
+  }
+}

@@ -70,11 +70,16 @@ static_assert(sizeof(HandleMessage) == 112);
 // Sends `vmo` through `socket_fd`. Needs TRANSFER (ACCESS_DENIED otherwise),
 // and INSPECT and MAP, which read the description and the backing fd.
 // PEER_CLOSED when nobody reads the socket any more.
-Result<void> SendHandle(int socket_fd, Vmo&& vmo);
+// `sent_rights`: what the receiver gets, the handle's own rights
+// (kRightSameRights) or a subset of them (INVALID_ARGS otherwise), which may
+// leave out TRANSFER itself: a root bus hands out handles its drivers cannot
+// pass on.
+Result<void> SendHandle(int socket_fd, Vmo&& vmo, Rights sent_rights = kRightSameRights);
 
 // Sends `interrupt`. Needs TRANSFER. BAD_STATE if it is bound to a port,
-// CANCELED if it was destroyed.
-Result<void> SendHandle(int socket_fd, Interrupt&& interrupt);
+// CANCELED if it was destroyed. `sent_rights` as for a VMO.
+Result<void> SendHandle(int socket_fd, Interrupt&& interrupt,
+                        Rights sent_rights = kRightSameRights);
 
 using ReceivedHandle = std::variant<Vmo, Interrupt>;
 
