@@ -121,3 +121,110 @@ TEST_CASE("release reports: NOT_SUPPORTED and SKIPPED are no failure", "[bus]") 
   CHECK_FALSE(report.ok());
   CHECK_THAT(report.ToString(), Catch::EndsWith("bus mastering off: FAILED (IO: still set)"));
 }
+
+// ---- nodes as text, for driver hosts (SerializeNode / ParseNode) ----
+
+namespace {
+
+DeviceNode RichNode() {
+  DeviceNode node{"pci", "pci/0000:00:1c.0/0000:03:00.0", "pci/0000:00:1c.0", {}};
+  node.properties.Set("pci.vendor", 0x1234);
+  node.properties.Set("pci.device", 0x11e8);
+  node.properties.Set("pci.class", 0);
+  node.properties.Set("pci.max", 0xffffffff);
+  node.properties.Set("pci.address", "0000:03:00.0");
+  node.properties.Set("test.newline", "first\nsecond\n");
+  node.properties.Set("test.backslash", "C:\\dir\\n not a newline \\");
+  node.properties.Set("test.spaces", "  leading and trailing  ");
+  node.properties.Set("test.empty", "");
+  node.properties.Set("test.key\\with\nescapes", "x");
+  return node;
+}
+
+std::string ErrorWhat(const udrv::Result<DeviceNode>& parsed) {
+  return parsed ? std::string("OK") : parsed.error().what;
+}
+
+}  // namespace
+
+TEST_CASE("node text: SerializeNode and ParseNode round trip", "[bus][node]") {
+  SECTION("numbers, strings with newlines and backslashes, in order") {
+    const DeviceNode node = RichNode();
+    const std::string text = udrv::bus::SerializeNode(node);
+    CHECK_THAT(text, Catch::StartsWith("udrv.node/1\nbus pci\nid pci/0000:00:1c.0/0000:03:00.0\n"
+                                       "parent pci/0000:00:1c.0\n"));
+    CHECK_THAT(text, Catch::Contains("property pci.vendor number 0x1234\n"));
+    CHECK_THAT(text, Catch::Contains("property pci.max number 0xffffffff\n"));
+    CHECK_THAT(text, Catch::Contains("property test.newline string first\\nsecond\\n\n"));
+    CHECK_THAT(text, Catch::Contains("property test.backslash string C:\\\\dir\\\\n not a newline \\\\\n"));
+    CHECK_THAT(text, Catch::EndsWith("\n"));
+    auto parsed = udrv::bus::ParseNode(text);
+    REQUIRE_OK(parsed);
+    CHECK(*parsed == node);
+    CHECK(parsed->properties.entries() == node.properties.entries());  // the order too
+    CHECK(parsed->properties.FindString("test.newline") == "first\nsecond\n");
+    CHECK(parsed->properties.FindNumber("pci.class") == 0u);
+  }
+  SECTION("a node at the root of its bus: empty parent, no properties") {
+    const DeviceNode node{"pci", "pci/0000:00:03.0", "", {}};
+    const std::string text = udrv::bus::SerializeNode(node);
+    CHECK(text == "udrv.node/1\nbus pci\nid pci/0000:00:03.0\nparent \n");
+    auto parsed = udrv::bus::ParseNode(text);
+    REQUIRE_OK(parsed);
+    CHECK(*parsed == node);
+    CHECK(parsed->parent.empty());
+  }
+  SECTION("a key with a space survives") {
+    DeviceNode node{"pci", "pci/0000:00:03.0", "", {}};
+    node.properties.Set("odd key", "value with spaces");
+    node.properties.Set("odd key 2", 7);
+    auto parsed = udrv::bus::ParseNode(udrv::bus::SerializeNode(node));
+    REQUIRE_OK(parsed);
+    CHECK(*parsed == node);
+  }
+  SECTION("a number may be written in any hex case, with leading zeros") {
+    auto parsed = udrv::bus::ParseNode(
+        "udrv.node/1\nbus pci\nid pci/x\nparent \nproperty n number 0x00AbCd\n");
+    REQUIRE_OK(parsed);
+    CHECK(parsed->properties.FindNumber("n") == 0xabcdu);
+  }
+}
+
+TEST_CASE("node text: what SerializeNode would not write is IO_INVALID naming the line",
+          "[bus][node]") {
+  const std::string head = "udrv.node/1\nbus pci\nid pci/0000:00:03.0\nparent \n";
+  struct Case {
+    const char* name;
+    std::string text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"empty", "", "empty"},
+      {"no header", "bus pci\nid pci/x\nparent \n", "line 1: expected 'udrv.node/1'"},
+      {"another version", "udrv.node/2\nbus pci\nid pci/x\nparent \n", "line 1: expected"},
+      {"unknown keyword", head + "colour blue\n", "line 5: unknown keyword 'colour'"},
+      {"bad number: no 0x", head + "property n number 1234\n", "line 5: a number without 0x"},
+      {"bad number: not hex", head + "property n number 0x12g4\n", "line 5: not a 32-bit hex number"},
+      {"bad number: empty", head + "property n number 0x\n", "line 5: not a 32-bit hex number"},
+      {"bad number: past 32 bits", head + "property n number 0x100000000\n",
+       "line 5: not a 32-bit hex number"},
+      {"bad number: trailing text", head + "property n number 0x12 \n",
+       "line 5: not a 32-bit hex number"},
+      {"unknown property type", head + "property n float 1.5\n", "line 5: unknown property type 'float'"},
+      {"property without a key", head + "property  string x\n", "line 5: a property without a valid key"},
+      {"missing newline at end", head + "property n number 0x1", "line 5 does not end with a newline"},
+      {"header without newline", "udrv.node/1", "line 1 does not end with a newline"},
+      {"bad escape in a value", head + "property s string a\\tb\n", "line 5: a bad escape"},
+      {"trailing backslash", head + "property s string ab\\\n", "line 5: a bad escape"},
+      {"bad escape in the id", "udrv.node/1\nbus pci\nid pci\\q\nparent \n", "line 3: a bad escape"},
+      {"bad escape in a key", head + "property k\\q string v\n", "line 5: a property without a valid key"},
+      {"no id", "udrv.node/1\nbus pci\nparent \n", "no bus or id"},
+      {"no bus", "udrv.node/1\nid pci/x\nparent \n", "no bus or id"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    auto parsed = udrv::bus::ParseNode(c.text);
+    CHECK(StatusOf(parsed) == "IO_INVALID");
+    CHECK_THAT(ErrorWhat(parsed), Catch::Contains(c.says));
+  }
+}

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "udrv/core/result.h"
+
 namespace udrv::bus {
 
 // A property's value: a number (IDs, class codes) or a string (addresses,
@@ -60,5 +62,14 @@ struct DeviceNode {
 
   bool operator==(const DeviceNode&) const = default;
 };
+
+// A node as text, for a driver host that receives its node from the root
+// bus (pci/isolation.h): a "udrv.node/1" line, then one "KEY VALUE" line
+// each for bus, id and parent, then "property KEY number 0xN" or
+// "property KEY string TEXT" in order. Backslashes and newlines in keys and
+// values are escaped (\\, \n), and spaces in keys (\s).
+std::string SerializeNode(const DeviceNode& node);
+// IO_INVALID naming the line for anything SerializeNode would not write.
+Result<DeviceNode> ParseNode(std::string_view text);
 
 }  // namespace udrv::bus
