@@ -1,0 +1,386 @@
+#include "udrv/bus/host_process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace udrv::bus {
+namespace {
+
+// The host's whole environment: no LD_PRELOAD, locale or daemon secrets
+// leak into it.
+constexpr char kHostEnvironmentPath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+// The steps the child takes between fork and exec, as it reports a failure.
+enum class ChildStep : int {
+  kPdeathsig,
+  kSetgroups,
+  kSetresgid,
+  kSetresuid,
+  kNoNewPrivs,
+  kChannelFd,
+  kCloseFds,
+  kSignals,
+  kExecve,
+};
+
+const char* ChildStepName(int step) {
+  switch (static_cast<ChildStep>(step)) {
+    case ChildStep::kPdeathsig: return "prctl(PR_SET_PDEATHSIG)";
+    case ChildStep::kSetgroups: return "setgroups";
+    case ChildStep::kSetresgid: return "setresgid";
+    case ChildStep::kSetresuid: return "setresuid";
+    case ChildStep::kNoNewPrivs: return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case ChildStep::kChannelFd: return "channel fd to 3";
+    case ChildStep::kCloseFds: return "close inherited fds";
+    case ChildStep::kSignals: return "reset signals";
+    case ChildStep::kExecve: return "execve";
+  }
+  return "unknown step";
+}
+
+// What the child writes to the report pipe when a step fails. The pipe is
+// CLOEXEC, so a successful execve closes it with nothing written.
+struct ChildFailure {
+  int step = 0;
+  int err = 0;
+};
+
+// Everything the child needs, prepared before fork: after fork only
+// async-signal-safe calls are allowed (the daemon may have other threads,
+// one of which may hold the malloc lock).
+struct ChildPlan {
+  const char* path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uid_t caller_uid = 0;
+  gid_t caller_gid = 0;
+  pid_t parent = 0;
+  int channel_fd = -1;
+  int report_fd = -1;  // > kHostChannelFd, so moving the channel cannot clobber it
+};
+
+[[noreturn]] void ChildFail(int report_fd, ChildStep step, int err) {
+  const ChildFailure failure{static_cast<int>(step), err};
+  ssize_t n;
+  do {
+    n = write(report_fd, &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  _exit(127);
+}
+
+// Closes every fd >= `first` except `keep` (>= first).
+bool CloseFdsFrom(unsigned first, unsigned keep) {
+  bool ok = true;
+  if (keep > first && syscall(SYS_close_range, first, keep - 1, 0) != 0) ok = false;
+  if (ok && syscall(SYS_close_range, keep + 1, ~0U, 0) == 0) return true;
+  // No close_range (Linux < 5.9): close up to the fd limit one by one.
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+  rlim_t end = limit.rlim_cur;
+  if (end == RLIM_INFINITY || end > (1U << 20)) end = 1U << 20;
+  for (rlim_t fd = first; fd < end; ++fd) {
+    if (fd != keep) close(static_cast<int>(fd));
+  }
+  return true;
+}
+
+[[noreturn]] void RunChild(const ChildPlan& plan) {
+  const int report = plan.report_fd;
+  // A daemon that dies must not leave a host behind holding devices. The
+  // parent may already have died before the prctl took effect: check.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(report, ChildStep::kPdeathsig, errno);
+  if (getppid() != plan.parent) _exit(127);
+
+  // Groups first, while the child may still change them. An unprivileged
+  // caller cannot drop its supplementary groups (EPERM); that is tolerated
+  // only when the host keeps the caller's identity, so it gains nothing.
+  bool groups_kept = false;
+  if (setgroups(0, nullptr) != 0) {
+    if (errno != EPERM) ChildFail(report, ChildStep::kSetgroups, errno);
+    groups_kept = true;
+  }
+  if (setresgid(plan.gid, plan.gid, plan.gid) != 0) {
+    ChildFail(report, ChildStep::kSetresgid, errno);
+  }
+  // All three uids: with a saved uid of 0 the host could switch back.
+  if (setresuid(plan.uid, plan.uid, plan.uid) != 0) {
+    ChildFail(report, ChildStep::kSetresuid, errno);
+  }
+  if (groups_kept && (plan.uid != plan.caller_uid || plan.gid != plan.caller_gid)) {
+    ChildFail(report, ChildStep::kSetgroups, EPERM);
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    ChildFail(report, ChildStep::kNoNewPrivs, errno);
+  }
+
+  // dup2 onto itself would leave FD_CLOEXEC set, and exec would close it.
+  if (plan.channel_fd == kHostChannelFd) {
+    if (fcntl(kHostChannelFd, F_SETFD, 0) != 0) ChildFail(report, ChildStep::kChannelFd, errno);
+  } else if (dup2(plan.channel_fd, kHostChannelFd) != kHostChannelFd) {
+    ChildFail(report, ChildStep::kChannelFd, errno);
+  }
+  // The report pipe stays until exec (it is CLOEXEC): a failure after this
+  // must still be reported.
+  if (!CloseFdsFrom(kHostChannelFd + 1, static_cast<unsigned>(report))) {
+    ChildFail(report, ChildStep::kCloseFds, errno);
+  }
+
+  // Ignored signals stay ignored across exec; handlers would run the
+  // daemon's code in the child until exec. All signals are still blocked
+  // (Launch blocked them before fork), so none arrives while this runs.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int signo = 1; signo < NSIG; ++signo) {
+    // EINVAL for SIGKILL, SIGSTOP and the C library's own signals: those
+    // cannot be changed and need not be.
+    sigaction(signo, &dfl, nullptr);
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  if (sigprocmask(SIG_SETMASK, &empty, nullptr) != 0) {
+    ChildFail(report, ChildStep::kSignals, errno);
+  }
+
+  execve(plan.path, plan.argv, plan.envp);
+  ChildFail(report, ChildStep::kExecve, errno);
+}
+
+// Puts `fd` above kHostChannelFd (CLOEXEC), so the child's dup2 to
+// kHostChannelFd cannot overwrite it.
+Result<UniqueFd> AboveChannelFd(UniqueFd fd, const std::string& object) {
+  if (fd.get() > kHostChannelFd) return fd;
+  const int moved = fcntl(fd.get(), F_DUPFD_CLOEXEC, kHostChannelFd + 1);
+  if (moved < 0) return FailErrno(errno, "launch: move the report pipe above fd 3", object);
+  return UniqueFd(moved);
+}
+
+std::string SignalName(int signo) {
+  if (const char* abbrev = sigabbrev_np(signo)) return std::string("SIG") + abbrev;
+  return "signal " + std::to_string(signo);
+}
+
+}  // namespace
+
+std::string ExitStatus::ToString() const {
+  if (exited) return "exit code " + std::to_string(code);
+  return "killed by " + SignalName(signal);
+}
+
+Result<HostProcess> HostProcess::Launch(const HostProcessOptions& options) {
+  std::string object = "driver host " + options.program;
+  if (options.program.empty()) {
+    return Fail(Status::INVALID_ARGS, "launch: no program", "driver host");
+  }
+  if (options.channel_fd < 0) return Fail(Status::INVALID_ARGS, "launch: no channel fd", object);
+  if (fcntl(options.channel_fd, F_GETFD) < 0) {
+    return FailErrno(errno, "launch: channel fd " + std::to_string(options.channel_fd), object);
+  }
+
+  // argv and envp, built before fork (no allocation after it).
+  std::vector<std::string> strings;
+  strings.reserve(options.arguments.size() + 2);
+  const size_t slash = options.program.rfind('/');
+  std::string file_name =
+      slash == std::string::npos ? options.program : options.program.substr(slash + 1);
+  strings.push_back(file_name.empty() ? options.program : std::move(file_name));
+  strings.insert(strings.end(), options.arguments.begin(), options.arguments.end());
+  strings.emplace_back(kHostEnvironmentPath);
+  std::vector<char*> argv;
+  for (size_t i = 0; i + 1 < strings.size(); ++i) argv.push_back(strings[i].data());
+  argv.push_back(nullptr);
+  char* envp[] = {strings.back().data(), nullptr};
+
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return FailErrno(errno, "launch: report pipe", object);
+  auto report_read = AboveChannelFd(UniqueFd(pipe_fds[0]), object);
+  UniqueFd write_end(pipe_fds[1]);
+  if (!report_read) return std::unexpected(report_read.error());
+  auto report_write = AboveChannelFd(std::move(write_end), object);
+  if (!report_write) return std::unexpected(report_write.error());
+
+  const ChildPlan plan{
+      .path = options.program.c_str(),
+      .argv = argv.data(),
+      .envp = envp,
+      .uid = options.uid,
+      .gid = options.gid,
+      .caller_uid = geteuid(),
+      .caller_gid = getegid(),
+      .parent = getpid(),
+      .channel_fd = options.channel_fd,
+      .report_fd = report_write->get(),
+  };
+
+  // Block every signal across fork: the child must not run a handler of
+  // the daemon's before it has reset them (RunChild unblocks).
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const pid_t pid = fork();
+  if (pid == 0) RunChild(plan);
+  const int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid < 0) return FailErrno(fork_errno, "launch: fork", object);
+
+  object += " (pid " + std::to_string(pid) + ")";
+  report_write->reset();  // EOF on the read end once the child has exec'd or died
+
+  ChildFailure failure;
+  ssize_t n;
+  do {
+    n = read(report_read->get(), &failure, sizeof(failure));
+  } while (n < 0 && errno == EINTR);
+  const int read_errno = errno;
+  if (n != 0) {
+    // The child failed (or its report could not be read): it exits by
+    // itself with 127 (or is killed here) and is reaped, leaving no zombie.
+    if (n != static_cast<ssize_t>(sizeof(failure))) kill(pid, SIGKILL);
+    siginfo_t info{};
+    while (waitid(P_PID, pid, &info, WEXITED) != 0 && errno == EINTR) {
+    }
+    if (n < 0) return FailErrno(read_errno, "launch: read the child's report", object);
+    if (n != static_cast<ssize_t>(sizeof(failure))) {
+      return Fail(Status::INTERNAL, "launch: short report from the child", object);
+    }
+    return FailErrno(failure.err, std::string("launch: ") + ChildStepName(failure.step), object);
+  }
+
+  // The child is not reaped until Wait, so its pid cannot be reused yet and
+  // the pidfd refers to it. Without pidfd_open (Linux < 5.3) Wait polls.
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  return HostProcess(pid, std::move(pidfd), std::move(object));
+}
+
+HostProcess::HostProcess(pid_t pid, UniqueFd pidfd, std::string name)
+    : pid_(pid), pidfd_(std::move(pidfd)), name_(std::move(name)) {}
+
+HostProcess::HostProcess(HostProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::move(other.pidfd_)),
+      name_(std::move(other.name_)),
+      status_(std::exchange(other.status_, std::nullopt)),
+      lost_(std::exchange(other.lost_, false)) {}
+
+HostProcess& HostProcess::operator=(HostProcess&& other) noexcept {
+  if (this != &other) {
+    Release();
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::move(other.pidfd_);
+    name_ = std::move(other.name_);
+    status_ = std::exchange(other.status_, std::nullopt);
+    lost_ = std::exchange(other.lost_, false);
+  }
+  return *this;
+}
+
+HostProcess::~HostProcess() { Release(); }
+
+void HostProcess::Release() noexcept {
+  if (pid_ > 0 && !status_ && !lost_ && SendSignal(SIGKILL) == 0) {
+    siginfo_t info{};
+    while (waitid(P_PID, pid_, &info, WEXITED) != 0 && errno == EINTR) {
+    }
+  }
+  pidfd_.reset();
+  pid_ = -1;
+  status_.reset();
+  lost_ = false;
+}
+
+int HostProcess::SendSignal(int signo) {
+  // Through the pidfd where there is one: it cannot reach another process
+  // even if the host was reaped behind this object's back.
+  if (pidfd_) {
+    return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd_.get(), signo, nullptr, 0));
+  }
+  return kill(pid_, signo);
+}
+
+Result<void> HostProcess::Signal(int signo) {
+  const std::string what = "signal " + SignalName(signo);
+  if (pid_ <= 0) return Fail(Status::BAD_STATE, what + ": no process (moved from)", name_);
+  if (status_) {
+    return Fail(Status::BAD_STATE, what + ": the host has ended (" + status_->ToString() + ")",
+                name_);
+  }
+  if (lost_) return Fail(Status::BAD_STATE, what + ": the host was reaped elsewhere", name_);
+  if (SendSignal(signo) != 0) return FailErrno(errno, what, name_);
+  return {};
+}
+
+Result<bool> HostProcess::TryReap() {
+  if (status_) return true;
+  siginfo_t info{};
+  while (waitid(P_PID, pid_, &info, WEXITED | WNOHANG) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == ECHILD) {
+      // Someone else reaped it (waitpid(-1), SIGCHLD ignored): the status is
+      // gone and the pid may be reused.
+      lost_ = true;
+      return Fail(Status::BAD_STATE,
+                  "wait: not a child any more (reaped elsewhere, or SIGCHLD ignored)", name_,
+                  ECHILD);
+    }
+    return FailErrno(errno, "wait: waitid", name_);
+  }
+  if (info.si_pid != pid_) return false;  // WNOHANG and still running
+  ExitStatus status;
+  if (info.si_code == CLD_EXITED) {
+    status.exited = true;
+    status.code = info.si_status;
+  } else {
+    status.signal = info.si_status;  // CLD_KILLED or CLD_DUMPED
+  }
+  status_ = status;
+  pidfd_.reset();
+  return true;
+}
+
+Result<ExitStatus> HostProcess::Wait(Time deadline) {
+  if (pid_ <= 0 && !status_) return Fail(Status::BAD_STATE, "wait: no process (moved from)", name_);
+  if (lost_) return Fail(Status::BAD_STATE, "wait: the host was reaped elsewhere", name_, ECHILD);
+  for (;;) {
+    auto reaped = TryReap();
+    if (!reaped) return std::unexpected(reaped.error());
+    if (*reaped) return *status_;
+    int timeout_ms = TimeoutMsUntil(deadline);
+    if (timeout_ms == 0) {
+      return Fail(Status::TIMED_OUT, "wait: still running at the deadline", name_);
+    }
+    if (pidfd_) {
+      // Readable once the process has ended.
+      pollfd ready{.fd = pidfd_.get(), .events = POLLIN, .revents = 0};
+      if (poll(&ready, 1, timeout_ms) < 0 && errno != EINTR) {
+        return FailErrno(errno, "wait: poll the pidfd", name_);
+      }
+    } else {
+      // No pidfd: look again every 10 ms.
+      if (timeout_ms < 0 || timeout_ms > 10) timeout_ms = 10;
+      poll(nullptr, 0, timeout_ms);
+    }
+  }
+}
+
+Result<ExitStatus> HostProcess::Terminate(Duration grace) {
+  if (status_) return *status_;
+  if (auto sent = Signal(SIGTERM); !sent) return std::unexpected(sent.error());
+  auto status = Wait(DeadlineAfter(grace));
+  if (status || status.error().status != Status::TIMED_OUT) return status;
+  if (auto sent = Signal(SIGKILL); !sent) return std::unexpected(sent.error());
+  return Wait(kInfinite);
+}
+
+}  // namespace udrv::bus
