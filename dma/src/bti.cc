@@ -218,6 +218,7 @@ struct Pinned {
 // One pin: the mapping of the VMO's pages it was made from and, behind an
 // IOMMU, its IOVA block.
 struct Bti::PinRecord {
+  uint64_t remote_id = 0;  // a remote Bti's pin: its id on the remote side
   uint64_t iova = 0;
   uint64_t size = 0;
   void* mapping = nullptr;  // keeps the pages alive (VFIO pins by vaddr) and locked
@@ -225,7 +226,8 @@ struct Bti::PinRecord {
 };
 
 struct Bti::State {
-  std::shared_ptr<IommuDomain> domain;  // null for a physical Bti
+  std::shared_ptr<IommuDomain> domain;   // null for a physical or remote Bti
+  std::shared_ptr<RemotePinner> remote;  // set for a remote Bti only
   uint64_t dma_limit = kNoDmaLimit;
   std::string name;
 
@@ -311,6 +313,7 @@ struct Bti::State {
   // when the unmap fails, as the device may still reach the memory. Then
   // drops the mapping, which also ends a physical pin's lock.
   Result<void> Release(const PinRecord& pin) {
+    if (remote) return remote->Unpin(pin.remote_id);
     if (domain) {
       if (auto unmapped = domain->Unmap(pin.iova, pin.size); !unmapped) {
         return Wrap(std::move(unmapped.error()), "unpin");
@@ -323,6 +326,10 @@ struct Bti::State {
 
   ~State() {
     for (auto& [id, pin] : pins) (void)Release(pin);
+    if (remote) {
+      if (!quarantine.empty()) (void)remote->ReleaseQuarantine();
+      return;
+    }
     for (auto& [id, pin] : quarantine) (void)Release(pin);
   }
 };
@@ -360,7 +367,17 @@ Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, s
   return Bti(std::move(state));
 }
 
-bool Bti::is_physical() const { return state_ != nullptr && state_->domain == nullptr; }
+Result<Bti> Bti::CreateRemote(std::shared_ptr<RemotePinner> pinner, std::string name) {
+  if (!pinner) return Fail(Status::INVALID_ARGS, "create remote bti: no pinner", name);
+  auto state = std::make_shared<State>();
+  state->remote = std::move(pinner);
+  state->name = std::move(name);
+  return Bti(std::move(state));
+}
+
+bool Bti::is_physical() const {
+  return state_ != nullptr && state_->domain == nullptr && state_->remote == nullptr;
+}
 
 Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t size) const {
   if (!state_) return Fail(Status::BAD_HANDLE, "pin: invalid bti");
@@ -416,6 +433,14 @@ Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t
                 "pin: [" + Hex(offset) + ", +" + Hex(size) + ") passes the vmo's end " + Hex(*vmo_size),
                 object);
   }
+  if (state_->remote) {
+    auto pin = state_->remote->Pin(options, vmo, offset, size);
+    if (!pin) return std::unexpected(std::move(pin.error()));
+    std::lock_guard lock(state_->mutex);
+    const uint64_t id = state_->next_id++;
+    state_->pins.emplace(id, PinRecord{.remote_id = pin->id, .size = size});
+    return Pmt(state_, id, std::move(pin->addresses), size);
+  }
   if (auto memlock = CheckMemlock(size, object); !memlock) return std::unexpected(memlock.error());
 
   // The pages stay mapped into this process for the pin's life.
@@ -435,6 +460,7 @@ Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t
 
 Result<BtiInfo> Bti::GetInfo() const {
   if (!state_) return Fail(Status::BAD_HANDLE, "bti info: invalid bti");
+  if (state_->remote) return state_->remote->GetInfo();
   BtiInfo result;
   result.minimum_contiguity = PageSize();
   result.aspace_size = state_->dma_limit;
@@ -455,6 +481,13 @@ Result<BtiInfo> Bti::GetInfo() const {
 
 Result<void> Bti::ReleaseQuarantine() const {
   if (!state_) return Fail(Status::BAD_HANDLE, "release quarantine: invalid bti");
+  if (state_->remote) {
+    // The remote side holds the quarantined pins; ours are names only.
+    if (auto released = state_->remote->ReleaseQuarantine(); !released) return released;
+    std::lock_guard lock(state_->mutex);
+    state_->quarantine.clear();
+    return {};
+  }
   std::lock_guard lock(state_->mutex);
   std::optional<Error> first_error;
   for (auto it = state_->quarantine.begin(); it != state_->quarantine.end();) {
@@ -485,11 +518,16 @@ Pmt::~Pmt() { Quarantine(); }
 
 void Pmt::Quarantine() {
   if (!state_) return;
+  std::optional<uint64_t> remote_id;
   {
     std::lock_guard lock(state_->mutex);
     auto node = state_->pins.extract(id_);
-    if (!node.empty()) state_->quarantine.insert(std::move(node));
+    if (!node.empty()) {
+      if (state_->remote) remote_id = node.mapped().remote_id;
+      state_->quarantine.insert(std::move(node));
+    }
   }
+  if (remote_id) state_->remote->Quarantine(*remote_id);
   state_.reset();
 }
 

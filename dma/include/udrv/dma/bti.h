@@ -13,14 +13,19 @@
 //    addresses are the physical addresses of the pages, and the device
 //    reaches all memory, pinned or not. Only contiguous VMOs (one huge page)
 //    can be pinned.
+//  - Remote (CreateRemote), in an isolated driver host: the process that
+//    owns the IOMMU pins. Pin checks its arguments here, then sends the VMO
+//    to that process (RemotePinner), which pins it through its own Bti; the
+//    host never holds the IOMMU, so its device reaches only memory it shared.
 //
 // Lifetime, as in Zircon: Pmt::Unpin unmaps. A Pmt destroyed without Unpin
 // is quarantined: it stays mapped and its memory stays alive (the device may
 // still be writing to it) until Bti::ReleaseQuarantine, or until the last
 // Bti handle and every Pmt are gone.
 //
-// Bti is a move-only owner of shared state (not a Handle with rights yet);
-// Pmts keep that state alive. Thread safe.
+// Bti is a move-only owner of shared state (not a Handle with rights yet:
+// across processes the root bus's socket is the capability); Pmts keep that
+// state alive. Thread safe.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +63,26 @@ struct BtiInfo {
 };
 
 class Pmt;
+
+// What a remote Bti pins through: in a driver host, its connection to the
+// root bus that owns the device's IOMMU (pci/isolation.h). Calls may come
+// from any thread.
+class RemotePinner {
+ public:
+  virtual ~RemotePinner() = default;
+  struct RemotePin {
+    uint64_t id = 0;  // the pin's name on the remote side
+    std::vector<uint64_t> addresses;
+  };
+  // Pins [offset, offset+size) of `vmo`, whose arguments Bti::Pin checked.
+  virtual Result<RemotePin> Pin(uint32_t options, const Vmo& vmo, uint64_t offset,
+                                uint64_t size) = 0;
+  virtual Result<void> Unpin(uint64_t id) = 0;
+  // The Pmt went without Unpin: the remote side quarantines the pin.
+  virtual void Quarantine(uint64_t id) = 0;
+  virtual Result<BtiInfo> GetInfo() = 0;
+  virtual Result<void> ReleaseQuarantine() = 0;
+};
 
 // The explicit consent a physical Bti needs: without an IOMMU a device that
 // DMAs can read and write ALL memory of the machine, not only the pins.
@@ -98,6 +123,11 @@ class Bti {
   static Result<Bti> CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit = kNoDmaLimit,
                                     std::string name = "physical-bti");
 
+  // A Bti whose pins `pinner` makes in another process (see the top of
+  // this file). INVALID_ARGS for a null pinner.
+  static Result<Bti> CreateRemote(std::shared_ptr<RemotePinner> pinner,
+                                  std::string name = "remote-bti");
+
   bool is_valid() const { return state_ != nullptr; }
   // True for a CreatePhysical Bti: its pins need contiguous VMOs.
   bool is_physical() const;
@@ -128,6 +158,7 @@ class Bti {
 
  private:
   friend class Pmt;
+
   struct State;
   struct PinRecord;
   explicit Bti(std::shared_ptr<State> state) : state_(std::move(state)) {}
