@@ -83,7 +83,8 @@ BindOutcome DriverManager::Start(const DeviceNode& node, const Driver& driver) {
   running->context = std::make_unique<DriverContext>(driver.name, node, running->device->protocols(),
                                                       options_.log);
   Log(node.id + ": starting " + driver.name);
-  auto instance = driver.start(*running->context);
+  auto instance = options_.runner ? options_.runner(driver, *running->context)
+                                  : driver.start(*running->context);
   if (!instance) {
     Log(node.id + ": " + driver.name + " failed to start: " + instance.error().ToString());
     outcome.started = Wrap(instance.error(), "start " + driver.name + " on " + node.id);

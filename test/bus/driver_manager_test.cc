@@ -272,3 +272,37 @@ TEST_CASE("driver context: a protocol the device lacks is NOT_SUPPORTED, naming 
   CHECK_THAT(outcome.error().what, Catch::Contains("'missing'") && Catch::Contains("offers: fake"));
   CHECK(log == EventLog{"open fake/a", "release fake/a"});
 }
+
+TEST_CASE("driver manager: a runner starts the drivers instead of this process", "[bus]") {
+  EventLog log;
+  FakeBus bus("fake", Nodes(), &log);
+  DriverManagerOptions options;
+  // A runner as an isolated one is: it gets the driver and its context and
+  // returns an instance standing for the driver, without calling start.
+  options.runner = [&log](const Driver& driver, udrv::bus::DriverContext& context)
+      -> udrv::Result<std::unique_ptr<udrv::bus::DriverInstance>> {
+    auto device = context.GetProtocol<FakeProtocol>();
+    if (!device) return std::unexpected(device.error());
+    log.push_back("runner " + driver.name + " " + context.node().id);
+    if (context.node().id == "fake/c") return udrv::Fail(udrv::Status::IO, "the host did not start", "fake/c");
+    return std::make_unique<FakeInstance>("hosted-" + driver.name, *device, &log, false);
+  };
+  DriverManager manager(bus, options);
+  REQUIRE_OK(manager.Register(FakeDriver("one", Ids(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("two", Ids(2, 1), &log)));
+
+  auto started = manager.BindAll();
+  REQUIRE_OK(started);
+  REQUIRE(started->size() == 2);
+  REQUIRE_OK((*started)[0].started);
+  CHECK(StatusOf((*started)[1].started) == "IO");
+  CHECK_THAT((*started)[1].started.error().what, Catch::Contains("the host did not start"));
+  REQUIRE((*started)[1].released);
+  // No driver's own start ran; the failed one's device was released.
+  CHECK(log == EventLog{"open fake/a", "runner one fake/a", "open fake/c", "runner two fake/c",
+                        "release fake/c"});
+  log.clear();
+  auto stopped = manager.StopAll();
+  REQUIRE(stopped.size() == 1);
+  CHECK(log == EventLog{"stop hosted-one fake/a", "destroy hosted-one fake/a", "release fake/a"});
+}

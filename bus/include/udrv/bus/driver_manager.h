@@ -1,7 +1,8 @@
 // The driver manager, step 1 of seed 001: it enumerates the devices of a bus
 // (the root bus, root_bus.h), matches them against the registered drivers'
-// bind rules, opens each matched device and starts its driver in this
-// process; later it stops the drivers and gives the devices back.
+// bind rules, opens each matched device and starts its driver, in this
+// process or through a DriverRunner; later it stops the drivers and gives
+// the devices back.
 //
 // Which driver binds a node: the FIRST REGISTERED driver whose rules all
 // hold. Registration order is the priority: register drivers for specific
@@ -17,6 +18,7 @@
 // Not thread safe: one thread drives the manager.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,9 +31,18 @@
 
 namespace udrv::bus {
 
+// How a driver runs once its device is open: in this process
+// (driver.start(context), when the runner is empty), or elsewhere — a
+// runner that starts the driver in a driver host of its own and returns an
+// instance standing for it (pci/isolated_runner.h).
+using DriverRunner =
+    std::function<Result<std::unique_ptr<DriverInstance>>(const Driver& driver, DriverContext& context)>;
+
 struct DriverManagerOptions {
   // How devices are given back, when a driver's start fails and in StopAll.
   ReleaseOptions release;
+  // Empty: drivers run in this process.
+  DriverRunner runner;
   // Where the manager says what it does (may be empty).
   Logger log;
 };
