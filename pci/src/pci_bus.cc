@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "quiesce.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/config.h"
 #include "udrv/pci/uio.h"
@@ -52,10 +53,7 @@ class PciBoundDevice final : public bus::BoundDevice {
 
 using Outcome = bus::ReleaseStep::Outcome;
 
-bus::ReleaseStep StepOf(std::string name, const Result<void>& result, std::string done_detail = {}) {
-  if (result) return {std::move(name), Outcome::DONE, std::move(done_detail)};
-  return {std::move(name), Outcome::FAILED, result.error().ToString()};
-}
+using internal::StepOf;
 
 Result<bus::ReleaseReport> PciBoundDevice::Release(const bus::ReleaseOptions& options) {
   if (released_) {
@@ -64,31 +62,7 @@ Result<bus::ReleaseReport> PciBoundDevice::Release(const bus::ReleaseOptions& op
   released_ = true;
   bus::ReleaseReport report;
 
-  report.steps.push_back(StepOf("interrupts off", device_->SetInterruptMode(InterruptMode::DISABLED, 0)));
-
-  // Read back: a route may accept the write and the device ignore it.
-  Result<void> master_off = device_->SetBusMastering(false);
-  std::string command_text;
-  if (master_off) {
-    auto command = device_->ReadConfig16(kConfigCommand);
-    if (!command) {
-      master_off = Wrap(command.error(), "read back the command register");
-    } else {
-      command_text = "command register " + Hex(*command);
-      if ((*command & kCommandBusMaster) != 0) {
-        master_off = Fail(Status::IO, "the bus-master bit is still set: " + command_text,
-                          record_.address.ToString());
-      }
-    }
-  }
-  report.steps.push_back(StepOf("bus mastering off", master_off, command_text));
-
-  Result<void> reset = device_->ResetDevice();
-  if (!reset && reset.error().status == Status::NOT_SUPPORTED) {
-    report.steps.push_back({"reset", Outcome::NOT_SUPPORTED, reset.error().what});
-  } else {
-    report.steps.push_back(StepOf("reset", reset));
-  }
+  (void)internal::Quiesce(*device_, report);
 
   const std::string route(device_->route());
   device_.reset();
