@@ -1,0 +1,922 @@
+// The isolated-driver protocol (pci/isolation.h) over a socketpair: a
+// DeviceServer serving a fake device on a thread, a RemoteDevice (or a raw
+// peer speaking isolation_wire.h, for what the library would never send) on
+// the other end. Each case checks what the host gets, with which rights,
+// what the server refuses, and what the fake device and IOMMU domain saw.
+// Nothing here touches a real PCI device.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <linux/magic.h>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fake_iommu_domain.h"
+#include "isolation_wire.h"
+#include "result_helpers.h"
+#include "udrv/core/interrupt.h"
+#include "udrv/core/transfer.h"
+#include "udrv/core/vmar.h"
+#include "udrv/core/vmo.h"
+#include "udrv/dma/bti.h"
+#include "udrv/dma/buffer.h"
+#include "udrv/pci/config.h"
+#include "udrv/pci/isolation.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using udrv::CachePolicy;
+using udrv::Fail;
+using udrv::Interrupt;
+using udrv::Result;
+using udrv::Rights;
+using udrv::Status;
+using udrv::UniqueFd;
+using udrv::Vmar;
+using udrv::Vmo;
+using udrv::bus::DeviceNode;
+using udrv::bus::ReleaseReport;
+using udrv::bus::ReleaseStep;
+using udrv::testing::FakeDomain;
+using udrv::testing::StatusOf;
+using namespace udrv::pci;
+namespace wire = udrv::pci::wire;
+namespace dma = udrv::dma;
+
+namespace {
+
+constexpr uint16_t kVendor = 0x1234;
+constexpr uint16_t kDeviceId = 0x11e8;
+constexpr uint8_t kMsixCap = 0x80;  // MSI-X capability, its table in BAR 2
+
+// The daemon's device: config space in a byte array (vendor 0x1234, device
+// 0x11e8, an MSI-X capability naming BAR 2), BAR 0 a memfd standing in for
+// device memory, MSI with one vector whose interrupts are virtual (the test
+// triggers them through `interrupts`), a Bti over `domain`. Records what
+// reaches it. Called on Serve's thread; the test reads the records after
+// the reply that followed them.
+class FakeIsoDevice final : public Device {
+ public:
+  FakeIsoDevice() : Device(Address{0, 0, 3, 0}), config(256, 0) {
+    config[0x00] = kVendor & 0xff;
+    config[0x01] = kVendor >> 8;
+    config[0x02] = kDeviceId & 0xff;
+    config[0x03] = kDeviceId >> 8;
+    config[0x06] = 0x10;  // status: capability list
+    config[0x0b] = 0x00;  // class: unclassified
+    config[0x34] = kMsixCap;
+    config[kMsixCap + 0] = kCapMsix;
+    config[kMsixCap + 1] = 0;     // last capability
+    config[kMsixCap + 2] = 0x00;  // table size 1
+    config[kMsixCap + 4] = 2;     // table in BAR 2 at 0
+    config[kMsixCap + 8] = 2;     // PBA in BAR 2 at 0
+    bar_file = UniqueFd(::memfd_create("fake-iso-bar0", MFD_CLOEXEC));
+    REQUIRE(bar_file);
+    REQUIRE(::ftruncate(bar_file.get(), static_cast<off_t>(kBarSize)) == 0);
+  }
+
+  static inline const uint64_t kBarSize = 4 * udrv::PageSize();
+
+  std::string_view route() const override { return "fake"; }
+  Result<DeviceInfo> GetDeviceInfo() const override {
+    DeviceInfo info;
+    info.address = address();
+    info.vendor_id = kVendor;
+    info.device_id = kDeviceId;
+    info.bars.push_back(BarInfo{.index = 0, .address = 0xfe000000, .size = kBarSize});
+    return info;
+  }
+
+  Result<Bar> GetBar(uint32_t index) override {
+    if (index != 0) return Fail(Status::NOT_FOUND, "no BAR " + std::to_string(index));
+    Bar bar;
+    bar.index = 0;
+    bar.size = kBarSize;
+    bar.mappable = {{0, kBarSize}};
+    auto vmo = Vmo::CreatePhysical(UniqueFd(::dup(bar_file.get())), 0, kBarSize,
+                                   udrv::PhysicalRoute::TEST_FILE, "fake BAR 0");
+    if (!vmo) return std::unexpected(vmo.error());
+    bar.vmo = std::move(*vmo);
+    return bar;
+  }
+
+  Result<void> SetBusMastering(bool enable) override {
+    bus_mastering_calls.push_back(enable);
+    return Device::SetBusMastering(enable);
+  }
+
+  Result<InterruptModes> GetInterruptModes() const override {
+    return InterruptModes{.has_legacy = true, .msi_count = 1, .msix_count = 0};
+  }
+  Result<void> SetInterruptMode(InterruptMode mode, uint32_t count) override {
+    mode_calls.emplace_back(mode, count);
+    if (mode == InterruptMode::MSI_X) return Fail(Status::NOT_SUPPORTED, "fake: no MSI-X");
+    if (mode == InterruptMode::MSI && count > 1) return Fail(Status::OUT_OF_RANGE, "fake: 1 MSI");
+    return {};
+  }
+  Result<Interrupt> MapInterrupt(uint32_t which) override {
+    if (which != 0) return Fail(Status::OUT_OF_RANGE, "fake: one vector");
+    auto interrupt = Interrupt::CreateVirtual("fake msi 0");
+    if (!interrupt) return std::unexpected(interrupt.error());
+    auto kept = interrupt->Duplicate(udrv::kRightSameRights);
+    if (!kept) return std::unexpected(kept.error());
+    interrupts.push_back(std::move(*kept));
+    return interrupt;
+  }
+  Result<void> AckInterrupt(uint32_t) override {
+    ++acks;
+    return {};
+  }
+  Result<void> ResetDevice() override {
+    ++resets;
+    return {};
+  }
+  Result<dma::Bti> GetBti(uint32_t index, uint64_t dma_limit) override {
+    bti_requests.emplace_back(index, dma_limit);
+    return dma::Bti::Create(domain, dma_limit, "fake bti");
+  }
+
+  std::vector<uint8_t> config;
+  struct Access {
+    uint16_t offset;
+    size_t width;
+    uint32_t value;
+  };
+  std::vector<Access> writes;
+  UniqueFd bar_file;
+  std::vector<bool> bus_mastering_calls;
+  std::vector<std::pair<InterruptMode, uint32_t>> mode_calls;
+  std::vector<Interrupt> interrupts;  // the daemon's side of each MapInterrupt
+  int acks = 0;
+  int resets = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> bti_requests;
+  std::shared_ptr<FakeDomain> domain = std::make_shared<FakeDomain>();
+
+ protected:
+  Result<uint32_t> DoReadConfig(uint16_t offset, size_t width) const override {
+    uint32_t value = 0;
+    for (size_t i = 0; i < width; ++i) value |= uint32_t{config[offset + i]} << (8 * i);
+    return value;
+  }
+  Result<void> DoWriteConfig(uint16_t offset, size_t width, uint32_t value) override {
+    writes.push_back({offset, width, value});
+    for (size_t i = 0; i < width; ++i) config[offset + i] = static_cast<uint8_t>(value >> (8 * i));
+    return {};
+  }
+  size_t ConfigSize() const override { return config.size(); }
+};
+
+DeviceNode TestNode() {
+  DeviceNode node;
+  node.bus = "pci";
+  node.id = "pci/0000:00:03.0";
+  node.parent = "";
+  node.properties.Set("pci.vendor", uint32_t{kVendor});
+  node.properties.Set("pci.device", uint32_t{kDeviceId});
+  node.properties.Set("pci.address", std::string("0000:00:03.0"));
+  node.properties.Set("test.text", std::string("two\nlines \\ and a backslash"));
+  return node;
+}
+
+// A DeviceServer over the fake device, serving on a thread, and the host's
+// end of the socket (`host`), which a case gives to RemoteDevice::Connect
+// or speaks raw on (or both: `raw` is a dup of the host's end).
+class Harness {
+ public:
+  Harness() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+    host = UniqueFd(fds[1]);
+    raw = UniqueFd(::dup(host.get()));
+    REQUIRE(raw);
+    DeviceServerOptions options;
+    options.sysfs_root = "/nonexistent-sysfs";  // TEST_FILE BARs never need it
+    options.on_started = [this](const Result<void>& started) {
+      std::lock_guard lock(mutex_);
+      started_.push_back(started);
+    };
+    options.log = [this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      log_.emplace_back(line);
+    };
+    server = std::make_unique<DeviceServer>(device, node, UniqueFd(fds[0]), std::move(options));
+    thread_ = std::thread([this] { served_ = server->Serve(); });
+  }
+  ~Harness() {
+    if (thread_.joinable()) {
+      (void)::shutdown(raw.get(), SHUT_RDWR);
+      thread_.join();
+    }
+  }
+
+  // The host's RemoteDevice, over the host's end.
+  std::unique_ptr<RemoteDevice> Connect() {
+    auto remote = RemoteDevice::Connect(std::move(host));
+    REQUIRE_OK(remote);
+    return std::move(*remote);
+  }
+
+  // The host goes away (or has already broken the connection): Serve's result.
+  Result<void> Finish() {
+    (void)::shutdown(raw.get(), SHUT_RDWR);
+    thread_.join();
+    return served_;
+  }
+  // Waits for Serve to end on its own (a malformed request).
+  Result<void> Join() {
+    thread_.join();
+    return served_;
+  }
+
+  std::vector<Result<void>> started() {
+    std::lock_guard lock(mutex_);
+    return started_;
+  }
+  std::vector<std::string> log() {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+
+  FakeIsoDevice device;
+  DeviceNode node = TestNode();
+  UniqueFd host;
+  UniqueFd raw;
+  std::unique_ptr<DeviceServer> server;
+
+ private:
+  std::mutex mutex_;
+  std::vector<Result<void>> started_;
+  std::vector<std::string> log_;
+  Result<void> served_;
+  std::thread thread_;
+};
+
+// ---- a raw peer ----
+
+wire::Request MakeRequest(wire::Op op, std::initializer_list<uint64_t> args = {}) {
+  wire::Request request;
+  request.op = static_cast<uint16_t>(op);
+  size_t i = 0;
+  for (uint64_t arg : args) request.args[i++] = arg;
+  return request;
+}
+
+void SendRequest(int fd, const wire::Request& request) {
+  REQUIRE_OK(wire::SendMessage(fd, request, "test request"));
+}
+
+wire::Reply ReceiveReply(int fd) {
+  auto reply = wire::ReceiveMessage<wire::Reply>(fd, udrv::DeadlineAfter(10s), "test reply");
+  REQUIRE_OK(reply);
+  return *reply;
+}
+
+// One request, its reply (nothing follows either).
+wire::Reply RawCall(int fd, const wire::Request& request) {
+  SendRequest(fd, request);
+  wire::Reply reply = ReceiveReply(fd);
+  CHECK(reply.op == request.op);
+  return reply;
+}
+
+Result<void> ResultOf(const wire::Reply& reply) { return wire::ReplyResult(reply); }
+
+// A raw BTI_PIN: the request, then `vmo` sent with `sent_rights`; the reply,
+// then the addresses when it says OK.
+struct RawPin {
+  wire::Reply reply;
+  std::vector<uint64_t> addresses;
+};
+RawPin RawPinCall(int fd, uint64_t bti, uint32_t options, uint64_t offset, uint64_t size, Vmo vmo,
+                  Rights sent_rights = udrv::kRightSameRights) {
+  SendRequest(fd, MakeRequest(wire::Op::BTI_PIN, {bti, options, offset, size}));
+  REQUIRE_OK(udrv::SendHandle(fd, std::move(vmo), sent_rights));
+  RawPin pin{ReceiveReply(fd), {}};
+  if (pin.reply.status == 0) {
+    pin.addresses.resize(pin.reply.values[1]);
+    REQUIRE(pin.addresses.size() <= wire::kAddressesPerMessage);
+    REQUIRE_OK(wire::Receive(fd, std::as_writable_bytes(std::span(pin.addresses)),
+                             udrv::DeadlineAfter(10s), "test pin addresses"));
+  }
+  return pin;
+}
+
+const ReleaseStep* FindStep(const ReleaseReport& report, std::string_view name) {
+  for (const ReleaseStep& step : report.steps) {
+    if (step.name == name) return &step;
+  }
+  return nullptr;
+}
+
+bool Contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A directory on a filesystem that is not tmpfs (for a pin of a regular
+// file), or empty when every candidate is tmpfs.
+std::string NonTmpfsDirectory() {
+  std::vector<std::string> candidates;
+  std::error_code ec;
+  candidates.push_back(fs::current_path(ec).string());
+  candidates.push_back("/var/tmp");
+  candidates.push_back(fs::temp_directory_path(ec).string());
+  for (const std::string& dir : candidates) {
+    if (dir.empty()) continue;
+    struct statfs st{};
+    if (::statfs(dir.c_str(), &st) != 0) continue;
+    if (st.f_type == TMPFS_MAGIC || st.f_type == HUGETLBFS_MAGIC) continue;
+    if (::access(dir.c_str(), W_OK) != 0) continue;
+    return dir;
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("isolation: the host receives its node in a sealed, read-only VMO", "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+  CHECK(device->node() == harness.node);
+  CHECK(device->address().ToString() == "0000:00:03.0");
+  CHECK(device->route() == "fake");
+  CHECK(device->description().config_size == 256);
+
+  const Vmo& vmo = device->node_vmo();
+  CHECK(vmo.rights() == kHostNodeRights);
+  auto size = vmo.GetSize();
+  REQUIRE_OK(size);
+  auto backing = vmo.GetBacking();
+  REQUIRE_OK(backing);
+  const int fd = backing->fd;
+  CHECK((::fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
+
+  // Through its own fd: read-only.
+  void* writable = ::mmap(nullptr, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(writable == MAP_FAILED);
+  if (writable != MAP_FAILED) ::munmap(writable, *size);
+
+  // Reopened for writing (memfds are 0777): the seal still holds.
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  CHECK((seals & F_SEAL_WRITE) != 0);
+  CHECK((seals & F_SEAL_SHRINK) != 0);
+  CHECK((seals & F_SEAL_GROW) != 0);
+  CHECK((seals & F_SEAL_SEAL) != 0);
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  UniqueFd reopened(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!reopened) {
+    WARN("could not reopen the node memfd O_RDWR (errno " << errno << "): seal checked by F_GET_SEALS only");
+  } else {
+    errno = 0;
+    void* mapped = ::mmap(nullptr, *size, PROT_READ | PROT_WRITE, MAP_SHARED, reopened.get(), 0);
+    CHECK(mapped == MAP_FAILED);
+    CHECK(errno == EPERM);
+    if (mapped != MAP_FAILED) ::munmap(mapped, *size);
+    const char byte = 'x';
+    errno = 0;
+    CHECK(::pwrite(reopened.get(), &byte, 1, 0) < 0);
+    CHECK(errno == EPERM);
+    CHECK(::ftruncate(reopened.get(), 0) != 0);
+  }
+
+  // udrv's own rights: no WRITE, so no writable mapping, no Write.
+  auto vmar = Vmar::Create(16 * udrv::PageSize(), "isolation-node");
+  REQUIRE_OK(vmar);
+  CHECK(StatusOf(vmar->Map(udrv::kVmPermRead | udrv::kVmPermWrite, 0, vmo, 0, *size)) ==
+        "ACCESS_DENIED");
+  CHECK(StatusOf(vmo.Write(std::as_bytes(std::span("x", 1)), 0)) == "ACCESS_DENIED");
+  // Nor can it pass it on.
+  CHECK(StatusOf(vmo.Duplicate(udrv::kRightSameRights)) == "ACCESS_DENIED");
+  auto mapped = vmar->Map(udrv::kVmPermRead, 0, vmo, 0, *size);
+  REQUIRE_OK(mapped);
+  const std::string text = udrv::bus::SerializeNode(harness.node);
+  CHECK(std::string(reinterpret_cast<const char*>(*mapped), text.size()) == text);
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: config space goes through the server, whose header check is its own",
+          "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+
+  CHECK(device->ReadConfig16(0).value() == kVendor);
+  CHECK(device->ReadConfig16(2).value() == kDeviceId);
+  CHECK(device->ReadConfig32(0).value() == (uint32_t{kDeviceId} << 16 | kVendor));
+  CHECK(device->ReadConfig8(0x34).value() == kMsixCap);
+  CHECK(StatusOf(device->ReadConfig8(0x100)) == "OUT_OF_RANGE");  // the host's own check
+
+  REQUIRE_OK(device->WriteConfig32(0x40, 0xcafef00d));
+  REQUIRE(harness.device.writes.size() == 1);
+  CHECK(harness.device.writes[0].offset == 0x40);
+  CHECK(harness.device.writes[0].width == 4);
+  CHECK(harness.device.config[0x40] == 0x0d);
+  CHECK(harness.device.config[0x43] == 0xca);
+  CHECK(device->ReadConfig32(0x40).value() == 0xcafef00d);
+
+  // The host library refuses the header itself...
+  CHECK(StatusOf(device->WriteConfig16(0x04, 0x0007)) == "ACCESS_DENIED");
+  // ...and a host that bypasses it is refused by the server.
+  const std::vector<uint8_t> before = harness.device.config;
+  for (uint64_t width : {1, 2, 4}) {
+    INFO("width " << width);
+    auto reply = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x04, width, 0x0007}));
+    CHECK(StatusOf(ResultOf(reply)) == "ACCESS_DENIED");
+  }
+  auto bar_write = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x10, 4, 0xffffffff}));
+  CHECK(StatusOf(ResultOf(bar_write)) == "ACCESS_DENIED");
+  auto bad_width = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x40, 3, 0}));
+  CHECK(StatusOf(ResultOf(bad_width)) == "INVALID_ARGS");
+  auto far = RawCall(harness.raw.get(), MakeRequest(wire::Op::READ_CONFIG, {0x10000, 4}));
+  CHECK(StatusOf(ResultOf(far)) == "INVALID_ARGS");
+  CHECK(harness.device.config == before);
+  CHECK(harness.device.writes.size() == 1);
+  // Each refusal was logged; the connection is still good.
+  auto log = harness.log();
+  CHECK(std::count_if(log.begin(), log.end(),
+                      [](const std::string& l) { return Contains(l, "refused write config"); }) >= 4);
+  CHECK(device->ReadConfig16(0).value() == kVendor);
+
+  auto info = device->GetDeviceInfo();
+  REQUIRE_OK(info);
+  CHECK(info->vendor_id == kVendor);
+  CHECK(info->device_id == kDeviceId);
+  CHECK(info->address.ToString() == "0000:00:03.0");
+  REQUIRE(info->bars.size() == 1);
+  CHECK(info->bars[0].size == FakeIsoDevice::kBarSize);
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a request naming another device is refused, the connection goes on",
+          "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+
+  wire::Request read = MakeRequest(wire::Op::READ_CONFIG, {0, 2});
+  read.device = 1;
+  auto refused = RawCall(harness.raw.get(), read);
+  CHECK(StatusOf(ResultOf(refused)) == "ACCESS_DENIED");
+  CHECK(Contains(wire::GetText(refused.text), "names device 1"));
+  CHECK(refused.values[0] == 0);
+
+  // A pin naming another device: its VMO is taken with it, the next
+  // request is read as a request.
+  wire::Request pin = MakeRequest(wire::Op::BTI_PIN, {0, dma::kBtiPermRead, 0, udrv::PageSize()});
+  pin.device = 7;
+  SendRequest(harness.raw.get(), pin);
+  auto memory = Vmo::Create(udrv::PageSize(), "other device's pin");
+  REQUIRE_OK(memory);
+  REQUIRE_OK(udrv::SendHandle(harness.raw.get(), std::move(*memory)));
+  CHECK(StatusOf(ResultOf(ReceiveReply(harness.raw.get()))) == "ACCESS_DENIED");
+
+  CHECK(device->ReadConfig16(0).value() == kVendor);
+  auto modes = device->GetInterruptModes();
+  REQUIRE_OK(modes);
+  CHECK(modes->msi_count == 1);
+  CHECK(harness.device.bti_requests.empty());
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a BAR comes mappable but not passable", "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+
+  auto bar = device->GetBar(0);
+  REQUIRE_OK(bar);
+  CHECK(bar->size == FakeIsoDevice::kBarSize);
+  CHECK_FALSE(bar->is_io);
+  CHECK(bar->vmo.rights() == kHostBarRights);
+  CHECK((bar->vmo.rights() & (udrv::kRightDuplicate | udrv::kRightTransfer)) == 0);
+  CHECK(StatusOf(bar->vmo.Duplicate(udrv::kRightSameRights)) == "ACCESS_DENIED");
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+  UniqueFd a(fds[0]), b(fds[1]);
+  auto sent = udrv::SendHandle(a.get(), std::move(bar->vmo));
+  CHECK(StatusOf(sent) == "ACCESS_DENIED");
+  CHECK(Contains(sent.error().what, "TRANSFER"));
+
+  auto vmar = Vmar::Create(16 * udrv::PageSize(), "isolation-bar");
+  REQUIRE_OK(vmar);
+  auto mmio = device->MapMmio(0, CachePolicy::CACHED, *vmar);
+  REQUIRE_OK(mmio);
+  mmio->Write32(0x12345678, 0x10);
+  uint32_t stored = 0;
+  REQUIRE(::pread(harness.device.bar_file.get(), &stored, 4, 0x10) == 4);
+  CHECK(stored == 0x12345678);
+  const uint32_t from_device = 0xa5a5f00d;
+  REQUIRE(::pwrite(harness.device.bar_file.get(), &from_device, 4, 0x20) == 4);
+  CHECK(mmio->Read32(0x20) == from_device);
+
+  // A BAR holding the MSI-X table (BAR 2 here) is never handed out; the
+  // device is not even asked.
+  auto msix_bar = device->GetBar(2);
+  CHECK(StatusOf(msix_bar) == "NOT_SUPPORTED");
+  CHECK(Contains(msix_bar.error().what, "MSI-X"));
+  CHECK(StatusOf(device->GetBar(1)) == "NOT_FOUND");
+  CHECK(StatusOf(device->GetBar(6)) == "OUT_OF_RANGE");
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: interrupts come without SIGNAL; the daemon's trigger wakes the host",
+          "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+
+  REQUIRE_OK(device->SetInterruptMode(InterruptMode::MSI, 1));
+  REQUIRE(harness.device.mode_calls.size() == 1);
+  CHECK(harness.device.mode_calls[0] == std::pair{InterruptMode::MSI, uint32_t{1}});
+  // The route's refusal comes back as itself.
+  CHECK(StatusOf(device->SetInterruptMode(InterruptMode::MSI_X, 1)) == "NOT_SUPPORTED");
+
+  auto interrupt = device->MapInterrupt(0);
+  REQUIRE_OK(interrupt);
+  CHECK(interrupt->rights() == kHostInterruptRights);
+  CHECK(StatusOf(interrupt->Trigger(udrv::Now())) == "ACCESS_DENIED");
+  CHECK(StatusOf(interrupt->Duplicate(udrv::kRightSameRights)) == "ACCESS_DENIED");
+  REQUIRE(harness.device.interrupts.size() == 1);
+
+  CHECK(StatusOf(interrupt->Wait(udrv::Now())) == "TIMED_OUT");
+  REQUIRE_OK(harness.device.interrupts[0].Trigger(udrv::Now()));
+  REQUIRE_OK(interrupt->Wait(udrv::DeadlineAfter(5s)));
+  CHECK(StatusOf(interrupt->Wait(udrv::Now())) == "TIMED_OUT");  // consumed once
+
+  CHECK(StatusOf(device->MapInterrupt(1)) == "OUT_OF_RANGE");
+  REQUIRE_OK(device->AckInterrupt(0));
+  CHECK(harness.device.acks == 1);
+
+  // Legacy INTx would need the daemon to unmask every interrupt: refused by
+  // the server, the device never asked.
+  const size_t calls = harness.device.mode_calls.size();
+  auto legacy = device->SetInterruptMode(InterruptMode::LEGACY, 1);
+  CHECK(StatusOf(legacy) == "NOT_SUPPORTED");
+  CHECK(Contains(legacy.error().what, "legacy"));
+  CHECK(harness.device.mode_calls.size() == calls);
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a remote Bti pins through the daemon's IOMMU domain", "[isolation]") {
+  const uint64_t page = udrv::PageSize();
+  Harness harness;
+  auto device = harness.Connect();
+  FakeDomain& domain = *harness.device.domain;
+
+  auto bti = device->GetBti(0, uint64_t{1} << 32);
+  REQUIRE_OK(bti);
+  CHECK_FALSE(bti->is_physical());
+  REQUIRE(harness.device.bti_requests.size() == 1);
+  CHECK(harness.device.bti_requests[0] == std::pair{uint32_t{0}, uint64_t{1} << 32});
+  auto info = bti->GetInfo();
+  REQUIRE_OK(info);
+  CHECK(info->aspace_size <= uint64_t{1} << 32);
+  CHECK(info->minimum_contiguity == page);
+  CHECK(info->pmo_count == 0);
+
+  SECTION("a contiguous buffer: mapped at the address it reports, unmapped when it goes") {
+    {
+      auto buffer = dma::ContiguousBuffer::Create(*bti, 3 * page, dma::kBtiPermRead | dma::kBtiPermWrite);
+      REQUIRE_OK(buffer);
+      {
+        std::lock_guard lock(domain.mutex_);
+        REQUIRE(domain.mappings.size() == 1);
+        const auto& [iova, mapping] = *domain.mappings.begin();
+        CHECK(iova == buffer->phys());
+        CHECK(mapping.size == 3 * page);
+        CHECK(mapping.read);
+        CHECK(mapping.write);
+        CHECK(iova + mapping.size <= uint64_t{1} << 32);
+        // The daemon maps the same pages the host writes.
+        std::memset(buffer->virt(), 0x5a, 16);
+        CHECK(reinterpret_cast<const uint8_t*>(mapping.vaddr)[15] == 0x5a);
+      }
+      auto live = bti->GetInfo();
+      REQUIRE_OK(live);
+      CHECK(live->pmo_count == 1);
+      CHECK(harness.server->live_pins() == 1);
+      // The daemon sealed the host's memory against shrinking.
+      auto backing = buffer->vmo().GetBacking();
+      REQUIRE_OK(backing);
+      CHECK((::fcntl(backing->fd, F_GET_SEALS) & F_SEAL_SHRINK) != 0);
+    }
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+    CHECK(domain.unmap_calls == 1);
+  }
+  SECTION("a paged buffer gets one address per page") {
+    auto buffer = dma::PagedBuffer::Create(*bti, 2 * page, dma::kBtiPermWrite);
+    REQUIRE_OK(buffer);
+    REQUIRE(buffer->addresses().size() == 2);
+    CHECK(buffer->addresses()[1] == buffer->addresses()[0] + page);
+    std::lock_guard lock(domain.mutex_);
+    REQUIRE(domain.mappings.size() == 1);
+    CHECK(domain.mappings.begin()->first == buffer->addresses()[0]);
+    CHECK_FALSE(domain.mappings.begin()->second.read);
+    CHECK(domain.mappings.begin()->second.write);
+  }
+  SECTION("a Pmt dropped without Unpin is quarantined by the daemon until released") {
+    auto memory = Vmo::Create(page, "quarantined");
+    REQUIRE_OK(memory);
+    {
+      auto pmt = bti->Pin(dma::kBtiPermRead, *memory, 0, page);
+      REQUIRE_OK(pmt);
+      REQUIRE(pmt->addresses().size() == 1);
+    }
+    auto quarantined = bti->GetInfo();
+    REQUIRE_OK(quarantined);
+    CHECK(quarantined->quarantine_count == 1);
+    CHECK(quarantined->pmo_count == 1);
+    {
+      std::lock_guard lock(domain.mutex_);
+      CHECK(domain.mappings.size() == 1);  // still mapped: the device may be using it
+    }
+    REQUIRE_OK(bti->ReleaseQuarantine());
+    auto released = bti->GetInfo();
+    REQUIRE_OK(released);
+    CHECK(released->quarantine_count == 0);
+    CHECK(released->pmo_count == 0);
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+  }
+  SECTION("an explicit Unpin unmaps at once") {
+    auto memory = Vmo::Create(2 * page, "unpinned");
+    REQUIRE_OK(memory);
+    auto pmt = bti->Pin(dma::kBtiPermRead | dma::kBtiContiguous, *memory, page, page);
+    REQUIRE_OK(pmt);
+    REQUIRE_OK(pmt->Unpin());
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+  }
+
+  bti = dma::Bti();
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: the daemon pins only shared memory the host may use that way",
+          "[isolation]") {
+  const uint64_t page = udrv::PageSize();
+  Harness harness;
+  const int fd = harness.raw.get();
+  auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  REQUIRE_OK(ResultOf(got));
+  const uint64_t bti = got.values[0];
+  FakeDomain& domain = *harness.device.domain;
+
+  SECTION("a raw pin of a memfd works: the baseline") {
+    auto memory = Vmo::Create(page, "baseline");
+    REQUIRE_OK(memory);
+    auto pin = RawPinCall(fd, bti, dma::kBtiPermRead | dma::kBtiPermWrite, 0, page, std::move(*memory));
+    REQUIRE_OK(ResultOf(pin.reply));
+    REQUIRE(pin.addresses.size() == 1);
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.count(pin.addresses[0]) == 1);
+  }
+  SECTION("a regular file is not shared memory: ACCESS_DENIED") {
+    const std::string dir = NonTmpfsDirectory();
+    if (dir.empty()) {
+      WARN("no writable directory off tmpfs: the regular-file pin is not checked");
+      return;
+    }
+    const std::string path = dir + "/udrv-isolation-test-" + std::to_string(::getpid());
+    UniqueFd file(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    REQUIRE(file);
+    ::unlink(path.c_str());
+    REQUIRE(::ftruncate(file.get(), static_cast<off_t>(page)) == 0);
+    Vmo::Description description;
+    description.kind = udrv::VmoKind::PAGED;
+    description.size = page;
+    description.name = "regular file";
+    auto vmo = Vmo::FromDescription(std::move(file), description, udrv::kDefaultVmoRights);
+    REQUIRE_OK(vmo);
+
+    // Through a RemoteDevice's Bti::Pin, which checks nothing of the kind itself.
+    auto device = RemoteDevice::Connect(std::move(harness.host));
+    REQUIRE_OK(device);
+    auto remote_bti = (*device)->GetBti(0);
+    REQUIRE_OK(remote_bti);
+    auto pinned = remote_bti->Pin(dma::kBtiPermRead, *vmo, 0, page);
+    REQUIRE(StatusOf(pinned) == "ACCESS_DENIED");
+    CHECK(Contains(pinned.error().what, "not shared memory"));
+    CHECK(Contains(pinned.error().object, "driver host of 0000:00:03.0"));
+    // And raw.
+    auto raw = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*vmo));
+    CHECK(StatusOf(ResultOf(raw.reply)) == "ACCESS_DENIED");
+    CHECK(Contains(wire::GetText(raw.reply.text), "shared memory"));
+  }
+  SECTION("a memfd sent read-only cannot be pinned for the device to write") {
+    auto memory = Vmo::Create(page, "read-only");
+    REQUIRE_OK(memory);
+    auto copy = memory->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    auto memory_fd_holder = memory->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(memory_fd_holder);
+    auto pin = RawPinCall(fd, bti, dma::kBtiPermRead | dma::kBtiPermWrite, 0, page, std::move(*memory),
+                          udrv::kDefaultVmoRights & ~udrv::kRightWrite);
+    CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
+    CHECK(Contains(wire::GetText(pin.reply.text), "read-only"));
+    // For the device to read it is fine.
+    auto read_pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*copy),
+                               udrv::kDefaultVmoRights & ~udrv::kRightWrite);
+    REQUIRE_OK(ResultOf(read_pin.reply));
+    // Sealed against shrinking although it came O_RDONLY.
+    auto backing = memory_fd_holder->GetBacking();
+    REQUIRE_OK(backing);
+    CHECK((::fcntl(backing->fd, F_GET_SEALS) & F_SEAL_SHRINK) != 0);
+    std::lock_guard lock(domain.mutex_);
+    REQUIRE(domain.mappings.size() == 1);
+    CHECK_FALSE(domain.mappings.begin()->second.write);
+  }
+  SECTION("a memfd that cannot be sealed against shrinking is refused") {
+    UniqueFd unsealable(::memfd_create("no-sealing", MFD_CLOEXEC));  // comes with F_SEAL_SEAL
+    REQUIRE(unsealable);
+    REQUIRE(::ftruncate(unsealable.get(), static_cast<off_t>(page)) == 0);
+    Vmo::Description description;
+    description.size = page;
+    description.name = "no sealing";
+    auto vmo = Vmo::FromDescription(std::move(unsealable), description, udrv::kDefaultVmoRights);
+    REQUIRE_OK(vmo);
+    auto pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*vmo));
+    CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
+    CHECK(Contains(wire::GetText(pin.reply.text), "sealed against shrinking"));
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+  }
+  SECTION("a range past the memfd's end is OUT_OF_RANGE") {
+    auto memory = Vmo::Create(page, "short");
+    REQUIRE_OK(memory);
+    auto copy = memory->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(copy);
+    auto pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, 2 * page, std::move(*memory));
+    CHECK(StatusOf(ResultOf(pin.reply)) == "OUT_OF_RANGE");
+    auto wrapped = RawPinCall(fd, bti, dma::kBtiPermRead, ~uint64_t{0} - page + 1, 2 * page,
+                              std::move(*copy));
+    CHECK(StatusOf(ResultOf(wrapped.reply)) == "OUT_OF_RANGE");
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+  }
+  SECTION("unpinning what was never pinned is NOT_FOUND; an unknown BTI is BAD_HANDLE") {
+    auto unpin = RawCall(fd, MakeRequest(wire::Op::BTI_UNPIN, {bti, 999}));
+    CHECK(StatusOf(ResultOf(unpin)) == "NOT_FOUND");
+    auto quarantine = RawCall(fd, MakeRequest(wire::Op::BTI_QUARANTINE, {bti, 999}));
+    CHECK(StatusOf(ResultOf(quarantine)) == "NOT_FOUND");
+    auto info = RawCall(fd, MakeRequest(wire::Op::BTI_INFO, {bti + 5}));
+    CHECK(StatusOf(ResultOf(info)) == "BAD_HANDLE");
+    auto memory = Vmo::Create(page, "unknown bti");
+    REQUIRE_OK(memory);
+    auto pin = RawPinCall(fd, bti + 5, dma::kBtiPermRead, 0, page, std::move(*memory));
+    CHECK(StatusOf(ResultOf(pin.reply)) == "BAD_HANDLE");
+  }
+  // None of the refusals ended the connection.
+  auto info = RawCall(fd, MakeRequest(wire::Op::BTI_INFO, {bti}));
+  CHECK(StatusOf(ResultOf(info)) == "OK");
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a host that goes away with pins live: quarantine, quiesce, release",
+          "[isolation]") {
+  const uint64_t page = udrv::PageSize();
+  Harness harness;
+  auto device = harness.Connect();
+  FakeDomain& domain = *harness.device.domain;
+
+  REQUIRE_OK(device->SetBusMastering(true));
+  CHECK((harness.device.config[0x04] & 0x04) != 0);
+  REQUIRE_OK(device->SetInterruptMode(InterruptMode::MSI, 1));
+  auto bti = device->GetBti(0);
+  REQUIRE_OK(bti);
+  auto memory = Vmo::Create(4 * page, "left behind");
+  REQUIRE_OK(memory);
+  auto first = bti->Pin(dma::kBtiPermRead | dma::kBtiPermWrite, *memory, 0, page);
+  REQUIRE_OK(first);
+  auto second = bti->Pin(dma::kBtiPermWrite, *memory, 2 * page, 2 * page);
+  REQUIRE_OK(second);
+  {
+    std::lock_guard lock(domain.mutex_);
+    REQUIRE(domain.mappings.size() == 2);
+  }
+
+  // The host dies: its socket closes with the pins still held.
+  REQUIRE_OK(harness.Finish());
+  CHECK(harness.server->live_pins() == 2);
+  harness.device.bus_mastering_calls.clear();
+  harness.device.mode_calls.clear();
+
+  const ReleaseReport report = harness.server->Reclaim();
+  INFO(report.ToString());
+  CHECK(report.ok());
+  REQUIRE(report.steps.size() == 5);
+  CHECK(report.steps[0].name == "pins quarantined");
+  CHECK(Contains(report.steps[0].detail, "2 pin(s)"));
+  CHECK(report.steps[1].name == "interrupts off");
+  CHECK(report.steps[2].name == "bus mastering off");
+  CHECK(report.steps[3].name == "reset");
+  CHECK(report.steps[4].name == "quarantine released");
+  for (const ReleaseStep* step : {FindStep(report, "interrupts off"), FindStep(report, "bus mastering off"),
+                                  FindStep(report, "reset"), FindStep(report, "quarantine released")}) {
+    REQUIRE(step != nullptr);
+    CHECK(step->outcome == ReleaseStep::Outcome::DONE);
+  }
+  CHECK(Contains(FindStep(report, "quarantine released")->detail, "2 pin(s)"));
+
+  {
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+  }
+  CHECK(harness.server->live_pins() == 0);
+  REQUIRE(harness.device.mode_calls.size() == 1);
+  CHECK(harness.device.mode_calls[0].first == InterruptMode::DISABLED);
+  REQUIRE(harness.device.bus_mastering_calls.size() == 1);
+  CHECK(harness.device.bus_mastering_calls[0] == false);
+  CHECK((harness.device.config[0x04] & 0x04) == 0);
+  CHECK(harness.device.resets == 1);
+
+  // The host's leftovers fail quietly against a closed connection.
+  CHECK(StatusOf(first->Unpin()) != "OK");
+  CHECK(StatusOf(device->ReadConfig16(0)) != "OK");
+}
+
+TEST_CASE("isolation: a host that left nothing: Reclaim still quiesces", "[isolation]") {
+  Harness harness;
+  {
+    auto device = harness.Connect();
+    auto bti = device->GetBti(0);
+    REQUIRE_OK(bti);
+  }
+  REQUIRE_OK(harness.Finish());
+  const ReleaseReport report = harness.server->Reclaim();
+  INFO(report.ToString());
+  CHECK(report.ok());
+  REQUIRE_FALSE(report.steps.empty());
+  CHECK(Contains(report.steps[0].detail, "0 pin(s)"));
+  CHECK(harness.device.resets == 1);
+}
+
+TEST_CASE("isolation: a malformed request ends Serve with IO_INVALID", "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+  CHECK(device->ReadConfig16(0).value() == kVendor);
+
+  SECTION("bad magic") {
+    wire::Request request = MakeRequest(wire::Op::READ_CONFIG, {0, 2});
+    request.magic = 0xdeadbeef;
+    SendRequest(harness.raw.get(), request);
+  }
+  SECTION("unknown op") {
+    wire::Request request;
+    request.op = wire::kLastOp + 1;
+    SendRequest(harness.raw.get(), request);
+  }
+  SECTION("a short message") {
+    const uint32_t magic = wire::kMagic;
+    REQUIRE_OK(wire::Send(harness.raw.get(), std::as_bytes(std::span(&magic, 1)), "short"));
+  }
+  auto served = harness.Join();
+  CHECK(StatusOf(served) == "IO_INVALID");
+  auto log = harness.log();
+  REQUIRE_FALSE(log.empty());
+  CHECK(Contains(log.back(), "dropped the connection"));
+  // The connection is dropped: the host sees it gone at once, not when the
+  // server object goes.
+  pollfd pfd{harness.raw.get(), POLLIN | POLLRDHUP, 0};
+  REQUIRE(::poll(&pfd, 1, 5000) == 1);
+  CHECK((pfd.revents & (POLLHUP | POLLRDHUP)) != 0);
+  CHECK(StatusOf(device->ReadConfig16(0)) == "PEER_CLOSED");
+}
+
+TEST_CASE("isolation: the host's start report reaches on_started", "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+
+  REQUIRE_OK(device->ReportStarted(Fail(Status::NOT_SUPPORTED, "edu: no DMA engine", "0000:00:03.0")));
+  REQUIRE_OK(device->ReportStarted({}));
+  auto started = harness.started();
+  REQUIRE(started.size() == 2);
+  REQUIRE_FALSE(started[0].has_value());
+  CHECK(started[0].error().status == Status::NOT_SUPPORTED);
+  CHECK(Contains(started[0].error().what, "edu: no DMA engine"));
+  CHECK(started[0].error().object == harness.node.id);
+  CHECK(started[1].has_value());
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
