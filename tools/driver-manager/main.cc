@@ -1,10 +1,20 @@
-// udrv-driver-manager: the driver manager, in-process. It enumerates the
-// root bus (PCI), matches every device node against the registered drivers
-// (edu), binds each matched device to vfio-pci (or uio_pci_generic), starts
-// its driver in this process — edu runs its self test as it starts — then
-// stops the drivers and releases the devices: interrupts off, bus mastering
-// off, reset where the device has one, and with --restore-kernel-driver the
-// previous kernel driver back. It prints what it does.
+// udrv-driver-manager: the driver manager. It enumerates the root bus
+// (PCI), matches every device node against the registered drivers (edu),
+// binds each matched device to vfio-pci (or uio_pci_generic), starts its
+// driver — edu runs its self test as it starts — then stops the drivers and
+// releases the devices: interrupts off, bus mastering off, reset where the
+// device has one, and with --restore-kernel-driver the previous kernel
+// driver back. It prints what it does.
+//
+// Drivers run in this process, or with --isolated each in a driver host of
+// its own (udrv-driver-host, beside this program): an unprivileged uid
+// that reaches its device only through the handles this process, the root
+// bus, sends it (pci/isolated_runner.h). A host that dies is reclaimed
+// (its pins quarantined, the device quiesced and reset) and started again,
+// up to --restarts times.
+//
+// --until-signal keeps the drivers running until SIGTERM or SIGINT, as a
+// daemon does; otherwise they are stopped once all have started.
 //
 // --list only reads sysfs: the nodes, their properties, and for each
 // registered driver whether it matches the node or why not.
@@ -13,8 +23,12 @@
 // testbed guest, never on a machine whose devices matter.
 //
 // Exit status: 0 when every matched device had its driver started, stopped
-// and released; 1 on an error (also when no device matched); 2 for bad
-// arguments.
+// and released; 1 on an error (also when no device matched, or a driver
+// host died and was not restarted); 2 for bad arguments.
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -26,7 +40,8 @@
 #include "udrv/bus/driver_manager.h"
 #include "udrv/bus/root_bus.h"
 #include "udrv/core/result.h"
-#include "udrv/drivers/edu/bus_driver.h"
+#include "udrv/drivers/registry.h"
+#include "udrv/pci/isolated_runner.h"
 #include "udrv/pci/pci_bus.h"
 
 namespace {
@@ -43,17 +58,37 @@ struct Settings {
   std::string route = "vfio";
   bool unsafe_physical_dma = false;
   bool restore_kernel_driver = false;
+  bool isolated = false;
+  std::string host_program;  // empty: udrv-driver-host beside this program
+  uint32_t host_uid = 61000;
+  uint32_t restarts = 1;
+  std::vector<std::string> host_arguments;
+  bool until_signal = false;
 };
+
+// The signals that end --until-signal; blocked before any thread starts.
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+// udrv-driver-host in the directory of this program.
+Result<std::string> DefaultHostProgram() {
+  char path[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n < 0) return udrv::FailErrno(errno, "readlink /proc/self/exe (to find udrv-driver-host)");
+  std::string self(path, static_cast<size_t>(n));
+  return self.substr(0, self.rfind('/') + 1) + "udrv-driver-host";
+}
 
 // Flushed at once: a parent reading a pipe sees each step as it happens.
 void Say(std::string_view line) {
   std::printf("udrv-driver-manager: %.*s\n", static_cast<int>(line.size()), line.data());
   std::fflush(stdout);
 }
-
-// Every driver this program knows, most specific first: the first
-// registered driver whose rules hold binds a node (driver_manager.h).
-std::vector<bus::Driver> Drivers() { return {udrv::drivers::edu::MakeBusDriver()}; }
 
 void PrintList(const std::vector<bus::Driver>& drivers, const std::vector<bus::NodeMatch>& matches) {
   for (const bus::Driver& driver : drivers) {
@@ -94,8 +129,25 @@ Result<void> Run(const Settings& settings) {
   bus::DriverManagerOptions manager_options;
   manager_options.release.restore_kernel_driver = settings.restore_kernel_driver;
   if (!settings.list) manager_options.log = Say;
+  if (settings.isolated) {
+    pci::IsolatedRunnerOptions isolated;
+    if (settings.host_program.empty()) {
+      auto program = DefaultHostProgram();
+      if (!program) return std::unexpected(program.error());
+      isolated.host_program = *program;
+    } else {
+      isolated.host_program = settings.host_program;
+    }
+    isolated.host_arguments = settings.host_arguments;
+    isolated.first_uid = settings.host_uid;
+    isolated.restarts = settings.restarts;
+    isolated.log = Say;
+    auto runner = pci::MakeIsolatedRunner(std::move(isolated));
+    if (!runner) return std::unexpected(runner.error());
+    manager_options.runner = std::move(*runner);
+  }
   bus::DriverManager manager(root, manager_options);
-  const std::vector<bus::Driver> drivers = Drivers();
+  const std::vector<bus::Driver> drivers = udrv::drivers::AllDrivers();
   for (const bus::Driver& driver : drivers) {
     if (auto registered = manager.Register(driver); !registered) return registered;
   }
@@ -112,6 +164,13 @@ Result<void> Run(const Settings& settings) {
   if (started->empty()) {
     return Fail(Status::NOT_FOUND,
                 "no device matched a registered driver (udrv-driver-manager --list says why)");
+  }
+  if (settings.until_signal && manager.running() > 0) {
+    Say(std::to_string(manager.running()) + " driver(s) running; stopping on SIGTERM or SIGINT");
+    const sigset_t signals = StopSignals();
+    int signal_number = 0;
+    ::sigwait(&signals, &signal_number);
+    Say(std::string("stopping on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   }
   const std::vector<bus::StopOutcome> stopped = manager.StopAll();
 
@@ -165,6 +224,24 @@ int main(int argc, char** argv) {
                "--route uio: let devices DMA to physical addresses (they could reach ALL memory)");
   app.add_flag("--restore-kernel-driver", settings.restore_kernel_driver,
                "on release, bind each device back to the kernel driver it had before");
+  app.add_flag("--isolated", settings.isolated,
+               "run each driver in a driver host of its own, an unprivileged uid that gets its "
+               "device's handles from this process");
+  auto* host_program = app.add_option("--host-program", settings.host_program,
+                                      "--isolated: the driver host to launch (default: "
+                                      "udrv-driver-host beside this program)");
+  auto* host_uid = app.add_option("--host-uid", settings.host_uid,
+                                  "--isolated: the uid (and gid) of the first driver host; "
+                                  "the next get the numbers after it (default 61000)")
+                       ->check(CLI::Range(1u, 0xfffffffeu));
+  auto* restarts = app.add_option("--restarts", settings.restarts,
+                                  "--isolated: how often a driver host that died is started "
+                                  "again (default 1)");
+  auto* host_args = app.add_option("--host-arg", settings.host_arguments,
+                                   "--isolated: an argument for each driver host (repeatable)")
+                        ->allow_extra_args(false);
+  app.add_flag("--until-signal", settings.until_signal,
+               "keep the drivers running until SIGTERM or SIGINT, then stop them");
   try {
     app.parse(argc, argv);
     if (sysfs_root->count() != 0 && !settings.list) {
@@ -178,11 +255,26 @@ int main(int argc, char** argv) {
     if (settings.unsafe_physical_dma && settings.route != "uio") {
       throw CLI::ValidationError("--unsafe-physical-dma", "applies to --route uio only");
     }
+    if (settings.isolated && settings.route == "uio") {
+      throw CLI::ValidationError("--isolated",
+                                 "needs an IOMMU (--route vfio): without one a device reaches all "
+                                 "memory, whatever its driver host shares");
+    }
+    for (const CLI::Option* option : {host_program, host_uid, restarts, host_args}) {
+      if (option->count() != 0 && !settings.isolated) {
+        throw CLI::ValidationError(option->get_name(), "applies to --isolated only");
+      }
+    }
+    if (settings.list && (settings.isolated || settings.until_signal)) {
+      throw CLI::ValidationError("--list", "starts no driver: --isolated and --until-signal do not apply");
+    }
   } catch (const CLI::ParseError& e) {
     // --help exits 0; everything else is a usage error.
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  const sigset_t stop_signals = StopSignals();
+  if (settings.until_signal) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto result = Run(settings);
   if (!result) {
     std::fprintf(stderr, "udrv-driver-manager: FAILED: %s\n", result.error().ToString().c_str());

@@ -3,6 +3,8 @@
 // pci::Device with Edu — and, unless told otherwise, runs the self test
 // (self_test.h) right away, logging each step through the context. Stop
 // quiesces edu (Edu's destructor: no interrupts, bus mastering off).
+// The same driver runs in the driver manager's process or in an isolated
+// driver host (pci/isolated_runner.h): it sees only its context.
 #pragma once
 
 #include <string_view>
@@ -20,6 +22,11 @@ struct BusDriverOptions {
   // Run SelfTest when the driver starts; a failed self test fails the start.
   bool self_test_at_start = true;
   SelfTestOptions self_test;
+  // Once started, keep edu busy: DMA round trips (host -> edu -> host,
+  // verified) back to back from a thread of the instance until Stop, which
+  // reports how many ran and fails if one did. Tests kill a driver host
+  // while it does this, in the middle of a DMA.
+  bool dma_until_stopped = false;
 };
 
 // The registration: name "edu", rules pci.vendor == 0x1234 && pci.device == 0x11e8.

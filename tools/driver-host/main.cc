@@ -1,0 +1,126 @@
+// udrv-driver-host: a driver host. The driver manager, run --isolated,
+// launches one per driver as an unprivileged uid of its own, with the
+// socket to the root bus as fd 3:
+//
+//   udrv-driver-host --driver edu --node pci/0000:00:03.0
+//
+// It connects (pci::RemoteDevice), builds the driver's context from the
+// node the root bus sent, starts the driver, reports whether it started,
+// and runs it until SIGTERM or SIGINT; then it stops the driver and exits.
+// Nothing here needs privileges: the device reaches this process only as
+// the handles the root bus sends.
+//
+// Exit status: 0 after a clean stop; 1 when the driver failed to start or
+// stop, or the root bus could not be reached; 2 for bad arguments.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "udrv/bus/host_process.h"
+#include "udrv/drivers/registry.h"
+#include "udrv/pci/isolation.h"
+#include "udrv/pci/pci_bus.h"
+
+namespace {
+
+using udrv::Error;
+using udrv::Fail;
+using udrv::Result;
+using udrv::Status;
+namespace bus = udrv::bus;
+namespace pci = udrv::pci;
+
+void Say(std::string_view line) {
+  std::printf("udrv-driver-host[%d]: %.*s\n", static_cast<int>(::getpid()),
+              static_cast<int>(line.size()), line.data());
+  std::fflush(stdout);
+}
+
+struct Settings {
+  std::string driver;
+  std::string node;
+  bool edu_dma_until_stopped = false;
+};
+
+Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
+  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(bus::kHostChannelFd));
+  if (!device) return std::unexpected(device.error());
+  const bus::DeviceNode& node = (*device)->node();
+  Say("connected: " + node.id + " over the root bus (" + std::string((*device)->route()) +
+      "), running as uid " + std::to_string(::getuid()));
+
+  udrv::drivers::DriverSettings driver_settings;
+  driver_settings.edu.dma_until_stopped = settings.edu_dma_until_stopped;
+  const bus::Driver* driver = nullptr;
+  const std::vector<bus::Driver> drivers = udrv::drivers::AllDrivers(driver_settings);
+  for (const bus::Driver& candidate : drivers) {
+    if (candidate.name == settings.driver) driver = &candidate;
+  }
+  Result<void> found;
+  if (node.id != settings.node) {
+    found = Fail(Status::INVALID_ARGS, "the root bus gave node " + node.id + ", not " + settings.node);
+  } else if (driver == nullptr) {
+    found = Fail(Status::NOT_FOUND, "this host has no driver '" + settings.driver + "'");
+  }
+  if (!found) {
+    (void)(*device)->ReportStarted(found);
+    return found;
+  }
+
+  bus::ProtocolSet protocols;
+  protocols.Add<pci::Device>(device->get());
+  bus::DriverContext context(driver->name, node, protocols, Say);
+  auto instance = driver->start(context);
+  Result<void> started;
+  if (!instance) started = udrv::Wrap(instance.error(), "start " + driver->name);
+  if (auto reported = (*device)->ReportStarted(started); !reported) {
+    return udrv::Wrap(reported.error(), "report the start to the root bus");
+  }
+  if (!started) return started;
+  Say(driver->name + " started; running until SIGTERM");
+
+  int signal_number = 0;
+  ::sigwait(&stop_signals, &signal_number);
+  Say(std::string("stopping on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  Result<void> stopped = (*instance)->Stop();
+  instance->reset();
+  if (!stopped) return udrv::Wrap(stopped.error(), "stop " + driver->name);
+  Say(driver->name + " stopped");
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"udrv-driver-host: run one driver isolated, on the device the root bus serves on fd 3"};
+  Settings settings;
+  app.add_option("--driver", settings.driver, "the driver to start")->required();
+  app.add_option("--node", settings.node, "the node the root bus gives this host")->required();
+  app.add_flag("--edu-dma-until-stopped", settings.edu_dma_until_stopped,
+               "edu: keep running DMA round trips until stopped");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  // Blocked before any thread starts, so that every thread leaves them to
+  // the sigwait in Run.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto result = Run(settings, stop_signals);
+  if (!result) {
+    std::fprintf(stderr, "udrv-driver-host[%d]: FAILED: %s\n", static_cast<int>(::getpid()),
+                 result.error().ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
