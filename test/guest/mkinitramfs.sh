@@ -19,6 +19,9 @@ esac
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+# mktemp makes the directory 0700; as the guest's / it would keep every
+# user but root out (the isolated driver hosts run as other uids).
+chmod 755 "$root"
 mkdir -p "$root"/{bin,lib/modules,udrv/bin}
 cp "$cache/$arch/busybox/bin/busybox" "$root/bin/busybox"
 cp "$here/guest-init.sh" "$root/init"

@@ -1,0 +1,349 @@
+// guest-rogue-host: a driver host that tries to exceed its rights. The
+// isolation suite (isolation_test.cc) runs udrv-driver-manager --isolated
+// with --host-program pointing here, so this runs exactly as a driver host
+// does: an unprivileged uid with the root bus's socket as fd 3.
+//
+// It tries, through the library and around it (raw protocol messages,
+// forged handle messages, plain syscalls), to: map its read-only node VMO
+// writable; write the config header; get memory pinned that it does not own
+// or did not share writable; reach the IOMMU; touch a device it was not
+// given; use a handle for what its rights leave out. Each attempt prints
+// "rogue: NAME: refused (...)" or "rogue: NAME: ALLOWED (...)". Two controls
+// must work: BAR 0 reads edu's ID, and its own memory pins.
+//
+// It reports to the root bus that "the driver started" only when every
+// attempt was refused and both controls worked; then it waits for SIGTERM.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "isolation_wire.h"
+#include "udrv/bus/host_process.h"
+#include "udrv/core/transfer.h"
+#include "udrv/core/vmar.h"
+#include "udrv/dma/buffer.h"
+#include "udrv/pci/isolation.h"
+#include "udrv/pci/sysfs.h"
+
+namespace {
+
+using udrv::Error;
+using udrv::Result;
+using udrv::Status;
+namespace pci = udrv::pci;
+namespace wire = udrv::pci::wire;
+
+std::vector<std::string> allowed;
+int checks = 0;
+
+void Say(const std::string& line) {
+  std::printf("rogue: %s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+// An attempt that must fail: with `expected` status when given.
+template <typename T>
+void Expect(const std::string& name, const Result<T>& result, Status expected) {
+  ++checks;
+  if (!result && result.error().status == expected) {
+    Say(name + ": refused (" + result.error().ToString() + ")");
+    return;
+  }
+  allowed.push_back(name);
+  Say(name + ": ALLOWED (" + (result ? std::string("it worked") : result.error().ToString()) + ")");
+}
+
+// A syscall attempt that must fail with `expected_errno`.
+void ExpectErrno(const std::string& name, int result, int expected_errno) {
+  ++checks;
+  const int err = errno;
+  if (result < 0 && err == expected_errno) {
+    Say(name + ": refused (errno " + std::to_string(err) + ": " + std::strerror(err) + ")");
+    return;
+  }
+  allowed.push_back(name);
+  Say(name + ": ALLOWED (" + (result >= 0 ? std::string("it worked") : std::strerror(err)) + ")");
+}
+
+void Control(const std::string& name, bool ok, const std::string& detail) {
+  ++checks;
+  if (!ok) allowed.push_back(name + " (control failed)");
+  Say(name + ": " + (ok ? "works" : "FAILED") + " (" + detail + ")");
+}
+
+// One raw request on the socket, as the library would never send it; the
+// reply's result. `follow` sends what goes after the request (a pin's VMO).
+Result<wire::Reply> Raw(wire::Op op, wire::Request request,
+                        const std::function<void()>& follow = {}) {
+  request.op = static_cast<uint16_t>(op);
+  if (auto sent = wire::SendMessage(udrv::bus::kHostChannelFd, request, "raw request"); !sent) {
+    return std::unexpected(sent.error());
+  }
+  if (follow) follow();
+  auto reply = wire::ReceiveMessage<wire::Reply>(udrv::bus::kHostChannelFd, udrv::DeadlineAfter(30'000'000'000),
+                                                 "raw reply");
+  if (!reply) return std::unexpected(reply.error());
+  if (auto result = wire::ReplyResult(*reply); !result) return std::unexpected(result.error());
+  return *reply;
+}
+
+// A handle message that says "a paged VMO of `size` bytes" about whatever
+// `fd` is, as a forger would send it.
+void SendForgedVmo(int fd, uint64_t size, udrv::Rights rights) {
+  udrv::wire::HandleMessage message;
+  message.type = static_cast<uint16_t>(udrv::wire::ObjectType::VMO);
+  message.rights = rights;
+  message.size = size;
+  message.vmo_kind = static_cast<uint32_t>(udrv::VmoKind::PAGED);
+  std::strcpy(message.name, "forged");
+  iovec iov{&message, sizeof(message)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  if (::sendmsg(udrv::bus::kHostChannelFd, &msg, MSG_NOSIGNAL) < 0) Say("forged send failed");
+}
+
+wire::Request PinRequest(uint64_t bti, uint32_t options, uint64_t size) {
+  wire::Request request;
+  request.args[0] = bti;
+  request.args[1] = options;
+  request.args[2] = 0;
+  request.args[3] = size;
+  return request;
+}
+
+void TryNodeVmo(const pci::RemoteDevice& device) {
+  const udrv::Vmo& node_vmo = device.node_vmo();
+  auto size = node_vmo.GetSize();
+  auto backing = node_vmo.GetBacking();
+  if (!size || !backing) {
+    Control("node-vmo", false, "no size or backing");
+    return;
+  }
+  auto vmar = udrv::Vmar::Create(*size, "rogue");
+  if (vmar) {
+    Expect("node-vmo-map-writable",
+           vmar->Map(udrv::kVmPermRead | udrv::kVmPermWrite, 0, node_vmo, 0, *size),
+           Status::ACCESS_DENIED);
+  }
+  void* mapped = ::mmap(nullptr, *size, PROT_READ | PROT_WRITE, MAP_SHARED, backing->fd, 0);
+  ExpectErrno("node-vmo-mmap-writable", mapped == MAP_FAILED ? -1 : 0, EACCES);
+  if (mapped != MAP_FAILED) ::munmap(mapped, *size);
+  // The memfd's inode lets anyone open it through /proc: the seal is what holds.
+  const std::string path = "/proc/self/fd/" + std::to_string(backing->fd);
+  const int reopened = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (reopened < 0) {
+    ExpectErrno("node-vmo-reopen-writable", reopened, EACCES);
+    return;
+  }
+  mapped = ::mmap(nullptr, *size, PROT_READ | PROT_WRITE, MAP_SHARED, reopened, 0);
+  ExpectErrno("node-vmo-reopened-mmap-writable", mapped == MAP_FAILED ? -1 : 0, EPERM);
+  if (mapped != MAP_FAILED) ::munmap(mapped, *size);
+  const char byte = 'x';
+  ExpectErrno("node-vmo-reopened-write", static_cast<int>(::pwrite(reopened, &byte, 1, 0)), EPERM);
+  ::close(reopened);
+}
+
+void TryConfigHeader(pci::RemoteDevice& device) {
+  Expect("config-header-write-library", device.WriteConfig16(0x04, 0), Status::ACCESS_DENIED);
+  wire::Request request;
+  request.args[0] = 0x04;
+  request.args[1] = 2;
+  request.args[2] = 0;
+  Expect("config-header-write-raw", Raw(wire::Op::WRITE_CONFIG, request), Status::ACCESS_DENIED);
+  const std::string config = "/sys/bus/pci/devices/" + device.address().ToString() + "/config";
+  ExpectErrno("config-header-write-sysfs", ::open(config.c_str(), O_RDWR | O_CLOEXEC), EACCES);
+}
+
+void TryPins(pci::RemoteDevice& device) {
+  auto bti = device.GetBti(0, uint64_t{1} << 28);
+  if (!bti) {
+    Control("own-pin", false, bti.error().ToString());
+    return;
+  }
+  auto own = udrv::dma::ContiguousBuffer::Create(*bti, 4096, udrv::dma::kBtiPermRead | udrv::dma::kBtiPermWrite,
+                                                 "rogue-own");
+  auto info = bti->GetInfo();
+  Control("own-pin", own && info && info->pmo_count == 1,
+          own ? "pinned at " + udrv::Hex(own->phys()) : own.error().ToString());
+
+  // The node VMO is the root bus's memory, sent read-only.
+  Expect("pin-root-bus-memory-library",
+         bti->Pin(udrv::dma::kBtiPermWrite, device.node_vmo(), 0, udrv::PageSize()),
+         Status::ACCESS_DENIED);
+  auto node_backing = device.node_vmo().GetBacking();
+  auto node_size = device.node_vmo().GetSize();
+  // The remote Bti is BTI 0 of this host on the root bus (its first).
+  if (node_backing && node_size) {
+    // Claiming WRITE for a read-only fd: the handle does not even arrive.
+    Expect("pin-forged-rights-raw",
+           Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermWrite, *node_size),
+               [&] { SendForgedVmo(node_backing->fd, *node_size, udrv::kDefaultVmoRights); }),
+           Status::INVALID_ARGS);
+    // Honest rights, but the device is to write it.
+    Expect("pin-root-bus-memory-raw",
+           Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermWrite, *node_size),
+               [&] { SendForgedVmo(node_backing->fd, *node_size, pci::kHostNodeRights); }),
+           Status::ACCESS_DENIED);
+  }
+  // Device memory (BAR 0's resource file) claimed to be a paged VMO.
+  auto bar = device.GetBar(0);
+  if (bar) {
+    auto bar_backing = bar->vmo.GetBacking();
+    if (bar_backing) {
+      Expect("pin-device-memory-raw",
+             Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermRead, udrv::PageSize()),
+                 [&] { SendForgedVmo(bar_backing->fd, bar->size, pci::kHostBarRights); }),
+             Status::ACCESS_DENIED);
+    }
+  }
+  // A memfd of one page, pinned as if it had sixteen.
+  const int small = ::memfd_create("rogue-small", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (small >= 0 && ::ftruncate(small, static_cast<off_t>(udrv::PageSize())) == 0) {
+    Expect("pin-past-end-raw",
+           Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermRead, 16 * udrv::PageSize()),
+               [&] { SendForgedVmo(small, udrv::PageSize(), udrv::kDefaultVmoRights); }),
+           Status::OUT_OF_RANGE);
+  }
+  if (small >= 0) ::close(small);
+  wire::Request unpin;
+  unpin.args[0] = 0;
+  unpin.args[1] = 999;
+  Expect("unpin-not-ours-raw", Raw(wire::Op::BTI_UNPIN, unpin), Status::NOT_FOUND);
+}
+
+void TryIommu(pci::RemoteDevice& device) {
+  pci::SysfsPci sysfs;
+  auto info = sysfs.Read(device.address());
+  if (info && info->iommu_group) {
+    const std::string group = "/dev/vfio/" + std::to_string(*info->iommu_group);
+    ExpectErrno("open-vfio-group", ::open(group.c_str(), O_RDWR | O_CLOEXEC), EACCES);
+  }
+  std::string vfio_fds;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (target.find("vfio") != std::string::npos) vfio_fds += entry.path().string() + " -> " + target + " ";
+  }
+  ++checks;
+  if (vfio_fds.empty()) {
+    Say("vfio-fds-held: refused (no fd of this process is a VFIO container, group or device)");
+  } else {
+    allowed.push_back("vfio-fds-held");
+    Say("vfio-fds-held: ALLOWED (" + vfio_fds + ")");
+  }
+}
+
+void TryOtherDevice(pci::RemoteDevice& device) {
+  wire::Request request;
+  request.device = 1;
+  request.args[0] = 0;
+  request.args[1] = 4;
+  Expect("other-device-request-raw", Raw(wire::Op::READ_CONFIG, request), Status::ACCESS_DENIED);
+  pci::SysfsPci sysfs;
+  auto addresses = sysfs.List();
+  if (!addresses) return;
+  for (const pci::Address& other : *addresses) {
+    if (other == device.address()) continue;
+    const std::string dir = "/sys/bus/pci/devices/" + other.ToString();
+    ExpectErrno("other-device-config-write " + other.ToString(),
+                ::open((dir + "/config").c_str(), O_RDWR | O_CLOEXEC), EACCES);
+    if (::access((dir + "/resource0").c_str(), F_OK) == 0) {
+      ExpectErrno("other-device-bar " + other.ToString(),
+                  ::open((dir + "/resource0").c_str(), O_RDWR | O_CLOEXEC), EACCES);
+    }
+    break;  // one other device says it
+  }
+}
+
+void TryHandles(pci::RemoteDevice& device) {
+  auto vmar = udrv::Vmar::Create(1 << 20, "rogue-bar");
+  auto registers = vmar ? device.MapMmio(0, udrv::CachePolicy::UNCACHED_DEVICE, *vmar)
+                        : Result<udrv::mmio::MmioBuffer>(std::unexpected(vmar.error()));
+  const uint32_t id = registers ? registers->Read32(0) : 0;
+  Control("bar-map", registers && (id & 0xffff) == 0x00ed,
+          registers ? "edu's ID register reads " + udrv::Hex(id) : registers.error().ToString());
+  auto bar = device.GetBar(0);
+  if (bar) {
+    Expect("bar-vmo-duplicate", bar->vmo.Duplicate(udrv::kRightSameRights), Status::ACCESS_DENIED);
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0) {
+      Expect("bar-vmo-send-on", udrv::SendHandle(pair[0], std::move(bar->vmo)), Status::ACCESS_DENIED);
+      ::close(pair[0]);
+      ::close(pair[1]);
+    }
+  }
+  Expect("legacy-interrupts", device.SetInterruptMode(pci::InterruptMode::LEGACY, 1),
+         Status::NOT_SUPPORTED);
+  if (auto mode = device.SetInterruptMode(pci::InterruptMode::MSI, 1); mode) {
+    auto interrupt = device.MapInterrupt(0);
+    if (interrupt) {
+      Expect("interrupt-trigger", interrupt->Trigger(0), Status::ACCESS_DENIED);
+    } else {
+      Control("map-interrupt", false, interrupt.error().ToString());
+    }
+    (void)device.SetInterruptMode(pci::InterruptMode::DISABLED, 0);
+  } else {
+    Control("msi", false, mode.error().ToString());
+  }
+}
+
+}  // namespace
+
+int main() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  // The library's connection owns fd 3; raw requests use the same number
+  // in between its calls (one thread).
+  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(::dup(udrv::bus::kHostChannelFd)));
+  if (!device) {
+    std::fprintf(stderr, "rogue: connect: %s\n", device.error().ToString().c_str());
+    return 1;
+  }
+  Say("running as uid " + std::to_string(::getuid()) + " on " + (*device)->address().ToString());
+  TryNodeVmo(**device);
+  TryConfigHeader(**device);
+  TryPins(**device);
+  TryIommu(**device);
+  TryOtherDevice(**device);
+  TryHandles(**device);
+
+  Result<void> verdict;
+  if (!allowed.empty()) {
+    std::string names;
+    for (const std::string& name : allowed) names += (names.empty() ? "" : ", ") + name;
+    verdict = udrv::Fail(Status::BAD_STATE, "the root bus let the rogue host do: " + names);
+  }
+  Say(std::to_string(checks) + " attempt(s), " + std::to_string(allowed.size()) + " allowed");
+  if (auto reported = (*device)->ReportStarted(verdict); !reported) {
+    std::fprintf(stderr, "rogue: report: %s\n", reported.error().ToString().c_str());
+    return 1;
+  }
+  if (!verdict) return 1;
+  int signal_number = 0;
+  ::sigwait(&stop, &signal_number);
+  Say("stopping");
+  return 0;
+}
