@@ -120,19 +120,6 @@ Result<void> WaitReadable(int socket_fd, Time deadline) {
   }
 }
 
-// Takes every fd in the SCM_RIGHTS messages of `msg`, so that none leaks.
-void CollectFds(msghdr& msg, std::vector<UniqueFd>& fds) {
-  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-      fds.emplace_back(fd);
-    }
-  }
-}
-
 struct RawMessage {
   HandleMessage header;
   std::vector<UniqueFd> fds;
@@ -171,7 +158,7 @@ Result<RawMessage> ReceiveMessage(int socket_fd, Time deadline) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return FailErrno(errno, "recvmsg(" + socket + ")");
     }
-    CollectFds(msg, raw.fds);
+    for (UniqueFd& fd : TakeReceivedFds(msg)) raw.fds.push_back(std::move(fd));
     if ((msg.msg_flags & MSG_CTRUNC) != 0) {
       return Fail(Status::IO_INVALID,
                   "receive handle: control data truncated (more than " + std::to_string(kScmMaxFd) +
@@ -320,6 +307,20 @@ Result<void> SendHandle(int socket_fd, Interrupt&& interrupt, Rights sent_rights
   message.flags = object->is_virtual() ? wire::kFlagVirtualInterrupt : 0;
   CopyName(object->name(), message);
   return SendMessage(socket_fd, message, object->event_fd(), object->Describe());
+}
+
+std::vector<UniqueFd> TakeReceivedFds(msghdr& msg) {
+  std::vector<UniqueFd> fds;
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(fd);
+    }
+  }
+  return fds;
 }
 
 Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted, Time deadline) {

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "udrv/core/unique_fd.h"
+#include "udrv/core/transfer.h"
 
 namespace udrv::pci::wire {
 
@@ -53,17 +53,8 @@ Result<void> Receive(int socket_fd, std::span<std::byte> out, Time deadline, std
       }
       return FailErrno(errno, std::string(what) + ": recvmsg");
     }
-    bool had_fds = false;
-    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
-      const size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        UniqueFd closed(fd);
-        had_fds = true;
-      }
-    }
+    // A peer that attaches fds to a plain message has them closed here.
+    const bool had_fds = !TakeReceivedFds(msg).empty();
     if (n == 0 && !had_fds) {
       return Fail(Status::PEER_CLOSED, std::string(what) + ": the other end closed the socket");
     }

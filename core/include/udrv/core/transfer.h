@@ -25,14 +25,18 @@
 // consumed by whichever side waits first.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <variant>
+#include <vector>
 
 #include "udrv/core/interrupt.h"
 #include "udrv/core/result.h"
 #include "udrv/core/rights.h"
 #include "udrv/core/time.h"
+#include "udrv/core/unique_fd.h"
 #include "udrv/core/vmo.h"
 
 namespace udrv {
@@ -94,6 +98,11 @@ Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted = kRightSameRi
 
 // As ReceiveHandle, for callers that know what comes: WRONG_TYPE (and the
 // handle is closed) when it is something else.
+// Takes ownership of every fd the SCM_RIGHTS messages of `msg` carry (as
+// recvmsg filled it in), so that none leaks whatever the caller makes of
+// the message. For protocols of their own that receive on the same sockets.
+std::vector<UniqueFd> TakeReceivedFds(msghdr& msg);
+
 Result<Vmo> ReceiveVmo(int socket_fd, Rights wanted = kRightSameRights, Time deadline = kInfinite);
 Result<Interrupt> ReceiveInterrupt(int socket_fd, Rights wanted = kRightSameRights,
                                    Time deadline = kInfinite);

@@ -39,8 +39,8 @@ struct IsolatedRunnerOptions {
 };
 
 // INVALID_ARGS for an empty host program or first_uid 0. The runner
-// refuses a device that is not a pci::Device, and a device without an
-// IOMMU (the host gets no Bti; see isolation.h).
+// refuses a device that is not a pci::Device; a device without an IOMMU
+// starts, but the root bus refuses its host a Bti (isolation.h).
 Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options);
 
 }  // namespace udrv::pci
