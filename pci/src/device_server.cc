@@ -172,7 +172,7 @@ struct DeviceServer::Session {
   }
 
   Result<void> Handle(const Request& request);
-  Result<void> Hello(const Request& request);
+  Result<void> Hello();
   Result<void> Config(const Request& request);
   Result<void> DeviceInfoRequest(const Request& request);
   Result<void> GetBar(const Request& request);
@@ -180,7 +180,7 @@ struct DeviceServer::Session {
   Result<void> Pin(const Request& request);
 };
 
-Result<void> DeviceServer::Session::Hello(const Request& request) {
+Result<void> DeviceServer::Session::Hello() {
   const Op op = Op::HELLO;
   auto config = device.ReadConfigSpace();
   if (!config) return SendResult(op, std::unexpected(config.error()));
@@ -202,7 +202,6 @@ Result<void> DeviceServer::Session::Hello(const Request& request) {
   reply.values[1] = text.size();
   wire::SetText(reply.text, device.route());
   wire::SetText(reply.object, device.address().ToString());
-  (void)request;
   if (auto sent = SendReply(reply); !sent) return sent;
   return SendHandle(socket.get(), std::move(*vmo), kHostNodeRights);
 }
@@ -379,7 +378,7 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
 Result<void> DeviceServer::Session::Handle(const Request& request) {
   const Op op = static_cast<Op>(request.op);
   switch (op) {
-    case Op::HELLO: return Hello(request);
+    case Op::HELLO: return Hello();
     case Op::READ_CONFIG:
     case Op::WRITE_CONFIG: return Config(request);
     case Op::GET_DEVICE_INFO: return DeviceInfoRequest(request);
