@@ -13,6 +13,7 @@
 // Exit status: 0 after a clean stop; 1 when the driver failed to start or
 // stop, or the root bus could not be reached; 2 for bad arguments.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -48,6 +49,13 @@ struct Settings {
 };
 
 Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
+  struct stat channel{};
+  if (::fstat(bus::kHostChannelFd, &channel) != 0 || !S_ISSOCK(channel.st_mode)) {
+    return Fail(Status::BAD_STATE,
+                "fd " + std::to_string(bus::kHostChannelFd) +
+                    " is not a socket to the root bus: driver hosts are started by "
+                    "udrv-driver-manager --isolated, not by hand");
+  }
   auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(bus::kHostChannelFd));
   if (!device) return std::unexpected(device.error());
   const bus::DeviceNode& node = (*device)->node();
