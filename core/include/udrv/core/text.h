@@ -1,0 +1,17 @@
+// Text that came from outside udrv (a sysfs value, a snapshot member, a
+// driver host's message) made safe to print on a terminal or in a log line.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace udrv {
+
+// `text` with every byte that could steer a terminal or forge a line
+// escaped: C0 controls and DEL as \n, \r, \t, \e or \xNN, C1 controls
+// (U+0080..U+009F, which some terminals take as CSI and OSC) and bytes that
+// are not valid UTF-8 as \xNN, and the backslash as \\ so that an escape
+// cannot be forged. Valid printable UTF-8 passes unchanged.
+std::string Printable(std::string_view text);
+
+}  // namespace udrv

@@ -1,0 +1,80 @@
+#include "udrv/core/text.h"
+
+#include <cstdint>
+
+namespace udrv {
+namespace {
+
+void AppendByteEscape(std::string& out, unsigned char byte) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += "\\x";
+  out += kDigits[byte >> 4];
+  out += kDigits[byte & 0xf];
+}
+
+// The length of the valid UTF-8 sequence that starts `text` (shortest form,
+// no surrogates, at most U+10FFFF), or 0.
+size_t Utf8SequenceLength(std::string_view text, uint32_t& code_point) {
+  const auto lead = static_cast<unsigned char>(text[0]);
+  size_t length;
+  uint32_t minimum;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2, minimum = 0x80, code_point = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3, minimum = 0x800, code_point = lead & 0x0f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4, minimum = 0x10000, code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    const auto next = static_cast<unsigned char>(text[i]);
+    if ((next & 0xc0) != 0x80) return 0;
+    code_point = (code_point << 6) | (next & 0x3f);
+  }
+  if (code_point < minimum || code_point > 0x10ffff) return 0;
+  if (code_point >= 0xd800 && code_point <= 0xdfff) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = 0; at < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if (byte >= 0x20 && byte < 0x7f) {
+      if (byte == '\\') out += '\\';
+      out += static_cast<char>(byte);
+      ++at;
+      continue;
+    }
+    if (byte < 0x80) {
+      switch (byte) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case 0x1b: out += "\\e"; break;
+        default: AppendByteEscape(out, byte); break;
+      }
+      ++at;
+      continue;
+    }
+    uint32_t code_point = 0;
+    const size_t length = Utf8SequenceLength(text.substr(at), code_point);
+    if (length == 0 || code_point < 0xa0) {
+      // Not UTF-8, or a C1 control: each byte shown as itself.
+      const size_t bytes = length == 0 ? 1 : length;
+      for (size_t i = 0; i < bytes; ++i) AppendByteEscape(out, static_cast<unsigned char>(text[at + i]));
+      at += bytes;
+      continue;
+    }
+    out.append(text.substr(at, length));
+    at += length;
+  }
+  return out;
+}
+
+}  // namespace udrv

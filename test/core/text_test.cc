@@ -1,0 +1,36 @@
+#include "udrv/core/text.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using udrv::Printable;
+
+TEST_CASE("Printable passes printable ASCII and UTF-8 unchanged", "[text]") {
+  CHECK(Printable("0000:00:02.0 edu") == "0000:00:02.0 edu");
+  CHECK(Printable("Gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "Gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(Printable("").empty());
+}
+
+TEST_CASE("Printable escapes what steers a terminal or forges a line", "[text]") {
+  // A window title (OSC 0), a screen clear (CSI 2J) and a forged log line.
+  CHECK(Printable("\x1b]0;owned\x07") == "\\e]0;owned\\x07");
+  CHECK(Printable("x\x1b[2Jy") == "x\\e[2Jy");
+  CHECK(Printable("ok\nudrv: forged line\r") == "ok\\nudrv: forged line\\r");
+  CHECK(Printable(std::string("a\0b", 3)) == "a\\x00b");
+  CHECK(Printable("\t\x7f") == "\\t\\x7f");
+  // C1 controls as UTF-8 (U+009B is CSI) and as raw bytes.
+  CHECK(Printable("\xc2\x9b" "2J") == "\\xc2\\x9b2J");
+  CHECK(Printable("\x9b" "2J") == "\\x9b2J");
+  // A backslash cannot forge an escape.
+  CHECK(Printable("\\e[2J") == "\\\\e[2J");
+}
+
+TEST_CASE("Printable escapes malformed UTF-8 byte by byte", "[text]") {
+  CHECK(Printable("\xc3") == "\\xc3");                      // truncated
+  CHECK(Printable("\xc0\xaf") == "\\xc0\\xaf");             // overlong
+  CHECK(Printable("\xed\xa0\x80") == "\\xed\\xa0\\x80");    // surrogate
+  CHECK(Printable("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // past U+10FFFF
+  CHECK(Printable("\xe2\x82" "A") == "\\xe2\\x82A");        // cut by ASCII
+}
