@@ -46,7 +46,6 @@ std::string Printable(std::string_view text) {
   for (size_t at = 0; at < text.size();) {
     const auto byte = static_cast<unsigned char>(text[at]);
     if (byte >= 0x20 && byte < 0x7f) {
-      if (byte == '\\') out += '\\';
       out += static_cast<char>(byte);
       ++at;
       continue;

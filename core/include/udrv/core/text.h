@@ -10,8 +10,12 @@ namespace udrv {
 // `text` with every byte that could steer a terminal or forge a line
 // escaped: C0 controls and DEL as \n, \r, \t, \e or \xNN, C1 controls
 // (U+0080..U+009F, which some terminals take as CSI and OSC) and bytes that
-// are not valid UTF-8 as \xNN, and the backslash as \\ so that an escape
-// cannot be forged. Valid printable UTF-8 passes unchanged.
+// are not valid UTF-8 as \xNN. Valid printable UTF-8, the backslash
+// included, passes unchanged: so Printable(Printable(t)) == Printable(t),
+// and text escaped where it enters (a driver host's words) stays readable
+// when a log sink escapes its lines again. A literal "\n" in the input
+// looks like an escape, but is two printable characters: it cannot break a
+// line or reach the terminal as a control.
 std::string Printable(std::string_view text);
 
 }  // namespace udrv
