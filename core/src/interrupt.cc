@@ -211,6 +211,11 @@ Result<void> InterruptObject::Ack() {
   return {};
 }
 
+bool InterruptObject::destroyed() {
+  std::lock_guard lock(mutex_);
+  return destroyed_;
+}
+
 Result<void> InterruptObject::Destroy() {
   std::lock_guard lock(mutex_);
   if (destroyed_) return {};
@@ -376,6 +381,8 @@ Result<void> Interrupt::Destroy() const {
   if (!object) return std::unexpected(object.error());
   return (*object)->Destroy();
 }
+
+bool Interrupt::destroyed() const { return object() != nullptr && object()->destroyed(); }
 
 Result<void> Interrupt::Bind(const Port& port, uint64_t key) const {
   auto object = Check(kRightRead, "bind");

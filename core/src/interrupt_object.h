@@ -83,6 +83,7 @@ class InterruptObject : public std::enable_shared_from_this<InterruptObject> {
   Result<void> Trigger(Time timestamp);
   Result<void> Ack();
   Result<void> Destroy();
+  bool destroyed();
   Result<void> Bind(std::shared_ptr<PortObject> port, uint64_t key);
   Result<void> Unbind(const PortObject* port);
 

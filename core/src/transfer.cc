@@ -42,11 +42,19 @@ void CopyName(const std::string& name, HandleMessage& message) {
 // For a handle without WRITE: an fd on the same file that the kernel lets
 // only read. Empty when `fd` is read-only already or cannot be reopened
 // (ENXIO: anonymous inodes such as a VFIO device fd); then `fd` itself
-// travels and udrv's rights are the only guard.
+// travels and udrv's rights are the only guard. A write-only fd is refused:
+// reopening it for reading (as root, through /proc) would grant access that
+// whoever opened it did not have.
 Result<UniqueFd> ReopenReadOnly(int fd, const std::string& object) {
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0) return FailErrno(errno, "fcntl(F_GETFL) on the VMO's fd", object);
   if ((flags & O_ACCMODE) == O_RDONLY) return UniqueFd();
+  if ((flags & O_ACCMODE) == O_WRONLY) {
+    return Fail(Status::ACCESS_DENIED,
+                "a read-only handle of a write-only fd: reopening it for reading would grant "
+                "more than the fd had",
+                object);
+  }
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
   // O_SYNC picks the cache policy of /dev/mem mappings: keep it.
   UniqueFd reopened(open(path.c_str(), O_RDONLY | O_CLOEXEC | (flags & O_SYNC)));

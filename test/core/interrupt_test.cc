@@ -136,8 +136,13 @@ TEST_CASE("interrupt: Destroy works through a handle with no rights", "[interrup
   REQUIRE_OK(waiter_handle);
   auto bare = irq->Duplicate(udrv::kRightNone);
   REQUIRE_OK(bare);
+  CHECK_FALSE(waiter_handle->destroyed());
   REQUIRE_OK(bare->Destroy());
   CHECK(StatusOf(waiter_handle->Wait(udrv::kInfinite)) == "CANCELED");
+  // Every handle of the object says so, whatever its rights.
+  CHECK(waiter_handle->destroyed());
+  CHECK(bare->destroyed());
+  CHECK_FALSE(Interrupt().destroyed());
   CHECK(StatusOf(Interrupt().Destroy()) == "BAD_HANDLE");
 }
 

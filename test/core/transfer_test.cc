@@ -737,3 +737,31 @@ TEST_CASE("transfer: an interrupt sent with fewer rights: no SIGNAL, no passing 
           "TIMED_OUT");
   }
 }
+
+TEST_CASE("transfer: a write-only fd never becomes a readable handle", "[transfer]") {
+  // A file the sender may only write (a tmpfs file of another user, mode
+  // 0222, say), sent as a VMO without WRITE: the receiver used to narrow it
+  // by reopening it O_RDONLY through /proc, which as root reads what the
+  // sender could not.
+  auto sockets = MakeSocketPair();
+  auto vmo = Vmo::Create(udrv::PageSize(), "secret");
+  REQUIRE_OK(vmo);
+  REQUIRE_OK(vmo->Write(Bytes("secret"), 0));
+  auto backing = vmo->GetBacking();
+  REQUIRE_OK(backing);
+  UniqueFd write_only(open(("/proc/self/fd/" + std::to_string(backing->fd)).c_str(),
+                           O_WRONLY | O_CLOEXEC));
+  REQUIRE(write_only);
+  HandleMessage message;
+  message.type = static_cast<uint16_t>(udrv::wire::ObjectType::VMO);
+  message.rights = udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect | udrv::kRightGetProperty;
+  message.size = udrv::PageSize();
+  message.vmo_kind = static_cast<uint32_t>(udrv::VmoKind::PAGED);
+  std::strcpy(message.name, "forged");
+  SendRaw(sockets.parent.get(), &message, sizeof(message), {write_only.get()});
+  const size_t fds_before = OpenFdCount();
+  auto received = udrv::ReceiveVmo(sockets.child.get(), udrv::kRightSameRights, udrv::DeadlineAfter(5s));
+  REQUIRE(StatusOf(received) == "ACCESS_DENIED");
+  CHECK(received.error().what.find("write-only") != std::string::npos);
+  CHECK(OpenFdCount() == fds_before);  // the fd that came was closed
+}

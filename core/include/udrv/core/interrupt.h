@@ -82,6 +82,10 @@ class Interrupt : public Handle<Interrupt, InterruptObject> {
   // makes every later call return CANCELED. Repeating it is harmless. It acts
   // on this process's object only: a copy sent to another process lives on.
   Result<void> Destroy() const;
+  // True once Destroy was called through any handle of this process's
+  // object (false for an invalid handle). Needs no right: it says only
+  // whether the handle is still any use.
+  bool destroyed() const;
 
   // Delivers each interrupt as an INTERRUPT packet with `key` to `port`
   // (zx_interrupt_bind). ALREADY_BOUND when bound to a port already,
