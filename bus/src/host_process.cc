@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,12 +24,17 @@ namespace {
 // leak into it.
 constexpr char kHostEnvironmentPath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 
+// The namespaces a host gets of its own (see the header).
+constexpr unsigned long kHostNamespaces = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC;
+
 // The steps the child takes between fork and exec, as it reports a failure.
 enum class ChildStep : int {
   kPdeathsig,
+  kProcessLimit,
   kSetgroups,
   kSetresgid,
   kSetresuid,
+  kVerifyIdentity,
   kNoNewPrivs,
   kChannelFd,
   kCloseFds,
@@ -37,9 +45,12 @@ enum class ChildStep : int {
 const char* ChildStepName(int step) {
   switch (static_cast<ChildStep>(step)) {
     case ChildStep::kPdeathsig: return "prctl(PR_SET_PDEATHSIG)";
+    case ChildStep::kProcessLimit: return "setrlimit(RLIMIT_NPROC)";
     case ChildStep::kSetgroups: return "setgroups";
     case ChildStep::kSetresgid: return "setresgid";
     case ChildStep::kSetresuid: return "setresuid";
+    case ChildStep::kVerifyIdentity:
+      return "verify the dropped identity (a uid, gid, group or capability was left)";
     case ChildStep::kNoNewPrivs: return "prctl(PR_SET_NO_NEW_PRIVS)";
     case ChildStep::kChannelFd: return "channel fd to 3";
     case ChildStep::kCloseFds: return "close inherited fds";
@@ -49,8 +60,8 @@ const char* ChildStepName(int step) {
   return "unknown step";
 }
 
-// What the child writes to the report pipe when a step fails. The pipe is
-// CLOEXEC, so a successful execve closes it with nothing written.
+// What the child writes to the report socket when a step fails. The socket
+// is CLOEXEC, so a successful execve closes it with nothing written.
 struct ChildFailure {
   int step = 0;
   int err = 0;
@@ -65,11 +76,13 @@ struct ChildPlan {
   char* const* envp = nullptr;
   uid_t uid = 0;
   gid_t gid = 0;
-  uid_t caller_uid = 0;
-  gid_t caller_gid = 0;
-  pid_t parent = 0;
+  rlim_t max_processes = 0;
   int channel_fd = -1;
-  int report_fd = -1;  // > kHostChannelFd, so moving the channel cannot clobber it
+  // The child's end of the report socket: > kHostChannelFd, so moving the
+  // channel cannot clobber it. The parent's end, which the child closes at
+  // once: the child's end then hangs up when the parent is gone.
+  int report_fd = -1;
+  int parent_report_fd = -1;
 };
 
 [[noreturn]] void ChildFail(int report_fd, ChildStep step, int err) {
@@ -97,21 +110,42 @@ bool CloseFdsFrom(unsigned first, unsigned keep) {
   return true;
 }
 
+// True when the uids, gids, groups and capabilities are exactly what the
+// drop asked for: nothing of the daemon's is left.
+bool IdentityDropped(const ChildPlan& plan) {
+  uid_t ruid, euid, suid;
+  gid_t rgid, egid, sgid;
+  if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid, &sgid) != 0) return false;
+  if (ruid != plan.uid || euid != plan.uid || suid != plan.uid) return false;
+  if (rgid != plan.gid || egid != plan.gid || sgid != plan.gid) return false;
+  if (getgroups(0, nullptr) != 0) return false;
+  __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  for (const __user_cap_data_struct& word : data) {
+    if (word.effective != 0 || word.permitted != 0 || word.inheritable != 0) return false;
+  }
+  // Ambient capabilities cannot outlive an empty permitted set; check anyway.
+  for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) > 0) return false;
+  }
+  return true;
+}
+
 [[noreturn]] void RunChild(const ChildPlan& plan) {
   const int report = plan.report_fd;
   // A daemon that dies must not leave a host behind holding devices. The
-  // parent may already have died before the prctl took effect: check.
+  // parent may already have died before the prctl took effect: then its end
+  // of the report socket is closed and ours hangs up. (getppid cannot tell:
+  // in a PID namespace of its own the child sees parent 0.)
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(report, ChildStep::kPdeathsig, errno);
-  if (getppid() != plan.parent) _exit(127);
+  close(plan.parent_report_fd);
+  pollfd parent_gone{.fd = report, .events = POLLRDHUP, .revents = 0};
+  if (poll(&parent_gone, 1, 0) != 0) _exit(127);
 
-  // Groups first, while the child may still change them. An unprivileged
-  // caller cannot drop its supplementary groups (EPERM); that is tolerated
-  // only when the host keeps the caller's identity, so it gains nothing.
-  bool groups_kept = false;
-  if (setgroups(0, nullptr) != 0) {
-    if (errno != EPERM) ChildFail(report, ChildStep::kSetgroups, errno);
-    groups_kept = true;
-  }
+  const rlimit processes{plan.max_processes, plan.max_processes};
+  if (setrlimit(RLIMIT_NPROC, &processes) != 0) ChildFail(report, ChildStep::kProcessLimit, errno);
+  if (setgroups(0, nullptr) != 0) ChildFail(report, ChildStep::kSetgroups, errno);
   if (setresgid(plan.gid, plan.gid, plan.gid) != 0) {
     ChildFail(report, ChildStep::kSetresgid, errno);
   }
@@ -119,9 +153,7 @@ bool CloseFdsFrom(unsigned first, unsigned keep) {
   if (setresuid(plan.uid, plan.uid, plan.uid) != 0) {
     ChildFail(report, ChildStep::kSetresuid, errno);
   }
-  if (groups_kept && (plan.uid != plan.caller_uid || plan.gid != plan.caller_gid)) {
-    ChildFail(report, ChildStep::kSetgroups, EPERM);
-  }
+  if (!IdentityDropped(plan)) ChildFail(report, ChildStep::kVerifyIdentity, EPERM);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     ChildFail(report, ChildStep::kNoNewPrivs, errno);
   }
@@ -163,7 +195,7 @@ bool CloseFdsFrom(unsigned first, unsigned keep) {
 Result<UniqueFd> AboveChannelFd(UniqueFd fd, const std::string& object) {
   if (fd.get() > kHostChannelFd) return fd;
   const int moved = fcntl(fd.get(), F_DUPFD_CLOEXEC, kHostChannelFd + 1);
-  if (moved < 0) return FailErrno(errno, "launch: move the report pipe above fd 3", object);
+  if (moved < 0) return FailErrno(errno, "launch: move the report socket above fd 3", object);
   return UniqueFd(moved);
 }
 
@@ -188,6 +220,19 @@ Result<HostProcess> HostProcess::Launch(const HostProcessOptions& options) {
   if (fcntl(options.channel_fd, F_GETFD) < 0) {
     return FailErrno(errno, "launch: channel fd " + std::to_string(options.channel_fd), object);
   }
+  // setresuid(-1, ...) means "keep the uid": the host would stay root.
+  if (options.uid == 0 || options.uid == static_cast<uid_t>(-1) || options.gid == 0 ||
+      options.gid == static_cast<gid_t>(-1)) {
+    return Fail(Status::INVALID_ARGS,
+                "launch: uid " + std::to_string(options.uid) + ", gid " +
+                    std::to_string(options.gid) +
+                    ": a driver host never runs as root (0) or as (uid_t)-1, which set*id reads "
+                    "as \"no change\"",
+                object);
+  }
+  if (options.max_processes == 0) {
+    return Fail(Status::INVALID_ARGS, "launch: max_processes 0: the host itself is one", object);
+  }
 
   // argv and envp, built before fork (no allocation after it).
   std::vector<std::string> strings;
@@ -203,13 +248,16 @@ Result<HostProcess> HostProcess::Launch(const HostProcessOptions& options) {
   argv.push_back(nullptr);
   char* envp[] = {strings.back().data(), nullptr};
 
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return FailErrno(errno, "launch: report pipe", object);
-  auto report_read = AboveChannelFd(UniqueFd(pipe_fds[0]), object);
-  UniqueFd write_end(pipe_fds[1]);
-  if (!report_read) return std::unexpected(report_read.error());
-  auto report_write = AboveChannelFd(std::move(write_end), object);
-  if (!report_write) return std::unexpected(report_write.error());
+  // SEQPACKET: the child's report is one message; EOF once it has exec'd.
+  int report_fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report_fds) != 0) {
+    return FailErrno(errno, "launch: report socket", object);
+  }
+  auto report_ours = AboveChannelFd(UniqueFd(report_fds[0]), object);
+  UniqueFd child_end(report_fds[1]);
+  if (!report_ours) return std::unexpected(report_ours.error());
+  auto report_child = AboveChannelFd(std::move(child_end), object);
+  if (!report_child) return std::unexpected(report_child.error());
 
   const ChildPlan plan{
       .path = options.program.c_str(),
@@ -217,31 +265,46 @@ Result<HostProcess> HostProcess::Launch(const HostProcessOptions& options) {
       .envp = envp,
       .uid = options.uid,
       .gid = options.gid,
-      .caller_uid = geteuid(),
-      .caller_gid = getegid(),
-      .parent = getpid(),
+      .max_processes = options.max_processes,
       .channel_fd = options.channel_fd,
-      .report_fd = report_write->get(),
+      .report_fd = report_child->get(),
+      .parent_report_fd = report_ours->get(),
   };
 
-  // Block every signal across fork: the child must not run a handler of
-  // the daemon's before it has reset them (RunChild unblocks).
+  // Block every signal across the clone: the child must not run a handler
+  // of the daemon's before it has reset them (RunChild unblocks). A raw
+  // clone, as fork would be, but into new namespaces (glibc has no fork
+  // that takes flags; the child makes only system calls until exec).
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  const pid_t pid = fork();
+  const auto pid = static_cast<pid_t>(syscall(SYS_clone, kHostNamespaces | SIGCHLD, 0, 0, 0, 0));
   if (pid == 0) RunChild(plan);
-  const int fork_errno = errno;
+  const int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (pid < 0) return FailErrno(fork_errno, "launch: fork", object);
+  if (pid < 0) {
+    if (clone_errno == EPERM) {
+      return FailErrno(clone_errno,
+                       "launch: clone into new PID, network and IPC namespaces needs "
+                       "CAP_SYS_ADMIN: driver hosts are launched by a root daemon",
+                       object);
+    }
+    if (clone_errno == EINVAL) {
+      return FailErrno(clone_errno,
+                       "launch: clone into new PID, network and IPC namespaces: the kernel lacks "
+                       "one of them (CONFIG_PID_NS, CONFIG_NET_NS, CONFIG_IPC_NS)",
+                       object);
+    }
+    return FailErrno(clone_errno, "launch: clone", object);
+  }
 
   object += " (pid " + std::to_string(pid) + ")";
-  report_write->reset();  // EOF on the read end once the child has exec'd or died
+  report_child->reset();  // EOF on our end once the child has exec'd or died
 
   ChildFailure failure;
   ssize_t n;
   do {
-    n = read(report_read->get(), &failure, sizeof(failure));
+    n = read(report_ours->get(), &failure, sizeof(failure));
   } while (n < 0 && errno == EINTR);
   const int read_errno = errno;
   if (n != 0) {

@@ -1,7 +1,10 @@
-// The driver-host process: the identity and fds it starts with, launch
+// The driver-host process: the identity and fds it starts with, its
+// containment (PID, network and IPC namespaces, RLIMIT_NPROC), launch
 // failures reported and reaped, exit statuses, Wait's deadline, Terminate's
-// grace and the destructor's kill. Runs /bin/sh as the host; as root the
-// identity test drops to 65534, otherwise it checks the launch is refused.
+// grace and the destructor's kill. Runs /bin/sh as the host, as kHostUid.
+// Launching a host needs root (CAP_SETUID for its uid, CAP_SYS_ADMIN for
+// its namespaces): run as another user, every case but the first fails, and
+// the first checks that the launch is refused and says why.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,10 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -47,16 +53,45 @@ Channel MakeChannel() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-// /bin/sh -c SCRIPT as the test's own identity.
+// A uid and gid no account on a test machine has: RLIMIT_NPROC counts the
+// uid's processes machine-wide, so it must be the host's alone.
+constexpr uid_t kHostUid = 61990;
+
+// /bin/sh -c SCRIPT as kHostUid.
 HostProcessOptions Shell(std::string script, int channel_fd) {
   HostProcessOptions options;
   options.program = "/bin/sh";
   options.arguments = {"-c", std::move(script)};
-  options.uid = geteuid();
-  options.gid = getegid();
+  options.uid = kHostUid;
+  options.gid = kHostUid;
   options.channel_fd = channel_fd;
   return options;
 }
+
+// The pids (as this process sees them) of the processes whose parent is
+// `parent`, and of those running as `uid`.
+std::vector<pid_t> ProcessesWhere(const std::string& key, const std::string& value) {
+  std::vector<pid_t> found;
+  DIR* proc = opendir("/proc");
+  REQUIRE(proc != nullptr);
+  while (const dirent* entry = readdir(proc)) {
+    const std::string name = entry->d_name;
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream status("/proc/" + name + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (!line.starts_with(key + ":\t")) continue;
+      const std::string rest = line.substr(key.size() + 2);
+      if (rest == value || rest.starts_with(value + "\t")) found.push_back(std::stoi(name));
+      break;
+    }
+  }
+  closedir(proc);
+  return found;
+}
+std::vector<pid_t> ChildrenOf(pid_t parent) { return ProcessesWhere("PPid", std::to_string(parent)); }
+std::vector<pid_t> ProcessesOf(uid_t uid) { return ProcessesWhere("Uid", std::to_string(uid)); }
+
+bool Gone(pid_t pid) { return kill(pid, 0) == -1 && errno == ESRCH; }
 
 // Reads until EOF, or until `stop` has been read when it is not empty; a
 // host that hangs fails the test after 10 s instead of hanging it.
@@ -124,8 +159,6 @@ TEST_CASE("host process: starts as its own uid and gid with only fds 0-3", "[hos
 
   if (geteuid() == 0) {
     HostProcessOptions options = Shell(script, channel.theirs.get());
-    options.uid = 65534;
-    options.gid = 65534;
     auto host = HostProcess::Launch(options);
     REQUIRE_OK(host);
     channel.theirs.reset();  // EOF once the host and its commands are done
@@ -137,9 +170,10 @@ TEST_CASE("host process: starts as its own uid and gid with only fds 0-3", "[hos
     std::string report;
     for (const std::string& line : lines) report += line + "\n";
     INFO("report:\n" << report);
-    CHECK(Field(lines, "uid") == "65534");
-    CHECK(Field(lines, "gid") == "65534");
-    CHECK(Field(lines, "groups") == "65534");  // no supplementary groups
+    const std::string id = std::to_string(kHostUid);
+    CHECK(Field(lines, "uid") == id);
+    CHECK(Field(lines, "gid") == id);
+    CHECK(Field(lines, "groups") == id);  // no supplementary groups
     CHECK(std::find(lines.begin(), lines.end(), "NoNewPrivs:\t1") != lines.end());
 
     auto begin = std::find(lines.begin(), lines.end(), "fds-begin");
@@ -167,20 +201,20 @@ TEST_CASE("host process: starts as its own uid and gid with only fds 0-3", "[hos
     const std::vector<std::string> env(env_begin + 1, env_end);
     CHECK(std::find(env.begin(), env.end(), "PATH=/usr/sbin:/usr/bin:/sbin:/bin") != env.end());
     for (const std::string& variable : env) {
-      // The shell may set PWD itself; nothing of the test's environment passes.
-      CHECK((variable.starts_with("PATH=") || variable.starts_with("PWD=")));
+      // The shell may set PWD (and busybox's SHLVL) itself; nothing of the
+      // test's environment passes.
+      CHECK((variable.starts_with("PATH=") || variable.starts_with("PWD=") ||
+             variable.starts_with("SHLVL=")));
     }
   } else {
-    // Not root: another uid is refused in the child, reported and reaped.
-    HostProcessOptions options = Shell(script, channel.theirs.get());
-    options.uid = geteuid() == 65534 ? 65533 : 65534;
-    auto host = HostProcess::Launch(options);
+    // Not root: the host's namespaces cannot be made; nothing was started.
+    auto host = HostProcess::Launch(Shell(script, channel.theirs.get()));
     REQUIRE_FALSE(host.has_value());
     INFO(host.error().ToString());
-    CHECK(host.error().what.find("setresuid") != std::string::npos);
+    CHECK(host.error().what.find("CAP_SYS_ADMIN") != std::string::npos);
     CHECK(host.error().err_no == EPERM);
     CHECK(host.error().object.find("/bin/sh") != std::string::npos);
-    CHECK(NotOurChild(PidIn(host.error().object)));
+    FAIL("launching driver hosts needs root: the other host process cases fail as this user");
   }
 }
 
@@ -362,7 +396,94 @@ TEST_CASE("host process: moving hands the host over", "[host_process]") {
   moved = std::move(*second);
   CHECK(moved.pid() == second_pid);
   CHECK(NotOurChild(first_pid));
-  auto status = moved.Terminate(10'000'000'000);
+  // sleep is process 1 of the host's PID namespace and has no SIGTERM
+  // handler: the kernel drops the SIGTERM, and the grace ends in SIGKILL.
+  auto status = moved.Terminate(200'000'000);
   REQUIRE_OK(status);
-  CHECK(status->ToString() == "killed by SIGTERM");
+  CHECK(status->ToString() == "killed by SIGKILL");
+}
+
+TEST_CASE("host process: never root, never (uid_t)-1", "[host_process]") {
+  Channel channel = MakeChannel();
+  for (const auto& [uid, gid] : {std::pair<uid_t, gid_t>{0, kHostUid}, {kHostUid, 0},
+                                 {static_cast<uid_t>(-1), kHostUid},
+                                 {kHostUid, static_cast<gid_t>(-1)}}) {
+    HostProcessOptions options = Shell("exit 0", channel.theirs.get());
+    options.uid = uid;
+    options.gid = gid;
+    auto host = HostProcess::Launch(options);
+    INFO("uid " << uid << ", gid " << gid);
+    REQUIRE_FALSE(host.has_value());
+    CHECK(StatusOf(host) == "INVALID_ARGS");
+    CHECK(host.error().what.find("never runs as root") != std::string::npos);
+  }
+  HostProcessOptions no_processes = Shell("exit 0", channel.theirs.get());
+  no_processes.max_processes = 0;
+  CHECK(StatusOf(HostProcess::Launch(no_processes)) == "INVALID_ARGS");
+}
+
+TEST_CASE("host process: contained: what it forks dies with it", "[host_process]") {
+  Channel channel = MakeChannel();
+  // The host forks a child that keeps the channel (as a rogue host's child
+  // would keep its socket and BARs), reports what it sees and waits.
+  auto host = HostProcess::Launch(Shell(
+      "sleep 300 & echo \"pid: $$\" >&3; echo \"links: $(grep -c : /proc/net/dev)\" >&3;"
+      "echo ready >&3; wait",
+      channel.theirs.get()));
+  REQUIRE_OK(host);
+  channel.theirs.reset();
+  const std::vector<std::string> lines = Lines(Read(channel.ours.get(), "ready\n"));
+  // Process 1 of a PID namespace of its own, with a network namespace of
+  // its own (only a loopback link).
+  CHECK(Field(lines, "pid") == "1");
+  CHECK(Field(lines, "links") == "1");
+
+  std::vector<pid_t> children;
+  const udrv::Time deadline = DeadlineAfter(10s);
+  while (children.empty() && Now() < deadline) children = ChildrenOf(host->pid());
+  REQUIRE(children.size() == 1);
+  const pid_t child = children.front();
+  REQUIRE_FALSE(Gone(child));
+
+  // The child still holds the channel: only the host's end says it ended.
+  REQUIRE(host->pidfd() >= 0);
+  pollfd ended{.fd = host->pidfd(), .events = POLLIN, .revents = 0};
+  CHECK(poll(&ended, 1, 0) == 0);
+  REQUIRE_OK(host->Signal(SIGKILL));
+  CHECK(poll(&ended, 1, 10'000) == 1);
+  auto status = host->Wait(DeadlineAfter(10s));
+  REQUIRE_OK(status);
+  CHECK(status->signal == SIGKILL);
+  CHECK(Gone(child));
+  // Its end of the channel went with it.
+  CHECK(Read(channel.ours.get()).empty());
+}
+
+TEST_CASE("host process: RLIMIT_NPROC bounds what the host can fork", "[host_process]") {
+  Channel channel = MakeChannel();
+  HostProcessOptions options = Shell(
+      "grep 'Max processes' /proc/self/limits >&3;"
+      "(for i in 1 2 3 4 5 6 7 8 9 10; do sleep 300 & done) 2>&3; echo ready >&3; exec sleep 300",
+      channel.theirs.get());
+  options.max_processes = 4;
+  auto host = HostProcess::Launch(options);
+  REQUIRE_OK(host);
+  const std::string said = Read(channel.ours.get(), "ready\n");
+  INFO(said);
+  // "Max processes  4  4  processes": the soft and the hard limit.
+  const size_t at = said.find("Max processes");
+  REQUIRE(at != std::string::npos);
+  std::istringstream limits(said.substr(at + std::string_view("Max processes").size()));
+  std::string soft, hard;
+  limits >> soft >> hard;
+  CHECK(soft == "4");
+  CHECK(hard == "4");
+  CHECK(said.find("fork") != std::string::npos);  // the shell said it could not
+  // Everything of the host's uid, the host included.
+  const size_t processes = ProcessesOf(kHostUid).size();
+  CHECK(processes >= 2);
+  CHECK(processes <= 4);
+  REQUIRE_OK(host->Signal(SIGKILL));
+  REQUIRE_OK(host->Wait(DeadlineAfter(10s)));
+  CHECK(ProcessesOf(kHostUid).empty());
 }

@@ -2,12 +2,24 @@
 // one for each isolated driver and owns it through a HostProcess.
 //
 // The host starts with nothing the daemon had but what it is given: its own
-// uid and gid with no supplementary groups, no_new_privs (no setuid binary
-// or file capability can raise it again), default signal dispositions and
-// an empty mask, a minimal environment, stdin/stdout/stderr, and the one
-// channel socket at fd kHostChannelFd: every other fd is closed. It dies
-// with the thread that launched it (PR_SET_PDEATHSIG), so a daemon that
-// crashes leaves no host holding devices behind.
+// uid and gid (never 0, never (uid_t)-1, which setresuid reads as "no
+// change") with no supplementary groups, no capabilities (checked after the
+// drop: a host that kept any is not started), no_new_privs (no setuid
+// binary or file capability can raise it again), default signal
+// dispositions and an empty mask, a minimal environment, stdin/stdout/stderr,
+// and the one channel socket at fd kHostChannelFd: every other fd is closed.
+// It dies with the thread that launched it (PR_SET_PDEATHSIG), so a daemon
+// that crashes leaves no host holding devices behind.
+//
+// Contained: the host is process 1 of a PID namespace of its own, so when
+// it ends the kernel kills everything it forked (a child cannot keep its
+// socket, BAR fds or mappings past it); it has its own network and IPC
+// namespaces (no abstract Unix sockets, network or SysV memory to share
+// with other hosts), and RLIMIT_NPROC bounds how many processes and threads
+// its uid may have. As process 1 it gets only the signals it handles or
+// blocks (udrv-driver-host blocks SIGTERM and sigwaits): SIGTERM to a host
+// that does neither is ignored, and Terminate's SIGKILL ends it. Creating
+// the namespaces needs CAP_SYS_ADMIN: only a root daemon launches hosts.
 //
 // A HostProcess waits for, signals and reaps only its own child (by pid and
 // pidfd, never waitpid(-1)). The daemon must not set SIGCHLD to SIG_IGN or
@@ -18,6 +30,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,10 +50,13 @@ struct HostProcessOptions {
   // argv[1..]; argv[0] is the program's file name.
   std::vector<std::string> arguments;
   // The host's identity (real, effective and saved); no supplementary groups.
-  // Changing it needs CAP_SETUID/CAP_SETGID; an unprivileged caller can only
-  // launch a host as itself (and its supplementary groups then stay).
+  // 0 and (uid_t)-1 are refused (INVALID_ARGS).
   uid_t uid = 0;
   gid_t gid = 0;
+  // RLIMIT_NPROC of the host: the processes and threads its uid may have
+  // (counted by the kernel across the uid, so give each host a uid of its
+  // own). At least 1.
+  uint32_t max_processes = 64;
   // Becomes fd kHostChannelFd in the host (required). The caller keeps its
   // own copy and closes it when it likes.
   int channel_fd = -1;
@@ -72,6 +88,9 @@ class HostProcess {
   ~HostProcess();
 
   pid_t pid() const { return pid_; }
+  // Readable once the host has ended (not yet reaped); -1 once reaped, or
+  // where the kernel has no pidfd_open (Linux < 5.3). A borrow.
+  int pidfd() const { return pidfd_.get(); }
   // "driver host /usr/libexec/udrv-host (pid 1234)": errors name it so.
   const std::string& name() const { return name_; }
   // The status once Wait or Terminate has seen the host end.
