@@ -217,12 +217,12 @@ UioDevice::~UioDevice() {
 }
 
 void UioDevice::DestroyMappedInterrupts() {
-  std::vector<Interrupt> mapped;
+  Interrupt mapped;
   {
     std::lock_guard lock(mapped_mutex_);
-    mapped.swap(mapped_);
+    mapped = std::move(mapped_);
   }
-  for (const Interrupt& interrupt : mapped) (void)interrupt.Destroy();
+  if (mapped) (void)mapped.Destroy();
 }
 
 Result<void> UioDevice::SetBusMastering(bool enable) { return command_->SetBusMastering(enable); }
@@ -408,6 +408,9 @@ Result<Interrupt> UioDevice::MapInterrupt(uint32_t which) {
   if (auto valid = CheckVector(which, "map interrupt"); !valid) {
     return std::unexpected(valid.error());
   }
+  // One mapping: asking again gives the same object, not one more fd.
+  std::lock_guard lock(mapped_mutex_);
+  if (mapped_ && !mapped_.destroyed()) return mapped_.Duplicate(kRightSameRights);
   // A duplicate shares the open file, and with it the interrupt count that
   // started when the device was opened.
   UniqueFd fd(::fcntl(uio_.get(), F_DUPFD_CLOEXEC, 0));
@@ -417,8 +420,7 @@ Result<Interrupt> UioDevice::MapInterrupt(uint32_t which) {
   if (!interrupt) return Wrap(interrupt.error(), "map interrupt 0");
   auto kept = interrupt->Duplicate(kRightSameRights);
   if (!kept) return Wrap(kept.error(), "map interrupt 0");
-  std::lock_guard lock(mapped_mutex_);
-  mapped_.push_back(std::move(*kept));
+  mapped_ = std::move(*kept);
   return interrupt;
 }
 

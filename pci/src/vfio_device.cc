@@ -517,6 +517,7 @@ Result<void> VfioDevice::SetInterruptMode(InterruptMode mode, uint32_t count) {
       }
       if (result) {
         vector_fds_ = std::move(fds);
+        mapped_.resize(count);
         mode_ = mode;
       }
     }
@@ -540,6 +541,10 @@ Result<Interrupt> VfioDevice::MapInterrupt(uint32_t which) {
                     std::to_string(vector_fds_.size()) + " vector(s)",
                 Describe());
   }
+  // One mapping per vector: a caller that asks again (a driver host in a
+  // loop, say) gets the same object, not one more fd each time.
+  Interrupt& mapping = mapped_[which];
+  if (mapping && !mapping.destroyed()) return mapping.Duplicate(kRightSameRights);
   UniqueFd copy(::fcntl(vector_fds_[which].get(), F_DUPFD_CLOEXEC, 0));
   if (!copy) return FailErrno(errno, "dup of the vector's eventfd", Describe());
   std::function<Result<void>()> on_ack;
@@ -558,7 +563,7 @@ Result<Interrupt> VfioDevice::MapInterrupt(uint32_t which) {
   if (!interrupt) return std::unexpected(interrupt.error());
   auto kept = interrupt->Duplicate(kRightSameRights);
   if (!kept) return std::unexpected(kept.error());
-  mapped_.push_back(std::move(*kept));
+  mapping = std::move(*kept);
   return interrupt;
 }
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,6 +42,15 @@ inline pci::Address FindFunction(uint16_t vendor, uint16_t device) {
 
 // QEMU's edu device.
 inline pci::Address FindEdu() { return FindFunction(0x1234, 0x11e8); }
+
+// How many fds this process has open.
+inline size_t OpenFdCount() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
 
 // A function bound to `driver` (pci::BindDriver) and opened by `open`; the
 // previous driver comes back when it goes. Declare it before anything that

@@ -209,6 +209,11 @@ TEST_CASE("uio route: INTx is masked in the command register until acked", "[uio
   CHECK_FALSE(IntxMasked(*device));
   REQUIRE_OK(irq->Unbind(*port));
 
+  // Mapping again gives the same interrupt, not one more fd each time.
+  const size_t fds = udrv::guest::OpenFdCount();
+  for (int i = 0; i < 100; ++i) REQUIRE_OK(device->MapInterrupt(0));
+  CHECK(udrv::guest::OpenFdCount() == fds);
+
   // Its fd is a /dev/uioN, which another process could not rebuild.
   int sockets[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) == 0);

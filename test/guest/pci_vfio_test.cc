@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "guest_pci.h"
 #include "result_helpers.h"
 #include "udrv/core/time.h"
 #include "udrv/core/vmar.h"
@@ -329,6 +330,22 @@ TEST_CASE("vfio: e1000e's registers, capabilities, MSI-X BAR and interrupts", "[
     regs->Write32(kCauseLsc, kIcs);
     REQUIRE_OK(irq->Wait(DeadlineAfter(kArrives)));
     CHECK((regs->Read32(kIcr) & kCauseLsc) != 0);
+    // Mapping again gives the same interrupt, not one more fd each time
+    // (a driver host asking in a loop must not exhaust the root bus's fds).
+    const size_t fds = udrv::guest::OpenFdCount();
+    for (int i = 0; i < 100; ++i) {
+      auto again = device->MapInterrupt(0);
+      REQUIRE_OK(again);
+      CHECK_FALSE(again->destroyed());
+    }
+    CHECK(udrv::guest::OpenFdCount() == fds);
+    // One destroyed is replaced by a fresh mapping that works.
+    REQUIRE_OK(irq->Destroy());
+    auto fresh = device->MapInterrupt(0);
+    REQUIRE_OK(fresh);
+    CHECK_FALSE(fresh->destroyed());
+    regs->Write32(kCauseLsc, kIcs);
+    REQUIRE_OK(fresh->Wait(DeadlineAfter(kArrives)));
   }
   regs->Write32(0xffffffff, kImc);
   REQUIRE_OK(device->SetInterruptMode(InterruptMode::DISABLED, 0));

@@ -104,7 +104,9 @@ class Device {
   // An Interrupt for vector `which` of the current mode (BAD_STATE when
   // DISABLED, OUT_OF_RANGE past the vectors set). Legacy interrupts are
   // masked by the kernel as they fire: Interrupt::Ack (or the next Wait, or
-  // AckInterrupt) unmasks.
+  // AckInterrupt) unmasks. A vector has one mapping at a time: asking again
+  // gives another handle to the same interrupt object (no new fd), until it
+  // is destroyed or the mode changes.
   virtual Result<Interrupt> MapInterrupt(uint32_t which) = 0;
   virtual Result<void> AckInterrupt(uint32_t which) = 0;
 

@@ -96,8 +96,8 @@ class UioDevice final : public Device {
   // Vector 0 in LEGACY mode: an Interrupt over a duplicate of this device's
   // /dev/uioN whose ack unmasks INTx. Every such Interrupt shares one
   // interrupt count, kept since the device was opened, so none is missed
-  // between SetInterruptMode and MapInterrupt, or across a mode change;
-  // map one at a time.
+  // between SetInterruptMode and MapInterrupt, or across a mode change.
+  // Asking again gives another handle to the same mapping.
   Result<Interrupt> MapInterrupt(uint32_t which) override;
   // Unmasks INTx (vector 0 in LEGACY mode).
   Result<void> AckInterrupt(uint32_t which) override;
@@ -164,7 +164,7 @@ class UioDevice final : public Device {
   const bool has_legacy_;
   const dma::UnsafePhysicalDma physical_dma_;
   std::mutex mapped_mutex_;
-  std::vector<Interrupt> mapped_;  // duplicates, to destroy at a mode change
+  Interrupt mapped_;  // the one mapping, destroyed at a mode change
 };
 
 }  // namespace udrv::pci

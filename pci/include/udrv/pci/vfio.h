@@ -253,7 +253,9 @@ class VfioDevice final : public Device {
   std::mutex irq_mutex_;                          // taken before core_'s lock, never after
   InterruptMode mode_ = InterruptMode::DISABLED;  // guarded by irq_mutex_
   std::vector<UniqueFd> vector_fds_;              // guarded by irq_mutex_
-  std::vector<Interrupt> mapped_;                 // guarded by irq_mutex_
+  // The mapping of each vector (an invalid handle until mapped); destroyed
+  // at a mode change. Guarded by irq_mutex_.
+  std::vector<Interrupt> mapped_;
 
   Interrupt removal_;    // virtual; fired by the watcher
   UniqueFd request_fd_;  // signalled by vfio-pci (VFIO_PCI_REQ_IRQ_INDEX)
