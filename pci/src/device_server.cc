@@ -5,13 +5,18 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <poll.h>
+#include <sys/time.h>
+
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "isolation_wire.h"
 #include "quiesce.h"
 #include "resource_file.h"
+#include "udrv/core/text.h"
 #include "udrv/core/transfer.h"
 #include "udrv/pci/config.h"
 #include "udrv/pci/isolation.h"
@@ -53,9 +58,14 @@ std::string OpName(Op op) {
 }
 
 // The file behind a pin request must be memory the host shares: memfd,
-// tmpfs or hugetlbfs, opened for what the device is to do with it, and long
-// enough. It is sealed against shrinking, so the pages the IOMMU maps stay
-// the file's for the pin's life.
+// tmpfs or hugetlbfs, opened for what the device is to do with it
+// (read-write for a device WRITE; a handle with READ has a readable fd,
+// transfer.h sees to that), long enough, and sealed
+// against shrinking, so that the pages the IOMMU maps stay the file's for
+// the pin's life. The fd is used as it came: reopening it through /proc as
+// root could grant access the host's fd did not have. A read-only fd cannot
+// add the seal itself, so memory sent read-only must come sealed (the host's
+// library seals what it sends).
 Result<Vmo> CheckSharedMemory(Vmo vmo, uint32_t options, uint64_t offset, uint64_t size,
                               const std::string& object) {
   auto backing = vmo.GetBacking();
@@ -92,52 +102,144 @@ Result<Vmo> CheckSharedMemory(Vmo vmo, uint32_t options, uint64_t offset, uint64
                     Hex(static_cast<uint64_t>(st.st_size)) + " bytes)",
                 object);
   }
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals >= 0 && (seals & F_SEAL_SHRINK) != 0) return vmo;
+  if (mode != O_RDWR) {
+    return Fail(Status::ACCESS_DENIED,
+                "pin: memory sent read-only must come sealed against shrinking (F_SEAL_SHRINK)",
+                object);
+  }
   if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
-    int seal_errno = errno;
-    const int seals = ::fcntl(fd, F_GET_SEALS);
-    bool sealed = seals >= 0 && (seals & F_SEAL_SHRINK) != 0;
-    if (!sealed && seal_errno == EPERM && mode != O_RDWR) {
-      // F_ADD_SEALS needs an fd open for writing, and memory sent without
-      // WRITE comes O_RDONLY: seal through a writable reopening of the same
-      // file, used for nothing else.
-      const std::string path = "/proc/self/fd/" + std::to_string(fd);
-      UniqueFd writable(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-      sealed = writable && ::fcntl(writable.get(), F_ADD_SEALS, F_SEAL_SHRINK) == 0;
-      if (!sealed) seal_errno = errno;
-    }
-    if (!sealed) {
-      return Fail(Status::ACCESS_DENIED,
-                  "pin: the memory sent cannot be sealed against shrinking (create it with "
-                  "memfd_create(MFD_ALLOW_SEALING), as Vmo::Create does)",
-                  object, seal_errno);
-    }
+    return Fail(Status::ACCESS_DENIED,
+                "pin: the memory sent cannot be sealed against shrinking (create it with "
+                "memfd_create(MFD_ALLOW_SEALING), as Vmo::Create does)",
+                object, errno);
   }
   return vmo;
 }
 
+// The bytes of the pages [offset, offset + size) touches.
+uint64_t PagesSpanned(uint64_t offset, uint64_t size) {
+  const uint64_t page = PageSize();
+  const uint64_t first = offset / page;
+  const uint64_t last = (offset + size + page - 1) / page;
+  return (last - first) * page;
+}
+
+std::string Bytes(uint64_t bytes) {
+  if (bytes % (uint64_t{1} << 30) == 0 && bytes != 0) return std::to_string(bytes >> 30) + " GiB";
+  if (bytes % (uint64_t{1} << 20) == 0 && bytes != 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes % (uint64_t{1} << 10) == 0 && bytes != 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// Config registers above the header a host may not write, whatever
+// vfio-pci's virtualization (weakened by its permissive=1) would let
+// through: where the device's interrupts go (the MSI and MSI-X
+// capabilities) and its power state (the PM capability's control/status).
+struct ProtectedRegisters {
+  uint16_t begin = 0;
+  uint16_t end = 0;
+  std::string what;
+};
+
+Result<std::vector<ProtectedRegisters>> HostProtectedRegisters(const ConfigSpace& config) {
+  std::vector<ProtectedRegisters> ranges;
+  auto capabilities = ListCapabilities(config);
+  if (!capabilities) return std::unexpected(capabilities.error());
+  for (const Capability& capability : *capabilities) {
+    switch (capability.id) {
+      case kCapMsi: {
+        auto msi = DecodeMsi(config, capability);
+        if (!msi) return std::unexpected(msi.error());
+        // Control, address (and upper address), data, mask and pending bits.
+        const auto size = static_cast<uint16_t>((msi->is_64bit ? 14 : 10) + (msi->per_vector_masking ? 10 : 0));
+        ranges.push_back({capability.offset, static_cast<uint16_t>(capability.offset + size),
+                          "the MSI capability"});
+        break;
+      }
+      case kCapMsix:
+        ranges.push_back({capability.offset, static_cast<uint16_t>(capability.offset + 12),
+                          "the MSI-X capability"});
+        break;
+      case kCapPowerManagement:
+        ranges.push_back({capability.offset, static_cast<uint16_t>(capability.offset + 8),
+                          "the power management capability (the device's power state)"});
+        break;
+      default:
+        break;
+    }
+  }
+  return ranges;
+}
+
 }  // namespace
 
+std::string HostBudget::ToString() const {
+  return "pinned memory " + Bytes(max_pinned_bytes) + ", " + std::to_string(max_pins) + " pins, " +
+         std::to_string(max_processes) + " processes and threads";
+}
+
 struct DeviceServer::Session {
+  Session(Device& served, bus::DeviceNode given_node, UniqueFd host_socket,
+          DeviceServerOptions server_options)
+      : device(served),
+        node(std::move(given_node)),
+        socket(std::move(host_socket)),
+        options(std::move(server_options)),
+        object("driver host of " + served.address().ToString()) {}
+
   Device& device;
   bus::DeviceNode node;
   UniqueFd socket;
   DeviceServerOptions options;
   std::string object;  // "driver host of 0000:00:03.0"
 
+  // One Bti per index the host asked for; the host names it by its place.
   std::vector<dma::Bti> btis;
+  struct GivenBti {
+    size_t id = 0;  // its place in `btis`
+    uint64_t dma_limit = 0;
+  };
+  std::map<uint32_t, GivenBti> bti_of_index;
   struct HeldPin {
     uint64_t bti = 0;
     dma::Pmt pmt;
+    uint64_t bytes = 0;  // charged to the budget
   };
   std::map<uint64_t, HeldPin> pins;
   uint64_t next_pin = 1;
+  // What the host's pins cost, live and quarantined; the quarantined part
+  // per Bti, given back when the host releases that Bti's quarantine.
+  struct Charge {
+    uint64_t bytes = 0;
+    uint64_t pins = 0;
+  };
+  Charge charged;
+  std::map<uint64_t, Charge> quarantined;
+  std::optional<std::vector<ProtectedRegisters>> protected_registers;
 
   void Log(const std::string& line) const {
-    if (options.log) options.log(object + ": " + line);
+    if (options.log) options.log(object + ": " + Printable(line));
   }
 
+  // A send the host did not make room for within reply_timeout
+  // (SO_SNDTIMEO) is TIMED_OUT: the connection is dropped.
+  Result<void> Sent(Result<void> sent) const {
+    if (!sent && (sent.error().err_no == EAGAIN || sent.error().status == Status::SHOULD_WAIT)) {
+      return Fail(Status::TIMED_OUT,
+                  "the host did not read its replies for " +
+                      std::to_string(options.reply_timeout / 1'000'000) + " ms",
+                  object);
+    }
+    return sent;
+  }
   Result<void> SendReply(const Reply& reply) {
-    return wire::SendMessage(socket.get(), reply, "reply to " + object);
+    return Sent(wire::SendMessage(socket.get(), reply, "reply to " + object));
+  }
+  template <typename Handle>
+  Result<void> SendToHost(Handle&& handle, Rights rights) {
+    return Sent(SendHandle(socket.get(), std::forward<Handle>(handle), rights));
   }
   Result<void> SendResult(Op op, const Result<Reply>& result) {
     if (result) return SendReply(*result);
@@ -174,6 +276,10 @@ struct DeviceServer::Session {
   Result<void> Handle(const Request& request);
   Result<void> Hello();
   Result<void> Config(const Request& request);
+  Result<void> CheckHostMayWrite(uint16_t offset, uint64_t width);
+  Result<void> GetBti(const Request& request);
+  Result<void> ForgetPin(const Request& request);
+  Result<void> ReleaseQuarantine(const Request& request);
   Result<void> DeviceInfoRequest(const Request& request);
   Result<void> GetBar(const Request& request);
   Result<void> MapInterrupt(const Request& request);
@@ -203,7 +309,7 @@ Result<void> DeviceServer::Session::Hello() {
   wire::SetText(reply.text, device.route());
   wire::SetText(reply.object, device.address().ToString());
   if (auto sent = SendReply(reply); !sent) return sent;
-  return SendHandle(socket.get(), std::move(*vmo), kHostNodeRights);
+  return SendToHost(std::move(*vmo), kHostNodeRights);
 }
 
 Result<void> DeviceServer::Session::Config(const Request& request) {
@@ -234,11 +340,34 @@ Result<void> DeviceServer::Session::Config(const Request& request) {
     if (!read) return SendResult(op, std::unexpected(read.error()));
     return SendReply(reply);
   }
+  if (auto allowed = CheckHostMayWrite(at, width); !allowed) return SendVoid(op, allowed);
   const uint64_t value = request.args[2];
   Result<void> written = width == 1   ? device.WriteConfig8(at, static_cast<uint8_t>(value))
                          : width == 2 ? device.WriteConfig16(at, static_cast<uint16_t>(value))
                                       : device.WriteConfig32(at, static_cast<uint32_t>(value));
   return SendVoid(op, written);
+}
+
+Result<void> DeviceServer::Session::CheckHostMayWrite(uint16_t offset, uint64_t width) {
+  if (!protected_registers) {
+    // A capability list the walk cannot follow protects nothing: refuse
+    // every write until the device shows a sane one.
+    auto config = device.ReadConfigSpace();
+    if (!config) return Wrap(config.error(), "write config: find the protected registers");
+    auto ranges = HostProtectedRegisters(*config);
+    if (!ranges) return Wrap(ranges.error(), "write config: find the protected registers");
+    protected_registers = std::move(*ranges);
+  }
+  for (const ProtectedRegisters& range : *protected_registers) {
+    if (offset < range.end && offset + width > range.begin) {
+      return Fail(Status::ACCESS_DENIED,
+                  "write config " + Hex(offset) + " (" + std::to_string(width) + " bytes): " +
+                      range.what + " at " + Hex(range.begin) + ".." + Hex(range.end - 1u) +
+                      " is the root bus's (set interrupt modes through the protocol)",
+                  object);
+    }
+  }
+  return {};
 }
 
 Result<void> DeviceServer::Session::DeviceInfoRequest(const Request& request) {
@@ -266,7 +395,7 @@ Result<void> DeviceServer::Session::DeviceInfoRequest(const Request& request) {
   Reply reply;
   reply.op = request.op;
   if (auto sent = SendReply(reply); !sent) return sent;
-  return wire::SendMessage(socket.get(), message, "device info to " + object);
+  return Sent(wire::SendMessage(socket.get(), message, "device info to " + object));
 }
 
 Result<void> DeviceServer::Session::GetBar(const Request& request) {
@@ -326,7 +455,7 @@ Result<void> DeviceServer::Session::GetBar(const Request& request) {
     vmo = std::move(*resource);
   }
   if (auto sent = SendReply(reply); !sent) return sent;
-  return SendHandle(socket.get(), std::move(vmo), kHostBarRights);
+  return SendToHost(std::move(vmo), kHostBarRights);
 }
 
 Result<void> DeviceServer::Session::MapInterrupt(const Request& request) {
@@ -336,7 +465,7 @@ Result<void> DeviceServer::Session::MapInterrupt(const Request& request) {
   Reply reply;
   reply.op = request.op;
   if (auto sent = SendReply(reply); !sent) return sent;
-  return SendHandle(socket.get(), std::move(*interrupt), kHostInterruptRights);
+  return SendToHost(std::move(*interrupt), kHostInterruptRights);
 }
 
 Result<void> DeviceServer::Session::Pin(const Request& request) {
@@ -352,6 +481,29 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
   const auto pin_options = static_cast<uint32_t>(request.args[1]);
   const uint64_t offset = request.args[2];
   const uint64_t size = request.args[3];
+  if (size == 0) return SendResult(op, Fail(Status::INVALID_ARGS, "pin: size 0", object));
+  if (offset + size < offset) {
+    return SendResult(op, Fail(Status::OUT_OF_RANGE,
+                               "pin: [" + Hex(offset) + ", +" + Hex(size) + ") wraps around",
+                               object));
+  }
+  const HostBudget& budget = options.budget;
+  const uint64_t bytes = PagesSpanned(offset, size);
+  if (charged.pins >= budget.max_pins) {
+    return SendResult(op, Fail(Status::NO_RESOURCES,
+                               "pin: the host's budget of " + std::to_string(budget.max_pins) +
+                                   " pins is spent (quarantined pins count until released)",
+                               object));
+  }
+  if (bytes > budget.max_pinned_bytes - charged.bytes) {
+    return SendResult(op, Fail(Status::NO_RESOURCES,
+                               "pin: " + Bytes(bytes) + " more would pass the host's budget of " +
+                                   Bytes(budget.max_pinned_bytes) + " pinned (" +
+                                   Bytes(charged.bytes) +
+                                   " pinned or quarantined; every page of a pin counts, touched "
+                                   "or not)",
+                               object));
+  }
   auto shared = CheckSharedMemory(std::move(*vmo), pin_options, offset, size, object);
   if (!shared) return SendResult(op, std::unexpected(shared.error()));
   auto pmt = (*bti)->Pin(pin_options, *shared, offset, size);
@@ -359,7 +511,9 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
 
   const uint64_t id = next_pin++;
   std::vector<uint64_t> addresses(pmt->addresses().begin(), pmt->addresses().end());
-  pins.emplace(id, HeldPin{request.args[0], std::move(*pmt)});
+  pins.emplace(id, HeldPin{request.args[0], std::move(*pmt), bytes});
+  charged.bytes += bytes;
+  charged.pins += 1;
   Reply reply;
   reply.op = request.op;
   reply.values[0] = id;
@@ -367,12 +521,87 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
   if (auto sent = SendReply(reply); !sent) return sent;
   for (size_t at = 0; at < addresses.size(); at += wire::kAddressesPerMessage) {
     const size_t count = std::min(wire::kAddressesPerMessage, addresses.size() - at);
-    auto sent = wire::Send(socket.get(),
-                           std::as_bytes(std::span(addresses.data() + at, count)),
-                           "pin addresses to " + object);
+    auto sent = Sent(wire::Send(socket.get(), std::as_bytes(std::span(addresses.data() + at, count)),
+                                "pin addresses to " + object));
     if (!sent) return sent;
   }
   return {};
+}
+
+Result<void> DeviceServer::Session::GetBti(const Request& request) {
+  const Op op = Op::GET_BTI;
+  const auto index = static_cast<uint32_t>(request.args[0]);
+  const uint64_t dma_limit = request.args[1];
+  Reply reply;
+  reply.op = request.op;
+  if (request.args[0] > UINT32_MAX) {
+    return SendResult(op, Fail(Status::OUT_OF_RANGE,
+                               "get BTI " + std::to_string(request.args[0]) + ": no such index",
+                               object));
+  }
+  // One Bti per index, as a device has: asking again gives the same one.
+  if (auto it = bti_of_index.find(index); it != bti_of_index.end()) {
+    if (it->second.dma_limit != dma_limit) {
+      return SendResult(op, Fail(Status::ALREADY_EXISTS,
+                                 "get BTI " + std::to_string(index) + ": given already, with DMA "
+                                     "limit " + Hex(it->second.dma_limit) + ", not " +
+                                     Hex(dma_limit),
+                                 object));
+    }
+    reply.values[0] = it->second.id;
+    return SendReply(reply);
+  }
+  auto bti = device.GetBti(index, dma_limit);
+  if (!bti) return SendResult(op, std::unexpected(bti.error()));
+  if (bti->is_physical()) {
+    return SendResult(op, Fail(Status::NOT_SUPPORTED,
+                               "get BTI: the device has no IOMMU in front: it could DMA to any "
+                               "memory, whatever the host shared; isolated drivers need an IOMMU "
+                               "(vfio-pci)",
+                               object));
+  }
+  btis.push_back(std::move(*bti));
+  bti_of_index.emplace(index, GivenBti{btis.size() - 1, dma_limit});
+  reply.values[0] = btis.size() - 1;
+  return SendReply(reply);
+}
+
+Result<void> DeviceServer::Session::ForgetPin(const Request& request) {
+  const Op op = static_cast<Op>(request.op);
+  auto it = pins.find(request.args[1]);
+  if (it == pins.end() || it->second.bti != request.args[0]) {
+    return SendVoid(op, Fail(Status::NOT_FOUND,
+                             OpName(op) + ": BTI " + std::to_string(request.args[0]) +
+                                 " has no pin " + std::to_string(request.args[1]) + " of this host",
+                             object));
+  }
+  const uint64_t bytes = it->second.bytes;
+  if (op == Op::BTI_UNPIN) {
+    if (auto unpinned = it->second.pmt.Unpin(); !unpinned) return SendVoid(op, unpinned);
+    charged.bytes -= bytes;
+    charged.pins -= 1;
+  } else {
+    // A Pmt dropped without Unpin is quarantined by its Bti: still mapped,
+    // still charged until the host releases the quarantine.
+    Charge& held = quarantined[it->second.bti];
+    held.bytes += bytes;
+    held.pins += 1;
+  }
+  pins.erase(it);
+  return SendVoid(op, {});
+}
+
+Result<void> DeviceServer::Session::ReleaseQuarantine(const Request& request) {
+  const Op op = Op::BTI_RELEASE_QUARANTINE;
+  auto bti = FindBti(request.args[0]);
+  if (!bti) return SendResult(op, std::unexpected(bti.error()));
+  auto released = (*bti)->ReleaseQuarantine();
+  if (released) {
+    const Charge held = std::exchange(quarantined[request.args[0]], Charge{});
+    charged.bytes -= held.bytes;
+    charged.pins -= held.pins;
+  }
+  return SendVoid(op, released);
 }
 
 Result<void> DeviceServer::Session::Handle(const Request& request) {
@@ -409,39 +638,10 @@ Result<void> DeviceServer::Session::Handle(const Request& request) {
     case Op::MAP_INTERRUPT: return MapInterrupt(request);
     case Op::ACK_INTERRUPT: return SendVoid(op, device.AckInterrupt(static_cast<uint32_t>(request.args[0])));
     case Op::RESET_DEVICE: return SendVoid(op, device.ResetDevice());
-    case Op::GET_BTI: {
-      auto bti = device.GetBti(static_cast<uint32_t>(request.args[0]), request.args[1]);
-      if (!bti) return SendResult(op, std::unexpected(bti.error()));
-      if (bti->is_physical()) {
-        return SendResult(op, Fail(Status::NOT_SUPPORTED,
-                                   "get BTI: the device has no IOMMU in front: it could DMA to "
-                                   "any memory, whatever the host shared; isolated drivers need "
-                                   "an IOMMU (vfio-pci)",
-                                   object));
-      }
-      btis.push_back(std::move(*bti));
-      Reply reply;
-      reply.op = request.op;
-      reply.values[0] = btis.size() - 1;
-      return SendReply(reply);
-    }
+    case Op::GET_BTI: return GetBti(request);
     case Op::BTI_PIN: return Pin(request);
     case Op::BTI_UNPIN:
-    case Op::BTI_QUARANTINE: {
-      auto it = pins.find(request.args[1]);
-      if (it == pins.end() || it->second.bti != request.args[0]) {
-        return SendVoid(op, Fail(Status::NOT_FOUND,
-                                 OpName(op) + ": BTI " + std::to_string(request.args[0]) +
-                                     " has no pin " + std::to_string(request.args[1]) +
-                                     " of this host",
-                                 object));
-      }
-      if (op == Op::BTI_UNPIN) {
-        if (auto unpinned = it->second.pmt.Unpin(); !unpinned) return SendVoid(op, unpinned);
-      }
-      pins.erase(it);  // a Pmt dropped without Unpin is quarantined by its Bti
-      return SendVoid(op, {});
-    }
+    case Op::BTI_QUARANTINE: return ForgetPin(request);
     case Op::BTI_INFO: {
       auto bti = FindBti(request.args[0]);
       if (!bti) return SendResult(op, std::unexpected(bti.error()));
@@ -455,16 +655,14 @@ Result<void> DeviceServer::Session::Handle(const Request& request) {
       reply.values[3] = info->quarantine_count;
       return SendReply(reply);
     }
-    case Op::BTI_RELEASE_QUARANTINE: {
-      auto bti = FindBti(request.args[0]);
-      if (!bti) return SendResult(op, std::unexpected(bti.error()));
-      return SendVoid(op, (*bti)->ReleaseQuarantine());
-    }
+    case Op::BTI_RELEASE_QUARANTINE: return ReleaseQuarantine(request);
     case Op::STARTED: {
       Result<void> started;
       if (request.args[0] != 0) {
+        // The host's words go to the daemon's log: escaped, so they cannot
+        // forge lines or steer a terminal.
         started = std::unexpected(Error{static_cast<Status>(static_cast<int32_t>(request.args[0])),
-                                        wire::GetText(request.text), node.id});
+                                        Printable(wire::GetText(request.text)), node.id});
       }
       if (options.on_started) options.on_started(started);
       return SendVoid(op, {});
@@ -475,16 +673,8 @@ Result<void> DeviceServer::Session::Handle(const Request& request) {
 
 DeviceServer::DeviceServer(Device& device, bus::DeviceNode node, UniqueFd socket,
                            DeviceServerOptions options)
-    : session_(std::make_unique<Session>(Session{
-          .device = device,
-          .node = std::move(node),
-          .socket = std::move(socket),
-          .options = std::move(options),
-          .object = "driver host of " + device.address().ToString(),
-          .btis = {},
-          .pins = {},
-          .next_pin = 1,
-      })) {}
+    : session_(std::make_unique<Session>(device, std::move(node), std::move(socket),
+                                         std::move(options))) {}
 
 DeviceServer::~DeviceServer() = default;
 
@@ -497,7 +687,21 @@ Result<void> DeviceServer::Serve() {
     int fd;
     ~ShutdownOnReturn() { (void)::shutdown(fd, SHUT_RDWR); }
   } shutdown_on_return{s.socket.get()};
+  // Replies wait for the host to read them only so long.
+  const timeval reply_timeout{
+      .tv_sec = static_cast<time_t>(s.options.reply_timeout / 1'000'000'000),
+      .tv_usec = static_cast<suseconds_t>(s.options.reply_timeout % 1'000'000'000 / 1000)};
+  if (::setsockopt(s.socket.get(), SOL_SOCKET, SO_SNDTIMEO, &reply_timeout, sizeof(reply_timeout)) != 0) {
+    return FailErrno(errno, "setsockopt(SO_SNDTIMEO) on the host's socket", s.object);
+  }
   for (;;) {
+    // The host's end can outlive the host (a child it forked keeps it):
+    // the host ending ends the service too.
+    pollfd ready[2] = {{s.socket.get(), POLLIN, 0}, {s.options.host_ended_fd, POLLIN, 0}};
+    const int count = ::poll(ready, s.options.host_ended_fd >= 0 ? 2 : 1, -1);
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) return FailErrno(errno, "poll the host's socket", s.object);
+    if ((ready[1].revents & POLLIN) != 0) return {};
     auto request = wire::ReceiveMessage<Request>(s.socket.get(), kInfinite, "request from " + s.object);
     if (!request) {
       if (request.error().status == Status::PEER_CLOSED) return {};

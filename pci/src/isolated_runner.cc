@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "udrv/bus/host_process.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/isolation.h"
 #include "udrv/pci/pci_bus.h"
 
@@ -18,16 +20,84 @@ namespace udrv::pci {
 
 namespace {
 
+// The IOMMU groups that have a driver host, and which node each host serves.
+class GroupClaims {
+ public:
+  // Claims `group` for `node_id`: ALREADY_BOUND naming the group and the
+  // node whose host has it.
+  Result<void> Claim(uint32_t group, const std::string& node_id) {
+    std::lock_guard lock(mutex_);
+    auto [it, claimed] = holders_.emplace(group, node_id);
+    if (claimed) return {};
+    return Fail(Status::ALREADY_BOUND,
+                "IOMMU group " + std::to_string(group) + " already has a driver host (for " +
+                    it->second +
+                    "): the devices of a group share one IOVA space, so hosts of their own "
+                    "could DMA into each other's memory; isolated drivers take one device per "
+                    "IOMMU group",
+                node_id);
+  }
+  void Release(uint32_t group) {
+    std::lock_guard lock(mutex_);
+    holders_.erase(group);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<uint32_t, std::string> holders_;
+};
+
+// Held by a host's supervisor for as long as it serves the group.
+class GroupClaim {
+ public:
+  GroupClaim() = default;
+  GroupClaim(std::shared_ptr<GroupClaims> claims, uint32_t group)
+      : claims_(std::move(claims)), group_(group) {}
+  GroupClaim(GroupClaim&& other) noexcept
+      : claims_(std::move(other.claims_)), group_(other.group_) {}
+  GroupClaim& operator=(GroupClaim&& other) noexcept {
+    if (this != &other) {
+      if (claims_) claims_->Release(group_);
+      claims_ = std::move(other.claims_);
+      group_ = other.group_;
+    }
+    return *this;
+  }
+  ~GroupClaim() {
+    if (claims_) claims_->Release(group_);
+  }
+
+ private:
+  std::shared_ptr<GroupClaims> claims_;
+  uint32_t group_ = 0;
+};
+
+// The uid and gid of the n-th host: first_uid + n, refused (not wrapped)
+// past 0xfffffffe.
+Result<uid_t> HostUid(uid_t first_uid, uint32_t n, const std::string& node_id) {
+  constexpr uint64_t kLastHostUid = 0xfffffffe;  // (uid_t)-1 means "no change" to set*id
+  const uint64_t uid = uint64_t{first_uid} + n;
+  if (uid > kLastHostUid) {
+    return Fail(Status::OUT_OF_RANGE,
+                "driver host " + std::to_string(n + 1) + " would get uid " + std::to_string(uid) +
+                    ", past the last one a host may have (" + std::to_string(kLastHostUid) +
+                    "): give --host-uid a lower first uid",
+                node_id);
+  }
+  return static_cast<uid_t>(uid);
+}
+
 // One driver's host, and the thread that serves and restarts it.
 class HostSupervisor final : public bus::DriverInstance {
  public:
   HostSupervisor(std::shared_ptr<const IsolatedRunnerOptions> options, Device& device,
-                 bus::DeviceNode node, std::string driver, uid_t uid)
+                 bus::DeviceNode node, std::string driver, uid_t uid, GroupClaim group)
       : options_(std::move(options)),
         device_(device),
         node_(std::move(node)),
         driver_(std::move(driver)),
-        uid_(uid) {}
+        uid_(uid),
+        group_(std::move(group)) {}
 
   ~HostSupervisor() override { (void)Stop(); }
 
@@ -69,7 +139,7 @@ class HostSupervisor final : public bus::DriverInstance {
 
  private:
   void Log(const std::string& line) const {
-    if (options_->log) options_->log(node_.id + ": " + line);
+    if (options_->log) options_->log(node_.id + ": " + Printable(line));
   }
 
   // Serves hosts until one ends while stopping, ends having not started its
@@ -90,6 +160,7 @@ class HostSupervisor final : public bus::DriverInstance {
                                             .arguments = std::move(arguments),
                                             .uid = uid_,
                                             .gid = static_cast<gid_t>(uid_),
+                                            .max_processes = options_->budget.max_processes,
                                             .channel_fd = theirs.get()});
       theirs.reset();
       if (!host) {
@@ -109,7 +180,17 @@ class HostSupervisor final : public bus::DriverInstance {
       DeviceServerOptions server_options;
       server_options.sysfs_root = options_->sysfs_root;
       server_options.log = options_->log;
+      server_options.budget = options_->budget;
+      server_options.host_ended_fd = host->pidfd();
+      bool reported = false;
       server_options.on_started = [&](const Result<void>& outcome) {
+        // The first report counts; a host cannot take it back.
+        if (reported) {
+          Log("driver host pid " + std::to_string(pid) + " reported its start again (ignored): " +
+              (outcome ? std::string("started") : outcome.error().ToString()));
+          return;
+        }
+        reported = true;
         started = outcome.has_value();
         Log(outcome ? driver_ + " started in driver host pid " + std::to_string(pid)
                     : driver_ + " failed to start in driver host pid " + std::to_string(pid) +
@@ -126,7 +207,9 @@ class HostSupervisor final : public bus::DriverInstance {
         current_ = nullptr;
         cv_.notify_all();
       }
-      // The host closed its socket: it ended, or is about to.
+      // The host ended or closed its socket (and is about to end); one
+      // that broke the protocol or stopped reading gets no grace.
+      if (!served) (void)host->Signal(SIGKILL);
       auto status = host->Wait(DeadlineAfter(options_->stop_grace));
       if (!status) status = host->Terminate(options_->stop_grace);
       const std::string ended =
@@ -182,6 +265,7 @@ class HostSupervisor final : public bus::DriverInstance {
   const bus::DeviceNode node_;
   const std::string driver_;
   const uid_t uid_;
+  const GroupClaim group_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -199,20 +283,32 @@ Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
   if (options.host_program.empty()) {
     return Fail(Status::INVALID_ARGS, "isolated runner: no driver host program");
   }
-  if (options.first_uid == 0) {
+  if (options.first_uid == 0 || options.first_uid == static_cast<uid_t>(-1)) {
     return Fail(Status::INVALID_ARGS,
-                "isolated runner: driver hosts would run as root (first uid 0); give them uids of "
-                "their own");
+                "isolated runner: first uid " + std::to_string(options.first_uid) +
+                    ": driver hosts never run as root (0) or as (uid_t)-1, which set*id reads as "
+                    "\"no change\"; give them uids of their own");
   }
   auto shared = std::make_shared<const IsolatedRunnerOptions>(std::move(options));
   auto next_host = std::make_shared<uint32_t>(0);
-  return [shared, next_host](const bus::Driver& driver,
-                             bus::DriverContext& context) -> Result<std::unique_ptr<bus::DriverInstance>> {
+  auto claims = std::make_shared<GroupClaims>();
+  return [shared, next_host, claims](const bus::Driver& driver, bus::DriverContext& context)
+             -> Result<std::unique_ptr<bus::DriverInstance>> {
     auto device = context.GetProtocol<Device>();
     if (!device) return std::unexpected(device.error());
-    const uid_t uid = shared->first_uid + (*next_host)++;
-    auto supervisor =
-        std::make_unique<HostSupervisor>(shared, **device, context.node(), driver.name, uid);
+    const bus::DeviceNode& node = context.node();
+    GroupClaim claim;
+    if (auto group = node.properties.FindNumber(kPropIommuGroup)) {
+      if (auto claimed = claims->Claim(*group, node.id); !claimed) {
+        return std::unexpected(claimed.error());
+      }
+      claim = GroupClaim(claims, *group);
+    }
+    auto uid = HostUid(shared->first_uid, *next_host, node.id);
+    if (!uid) return std::unexpected(uid.error());
+    ++*next_host;
+    auto supervisor = std::make_unique<HostSupervisor>(shared, **device, node, driver.name, *uid,
+                                                       std::move(claim));
     if (auto started = supervisor->Start(); !started) return std::unexpected(started.error());
     return std::unique_ptr<bus::DriverInstance>(std::move(supervisor));
   };

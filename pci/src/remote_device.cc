@@ -1,4 +1,6 @@
 // The driver host's side of an isolated device (isolation.h).
+#include <fcntl.h>
+
 #include <functional>
 #include <mutex>
 #include <utility>
@@ -77,6 +79,16 @@ class RemoteDevice::Pinner final : public dma::RemotePinner {
     // that cannot be sent.
     if ((copy->rights() & kRightTransfer) == 0) {
       return Fail(Status::ACCESS_DENIED, "pin: the vmo handle lacks TRANSFER: the root bus pins it");
+    }
+    // The root bus pins only memory sealed against shrinking, and cannot
+    // add the seal through the read-only fd a device-read pin sends: seal
+    // it here, where the fd may still be writable.
+    if (auto backing = copy->GetBacking(); backing) {
+      const int seals = ::fcntl(backing->fd, F_GET_SEALS);
+      if (seals >= 0 && (seals & F_SEAL_SHRINK) == 0 &&
+          (::fcntl(backing->fd, F_GETFL) & O_ACCMODE) == O_RDWR) {
+        (void)::fcntl(backing->fd, F_ADD_SEALS, F_SEAL_SHRINK);  // the root bus says if it failed
+      }
     }
     Request request;
     request.args[0] = bti_;
@@ -187,7 +199,9 @@ Result<void> RemoteDevice::ReportStarted(const Result<void>& started) {
   Request request;
   if (!started) {
     request.args[0] = static_cast<uint64_t>(static_cast<int64_t>(started.error().status));
-    wire::SetText(request.text, started.error().ToString());
+    // The status travels in args[0]; the root bus names the node itself.
+    const Error& error = started.error();
+    wire::SetText(request.text, error.object.empty() ? error.what : error.what + " [" + error.object + "]");
   }
   auto reply = connection_->Call(Op::STARTED, request);
   if (!reply) return std::unexpected(reply.error());

@@ -4,22 +4,29 @@
 // the other end. Each case checks what the host gets, with which rights,
 // what the server refuses, and what the fake device and IOMMU domain saw.
 // Nothing here touches a real PCI device.
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <linux/magic.h>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +41,8 @@
 #include "udrv/dma/bti.h"
 #include "udrv/dma/buffer.h"
 #include "udrv/pci/config.h"
+#include "udrv/pci/isolated_runner.h"
+#include "udrv/pci/pci_bus.h"
 #include "udrv/pci/isolation.h"
 
 namespace fs = std::filesystem;
@@ -61,9 +70,12 @@ namespace {
 constexpr uint16_t kVendor = 0x1234;
 constexpr uint16_t kDeviceId = 0x11e8;
 constexpr uint8_t kMsixCap = 0x80;  // MSI-X capability, its table in BAR 2
+constexpr uint8_t kPmCap = 0x50;    // power management, then
+constexpr uint8_t kMsiCap = 0x60;   // MSI with 64-bit addresses (14 bytes)
 
 // The daemon's device: config space in a byte array (vendor 0x1234, device
-// 0x11e8, an MSI-X capability naming BAR 2), BAR 0 a memfd standing in for
+// 0x11e8, capabilities MSI-X naming BAR 2, power management and 64-bit
+// MSI), BAR 0 a memfd standing in for
 // device memory, MSI with one vector whose interrupts are virtual (the test
 // triggers them through `interrupts`), a Bti over `domain`. Records what
 // reaches it. Called on Serve's thread; the test reads the records after
@@ -79,10 +91,16 @@ class FakeIsoDevice final : public Device {
     config[0x0b] = 0x00;  // class: unclassified
     config[0x34] = kMsixCap;
     config[kMsixCap + 0] = kCapMsix;
-    config[kMsixCap + 1] = 0;     // last capability
+    config[kMsixCap + 1] = kPmCap;
     config[kMsixCap + 2] = 0x00;  // table size 1
     config[kMsixCap + 4] = 2;     // table in BAR 2 at 0
     config[kMsixCap + 8] = 2;     // PBA in BAR 2 at 0
+    config[kPmCap + 0] = kCapPowerManagement;
+    config[kPmCap + 1] = kMsiCap;
+    config[kPmCap + 2] = 0x03;  // version 3
+    config[kMsiCap + 0] = kCapMsi;
+    config[kMsiCap + 1] = 0;     // last capability
+    config[kMsiCap + 2] = 0x80;  // 64-bit addresses
     bar_file = UniqueFd(::memfd_create("fake-iso-bar0", MFD_CLOEXEC));
     REQUIRE(bar_file);
     REQUIRE(::ftruncate(bar_file.get(), static_cast<off_t>(kBarSize)) == 0);
@@ -196,7 +214,7 @@ DeviceNode TestNode() {
 // or speaks raw on (or both: `raw` is a dup of the host's end).
 class Harness {
  public:
-  Harness() {
+  explicit Harness(const std::function<void(DeviceServerOptions&)>& adjust = {}) {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
     host = UniqueFd(fds[1]);
@@ -212,8 +230,12 @@ class Harness {
       std::lock_guard lock(mutex_);
       log_.emplace_back(line);
     };
+    if (adjust) adjust(options);
     server = std::make_unique<DeviceServer>(device, node, UniqueFd(fds[0]), std::move(options));
-    thread_ = std::thread([this] { served_ = server->Serve(); });
+    thread_ = std::thread([this] {
+      served_ = server->Serve();
+      served_done_ = true;
+    });
   }
   ~Harness() {
     if (thread_.joinable()) {
@@ -240,6 +262,17 @@ class Harness {
     thread_.join();
     return served_;
   }
+  // Waits up to `limit` for Serve to end on its own; false if it did not
+  // (then the socket is shut down, so that the test ends either way).
+  bool JoinWithin(std::chrono::milliseconds limit) {
+    const udrv::Time deadline = udrv::DeadlineAfter(limit);
+    while (!served_done_.load() && udrv::Now() < deadline) std::this_thread::sleep_for(10ms);
+    const bool ended = served_done_.load();
+    if (!ended) (void)::shutdown(raw.get(), SHUT_RDWR);
+    thread_.join();
+    return ended;
+  }
+  Result<void> served() const { return served_; }
 
   std::vector<Result<void>> started() {
     std::lock_guard lock(mutex_);
@@ -261,6 +294,7 @@ class Harness {
   std::vector<Result<void>> started_;
   std::vector<std::string> log_;
   Result<void> served_;
+  std::atomic<bool> served_done_ = false;
   std::thread thread_;
 };
 
@@ -734,17 +768,46 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
                           udrv::kDefaultVmoRights & ~udrv::kRightWrite);
     CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
     CHECK(Contains(wire::GetText(pin.reply.text), "read-only"));
-    // For the device to read it is fine.
+    // For the device to read it is fine, once sealed: the root bus cannot
+    // add the seal through a read-only fd, and never reopens it writable.
+    auto backing = memory_fd_holder->GetBacking();
+    REQUIRE_OK(backing);
+    REQUIRE(::fcntl(backing->fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0);
     auto read_pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*copy),
                                udrv::kDefaultVmoRights & ~udrv::kRightWrite);
     REQUIRE_OK(ResultOf(read_pin.reply));
-    // Sealed against shrinking although it came O_RDONLY.
-    auto backing = memory_fd_holder->GetBacking();
-    REQUIRE_OK(backing);
-    CHECK((::fcntl(backing->fd, F_GET_SEALS) & F_SEAL_SHRINK) != 0);
     std::lock_guard lock(domain.mutex_);
     REQUIRE(domain.mappings.size() == 1);
     CHECK_FALSE(domain.mappings.begin()->second.write);
+  }
+  SECTION("memory sent read-only and unsealed is refused: no reopening it writable to seal it") {
+    auto memory = Vmo::Create(page, "unsealed");
+    REQUIRE_OK(memory);
+    auto holder = memory->Duplicate(udrv::kRightSameRights);
+    REQUIRE_OK(holder);
+    auto pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*memory),
+                          udrv::kDefaultVmoRights & ~udrv::kRightWrite);
+    CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
+    CHECK(Contains(wire::GetText(pin.reply.text), "must come sealed"));
+    auto backing = holder->GetBacking();
+    REQUIRE_OK(backing);
+    CHECK((::fcntl(backing->fd, F_GET_SEALS) & F_SEAL_SHRINK) == 0);  // the root bus added nothing
+    std::lock_guard lock(domain.mutex_);
+    CHECK(domain.mappings.empty());
+  }
+  SECTION("the host's library seals what it sends for a device-read pin") {
+    auto memory = Vmo::Create(page, "library");
+    REQUIRE_OK(memory);
+    auto device = RemoteDevice::Connect(std::move(harness.host));
+    REQUIRE_OK(device);
+    auto remote_bti = (*device)->GetBti(0);
+    REQUIRE_OK(remote_bti);
+    auto pinned = remote_bti->Pin(dma::kBtiPermRead, *memory, 0, page);
+    REQUIRE_OK(pinned);
+    auto backing = memory->GetBacking();
+    REQUIRE_OK(backing);
+    CHECK((::fcntl(backing->fd, F_GET_SEALS) & F_SEAL_SHRINK) != 0);
+    REQUIRE_OK(pinned->Unpin());
   }
   SECTION("a memfd that cannot be sealed against shrinking is refused") {
     UniqueFd unsealable(::memfd_create("no-sealing", MFD_CLOEXEC));  // comes with F_SEAL_SEAL
@@ -919,4 +982,473 @@ TEST_CASE("isolation: the host's start report reaches on_started", "[isolation]"
 
   device.reset();
   REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: the MSI, MSI-X and power management registers are the root bus's",
+          "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+  const std::vector<uint8_t> before = harness.device.config;
+  // Where the device's interrupts go, and its power state: refused, however
+  // much vfio-pci (permissive=1, say) would let through.
+  struct Attempt {
+    uint16_t offset;
+    size_t width;
+    const char* what;
+  };
+  for (const Attempt& attempt : {Attempt{kMsiCap + 4, 4, "MSI address"},
+                                 Attempt{kMsiCap + 8, 4, "MSI upper address"},
+                                 Attempt{kMsiCap + 12, 2, "MSI data"},
+                                 Attempt{kMsiCap + 2, 2, "MSI control"},
+                                 Attempt{kMsiCap + 13, 1, "MSI data's last byte"},
+                                 Attempt{kMsixCap + 2, 2, "MSI-X control"},
+                                 Attempt{kMsixCap + 4, 4, "MSI-X table offset/BIR"},
+                                 Attempt{kPmCap + 4, 2, "PM control/status (D3hot)"},
+                                 Attempt{kPmCap + 6, 2, "PM bridge/data"},
+                                 Attempt{kPmCap + 2, 4, "PM capabilities and control"}}) {
+    INFO(attempt.what);
+    auto reply = RawCall(harness.raw.get(),
+                         MakeRequest(wire::Op::WRITE_CONFIG, {attempt.offset, attempt.width, 3}));
+    CHECK(StatusOf(ResultOf(reply)) == "ACCESS_DENIED");
+  }
+  CHECK(StatusOf(device->WriteConfig16(kPmCap + 4, 3)) == "ACCESS_DENIED");
+  CHECK(harness.device.config == before);
+  CHECK(harness.device.writes.empty());
+  // Just past each one, the device's own registers are the driver's.
+  REQUIRE_OK(device->WriteConfig16(kMsiCap + 14, 0x1234));
+  REQUIRE_OK(device->WriteConfig32(kMsixCap + 12, 0x1234));
+  REQUIRE_OK(device->WriteConfig8(kPmCap + 8, 0x12));
+  CHECK(harness.device.writes.size() == 3);
+  auto log = harness.log();
+  CHECK(std::count_if(log.begin(), log.end(), [](const std::string& l) {
+          return Contains(l, "refused write config") && Contains(l, "the root bus's");
+        }) >= 10);
+
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a capability list the root bus cannot follow refuses writes past the header",
+          "[isolation]") {
+  Harness harness;
+  harness.device.config[kMsiCap + 1] = kMsixCap;  // a loop
+  auto device = harness.Connect();
+  CHECK(StatusOf(device->WriteConfig32(0x40, 1)) == "IO_INVALID");
+  CHECK(harness.device.writes.empty());
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: one BTI per index, however often the host asks", "[isolation]") {
+  Harness harness;
+  const int fd = harness.raw.get();
+  uint64_t first = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, uint64_t{1} << 32}));
+    REQUIRE_OK(ResultOf(got));
+    if (i == 0) first = got.values[0];
+    REQUIRE(got.values[0] == first);
+  }
+  CHECK(harness.device.bti_requests.size() == 1);
+  // Another limit for the same index is not another BTI.
+  auto other = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, uint64_t{1} << 28}));
+  CHECK(StatusOf(ResultOf(other)) == "ALREADY_EXISTS");
+  auto huge = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {uint64_t{1} << 40, 0}));
+  CHECK(StatusOf(ResultOf(huge)) == "OUT_OF_RANGE");
+  CHECK(harness.device.bti_requests.size() == 1);
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a host's pins are bounded by its budget, quarantined ones included",
+          "[isolation]") {
+  const uint64_t page = udrv::PageSize();
+  Harness harness([&](DeviceServerOptions& options) {
+    options.budget.max_pinned_bytes = 8 * page;
+    options.budget.max_pins = 3;
+  });
+  const int fd = harness.raw.get();
+  auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  REQUIRE_OK(ResultOf(got));
+  const uint64_t bti = got.values[0];
+  FakeDomain& domain = *harness.device.domain;
+  auto pin = [&](uint64_t offset, uint64_t size, uint64_t file_size) {
+    auto memory = Vmo::Create(file_size, "budget");
+    REQUIRE_OK(memory);
+    return RawPinCall(fd, bti, dma::kBtiPermRead | dma::kBtiPermWrite, offset, size, std::move(*memory));
+  };
+  auto mappings = [&] {
+    std::lock_guard lock(domain.mutex_);
+    return domain.mappings.size();
+  };
+
+  SECTION("a sparse memfd is charged for every page of the pin: refused past the budget") {
+    // The host never touched these pages; the root bus would populate them.
+    auto big = pin(0, 64 * page, 64 * page);
+    REQUIRE(StatusOf(ResultOf(big.reply)) == "NO_RESOURCES");
+    CHECK(Contains(wire::GetText(big.reply.text), "budget of 32 KiB"));
+    CHECK(mappings() == 0);
+    auto two = pin(0, 2 * page, 2 * page);
+    REQUIRE_OK(ResultOf(two.reply));
+    auto rest = pin(0, 6 * page, 6 * page);
+    REQUIRE_OK(ResultOf(rest.reply));
+    auto one_more = pin(0, page, page);
+    CHECK(StatusOf(ResultOf(one_more.reply)) == "NO_RESOURCES");
+    // Unpinning gives it back.
+    REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::BTI_UNPIN, {bti, two.reply.values[0]}))));
+    REQUIRE_OK(ResultOf(pin(0, 2 * page, 2 * page).reply));
+  }
+  SECTION("the pin count, and quarantined pins count until released") {
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 3; ++i) {
+      auto made = pin(0, page, page);
+      REQUIRE_OK(ResultOf(made.reply));
+      ids.push_back(made.reply.values[0]);
+    }
+    auto fourth = pin(0, page, page);
+    REQUIRE(StatusOf(ResultOf(fourth.reply)) == "NO_RESOURCES");
+    CHECK(Contains(wire::GetText(fourth.reply.text), "budget of 3 pins"));
+    // Quarantined: still mapped, still charged.
+    REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::BTI_QUARANTINE, {bti, ids[0]}))));
+    CHECK(mappings() == 3);
+    CHECK(StatusOf(ResultOf(pin(0, page, page).reply)) == "NO_RESOURCES");
+    REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::BTI_RELEASE_QUARANTINE, {bti}))));
+    CHECK(mappings() == 2);
+    REQUIRE_OK(ResultOf(pin(0, page, page).reply));
+  }
+  SECTION("an empty range is no pin; one that wraps is out of range") {
+    CHECK(StatusOf(ResultOf(pin(0, 0, page).reply)) == "INVALID_ARGS");
+    CHECK(StatusOf(ResultOf(pin(~uint64_t{0} - page + 1, 2 * page, page).reply)) == "OUT_OF_RANGE");
+  }
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a host that does not read its replies is disconnected", "[isolation]") {
+  Harness harness([](DeviceServerOptions& options) { options.reply_timeout = 200'000'000; });
+  // Requests, and no read of a single reply: the host's receive queue fills
+  // and the root bus's send would block.
+  const wire::Request request = MakeRequest(wire::Op::GET_DEVICE_INFO);
+  std::thread flood([&] {
+    for (int i = 0; i < 2000; ++i) {
+      if (!wire::SendMessage(harness.raw.get(), request, "flood")) return;
+    }
+  });
+  const bool ended = harness.JoinWithin(20s);
+  flood.join();
+  REQUIRE(ended);
+  CHECK(StatusOf(harness.served()) == "TIMED_OUT");
+  CHECK(Contains(harness.served().error().what, "did not read its replies for 200 ms"));
+  auto log = harness.log();
+  CHECK(std::count_if(log.begin(), log.end(), [](const std::string& l) {
+          return Contains(l, "dropped the connection") && Contains(l, "TIMED_OUT");
+        }) == 1);
+}
+
+TEST_CASE("isolation: Serve ends when the host ends, even while its socket lives on",
+          "[isolation]") {
+  // A child of the host would keep the socket: the host's pidfd (an eventfd
+  // here) says it ended.
+  UniqueFd host_ended(::eventfd(0, EFD_CLOEXEC));
+  REQUIRE(host_ended);
+  Harness harness([&](DeviceServerOptions& options) { options.host_ended_fd = host_ended.get(); });
+  auto reply = RawCall(harness.raw.get(), MakeRequest(wire::Op::READ_CONFIG, {0, 2}));
+  REQUIRE_OK(ResultOf(reply));
+  const uint64_t one = 1;
+  REQUIRE(::write(host_ended.get(), &one, sizeof(one)) == sizeof(one));
+  REQUIRE(harness.JoinWithin(10s));
+  REQUIRE_OK(harness.served());
+  // The socket is still open on the host's side, and was shut down.
+  pollfd pfd{harness.raw.get(), POLLIN | POLLRDHUP, 0};
+  REQUIRE(::poll(&pfd, 1, 5000) == 1);
+  CHECK((pfd.revents & (POLLHUP | POLLRDHUP)) != 0);
+}
+
+TEST_CASE("isolation: what the host says reaches the daemon's log escaped", "[isolation]") {
+  Harness harness;
+  auto device = harness.Connect();
+  // A forged log line, a screen clear and a window title.
+  const std::string words = "ok\nudrv-driver-manager: PASS\x1b[2J\x1b]0;owned\x07";
+  REQUIRE_OK(device->ReportStarted(Fail(Status::IO, words)));
+  auto started = harness.started();
+  REQUIRE(started.size() == 1);
+  REQUIRE_FALSE(started[0].has_value());
+  const std::string what = started[0].error().what;
+  CHECK(what == "ok\\nudrv-driver-manager: PASS\\e[2J\\e]0;owned\\x07");
+  // And a VMO name the host chose, in a refusal the root bus logs: a
+  // write-only fd claimed as read-only memory, forged by hand.
+  auto memory = Vmo::Create(udrv::PageSize(), "evil");
+  REQUIRE_OK(memory);
+  auto backing = memory->GetBacking();
+  REQUIRE_OK(backing);
+  UniqueFd write_only(::open(("/proc/self/fd/" + std::to_string(backing->fd)).c_str(),
+                             O_WRONLY | O_CLOEXEC));
+  REQUIRE(write_only);
+  auto got = RawCall(harness.raw.get(), MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  REQUIRE_OK(ResultOf(got));
+  SendRequest(harness.raw.get(),
+              MakeRequest(wire::Op::BTI_PIN, {got.values[0], dma::kBtiPermRead, 0, udrv::PageSize()}));
+  udrv::wire::HandleMessage forged;
+  forged.type = static_cast<uint16_t>(udrv::wire::ObjectType::VMO);
+  forged.rights = udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect | udrv::kRightTransfer;
+  forged.size = udrv::PageSize();
+  forged.vmo_kind = static_cast<uint32_t>(udrv::VmoKind::PAGED);
+  std::strcpy(forged.name, "x\x1b[2J\nudrv: forged");
+  iovec iov{&forged, sizeof(forged)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  const int sent_fd = write_only.get();
+  std::memcpy(CMSG_DATA(cmsg), &sent_fd, sizeof(int));
+  REQUIRE(::sendmsg(harness.raw.get(), &msg, MSG_NOSIGNAL) == sizeof(forged));
+  CHECK(StatusOf(ResultOf(ReceiveReply(harness.raw.get()))) == "ACCESS_DENIED");
+  auto log = harness.log();
+  CHECK(std::count_if(log.begin(), log.end(), [](const std::string& l) {
+          return Contains(l, "refused pin") && Contains(l, "x\\e[2J\\nudrv: forged");
+        }) == 1);
+  for (const std::string& line : harness.log()) {
+    INFO(line);
+    CHECK(line.find_first_of("\n\x1b\x07") == std::string::npos);
+  }
+  device.reset();
+  REQUIRE_OK(harness.Finish());
+}
+
+// ---- the isolated runner, launching real hosts (isolation-test-host) ----
+// These need root (a host's uid and namespaces) and a real kernel, not
+// qemu-user (the aarch64 guest plan runs them there).
+
+namespace {
+
+std::string TestBinDir() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  REQUIRE(n > 0);
+  const std::string self(path, static_cast<size_t>(n));
+  return self.substr(0, self.rfind('/') + 1);
+}
+
+// The runner's log, kept for the test to read (the supervisors log from
+// their own threads).
+class RunnerLog {
+ public:
+  udrv::bus::Logger Sink() {
+    return [this](std::string_view line) {
+      std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+    };
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+  // The first match of `pattern` in a line, waiting up to `limit` for it.
+  std::optional<std::smatch> WaitFor(const std::string& pattern, std::chrono::milliseconds limit) {
+    const std::regex re(pattern);
+    const udrv::Time deadline = udrv::DeadlineAfter(limit);
+    for (;;) {
+      for (const std::string& line : lines()) {
+        kept_ = line;
+        std::smatch match;
+        if (std::regex_search(kept_, match, re)) return match;
+      }
+      if (udrv::Now() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  std::string Text() {
+    std::string text;
+    for (const std::string& line : lines()) text += line + "\n";
+    return text;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+  std::string kept_;  // what the last match refers to
+};
+
+IsolatedRunnerOptions RunnerOptions(uid_t first_uid, const std::string& mode, RunnerLog& log) {
+  IsolatedRunnerOptions options;
+  options.host_program = TestBinDir() + "isolation-test-host";
+  options.host_arguments = {"--mode", mode};
+  options.first_uid = first_uid;
+  options.restarts = 0;
+  options.start_timeout = 30'000'000'000;
+  options.stop_grace = 2'000'000'000;
+  options.sysfs_root = "/nonexistent-sysfs";
+  options.log = log.Sink();
+  return options;
+}
+
+DeviceNode GroupNode(const std::string& id, uint32_t group) {
+  DeviceNode node = TestNode();
+  node.id = id;
+  node.properties.Set(std::string(kPropIommuGroup), group);
+  return node;
+}
+
+Result<std::unique_ptr<udrv::bus::DriverInstance>> StartHost(const udrv::bus::DriverRunner& runner,
+                                                             FakeIsoDevice& device,
+                                                             const DeviceNode& node) {
+  udrv::bus::ProtocolSet protocols;
+  protocols.Add<Device>(&device);
+  udrv::bus::DriverContext context("test", node, std::move(protocols), {});
+  const udrv::bus::Driver driver{.name = "test", .rules = {}, .start = {}};
+  return runner(driver, context);
+}
+
+// The pids of the processes running as `uid`.
+std::vector<pid_t> ProcessesOf(uid_t uid) {
+  std::vector<pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream status(entry.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("Uid:\t" + std::to_string(uid) + "\t")) found.push_back(std::stoi(name));
+    }
+  }
+  return found;
+}
+
+void RequireRoot() {
+  if (::geteuid() != 0) {
+    FAIL("the isolated runner's tests launch driver hosts: they need root (a uid of the host's "
+         "own, its PID and network namespaces)");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("isolated runner: a host never runs as root; uids past the last are refused, not wrapped",
+          "[isolation][isolated-runner]") {
+  RequireRoot();
+  RunnerLog log;
+  for (uid_t first : {uid_t{0}, static_cast<uid_t>(-1)}) {
+    auto runner = MakeIsolatedRunner(RunnerOptions(first, "ok", log));
+    REQUIRE(StatusOf(runner) == "INVALID_ARGS");
+    CHECK(Contains(runner.error().what, "never run as root"));
+  }
+  // The first host gets the last uid a host may have; the second would get
+  // (uid_t)-1, which set*id reads as "no change" (root), and the third 0.
+  auto runner = MakeIsolatedRunner(RunnerOptions(0xfffffffe, "ok", log));
+  REQUIRE_OK(runner);
+  FakeIsoDevice first_device;
+  FakeIsoDevice second_device;
+  auto first = StartHost(*runner, first_device, GroupNode("pci/0000:00:03.0", 1));
+  REQUIRE_OK(first);
+  auto launched = log.WaitFor("launched driver host pid ([0-9]+) \\(uid ([0-9]+)\\)", 1s);
+  REQUIRE(launched);
+  CHECK((*launched)[2] == "4294967294");
+  CHECK(ProcessesOf(0xfffffffe).size() == 1);
+  auto second = StartHost(*runner, second_device, GroupNode("pci/0000:00:04.0", 2));
+  REQUIRE(StatusOf(second) == "OUT_OF_RANGE");
+  CHECK(Contains(second.error().what, "uid 4294967295, past the last one a host may have"));
+  // Refused before anything was launched for it.
+  const std::vector<std::string> lines = log.lines();
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+          return Contains(line, "launched driver host");
+        }) == 1);
+  REQUIRE_OK((*first)->Stop());
+  CHECK(ProcessesOf(0xfffffffe).empty());
+}
+
+TEST_CASE("isolated runner: one driver host per IOMMU group", "[isolation][isolated-runner]") {
+  RequireRoot();
+  RunnerLog log;
+  auto runner = MakeIsolatedRunner(RunnerOptions(61980, "ok", log));
+  REQUIRE_OK(runner);
+  FakeIsoDevice first_device;
+  FakeIsoDevice second_device;
+  FakeIsoDevice other_group_device;
+  auto first = StartHost(*runner, first_device, GroupNode("pci/0000:00:03.0", 7));
+  REQUIRE_OK(first);
+  // Two functions of one group share one IOVA space: a second host would
+  // let each device DMA into the other host's pins.
+  auto second = StartHost(*runner, second_device, GroupNode("pci/0000:00:03.1", 7));
+  REQUIRE(StatusOf(second) == "ALREADY_BOUND");
+  CHECK(Contains(second.error().what, "IOMMU group 7 already has a driver host (for pci/0000:00:03.0)"));
+  CHECK(second.error().object == "pci/0000:00:03.1");
+  // Another group is another host.
+  auto other = StartHost(*runner, other_group_device, GroupNode("pci/0000:00:05.0", 8));
+  REQUIRE_OK(other);
+  // Once the group's host is gone, the group can have another.
+  REQUIRE_OK((*first)->Stop());
+  first->reset();
+  auto again = StartHost(*runner, second_device, GroupNode("pci/0000:00:03.1", 7));
+  REQUIRE_OK(again);
+  REQUIRE_OK((*again)->Stop());
+  REQUIRE_OK((*other)->Stop());
+}
+
+TEST_CASE("isolated runner: what a host forks dies with it; serving ends; Stop is bounded",
+          "[isolation][isolated-runner]") {
+  RequireRoot();
+  constexpr uid_t kUid = 61981;
+  RunnerLog log;
+  auto runner = MakeIsolatedRunner(RunnerOptions(kUid, "fork", log));
+  REQUIRE_OK(runner);
+  FakeIsoDevice device;
+  auto instance = StartHost(*runner, device, GroupNode("pci/0000:00:03.0", 9));
+  REQUIRE_OK(instance);
+  auto launched = log.WaitFor("launched driver host pid ([0-9]+)", 1s);
+  REQUIRE(launched);
+  const pid_t host = std::stoi((*launched)[1]);
+  // The host and the child it forked, which holds the host's socket.
+  std::vector<pid_t> tree;
+  const udrv::Time deadline = udrv::DeadlineAfter(10s);
+  while ((tree = ProcessesOf(kUid)).size() < 2 && udrv::Now() < deadline) std::this_thread::sleep_for(10ms);
+  REQUIRE(tree.size() == 2);
+
+  // The host dies; its child must not keep the device's connection.
+  REQUIRE(::kill(host, SIGKILL) == 0);
+  REQUIRE(log.WaitFor("driver host pid " + std::to_string(host) + " ended: killed by SIGKILL", 20s));
+  REQUIRE(log.WaitFor("reclaimed after driver host pid " + std::to_string(host), 20s));
+  CHECK(ProcessesOf(kUid).empty());
+  // Not restarted (restarts 0): Stop says so, at once.
+  const udrv::Time before = udrv::Now();
+  auto stopped = (*instance)->Stop();
+  CHECK(StatusOf(stopped) == "IO_NOT_PRESENT");
+  CHECK(udrv::Now() - before < 10'000'000'000);
+}
+
+TEST_CASE("isolated runner: a host that ignores SIGTERM with a child holding its socket stops in bounded time",
+          "[isolation][isolated-runner]") {
+  RequireRoot();
+  constexpr uid_t kUid = 61982;
+  RunnerLog log;
+  IsolatedRunnerOptions options = RunnerOptions(kUid, "fork", log);
+  options.stop_grace = 500'000'000;
+  auto runner = MakeIsolatedRunner(std::move(options));
+  REQUIRE_OK(runner);
+  FakeIsoDevice device;
+  auto instance = StartHost(*runner, device, GroupNode("pci/0000:00:03.0", 9));
+  REQUIRE_OK(instance);
+  // Stop: SIGTERM, which the test host takes and exits; its child keeps
+  // the socket but dies with it.
+  REQUIRE_OK((*instance)->Stop());
+  CHECK(ProcessesOf(kUid).empty());
+  CHECK(Contains(log.Text(), "ended: exit code 0"));
+}
+
+TEST_CASE("isolated runner: a host's words reach the log escaped", "[isolation][isolated-runner]") {
+  RequireRoot();
+  RunnerLog log;
+  auto runner = MakeIsolatedRunner(RunnerOptions(61983, "say", log));
+  REQUIRE_OK(runner);
+  FakeIsoDevice device;
+  auto instance = StartHost(*runner, device, GroupNode("pci/0000:00:03.0", 9));
+  REQUIRE(StatusOf(instance) == "IO");
+  CHECK(Contains(instance.error().what, "no\\nudrv-driver-manager: PASS\\e[2J\\e]0;owned\\x07"));
+  for (const std::string& line : log.lines()) {
+    INFO(line);
+    CHECK(line.find_first_of("\n\x1b\x07") == std::string::npos);
+  }
+  CHECK(Contains(log.Text(), "failed to start in driver host pid"));
 }

@@ -25,6 +25,10 @@
 // Handles go with the rights below (Fuchsia's narrowing: nothing a driver
 // could pass on, no signalling a hardware interrupt).
 //
+// What a host can make the root bus spend is bounded (HostBudget): pinned
+// memory and pins, one BTI per index, one mapping per interrupt vector, and
+// the time a reply may wait for the host to read it.
+//
 // A host that goes away (or breaks the protocol) ends Serve; Reclaim then
 // quarantines its pins, quiesces the device (interrupts off, bus mastering
 // off, reset) and only then frees the pins: a device still DMAing when its
@@ -58,6 +62,26 @@ inline constexpr Rights kHostInterruptRights =
     kRightRead | kRightWrite | kRightWait | kRightInspect;
 inline constexpr Rights kHostNodeRights = kRightRead | kRightMap | kRightGetProperty | kRightInspect;
 
+// What one driver host may make the root bus spend on its behalf.
+struct HostBudget {
+  // Memory pinned for the host's device, quarantined pins included (they
+  // stay mapped until released). Every pinned byte counts whether or not
+  // the host ever touched the page: the root bus populates the pages of a
+  // pin itself (MAP_POPULATE), so a sparse memfd would otherwise make the
+  // root bus allocate memory the host never paid for. Charging the whole
+  // range, rather than refusing unpopulated pages, needs no racy mincore
+  // check and still holds after the host punches holes into its file.
+  uint64_t max_pinned_bytes = uint64_t{256} << 20;
+  // Pins, quarantined ones included: each is an IOMMU mapping of the
+  // container's (type1's dma_entry_limit is 65535 for all of them).
+  uint64_t max_pins = 4096;
+  // Processes and threads of the host's uid (RLIMIT_NPROC).
+  uint32_t max_processes = 64;
+
+  // "pinned memory 256 MiB, 4096 pins, 64 processes and threads"
+  std::string ToString() const;
+};
+
 // What the root bus tells a host about its device at the start.
 struct HostDeviceDescription {
   Address address;
@@ -72,7 +96,17 @@ struct DeviceServerOptions {
   // started.
   std::function<void(const Result<void>& started)> on_started;
   // Lines about what the host asked for that was refused (may be empty).
+  // Text the host chose (its STARTED message, the names of the VMOs it
+  // sends) reaches the lines only escaped (udrv::Printable).
   bus::Logger log;
+  HostBudget budget;
+  // How long a reply may wait for the host to read: a host that stops
+  // reading is disconnected (Serve returns TIMED_OUT), not left to park
+  // the serving thread.
+  Duration reply_timeout = 5'000'000'000;
+  // Readable once the host has ended (its pidfd), or -1. Serve ends then,
+  // even while something else (a child the host forked) keeps the socket.
+  int host_ended_fd = -1;
 };
 
 // The daemon's side of one host's connection. Not thread safe: Serve runs
@@ -86,9 +120,11 @@ class DeviceServer {
   DeviceServer(const DeviceServer&) = delete;
   DeviceServer& operator=(const DeviceServer&) = delete;
 
-  // Answers the host's requests until it closes the socket (success) or
-  // sends something malformed (IO_INVALID; the connection is dropped).
-  // Refused requests are answered with their error and do not end it.
+  // Answers the host's requests until it closes the socket or ends
+  // (host_ended_fd; success), sends something malformed (IO_INVALID) or
+  // does not read a reply within reply_timeout (TIMED_OUT); then the
+  // connection is dropped. Refused requests are answered with their error
+  // and do not end it.
   Result<void> Serve();
 
   // After Serve: quarantines the pins the host left, quiesces the device
