@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "registers.h"
@@ -85,6 +87,9 @@ Result<Edu> Edu::Create(pci::Device& device, Options options) {
 
   Edu edu(device, name, options, std::move(*vmar), std::move(*registers), id.major_version(),
           id.minor_version());
+  // Before bus mastering: whatever the earlier owner started must end
+  // while it can no longer reach memory.
+  if (auto idle = edu.WaitUntilIdle(); !idle) return std::unexpected(idle.error());
   // From here the driver's destructor undoes whatever was set up.
   auto enabled = edu.EnableInterruptsAndDma();
   if (!enabled) return std::unexpected(enabled.error());
@@ -131,6 +136,24 @@ Edu& Edu::operator=(Edu&& other) noexcept {
 
 Edu::~Edu() {
   if (device_ != nullptr) Quiesce();
+}
+
+Result<void> Edu::WaitUntilIdle() {
+  // A DMA completes ~100 ms after it starts (a QEMU timer), a factorial at
+  // once; a device left busy by a dead owner is normal, not an error.
+  const Time deadline = DeadlineAfter(options_.idle_timeout);
+  for (;;) {
+    const bool dma = registers::DmaCommand::Get().ReadFrom(&registers_).start() != 0;
+    const bool factorial = registers::Status::Get().ReadFrom(&registers_).computing() != 0;
+    if (!dma && !factorial) return {};
+    if (Now() >= deadline) {
+      return Failure(Status::BAD_STATE,
+                     std::string("wait for edu to be idle: ") +
+                         (dma ? "a DMA" : "a factorial") + " an earlier owner started still runs after " +
+                         std::to_string(options_.idle_timeout / 1'000'000) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 Result<void> Edu::EnableInterruptsAndDma() {

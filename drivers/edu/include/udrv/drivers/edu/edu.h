@@ -48,6 +48,9 @@ inline constexpr uint32_t kMaxFactorialInput = 12;
 struct Options {
   // How long a factorial or a DMA may take before it is TIMED_OUT.
   Duration completion_timeout = 5'000'000'000;
+  // How long Create waits for a factorial or DMA that an earlier owner left
+  // running (a driver host killed mid-DMA, say; edu has no reset) to end.
+  Duration idle_timeout = 2'000'000'000;
 };
 
 // Host memory a transfer reads or writes, as the device and the CPU see it:
@@ -62,11 +65,12 @@ HostMemory HostMemoryOf(const dma::ContiguousBuffer& buffer);
 class Edu {
  public:
   // Takes `device` (which must outlive the driver): checks that it is edu
-  // (config space IDs, then the ID register), maps BAR 0, sets an interrupt
-  // mode (MSI where the route has it, else legacy INTx), gets the Bti with
-  // edu's DMA limit and enables bus mastering. NOT_SUPPORTED for another
-  // device or an ID register edu would not show; errors name the device and
-  // the step.
+  // (config space IDs, then the ID register), maps BAR 0, waits up to
+  // idle_timeout for work an earlier owner left running to end (BAD_STATE
+  // if it does not), sets an interrupt mode (MSI where the route has it,
+  // else legacy INTx), gets the Bti with edu's DMA limit and enables bus
+  // mastering. NOT_SUPPORTED for another device or an ID register edu would
+  // not show; errors name the device and the step.
   static Result<Edu> Create(pci::Device& device, Options options = {});
 
   Edu(Edu&& other) noexcept;
@@ -121,6 +125,7 @@ class Edu {
   Edu(pci::Device& device, std::string name, Options options, Vmar vmar,
       mmio::MmioBuffer registers, uint32_t major_version, uint32_t minor_version);
 
+  Result<void> WaitUntilIdle();
   Result<void> EnableInterruptsAndDma();
   // Runs one DMA between edu's buffer and host memory.
   Result<void> Dma(bool to_ram, uint64_t host_address, uint32_t offset, uint32_t size);
