@@ -5,6 +5,7 @@
 # before anything is bound or opened, so this runs on the host machine.
 set -u
 bindir=$1
+sysfs_tree=$2  # a recorded sysfs tree for --list
 failures=0
 
 expect() {  # STATUS PATTERN PROGRAM ARGS...
@@ -23,12 +24,30 @@ m=$bindir/udrv-driver-manager
 h=$bindir/udrv-driver-host
 expect 2 "needs an IOMMU" "$m" --isolated --route uio --unsafe-physical-dma
 expect 2 "applies to --isolated only" "$m" --restarts 3
-expect 2 "applies to --isolated only" "$m" --host-uid 1000
+expect 2 "applies to --isolated" "$m" --host-uid 1000
 expect 2 "--host-uid" "$m" --isolated --host-uid 0
+expect 2 "--host-uid" "$m" --isolated --host-uid 4294967295
+expect 2 "applies to --isolated \\(and --list\\) only" "$m" --host-pins 8
+expect 2 "applies to --isolated \\(and --list\\) only" "$m" --host-pinned-memory 1MiB
+expect 2 "--host-pins" "$m" --isolated --host-pins 0
+expect 2 "--host-pinned-memory" "$m" --isolated --host-pinned-memory 0
+expect 2 "--host-processes" "$m" --isolated --host-processes 0
 expect 2 "starts no driver" "$m" --list --isolated
 expect 2 "--driver is required|driver" "$h" --node pci/0000:00:02.0
-# No socket on fd 3: the host says it cannot reach the root bus.
-expect 1 "FAILED: .*fd 3 is not a socket to the root bus" "$h" --driver edu --node pci/0000:00:02.0 3>&-
+# --list says what each host would get.
+expect 0 "^driver hosts \\(--isolated\\): uids from 61000; each may use pinned memory 256 MiB, 4096 pins, 64 processes and threads$" \
+  "$m" --list --sysfs-root "$sysfs_tree"
+expect 0 "^driver hosts \\(--isolated\\): uids from 70000; each may use pinned memory 3 MiB, 8 pins, 4 processes and threads$" \
+  "$m" --list --sysfs-root "$sysfs_tree" --host-uid 70000 --host-pinned-memory 3MiB --host-pins 8 --host-processes 4
+# Started by hand: as root it refuses to run a driver; as anyone else
+# without a socket on fd 3 it says it cannot reach the root bus.
+if [ "$(id -u)" -eq 0 ]; then
+  expect 1 "FAILED: .*refuses to run a driver as root" "$h" --driver edu --node pci/0000:00:02.0
+  expect 1 "FAILED: .*fd 3 is not a socket to the root bus" \
+    setpriv --reuid 65534 --regid 65534 --clear-groups "$h" --driver edu --node pci/0000:00:02.0 3>&-
+else
+  expect 1 "FAILED: .*fd 3 is not a socket to the root bus" "$h" --driver edu --node pci/0000:00:02.0 3>&-
+fi
 
 [ "$failures" -eq 0 ] && echo "driver_manager_cli: all refused as they should be"
 exit $((failures != 0))

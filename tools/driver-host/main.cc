@@ -8,12 +8,15 @@
 // node the root bus sent, starts the driver, reports whether it started,
 // and runs it until SIGTERM or SIGINT; then it stops the driver and exits.
 // Nothing here needs privileges: the device reaches this process only as
-// the handles the root bus sends.
+// the handles the root bus sends. Run as root or with a capability, it
+// refuses to start a driver.
 //
 // Exit status: 0 after a clean stop; 1 when the driver failed to start or
 // stop, or the root bus could not be reached; 2 for bad arguments.
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -48,7 +51,35 @@ struct Settings {
   bool edu_dma_until_stopped = false;
 };
 
+// A driver host holds nothing but its handles: run as root or with a
+// capability left (a launcher that failed to drop them), it refuses.
+Result<void> CheckUnprivileged() {
+  uid_t ruid, euid, suid;
+  gid_t rgid, egid, sgid;
+  if (::getresuid(&ruid, &euid, &suid) != 0 || ::getresgid(&rgid, &egid, &sgid) != 0) {
+    return udrv::FailErrno(errno, "getresuid/getresgid");
+  }
+  if (ruid == 0 || euid == 0 || suid == 0 || rgid == 0 || egid == 0 || sgid == 0) {
+    return Fail(Status::ACCESS_DENIED,
+                "refuses to run a driver as root (uids " + std::to_string(ruid) + "/" +
+                    std::to_string(euid) + "/" + std::to_string(suid) + ", gids " +
+                    std::to_string(rgid) + "/" + std::to_string(egid) + "/" +
+                    std::to_string(sgid) + "): udrv-driver-manager --isolated starts hosts as "
+                    "uids of their own");
+  }
+  __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return udrv::FailErrno(errno, "capget");
+  for (const __user_cap_data_struct& word : data) {
+    if (word.effective != 0 || word.permitted != 0 || word.inheritable != 0) {
+      return Fail(Status::ACCESS_DENIED, "refuses to run a driver with capabilities left");
+    }
+  }
+  return {};
+}
+
 Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
+  if (auto unprivileged = CheckUnprivileged(); !unprivileged) return unprivileged;
   struct stat channel{};
   if (::fstat(bus::kHostChannelFd, &channel) != 0 || !S_ISSOCK(channel.st_mode)) {
     return Fail(Status::BAD_STATE,

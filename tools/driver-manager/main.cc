@@ -16,8 +16,10 @@
 // --until-signal keeps the drivers running until SIGTERM or SIGINT, as a
 // daemon does; otherwise they are stopped once all have started.
 //
-// --list only reads sysfs: the nodes, their properties, and for each
-// registered driver whether it matches the node or why not.
+// --list only reads sysfs: the nodes, their properties, for each
+// registered driver whether it matches the node or why not, and the budget
+// each driver host would get (--host-pinned-memory, --host-pins,
+// --host-processes).
 //
 // Anything but --list binds drivers and drives devices: run it in a
 // testbed guest, never on a machine whose devices matter.
@@ -62,6 +64,7 @@ struct Settings {
   std::string host_program;  // empty: udrv-driver-host beside this program
   uint32_t host_uid = 61000;
   uint32_t restarts = 1;
+  pci::HostBudget budget;
   std::vector<std::string> host_arguments;
   bool until_signal = false;
 };
@@ -90,7 +93,10 @@ void Say(std::string_view line) {
   std::fflush(stdout);
 }
 
-void PrintList(const std::vector<bus::Driver>& drivers, const std::vector<bus::NodeMatch>& matches) {
+void PrintList(const Settings& settings, const std::vector<bus::Driver>& drivers,
+               const std::vector<bus::NodeMatch>& matches) {
+  std::printf("driver hosts (--isolated): uids from %u; each may use %s\n", settings.host_uid,
+              settings.budget.ToString().c_str());
   for (const bus::Driver& driver : drivers) {
     std::printf("driver %s: %s\n", driver.name.c_str(), bus::FormatBindRules(driver.rules).c_str());
   }
@@ -141,6 +147,7 @@ Result<void> Run(const Settings& settings) {
     isolated.host_arguments = settings.host_arguments;
     isolated.first_uid = settings.host_uid;
     isolated.restarts = settings.restarts;
+    isolated.budget = settings.budget;
     isolated.log = Say;
     auto runner = pci::MakeIsolatedRunner(std::move(isolated));
     if (!runner) return std::unexpected(runner.error());
@@ -155,7 +162,7 @@ Result<void> Run(const Settings& settings) {
   if (settings.list) {
     auto matches = manager.Match();
     if (!matches) return std::unexpected(matches.error());
-    PrintList(drivers, *matches);
+    PrintList(settings, drivers, *matches);
     return {};
   }
 
@@ -237,6 +244,19 @@ int main(int argc, char** argv) {
   auto* restarts = app.add_option("--restarts", settings.restarts,
                                   "--isolated: how often a driver host that died is started "
                                   "again (default 1)");
+  auto* pinned = app.add_option("--host-pinned-memory", settings.budget.max_pinned_bytes,
+                                "--isolated: the memory each driver host may have pinned, "
+                                "quarantined pins included; every page of a pin counts (default "
+                                "256MiB)")
+                     ->transform(CLI::AsSizeValue(false))
+                     ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 48));
+  auto* pins = app.add_option("--host-pins", settings.budget.max_pins,
+                              "--isolated: how many pins each driver host may hold (default 4096)")
+                   ->check(CLI::Range(uint64_t{1}, uint64_t{65535}));
+  auto* processes = app.add_option("--host-processes", settings.budget.max_processes,
+                                   "--isolated: the processes and threads each driver host may "
+                                   "have, itself included (RLIMIT_NPROC; default 64)")
+                        ->check(CLI::Range(1u, 65536u));
   auto* host_args = app.add_option("--host-arg", settings.host_arguments,
                                    "--isolated: an argument for each driver host (repeatable)")
                         ->allow_extra_args(false);
@@ -260,9 +280,15 @@ int main(int argc, char** argv) {
                                  "needs an IOMMU (--route vfio): without one a device reaches all "
                                  "memory, whatever its driver host shares");
     }
-    for (const CLI::Option* option : {host_program, host_uid, restarts, host_args}) {
+    for (const CLI::Option* option : {host_program, restarts, host_args}) {
       if (option->count() != 0 && !settings.isolated) {
         throw CLI::ValidationError(option->get_name(), "applies to --isolated only");
+      }
+    }
+    // --list shows what the hosts would get.
+    for (const CLI::Option* option : {host_uid, pinned, pins, processes}) {
+      if (option->count() != 0 && !settings.isolated && !settings.list) {
+        throw CLI::ValidationError(option->get_name(), "applies to --isolated (and --list) only");
       }
     }
     if (settings.list && (settings.isolated || settings.until_signal)) {
