@@ -23,6 +23,7 @@
 #include <fstream>
 #include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +103,7 @@ class Manager {
 
  public:
   bool running() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+  pid_t pid() const { return pid_; }
 
   // SIGTERM, then the exit status (-1 when it did not end within `seconds`).
   int Terminate(int seconds) {
@@ -150,7 +152,7 @@ class Manager {
 };
 
 struct ProcStatus {
-  std::string uid, gid, groups, no_new_privs, cap_eff;
+  std::string uid, gid, groups, no_new_privs, cap_eff, cap_prm, ns_pid;
 };
 
 ProcStatus ReadProcStatus(pid_t pid) {
@@ -164,9 +166,36 @@ ProcStatus ReadProcStatus(pid_t pid) {
     if (line.starts_with("Groups:")) status.groups = value("Groups:");
     if (line.starts_with("NoNewPrivs:\t")) status.no_new_privs = value("NoNewPrivs:\t");
     if (line.starts_with("CapEff:\t")) status.cap_eff = value("CapEff:\t");
+    if (line.starts_with("CapPrm:\t")) status.cap_prm = value("CapPrm:\t");
+    if (line.starts_with("NSpid:\t")) status.ns_pid = value("NSpid:\t");
   }
   return status;
 }
+
+// The soft and hard limit of `name` ("Max processes") in /proc/PID/limits.
+std::string Limit(pid_t pid, const std::string& name) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/limits");
+  REQUIRE(file);
+  for (std::string line; std::getline(file, line);) {
+    if (!line.starts_with(name)) continue;
+    std::istringstream values(line.substr(name.size()));
+    std::string soft, hard;
+    values >> soft >> hard;
+    return soft + " " + hard;
+  }
+  return "(no " + name + ")";
+}
+
+size_t OpenFds(pid_t pid) {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+bool Gone(pid_t pid) { return ::kill(pid, 0) == -1 && errno == ESRCH; }
 
 // The targets of the process's fds that are VFIO's.
 std::string VfioFds(pid_t pid) {
@@ -240,13 +269,17 @@ TEST_CASE("isolated: edu's driver runs in a driver host of its own uid; stopping
   CHECK(status.groups.find_first_not_of(" \t") == std::string::npos);
   CHECK(status.no_new_privs == "1");
   CHECK(status.cap_eff == "0000000000000000");
+  CHECK(status.cap_prm == "0000000000000000");
+  // Process 1 of a PID namespace of its own; bounded in processes.
+  CHECK(status.ns_pid == std::to_string(host) + "\t1");
+  CHECK(Limit(host, "Max processes") == "64 64");
   CHECK(VfioFds(host).empty());
   CHECK(Driver(edu) == "vfio-pci");
   CHECK(BusMaster(edu));
 
   REQUIRE(manager.Terminate(60) == 0);
   const std::string out = manager.output();
-  CHECK_THAT(out, Catch::Contains("udrv-driver-host[" + std::to_string(host) + "]: ") &&
+  CHECK_THAT(out, Catch::Contains("udrv-driver-host[1]: ") &&  // its own PID namespace
                       Catch::Contains("self test passed") &&
                       Catch::Contains("DMA round trip of 4095 bytes") &&
                       Catch::Contains("over the root bus (vfio), running as uid " + std::to_string(kHostUid)) &&
@@ -262,11 +295,14 @@ TEST_CASE("isolated: a driver host that tries to exceed its rights is refused ea
           "[isolated]") {
   const Address edu = FindEdu();
   Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "0",
-                   "--host-uid", std::to_string(kHostUid), "--host-program",
-                   BinDir() + "guest-rogue-host"});
+                   "--host-uid", std::to_string(kHostUid), "--host-pinned-memory", "16MiB",
+                   "--host-pins", "64", "--host-program", BinDir() + "guest-rogue-host"});
   auto verdict = manager.WaitFor("edu (started|failed to start) in driver host pid", 120);
   REQUIRE(verdict);
   CHECK((*verdict)[1] == "started");
+  // 2000 interrupt maps and 2000 BTI requests left the root bus no fds.
+  REQUIRE(manager.WaitFor("reported its start again \\(ignored\\)", 30));
+  CHECK(OpenFds(manager.pid()) < 64);
   const int exit_status = manager.Terminate(60);
   const std::string out = manager.output();
   INFO("manager said:\n" << out);
@@ -282,13 +318,75 @@ TEST_CASE("isolated: a driver host that tries to exceed its rights is refused ea
         "other-device-request-raw: refused (ACCESS_DENIED", "other-device-config-write",
         "bar-map: works", "bar-vmo-duplicate: refused (ACCESS_DENIED",
         "bar-vmo-send-on: refused (ACCESS_DENIED", "legacy-interrupts: refused (NOT_SUPPORTED",
-        "interrupt-trigger: refused (ACCESS_DENIED", " 0 allowed"}) {
+        "interrupt-trigger: refused (ACCESS_DENIED", "pin-unsealed-read-only-raw: refused (ACCESS_DENIED",
+        "pin-write-only-as-read-only-raw: refused (ACCESS_DENIED",
+        "pin-sparse-over-budget: refused (NO_RESOURCES", "pins-over-budget (", "get-bti-flood: works",
+        "map-interrupt-flood: works (2000 maps)", "config-msi-address-write-library: refused (ACCESS_DENIED",
+        "config-msi-address-write-raw: refused (ACCESS_DENIED", " 0 allowed"}) {
     CHECK_THAT(out, Catch::Contains(std::string("rogue: ") + attempt) ||
                         Catch::Contains(std::string(attempt)));
   }
   CHECK_THAT(out, !Catch::Contains("ALLOWED") && !Catch::Contains("FAILED"));
   // The root bus logged what it refused.
   CHECK_THAT(out, Catch::Contains("refused write config") && Catch::Contains("refused pin"));
+  // A second start report changed nothing, and its words came escaped.
+  CHECK_THAT(out, Catch::Contains("reported its start again (ignored): IO: taken back\\nudrv-driver-manager: "
+                                  "PASS\\e[2J\\e]0;owned\\x07"));
+  CHECK(out.find('\x1b') == std::string::npos);
+  CHECK_FALSE(BusMaster(edu));
+}
+
+TEST_CASE("isolated: what a host forks dies with it; its device is reclaimed all the same",
+          "[isolated]") {
+  const Address edu = FindEdu();
+  Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "1",
+                   "--host-uid", std::to_string(kHostUid), "--host-program",
+                   BinDir() + "guest-rogue-host", "--host-arg", "--attack", "--host-arg", "fork"});
+  auto launched = manager.WaitFor("launched driver host pid ([0-9]+)", 60);
+  REQUIRE(launched);
+  const pid_t host = std::stoi((*launched)[1]);
+  auto forked = manager.WaitFor("rogue: child pid ([0-9]+) holds the socket and BAR 0 \\(ID 0x", 120);
+  REQUIRE(forked);
+  const pid_t child = std::stoi((*forked)[1]);
+  REQUIRE(manager.WaitFor("edu started in driver host pid " + std::to_string(host), 60));
+  REQUIRE_FALSE(Gone(child));
+
+  REQUIRE(::kill(host, SIGKILL) == 0);
+  REQUIRE(manager.WaitFor("driver host pid " + std::to_string(host) + " ended: killed by SIGKILL", 30));
+  auto reclaimed = manager.WaitFor("reclaimed after driver host pid " + std::to_string(host) + ": (.*)", 30);
+  REQUIRE(reclaimed);
+  CHECK_THAT(std::string((*reclaimed)[1]), Catch::Contains("bus mastering off: done"));
+  // The child that held the socket and BAR 0 went with its host.
+  CHECK(Gone(child));
+  // The restarted host forks again; stopping ends both.
+  auto relaunched = manager.WaitFor("launched driver host pid ([0-9]+)", 30);
+  REQUIRE(relaunched);
+  auto second_child = manager.WaitFor("rogue: child pid ([0-9]+) holds", 120);
+  REQUIRE(second_child);
+  const pid_t child2 = std::stoi((*second_child)[1]);
+  REQUIRE(manager.WaitFor("edu started in driver host pid " + std::string((*relaunched)[1]), 60));
+  CHECK(manager.Terminate(60) == 0);
+  CHECK(Gone(child2));
+  CHECK_FALSE(BusMaster(edu));
+}
+
+TEST_CASE("isolated: a host that stops reading its replies is disconnected and reclaimed",
+          "[isolated]") {
+  const Address edu = FindEdu();
+  Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "0",
+                   "--host-uid", std::to_string(kHostUid), "--host-program",
+                   BinDir() + "guest-rogue-host", "--host-arg", "--attack", "--host-arg", "no-read"});
+  auto launched = manager.WaitFor("launched driver host pid ([0-9]+)", 60);
+  REQUIRE(launched);
+  const std::string host = (*launched)[1];
+  REQUIRE(manager.WaitFor("dropped the connection: TIMED_OUT: the host did not read its replies", 60));
+  REQUIRE(manager.WaitFor("driver host pid " + host + " ended: killed by SIGKILL", 30));
+  REQUIRE(manager.WaitFor("reclaimed after driver host pid " + host + ": pins quarantined: done", 30));
+  REQUIRE(manager.WaitFor("not restarting: 0 restart\\(s\\) used", 30));
+  CHECK(manager.running());
+  // Not restarted (--restarts 0): the manager says so as it stops.
+  CHECK(manager.Terminate(60) == 1);
+  CHECK_THAT(manager.output(), Catch::Contains("was not restarted"));
   CHECK_FALSE(BusMaster(edu));
 }
 

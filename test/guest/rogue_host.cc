@@ -12,7 +12,17 @@
 // must work: BAR 0 reads edu's ID, and its own memory pins.
 //
 // It reports to the root bus that "the driver started" only when every
-// attempt was refused and both controls worked; then it waits for SIGTERM.
+// attempt was refused and both controls worked; then it says, in a second
+// start report, a forged log line with terminal escapes (the root bus must
+// escape it) and waits for SIGTERM.
+//
+// With --attack it does one thing instead, after reporting started:
+//   fork     forks a child that keeps the socket and BAR 0 mapped, and
+//            prints the child's pid ("rogue: child pid N"), as the root
+//            sees it; then waits for SIGTERM;
+//   no-read  sends requests and never reads a reply.
+// The manager must kill the child with its host and disconnect a host that
+// does not read.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -32,6 +42,7 @@
 #include "udrv/core/transfer.h"
 #include "udrv/core/vmar.h"
 #include "udrv/dma/buffer.h"
+#include "udrv/pci/config.h"
 #include "udrv/pci/isolation.h"
 #include "udrv/pci/sysfs.h"
 
@@ -128,6 +139,12 @@ wire::Request PinRequest(uint64_t bti, uint32_t options, uint64_t size) {
   request.args[2] = 0;
   request.args[3] = size;
   return request;
+}
+
+// A handle message forged for `fd` with `rights`, after a raw pin request:
+// the reply's result.
+Result<wire::Reply> RawPin(uint32_t options, uint64_t size, int fd, udrv::Rights rights) {
+  return Raw(wire::Op::BTI_PIN, PinRequest(0, options, size), [&] { SendForgedVmo(fd, size, rights); });
 }
 
 void TryNodeVmo(const pci::RemoteDevice& device) {
@@ -230,6 +247,114 @@ void TryPins(pci::RemoteDevice& device) {
   Expect("unpin-not-ours-raw", Raw(wire::Op::BTI_UNPIN, unpin), Status::NOT_FOUND);
 }
 
+// The manager runs this host with --host-pinned-memory 16MiB --host-pins 64.
+void TryBudget(pci::RemoteDevice& device) {
+  auto bti = device.GetBti(0, uint64_t{1} << 28);
+  if (!bti) {
+    Control("budget", false, bti.error().ToString());
+    return;
+  }
+  // 64 MiB the host never touched: the root bus would populate every page.
+  auto sparse = udrv::Vmo::Create(64 << 20, "rogue-sparse");
+  if (sparse) {
+    Expect("pin-sparse-over-budget", bti->Pin(udrv::dma::kBtiPermRead, *sparse, 0, 64 << 20),
+           Status::NO_RESOURCES);
+  }
+  auto page = udrv::Vmo::Create(udrv::PageSize(), "rogue-page");
+  if (!page) return;
+  std::vector<udrv::dma::Pmt> pins;
+  Result<udrv::dma::Pmt> pin = udrv::Fail(Status::INTERNAL, "not tried");
+  for (int i = 0; i < 1000; ++i) {
+    pin = bti->Pin(udrv::dma::kBtiPermRead, *page, 0, udrv::PageSize());
+    if (!pin) break;
+    pins.push_back(std::move(*pin));
+  }
+  Expect("pins-over-budget (" + std::to_string(pins.size()) + " made)", pin, Status::NO_RESOURCES);
+  for (udrv::dma::Pmt& made : pins) (void)made.Unpin();
+}
+
+// Asking again and again for what the root bus keeps per host.
+void TryFloods(pci::RemoteDevice& device) {
+  auto first = device.GetBti(0, uint64_t{1} << 28);
+  size_t asked = 0;
+  Result<udrv::dma::Bti> again = udrv::Fail(Status::INTERNAL, "not tried");
+  for (; asked < 2000; ++asked) {
+    again = device.GetBti(0, uint64_t{1} << 28);
+    if (!again) break;
+  }
+  auto buffer = first ? udrv::dma::ContiguousBuffer::Create(*first, 4096, udrv::dma::kBtiPermRead,
+                                                            "rogue-flood")
+                      : Result<udrv::dma::ContiguousBuffer>(std::unexpected(first.error()));
+  auto info = again ? again->GetInfo() : Result<udrv::dma::BtiInfo>(std::unexpected(again.error()));
+  // One BTI however often asked: a pin through the first shows in the last.
+  Control("get-bti-flood", asked == 2000 && buffer && info && info->pmo_count >= 1,
+          std::to_string(asked) + " asks; the last BTI holds " +
+              (info ? std::to_string(info->pmo_count) : info.error().ToString()) + " pin(s)");
+
+  if (auto mode = device.SetInterruptMode(pci::InterruptMode::MSI, 1); !mode) {
+    Control("map-interrupt-flood", false, mode.error().ToString());
+    return;
+  }
+  size_t mapped = 0;
+  Result<udrv::Interrupt> interrupt = udrv::Fail(Status::INTERNAL, "not tried");
+  for (; mapped < 2000; ++mapped) {
+    interrupt = device.MapInterrupt(0);  // dropped at once: the host keeps no fd
+    if (!interrupt) break;
+  }
+  Control("map-interrupt-flood", mapped == 2000,
+          std::to_string(mapped) + " maps" + (interrupt ? "" : ": " + interrupt.error().ToString()));
+  (void)device.SetInterruptMode(pci::InterruptMode::DISABLED, 0);
+}
+
+// Where the device's interrupts go: the root bus's, above the header too.
+void TryInterruptRouting(pci::RemoteDevice& device) {
+  auto config = device.ReadConfigSpace();
+  if (!config) return;
+  auto msi = pci::FindCapability(*config, pci::kCapMsi);
+  if (!msi || !*msi) {
+    Control("config-msi-address-write", false, "edu shows no MSI capability");
+    return;
+  }
+  const uint16_t address = static_cast<uint16_t>((*msi)->offset + 4);
+  Expect("config-msi-address-write-library", device.WriteConfig32(address, 0xfee01000),
+         Status::ACCESS_DENIED);
+  wire::Request request;
+  request.args[0] = address;
+  request.args[1] = 4;
+  request.args[2] = 0xfee01000;
+  Expect("config-msi-address-write-raw", Raw(wire::Op::WRITE_CONFIG, request), Status::ACCESS_DENIED);
+  auto pm = pci::FindCapability(*config, pci::kCapPowerManagement);
+  if (pm && *pm) {
+    Expect("config-power-state-write", device.WriteConfig16(static_cast<uint16_t>((*pm)->offset + 4), 3),
+           Status::ACCESS_DENIED);
+  }
+}
+
+// Memory the root bus must not read or seal for the host by reopening it.
+void TryReopenedMemory() {
+  const int memfd = ::memfd_create("rogue-reopen", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (memfd < 0 || ::ftruncate(memfd, static_cast<off_t>(udrv::PageSize())) != 0) return;
+  const std::string path = "/proc/self/fd/" + std::to_string(memfd);
+  // Read-only and unsealed: sealing it would need a writable reopening.
+  const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (read_only >= 0) {
+    Expect("pin-unsealed-read-only-raw",
+           RawPin(udrv::dma::kBtiPermRead, udrv::PageSize(), read_only, pci::kHostNodeRights),
+           Status::ACCESS_DENIED);
+    ::close(read_only);
+  }
+  // Write-only, claimed read-only: reopening it for reading would read what
+  // the host may not.
+  const int write_only = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (write_only >= 0) {
+    Expect("pin-write-only-as-read-only-raw",
+           RawPin(udrv::dma::kBtiPermRead, udrv::PageSize(), write_only, pci::kHostNodeRights),
+           Status::ACCESS_DENIED);
+    ::close(write_only);
+  }
+  ::close(memfd);
+}
+
 void TryIommu(pci::RemoteDevice& device) {
   pci::SysfsPci sysfs;
   auto info = sysfs.Read(device.address());
@@ -308,7 +433,57 @@ void TryHandles(pci::RemoteDevice& device) {
 
 }  // namespace
 
-int main() {
+// --attack fork: a child keeps the socket and a BAR mapping.
+int ForkAttack(pci::RemoteDevice& device, const sigset_t& stop) {
+  auto vmar = udrv::Vmar::Create(1 << 20, "rogue-bar");
+  auto registers = vmar ? device.MapMmio(0, udrv::CachePolicy::UNCACHED_DEVICE, *vmar)
+                        : Result<udrv::mmio::MmioBuffer>(std::unexpected(vmar.error()));
+  if (!registers) {
+    std::fprintf(stderr, "rogue: map BAR 0: %s\n", registers.error().ToString().c_str());
+    return 1;
+  }
+  // The child says who it is before the host reports started, so the test
+  // reads the two in that order.
+  int said[2];
+  if (::pipe2(said, O_CLOEXEC) != 0) return 1;
+  const pid_t child = ::fork();
+  if (child < 0) return 1;
+  if (child == 0) {
+    // /proc/self is this process as the root's PID namespace numbers it.
+    char self[32] = {};
+    (void)!::readlink("/proc/self", self, sizeof(self) - 1);
+    Say(std::string("child pid ") + self + " holds the socket and BAR 0 (ID " +
+        udrv::Hex(registers->Read32(0)) + ")");
+    ::close(said[1]);
+    for (;;) ::pause();
+  }
+  ::close(said[1]);
+  char byte;
+  (void)!::read(said[0], &byte, 1);  // EOF once the child has spoken
+  ::close(said[0]);
+  if (auto reported = device.ReportStarted({}); !reported) return 1;
+  int signal_number = 0;
+  ::sigwait(&stop, &signal_number);
+  Say("stopping");
+  return 0;
+}
+
+// --attack no-read: requests, and never a reply read.
+int NoReadAttack(pci::RemoteDevice& device) {
+  if (auto reported = device.ReportStarted({}); !reported) return 1;
+  wire::Request request;
+  request.op = static_cast<uint16_t>(wire::Op::GET_DEVICE_INFO);
+  int sent = 0;
+  while (sent < 100000 && wire::SendMessage(udrv::bus::kHostChannelFd, request, "flood")) ++sent;
+  Say("sent " + std::to_string(sent) + " requests without reading");
+  for (;;) ::pause();
+}
+
+int main(int argc, char** argv) {
+  std::string attack;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--attack") == 0) attack = argv[i + 1];
+  }
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
@@ -323,9 +498,15 @@ int main() {
     return 1;
   }
   Say("running as uid " + std::to_string(::getuid()) + " on " + (*device)->address().ToString());
+  if (attack == "fork") return ForkAttack(**device, stop);
+  if (attack == "no-read") return NoReadAttack(**device);
   TryNodeVmo(**device);
   TryConfigHeader(**device);
   TryPins(**device);
+  TryReopenedMemory();
+  TryBudget(**device);
+  TryFloods(**device);
+  TryInterruptRouting(**device);
   TryIommu(**device);
   TryOtherDevice(**device);
   TryHandles(**device);
@@ -342,6 +523,10 @@ int main() {
     return 1;
   }
   if (!verdict) return 1;
+  // A second report may not change the first, and its words reach the root
+  // bus's log only escaped.
+  (void)(*device)->ReportStarted(
+      udrv::Fail(Status::IO, "taken back\nudrv-driver-manager: PASS\x1b[2J\x1b]0;owned\x07"));
   int signal_number = 0;
   ::sigwait(&stop, &signal_number);
   Say("stopping");
