@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "udrv/core/unique_fd.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::pci {
 namespace {
@@ -74,24 +75,16 @@ Result<std::vector<std::string>> ListDirectory(const std::string& path) {
 // driver_override: nullopt when unset (the kernel shows "(null)").
 Result<std::optional<std::string>> ReadOverride(const std::string& device_path) {
   const std::string path = device_path + "/driver_override";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) {
+  auto text = ReadSysfsAttribute(path);
+  if (!text) {
+    if (text.error().err_no == ENOENT) {
       return Fail(Status::NOT_SUPPORTED, "this kernel has no driver_override (Linux 3.16 added it)",
-                  path, errno);
+                  path, ENOENT);
     }
-    return FailErrno(errno, "open " + path);
+    return std::unexpected(text.error());
   }
-  char buffer[256];
-  ssize_t n;
-  do {
-    n = ::read(fd.get(), buffer, sizeof(buffer));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return FailErrno(errno, "read " + path);
-  std::string text(buffer, static_cast<size_t>(n));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.empty() || text == "(null)") return std::optional<std::string>();
-  return std::optional<std::string>(std::move(text));
+  if (text->empty() || *text == "(null)") return std::optional<std::string>();
+  return std::optional<std::string>(std::move(*text));
 }
 
 // One write(2) of `text`, as sysfs wants it; the error names the file, the

@@ -1,7 +1,9 @@
 // SysfsPci over trees written by the test and the recorded tree of this
 // machine: the parsing of every attribute, the errors for broken trees, and
 // a vanished device.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -110,6 +112,61 @@ TEST_CASE("sysfs pci: broken trees give errors naming the file", "[pci]") {
     auto info = sysfs.Read(*Address::Parse("0000:00:09.0"));
     REQUIRE_FALSE(info);
     CHECK(info.error().status == Status::IO_NOT_PRESENT);
+  }
+}
+
+namespace {
+
+void OnAlarm(int) {}
+
+// Runs `read` with SIGALRM due after two seconds and no SA_RESTART: a read
+// that blocks (a FIFO opened for reading waits for a writer) ends in EINTR
+// instead of hanging the suite.
+template <typename Read>
+auto WithinTwoSeconds(Read read) {
+  struct sigaction action{};
+  struct sigaction previous{};
+  action.sa_handler = OnAlarm;
+  ::sigaction(SIGALRM, &action, &previous);
+  ::alarm(2);
+  auto result = read();
+  ::alarm(0);
+  ::sigaction(SIGALRM, &previous, nullptr);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("sysfs pci: a FIFO or device node where an attribute belongs is refused, not opened",
+          "[pci]") {
+  Tree tree;
+  fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
+  SysfsPci sysfs(tree.root.string());
+  const Address address = *Address::Parse("0000:00:03.0");
+  for (const char* attribute : {"vendor", "irq", "resource", "driver_override"}) {
+    fs::remove(dir / attribute);
+    REQUIRE(::mkfifo((dir / attribute).c_str(), 0644) == 0);
+    auto info = WithinTwoSeconds([&] { return sysfs.Read(address); });
+    REQUIRE_FALSE(info);
+    CHECK(info.error().status == Status::NOT_FILE);
+    CHECK_THAT(info.error().what,
+               Catch::Contains(sysfs.DevicePath(address) + "/" + attribute + ": a FIFO"));
+    fs::remove(dir / attribute);
+    if (attribute == std::string("vendor")) Tree::Write(dir / attribute, "0x8086");  // the others are optional
+  }
+  REQUIRE(::mkfifo((dir / "config").c_str(), 0644) == 0);
+  auto config = WithinTwoSeconds([&] { return sysfs.ReadConfig(address); });
+  REQUIRE_FALSE(config);
+  CHECK(config.error().status == Status::NOT_FILE);
+  CHECK_THAT(config.error().what, Catch::Contains("config: a FIFO"));
+
+  // /dev/null's numbers: a device node whose open would run a driver.
+  fs::remove(dir / "config");
+  if (::mknod((dir / "config").c_str(), S_IFCHR | 0644, ::makedev(1, 3)) == 0) {
+    config = sysfs.ReadConfig(address);
+    REQUIRE_FALSE(config);
+    CHECK(config.error().status == Status::NOT_FILE);
+    CHECK_THAT(config.error().what, Catch::Contains("config: a character device"));
   }
 }
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -21,6 +21,7 @@
 #include "output.h"
 #include "pci_format.h"
 #include "privilege.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
 
@@ -75,10 +76,16 @@ std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
   return value;
 }
 
-// reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line.
-Result<std::vector<Region>> ParseReservedRegions(const std::string& path) {
-  std::ifstream file(path);
+// reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line;
+// nullopt without the file (kernels before 4.11).
+Result<std::optional<std::vector<Region>>> ReadReservedRegions(const std::string& path) {
+  auto contents = pci::ReadSysfsFile(path, 1 << 20);
+  if (!contents) {
+    if (contents.error().err_no == ENOENT) return std::optional<std::vector<Region>>();
+    return std::unexpected(contents.error());
+  }
   std::vector<Region> regions;
+  std::istringstream file(contents->bytes);
   std::string line;
   while (std::getline(file, line)) {
     std::istringstream fields(line);
@@ -97,7 +104,7 @@ Result<std::vector<Region>> ParseReservedRegions(const std::string& path) {
     }
     regions.push_back(region);
   }
-  return regions;
+  return std::optional<std::vector<Region>>(std::move(regions));
 }
 
 // The 64-bit IOVA space less the reserved regions, as both VFIO backends cut
@@ -168,16 +175,16 @@ int RunIommu(const GlobalOptions& options) {
       Group group;
       group.number = static_cast<uint32_t>(*number);
       const std::string dir = groups_dir + "/" + name;
-      group.type = ReadFirstLine(dir + "/type");
+      group.type = ReadOptionalAttribute(dir + "/type", skipped);
       if (auto members = ListDirectory(dir + "/devices")) {
         for (const std::string& member : *members) {
           group.members.push_back(Member{member, LinkBasename(dir + "/devices/" + member + "/driver")});
         }
       }
-      if (::access((dir + "/reserved_regions").c_str(), F_OK) == 0) {
-        auto regions = ParseReservedRegions(dir + "/reserved_regions");
-        if (!regions) return ReportError(options, "iommu", regions.error(), std::move(document));
-        group.usable = UsableRanges(*regions);
+      auto regions = ReadReservedRegions(dir + "/reserved_regions");
+      if (!regions) return ReportError(options, "iommu", regions.error(), std::move(document));
+      if (*regions) {
+        group.usable = UsableRanges(**regions);
         group.reserved = std::move(*regions);
       }
       groups.push_back(std::move(group));
@@ -193,7 +200,7 @@ int RunIommu(const GlobalOptions& options) {
   // CONFIG_VFIO_NOIOMMU: the mode is off for good.
   const std::string vfio_module = root + "/module/vfio";
   const std::string noiommu_file = vfio_module + "/parameters/enable_unsafe_noiommu_mode";
-  const std::optional<std::string> parameter = ReadFirstLine(noiommu_file);
+  const std::optional<std::string> parameter = ReadOptionalAttribute(noiommu_file, skipped);
   const bool vfio_loaded = ::access(vfio_module.c_str(), F_OK) == 0;
   std::optional<bool> noiommu;
   if (parameter) {

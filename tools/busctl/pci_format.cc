@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
 
@@ -55,11 +57,14 @@ Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
   return object;
 }
 
-std::optional<std::string> ReadFirstLine(const std::string& path) {
-  std::ifstream file(path);
-  std::string line;
-  if (!file || !std::getline(file, line)) return std::nullopt;
-  return line;
+std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skipped& skipped) {
+  auto text = pci::ReadSysfsAttribute(path);
+  if (!text) {
+    if (text.error().err_no != ENOENT) skipped.Add(path, text.error().ToString());
+    return std::nullopt;
+  }
+  if (text->empty()) return std::nullopt;
+  return std::move(*text);
 }
 
 Result<pci::ConfigSpace> ReadConfigNoting(const pci::SysfsPci& sysfs, const pci::Address& address,

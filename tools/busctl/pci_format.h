@@ -34,9 +34,10 @@ void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& na
 // bridge: one entry of `list` ($defs/list_function), `show`'s "function".
 Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names);
 
-// The first line of a sysfs attribute file, without its newline; nullopt
-// when the file is missing or empty.
-std::optional<std::string> ReadFirstLine(const std::string& path);
+// An attribute that may be absent (pci::ReadSysfsAttribute): its text, or
+// nullopt when the file is missing or empty. One that is there but cannot be
+// read (a FIFO, a device node) is nullopt too, and `skipped` says why.
+std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skipped& skipped);
 
 // The function's config space, as much as this user may read. When that is
 // less than the kernel has (64 of 256 or 4096 bytes unprivileged), `skipped`

@@ -271,8 +271,9 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   const uint16_t rom_register = header_type == 1 ? 0x38 : pci::kConfigExpansionRom;
   std::optional<std::string> group_type;
   if (info->iommu_group) {
-    group_type = ReadFirstLine(options.sysfs_root + "/kernel/iommu_groups/" +
-                          std::to_string(*info->iommu_group) + "/type");
+    group_type = ReadOptionalAttribute(options.sysfs_root + "/kernel/iommu_groups/" +
+                                           std::to_string(*info->iommu_group) + "/type",
+                                       skipped);
   }
 
   if (options.json) {

@@ -21,6 +21,7 @@
 
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/address.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
 namespace {
@@ -486,17 +487,19 @@ class TreeRecorder {
   }
 
   // A file attribute; absent ones (ENOENT) are not there to record.
-  std::optional<FileRead> RecordFile(const std::string& relative, size_t max = kMaxAttributeBytes) {
-    auto read = ReadWholeFile(root_ + "/" + relative, max);
+  std::optional<pci::SysfsFileContents> RecordFile(const std::string& relative,
+                                                   size_t max = kMaxAttributeBytes) {
+    auto read = pci::ReadSysfsFile(root_ + "/" + relative, max);
     if (!read) {
-      if (read.error().err_no != ENOENT && read.error().status != Status::NOT_FILE) {
+      // Absent, or a directory (msi_irqs entries of old kernels): not there to record.
+      if (read.error().err_no != ENOENT && read.error().err_no != EISDIR) {
         Skip(relative, read.error());
       }
       return std::nullopt;
     }
     AddDirectories(Dirname(relative));
     const std::string tree_path = TreePath(relative);
-    entries_[tree_path] = ArchiveEntry::File(tree_path, read->data);
+    entries_[tree_path] = ArchiveEntry::File(tree_path, read->bytes);
     return std::move(*read);
   }
 
@@ -508,10 +511,8 @@ class TreeRecorder {
     if (auto config = RecordFile(function + "/config", kConfigBytes)) {
       // sysfs reports the whole size (256 or 4096) and gives users without
       // CAP_SYS_ADMIN the first 64 bytes of it.
-      if (config->reported_size > 0 &&
-          config->data.size() < static_cast<uint64_t>(config->reported_size)) {
-        limited_configs.push_back({name, config->data.size(),
-                                   static_cast<uint64_t>(config->reported_size)});
+      if (config->bytes.size() < config->size) {
+        limited_configs.push_back({name, config->bytes.size(), config->size});
       }
     }
     // The BARs' resource files hold device registers, not data to record;
