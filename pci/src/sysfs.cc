@@ -281,6 +281,13 @@ Result<ConfigSpace> SysfsPci::ReadConfig(const Address& address) const {
   if (bytes->bytes.empty()) {
     return Fail(Status::IO_INVALID, "read config space: the file is empty", path);
   }
+  if (bytes->size > kExtendedConfigSize) {
+    return Fail(Status::FILE_BIG,
+                "read config space: the file holds " + std::to_string(bytes->size) +
+                    " bytes, more than any config space (" + std::to_string(kExtendedConfigSize) +
+                    "): not a config space",
+                path);
+  }
   return ConfigSpace(std::vector<uint8_t>(bytes->bytes.begin(), bytes->bytes.end()),
                      address.ToString() + " config");
 }

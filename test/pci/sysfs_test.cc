@@ -343,6 +343,14 @@ TEST_CASE("sysfs pci: ReadConfig returns what the config file gives", "[pci]") {
 
   Tree::WriteBytes(dir / "config", {});
   CHECK(udrv::testing::StatusOf(sysfs.ReadConfig(address)) == "IO_INVALID");
+  // 20 GB (sparse): no config space is larger than 4096 bytes.
+  fs::resize_file(dir / "config", uint64_t{20} << 30);
+  auto huge = sysfs.ReadConfig(address);
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().status == Status::FILE_BIG);
+  CHECK_THAT(huge.error().what,
+             Catch::Contains("holds 21474836480 bytes, more than any config space (4096): not a "
+                             "config space"));
   auto gone = sysfs.ReadConfig(*Address::Parse("0000:00:09.0"));
   REQUIRE_FALSE(gone);
   CHECK(gone.error().status == Status::IO_NOT_PRESENT);

@@ -4,7 +4,9 @@ on trees this script writes (it never reads or touches this machine's
 devices):
 
   - FIFOs and device nodes where attributes belong: every command returns,
-    naming the file, instead of waiting for a writer forever.
+    naming the file, instead of waiting for a writer forever;
+  - a config file larger than any config space (20 GB, sparse) is called
+    that, not blamed on privileges.
 
 Every --json document is validated against docs/busctl.schema.json.
 
@@ -110,9 +112,29 @@ def test_fifos():
     shutil.rmtree(tree.root)
 
 
+def test_huge_config():
+    tree = build_tree()
+    base = ["--sysfs-root", tree.root]
+    os.truncate(f"{tree.device_dir('0000:00:04.0')}/config", 20 << 30)
+    for command in ("show", "config"):
+        run = Run([*base, command, "00:04.0"])
+        check(run.code == 1 and f"busctl {command}: FILE_BIG: read config space: the file holds "
+              "21474836480 bytes, more than any config space (4096): not a config space" in run.err
+              and "root" not in run.err, f"{command}: a 20 GB config file is no config space", run)
+    snapshot = os.path.join(WORK, "huge-config.snap")
+    run = Run([*base, "--json", "snapshot", snapshot])
+    doc = run.document()
+    check(run.code == 0 and doc and doc["config_limited"] == []
+          and any(s["what"] == "devices/pci0000:00/0000:00:04.0/config"
+                  and "not a config space" in s["why"] for s in doc["skipped"]),
+          "snapshot: a 20 GB config file is skipped as no config space, not recorded in part", run)
+    shutil.rmtree(tree.root)
+
+
 def main():
     try:
         test_fifos()
+        test_huge_config()
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
     if CHECKS.failures:

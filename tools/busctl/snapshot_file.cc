@@ -21,6 +21,7 @@
 
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/address.h"
+#include "udrv/pci/config.h"
 #include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
@@ -286,7 +287,6 @@ std::string Basename(std::string_view path) {
 // ---- reading the source tree ----
 
 constexpr size_t kMaxAttributeBytes = 1 << 20;
-constexpr size_t kConfigBytes = 4096;
 
 struct FileRead {
   std::string data;
@@ -508,10 +508,17 @@ class TreeRecorder {
     for (std::string_view attribute : kFunctionAttributes) {
       RecordFile(function + "/" + std::string(attribute));
     }
-    if (auto config = RecordFile(function + "/config", kConfigBytes)) {
+    const std::string config_path = function + "/config";
+    if (auto config = RecordFile(config_path, pci::kExtendedConfigSize)) {
       // sysfs reports the whole size (256 or 4096) and gives users without
-      // CAP_SYS_ADMIN the first 64 bytes of it.
-      if (config->bytes.size() < config->size) {
+      // CAP_SYS_ADMIN the first 64 bytes of it. A larger file is no config
+      // space, and its first bytes would replay as a whole one.
+      if (config->size > pci::kExtendedConfigSize) {
+        entries_.erase(TreePath(config_path));
+        skipped.push_back({config_path, "the file holds " + std::to_string(config->size) +
+                                            " bytes, more than any config space (" +
+                                            std::to_string(pci::kExtendedConfigSize) + "): not a config space"});
+      } else if (config->bytes.size() < config->size) {
         limited_configs.push_back({name, config->bytes.size(), config->size});
       }
     }

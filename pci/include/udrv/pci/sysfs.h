@@ -73,7 +73,8 @@ class SysfsPci {
   Result<DeviceInfo> Read(const Address& address) const;
 
   // The function's `config` file, as much as is readable: 64 bytes
-  // unprivileged, 256 or 4096 as root. IO_NOT_PRESENT if it vanished.
+  // unprivileged, 256 or 4096 as root. IO_NOT_PRESENT if it vanished;
+  // FILE_BIG for a file larger than any config space.
   Result<ConfigSpace> ReadConfig(const Address& address) const;
 
   std::string DevicePath(const Address& address) const;
