@@ -128,16 +128,6 @@ Result<uint32_t> ReadHexAttribute(const std::string& path, uint32_t max) {
   return value;
 }
 
-// The last path component a symlink points to ("vfio-pci" for .../driver).
-std::optional<std::string> LinkBasename(const std::string& path) {
-  char target[PATH_MAX];
-  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
-  if (n <= 0) return std::nullopt;
-  std::string_view text(target, static_cast<size_t>(n));
-  const size_t slash = text.rfind('/');
-  return std::string(slash == std::string_view::npos ? text : text.substr(slash + 1));
-}
-
 }  // namespace
 
 SysfsPci::SysfsPci(std::string sysfs_root) : root_(std::move(sysfs_root)) {}
@@ -200,10 +190,11 @@ Result<DeviceInfo> SysfsPci::Read(const Address& address) const {
     }
     info.revision = static_cast<uint8_t>(config->bytes[8]);
   }
-  info.driver = LinkBasename(path + "/driver");
-  if (auto group = LinkBasename(path + "/iommu_group")) {
-    uint32_t number = 0;
-    if (ParseDecimal(*group, number)) info.iommu_group = number;
+  info.driver = ReadLinkName(path + "/driver");
+  if (auto group = ReadIommuGroupLink(path)) {
+    info.iommu_group = *group;
+  } else {
+    info.iommu_group_error = std::move(group.error());
   }
   if (info.iommu_group) {
     auto members = ListGroupMembers(*info.iommu_group);

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <climits>
 
 #include "udrv/core/unique_fd.h"
 
@@ -57,6 +59,35 @@ Result<std::string> ReadSysfsAttribute(const std::string& path) {
   std::string text = std::move(contents->bytes);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
+}
+
+std::optional<std::string> ReadLinkName(const std::string& path) {
+  char target[PATH_MAX];
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
+  if (n <= 0) return std::nullopt;
+  const std::string_view text(target, static_cast<size_t>(n));
+  const size_t slash = text.rfind('/');
+  return std::string(slash == std::string_view::npos ? text : text.substr(slash + 1));
+}
+
+Result<std::optional<uint32_t>> ReadIommuGroupLink(const std::string& device_path) {
+  const std::string path = device_path + "/iommu_group";
+  const std::optional<std::string> name = ReadLinkName(path);
+  if (!name) return std::optional<uint32_t>();
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0 && errno != ENOENT) {
+    return Fail(Status::IO_INVALID, "read IOMMU group: the iommu_group link cannot be followed",
+                path, errno);
+  }
+  uint32_t group = 0;
+  const auto [end, ec] = std::from_chars(name->data(), name->data() + name->size(), group);
+  if (name->empty() || ec != std::errc() || end != name->data() + name->size()) {
+    return Fail(Status::IO_INVALID,
+                "read IOMMU group: the iommu_group link leads to '" + *name +
+                    "', not an IOMMU group",
+                path);
+  }
+  return std::optional<uint32_t>(group);
 }
 
 }  // namespace udrv::pci

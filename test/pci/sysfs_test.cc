@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -286,6 +287,50 @@ TEST_CASE("sysfs pci: IOMMU group members and the parent bridge", "[pci]") {
   CHECK_FALSE(root_port->parent_bridge);
   CHECK(root_port->iommu_group_members.empty());
   (void)port;
+}
+
+TEST_CASE("sysfs pci: an iommu_group link that leads to no group says why", "[pci]") {
+  Tree tree;
+  fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
+  SysfsPci sysfs(tree.root.string());
+  const Address address = *Address::Parse("0000:00:03.0");
+  const std::string link = sysfs.DevicePath(address) + "/iommu_group";
+
+  SECTION("a loop") {
+    // The group's directory links back to itself: ELOOP on every lookup.
+    fs::create_directories(tree.root / "kernel/iommu_groups");
+    fs::create_directory_symlink("7", tree.root / "kernel/iommu_groups/7");
+    fs::create_directory_symlink("../../../kernel/iommu_groups/7", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    CHECK_FALSE(info->iommu_group);
+    REQUIRE(info->iommu_group_error);
+    CHECK(info->iommu_group_error->err_no == ELOOP);
+    CHECK(info->iommu_group_error->object == link);
+    CHECK_THAT(info->iommu_group_error->what, Catch::Contains("cannot be followed"));
+  }
+  SECTION("a link to itself") {
+    fs::create_directory_symlink("iommu_group", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    REQUIRE(info->iommu_group_error);
+    CHECK(info->iommu_group_error->err_no == ELOOP);
+  }
+  SECTION("a target that is no group") {
+    fs::create_directory_symlink("../../../kernel/iommu_groups/seven", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    REQUIRE(info->iommu_group_error);
+    CHECK(info->iommu_group_error->status == Status::IO_INVALID);
+    CHECK_THAT(info->iommu_group_error->what, Catch::Contains("leads to 'seven', not an IOMMU group"));
+  }
+  SECTION("a group directory the recorded tree left out still names its group") {
+    fs::create_directory_symlink("../../../kernel/iommu_groups/9", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    CHECK(info->iommu_group == 9u);
+    CHECK_FALSE(info->iommu_group_error);
+  }
 }
 
 TEST_CASE("sysfs pci: malformed optional attributes name the file", "[pci]") {

@@ -6,7 +6,9 @@ devices):
   - FIFOs and device nodes where attributes belong: every command returns,
     naming the file, instead of waiting for a writer forever;
   - a config file larger than any config space (20 GB, sparse) is called
-    that, not blamed on privileges.
+    that, not blamed on privileges;
+  - an iommu_group link that loops: show reports the group unreadable with
+    ELOOP, not a machine without an IOMMU.
 
 Every --json document is validated against docs/busctl.schema.json.
 
@@ -131,10 +133,37 @@ def test_huge_config():
     shutil.rmtree(tree.root)
 
 
+def test_group_loop():
+    tree = build_tree()
+    base = ["--sysfs-root", tree.root]
+    link = f"{tree.device_dir('0000:00:04.0')}/iommu_group"
+    os.remove(link)
+    os.symlink("iommu_group", link)
+    run = Run([*base, "show", "00:04.0"])
+    check(run.code == 0 and "\tIOMMU group: unreadable: IO_INVALID: read IOMMU group: the "
+          "iommu_group link cannot be followed" in run.err + run.out
+          and "(errno 40: Too many levels of symbolic links)" in run.out
+          and "\tVFIO: read IOMMU group: the iommu_group link cannot be followed" in run.out
+          and "intel_iommu" not in run.out, "show: a looping iommu_group link is reported", run)
+    run = Run([*base, "--json", "show", "00:04.0"])
+    doc = run.document()
+    check(doc and doc["function"]["iommu_group"] is None
+          and doc["function"]["iommu_group_error"]["errno"] == 40
+          and doc["function"]["iommu_group_error"]["object"].endswith("0000:00:04.0/iommu_group")
+          and "cannot be followed" in doc["iommu"]["why_none"],
+          "show --json: iommu_group_error says why the group is null", run)
+    run = Run([*base, "--json", "list"])
+    doc = run.document()
+    check(doc and [f["iommu_group_error"] is not None for f in doc["functions"]] == [True, False],
+          "list --json: iommu_group_error on the function whose link loops only", run)
+    shutil.rmtree(tree.root)
+
+
 def main():
     try:
         test_fifos()
         test_huge_config()
+        test_group_loop()
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
     if CHECKS.failures:

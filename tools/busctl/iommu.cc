@@ -59,14 +59,6 @@ Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   return names;
 }
 
-std::optional<std::string> LinkBasename(const std::string& path) {
-  char target[4096];
-  const ssize_t length = ::readlink(path.c_str(), target, sizeof(target) - 1);
-  if (length <= 0) return std::nullopt;
-  const std::string text(target, static_cast<size_t>(length));
-  return text.substr(text.rfind('/') + 1);
-}
-
 // All of `text` as a number in `base` ("0x" allowed in front of hex).
 std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
   if (base == 16 && text.starts_with("0x")) text.remove_prefix(2);
@@ -178,7 +170,7 @@ int RunIommu(const GlobalOptions& options) {
       group.type = ReadOptionalAttribute(dir + "/type", skipped);
       if (auto members = ListDirectory(dir + "/devices")) {
         for (const std::string& member : *members) {
-          group.members.push_back(Member{member, LinkBasename(dir + "/devices/" + member + "/driver")});
+          group.members.push_back(Member{member, pci::ReadLinkName(dir + "/devices/" + member + "/driver")});
         }
       }
       auto regions = ReadReservedRegions(dir + "/reserved_regions");

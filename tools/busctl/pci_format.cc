@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "output.h"
 #include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
@@ -52,6 +53,8 @@ Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
   SetIdentity(object, info, names);
   object.Set("driver", info.driver ? Json(*info.driver) : Json());
   object.Set("iommu_group", info.iommu_group ? Json(*info.iommu_group) : Json());
+  object.Set("iommu_group_error",
+             info.iommu_group_error ? ErrorToJson(*info.iommu_group_error) : Json());
   object.Set("numa_node", info.numa_node >= 0 ? Json(info.numa_node) : Json());
   object.Set("parent", info.parent_bridge ? Json(info.parent_bridge->ToString()) : Json());
   return object;

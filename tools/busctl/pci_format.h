@@ -30,8 +30,8 @@ Json NameOrNull(std::string name);
 // PCI document describes a function with (schema: $defs/list_function).
 void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& names);
 
-// SetIdentity plus the bound driver, IOMMU group, NUMA node and parent
-// bridge: one entry of `list` ($defs/list_function), `show`'s "function".
+// SetIdentity plus the bound driver, IOMMU group (or why it is unreadable),
+// NUMA node and parent bridge: one entry of `list` ($defs/list_function), `show`'s "function".
 Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names);
 
 // An attribute that may be absent (pci::ReadSysfsAttribute): its text, or

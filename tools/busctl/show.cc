@@ -344,6 +344,9 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   }
   if (info->numa_node >= 0) text += "\tNUMA node: " + std::to_string(info->numa_node) + "\n";
   if (info->iommu_group) text += "\tIOMMU group: " + std::to_string(*info->iommu_group) + "\n";
+  if (info->iommu_group_error) {
+    text += "\tIOMMU group: unreadable: " + info->iommu_group_error->ToString() + "\n";
+  }
   for (const BarReport& report : bars) {
     text += "\t" + report.text + "\n";
     if (report.routes.empty()) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "udrv/core/result.h"
@@ -29,5 +30,16 @@ Result<SysfsFileContents> ReadSysfsFile(const std::string& path, size_t max);
 // A one-line attribute ("0x8086\n", at most a page): its text without the
 // trailing newline and spaces.
 Result<std::string> ReadSysfsAttribute(const std::string& path);
+
+// The last component of a link's target ("vfio-pci" for .../driver);
+// nullopt when `path` is no link.
+std::optional<std::string> ReadLinkName(const std::string& path);
+
+// The IOMMU group a function's `iommu_group` link names: nullopt without the
+// link (no IOMMU, or no group yet). IO_INVALID naming the link when it is
+// there but leads to no group: it cannot be followed (a loop: ELOOP), or its
+// target is no group number. A link to a group directory that a recorded
+// tree left out still names its group.
+Result<std::optional<uint32_t>> ReadIommuGroupLink(const std::string& device_path);
 
 }  // namespace udrv::pci
