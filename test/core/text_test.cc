@@ -34,3 +34,16 @@ TEST_CASE("Printable escapes malformed UTF-8 byte by byte", "[text]") {
   CHECK(Printable("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // past U+10FFFF
   CHECK(Printable("\xe2\x82" "A") == "\\xe2\\x82A");        // cut by ASCII
 }
+
+TEST_CASE("Utf8SequenceLength measures one valid sequence and its code point", "[text]") {
+  uint32_t code = 0;
+  CHECK(udrv::Utf8SequenceLength("\xc3\xa9x", code) == 2);
+  CHECK(code == 0xe9);
+  CHECK(udrv::Utf8SequenceLength("\xf0\x9f\x98\x80", code) == 4);
+  CHECK(code == 0x1f600);
+  CHECK(udrv::Utf8SequenceLength("\xc2\x9b", code) == 2);
+  CHECK(code == 0x9b);
+  CHECK(udrv::Utf8SequenceLength("\xc0\xaf", code) == 0);  // overlong
+  CHECK(udrv::Utf8SequenceLength("\xff", code) == 0);
+  CHECK(udrv::Utf8SequenceLength("", code) == 0);
+}

@@ -89,6 +89,16 @@ TEST_CASE("json: escapes, surrogate pairs and whitespace", "[busctl][json]") {
   CHECK(array[2].Dump() == "-1\n");
 }
 
+TEST_CASE("json: controls, DEL, C1 and bytes that are not UTF-8 are escaped", "[busctl][json]") {
+  // A window title (OSC 0), DEL, CSI as C1 (U+009B), a stray byte, then UTF-8.
+  const std::string text = "\x1b]0;owned\x07 \x7f \xc2\x9b" "2J \xff \xc3\xa9";
+  const std::string dumped = Json(text).Dump();
+  CHECK(dumped == "\"\\u001b]0;owned\\u0007 \\u007f \\u009b2J \\ufffd \xc3\xa9\"\n");
+  auto parsed = Json::Parse(dumped);
+  REQUIRE_OK(parsed);
+  CHECK(*parsed->AsString() == "\x1b]0;owned\x07 \x7f \xc2\x9b" "2J \xef\xbf\xbd \xc3\xa9");
+}
+
 TEST_CASE("json: malformed text is IO_INVALID saying where", "[busctl][json]") {
   const std::pair<const char*, const char*> cases[] = {
       {"", "unexpected end of text at byte 0"},

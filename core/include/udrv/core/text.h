@@ -2,6 +2,8 @@
 // driver host's message) made safe to print on a terminal or in a log line.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,5 +15,10 @@ namespace udrv {
 // are not valid UTF-8 as \xNN, and the backslash as \\ so that an escape
 // cannot be forged. Valid printable UTF-8 passes unchanged.
 std::string Printable(std::string_view text);
+
+// The length of the valid UTF-8 sequence that starts `text` (shortest form,
+// no surrogates, at most U+10FFFF) and its code point; 0 when `text` is
+// empty or starts with none. For writers of other escapes (JSON).
+size_t Utf8SequenceLength(std::string_view text, uint32_t& code_point);
 
 }  // namespace udrv
