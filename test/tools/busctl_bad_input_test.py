@@ -8,7 +8,10 @@ devices):
   - a config file larger than any config space (20 GB, sparse) is called
     that, not blamed on privileges;
   - an iommu_group link that loops: show reports the group unreadable with
-    ELOOP, not a machine without an IOMMU.
+    ELOOP, not a machine without an IOMMU;
+  - terminal escapes (a window title, a screen clear, C1 controls, bytes
+    that are not UTF-8) in names, attribute values, paths and pci.ids: text
+    output and messages show them escaped, JSON carries the real value.
 
 Every --json document is validated against docs/busctl.schema.json.
 
@@ -16,10 +19,12 @@ Usage: busctl_bad_input_test.py BUSCTL SCHEMA
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 
 import busctl_testlib
 from busctl_testlib import MEM32, Tree, write
@@ -159,11 +164,106 @@ def test_group_loop():
     shutil.rmtree(tree.root)
 
 
+# What must never reach a terminal: C0 controls but newline and tab, DEL, C1
+# controls (U+0080..U+009F), and bytes that are not UTF-8 (decoded as
+# surrogates).
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
+TITLE = b"\x1b]0;owned\x07"
+CLEAR = b"\x1b[2J\x9b2J\xc2\x9b"  # ESC CSI, a raw C1 byte, C1 as UTF-8
+
+
+def check_escaped(run, what):
+    for stream, text in (("stdout", run.out), ("stderr", run.err)):
+        bad = UNSAFE.search(text)
+        check(bad is None, f"{what}: {stream} holds no terminal control",
+              f"{bad.group()!r} at {bad.start()}: {text[max(0, bad.start() - 80):bad.start() + 20]!r}"
+              if bad else "")
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def hostile_tree():
+    """A tree whose every outside string steers a terminal: its own path, a
+    driver's name, driver_override, a group's type and reserved region, an
+    IOMMU unit, a group member, and a malformed resource file."""
+    tree = build_tree()
+    tree.add("0000:00:06.0", 0x8086, 0x10D3, 0x0006, {})
+    root = os.fsencode(tree.root) + b"-\x1b[2J"
+    os.rename(tree.root, root)
+    tree.root = os.fsdecode(root)
+    functions = os.fsencode(f"{tree.root}/devices/pci0000:00/")
+    write_bytes(functions + b"0000:00:04.0/driver_override", CLEAR + b"\n")
+    write_bytes(functions + b"0000:00:06.0/resource", b"0x0 " + TITLE + b"\n")
+    driver = b"e1000e" + TITLE
+    os.makedirs(os.fsencode(f"{tree.root}/bus/pci/drivers/") + driver)
+    os.remove(functions + b"0000:00:05.0/driver")
+    os.symlink(b"../../../bus/pci/drivers/" + driver, functions + b"0000:00:05.0/driver")
+    group = os.fsencode(f"{tree.root}/kernel/iommu_groups/7/")
+    write_bytes(group + b"type", b"DMA" + CLEAR + b"\n")
+    write_bytes(group + b"reserved_regions",
+                b"0x00000000fee00000 0x00000000feefffff msi" + TITLE + b"\n")
+    os.makedirs(os.fsencode(f"{tree.root}/class/iommu/dmar") + TITLE)
+    platform = b"9000000.uart" + CLEAR
+    os.makedirs(os.fsencode(f"{tree.root}/devices/platform/") + platform)
+    os.symlink(b"../../../../devices/platform/" + platform, group + b"devices/" + platform)
+    return tree
+
+
+def test_terminal_escapes():
+    tree = hostile_tree()
+    pci_ids = os.path.join(WORK, "pci.ids")
+    write_bytes(pci_ids, b"1234  Vendor" + TITLE + b"\n\t11e8  Device" + CLEAR + b"\n")
+    base = ["--sysfs-root", tree.root, "--pci-ids", pci_ids]
+    snapshot = os.path.join(WORK, "escapes.snap")
+    for args in (["list"], ["list", "--tree"], ["show", "00:04.0"], ["show", "00:05.0"],
+                 ["show", "00:06.0"], ["config", "00:04.0"], ["iommu"],
+                 ["snapshot", "--force", snapshot]):
+        run = Run([*base, *args])
+        check_escaped(run, " ".join(args))
+    run = Run([*base, "show", "00:04.0"])
+    check("\tDriver override: \\e[2J\\x9b2J\\xc2\\x9b\n" in run.out
+          and "Vendor\\e]0;owned\\x07 Device\\e[2J\\x9b2J\\xc2\\x9b [1234:11e8]" in run.out
+          and "(DMA\\e[2J\\x9b2J\\xc2\\x9b)" in run.out,
+          "show: driver_override, names and the group's type are shown escaped", run)
+    run = Run([*base, "list"])
+    check(" driver=e1000e\\e]0;owned\\x07\n" in run.out
+          and "line 0 '0x0 \\e]0;owned\\x07' is not" in run.err,
+          "list: the driver's name and a malformed resource line are shown escaped", run)
+    run = Run(["--from", snapshot, "list"])
+    check_escaped(run, "--from list")
+
+    run = Run([*base, "--json", "show", "00:04.0"])
+    doc = run.document()
+    check(doc and doc["driver_override"] == "\x1b[2J\ufffd2J\x9b"
+          and doc["iommu"]["type"] == "DMA\x1b[2J\ufffd2J\x9b"
+          and doc["function"]["vendor"] == "Vendor\x1b]0;owned\x07",
+          "show --json: the real values, in JSON's escapes", run)
+    check(b"\x1b" not in run.stdout and b"\x9b" not in run.stdout,
+          "show --json: no raw escape on stdout", run)
+    run = Run([*base, "--json", "list"])
+    doc = run.document()
+    check(doc and [f["driver"] for f in doc["functions"]] == [None, "e1000e\x1b]0;owned\x07"],
+          "list --json: the driver's real name", run)
+    run = Run([*base, "--json", "iommu"])
+    doc = run.document()
+    check(doc and "dmar\x1b]0;owned\x07" in doc["iommus"]
+          and any(r["type"] == "msi\x1b]0;owned\x07" for g in doc["groups"]
+                  for r in g["reserved_regions"] or []),
+          "iommu --json: the real unit name and region type", run)
+    shutil.rmtree(tree.root)
+
+
 def main():
+    tests = [test_fifos, test_huge_config, test_group_loop, test_terminal_escapes]
     try:
-        test_fifos()
-        test_huge_config()
-        test_group_loop()
+        for test in tests:
+            try:
+                test()
+            except Exception:  # a member missing from older output: fails, the others still run
+                check(False, f"{test.__name__} runs to its end", traceback.format_exc())
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
     if CHECKS.failures:

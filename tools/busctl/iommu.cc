@@ -21,6 +21,7 @@
 #include "output.h"
 #include "pci_format.h"
 #include "privilege.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
@@ -262,16 +263,18 @@ int RunIommu(const GlobalOptions& options) {
 
   std::string text = "IOMMU units: ";
   if (units.empty()) {
-    text += "none (" + root + "/class/iommu is empty or missing: no IOMMU, or it is off)\n";
+    text += "none (" + Printable(root) + "/class/iommu is empty or missing: no IOMMU, or it is off)\n";
   } else {
-    for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + units[i];
+    for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + Printable(units[i]);
     text += "\n";
   }
   text += "IOMMU groups: " + std::to_string(groups.size()) + "\n";
   for (const Group& group : groups) {
-    text += "group " + std::to_string(group.number) + " (" + group.type.value_or("type unknown") + "):";
+    text += "group " + std::to_string(group.number) + " (" +
+            Printable(group.type.value_or("type unknown")) + "):";
     for (const Member& member : group.members) {
-      text += " " + member.name + " " + (member.driver ? *member.driver : "(no driver)") +
+      text += " " + Printable(member.name) + " " +
+              (member.driver ? Printable(*member.driver) : "(no driver)") +
               (&member != &group.members.back() ? "," : "");
     }
     text += "\n";
@@ -280,7 +283,8 @@ int RunIommu(const GlobalOptions& options) {
       continue;
     }
     for (const Region& region : *group.reserved) {
-      text += "\treserved " + Hex64(region.start) + "-" + Hex64(region.last) + " " + region.type + "\n";
+      text += "\treserved " + Hex64(region.start) + "-" + Hex64(region.last) + " " +
+              Printable(region.type) + "\n";
     }
     for (const auto& [start, last] : group.usable) {
       text += "\tusable IOVA " + Hex64(start) + "-" + Hex64(last) + "\n";
@@ -294,7 +298,7 @@ int RunIommu(const GlobalOptions& options) {
   } else if (vfio_loaded) {
     text += "off (vfio was built without CONFIG_VFIO_NOIOMMU)\n";
   } else {
-    text += "unknown (vfio is not loaded: no " + vfio_module + ")\n";
+    text += "unknown (vfio is not loaded: no " + Printable(vfio_module) + ")\n";
   }
   if (live) {
     text += std::string("/dev/vfio/vfio: ") + (*vfio_node ? "present" : "absent") + "\n";

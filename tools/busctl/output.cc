@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "udrv/core/text.h"
+
 namespace udrv::busctl {
 
 Json NewDocument(std::string_view command) {
@@ -39,7 +41,7 @@ Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Addr
 int ReportError(const GlobalOptions& options, std::string_view command, const Error& error,
                 Json document) {
   std::fprintf(stderr, "busctl %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-               error.ToString().c_str());
+               Printable(error.ToString()).c_str());
   if (options.json) {
     if (document.is_null()) document = NewDocument(command);
     document.Set("error", ErrorToJson(error));

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "output.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
@@ -22,8 +23,8 @@ std::string SummaryLine(const pci::DeviceInfo& info, const pci::Names& names, bo
     line += HexId(info.class_code >> 8, 4) + ": " + HexId(info.vendor_id, 4) + ":" +
             HexId(info.device_id, 4);
   } else {
-    line += names.ClassLabel(info.base_class(), info.sub_class()) + ": " +
-            names.DeviceLabel(info.vendor_id, info.device_id);
+    line += Printable(names.ClassLabel(info.base_class(), info.sub_class())) + ": " +
+            Printable(names.DeviceLabel(info.vendor_id, info.device_id));
   }
   if (info.revision != 0) line += " (rev " + HexId(info.revision, 2) + ")";
   return line;

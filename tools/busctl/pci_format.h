@@ -20,7 +20,7 @@ std::string HexId(uint64_t value, int digits);
 
 // lspci -Dnn's line ("0000:00:03.0 Ethernet controller [0200]: Red Hat, Inc.
 // Virtio 1.0 network device [1af4:1041] (rev 01)"), or with `numeric`
-// lspci -Dn's ("0000:00:03.0 0200: 1af4:1041 (rev 01)").
+// lspci -Dn's ("0000:00:03.0 0200: 1af4:1041 (rev 01)"); names Printable.
 std::string SummaryLine(const pci::DeviceInfo& info, const pci::Names& names, bool numeric);
 
 // A name from pci.ids as JSON: the string, or null when the database has none.

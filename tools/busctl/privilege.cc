@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "udrv/core/text.h"
+
 namespace udrv::busctl {
 
 bool IsRoot() { return ::geteuid() == 0; }
@@ -29,7 +31,7 @@ void Skipped::Add(std::string what, std::string_view why) {
 void Skipped::Print(std::string_view command) const {
   for (const Item& item : items_) {
     std::fprintf(stderr, "busctl %.*s: skipped %s: %s\n", static_cast<int>(command.size()),
-                 command.data(), item.what.c_str(), item.why.c_str());
+                 command.data(), Printable(item.what).c_str(), Printable(item.why).c_str());
   }
 }
 

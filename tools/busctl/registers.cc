@@ -18,6 +18,7 @@
 #include "output.h"
 #include "privilege.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/core/vmar.h"
 #include "udrv/mmio/mmio_buffer.h"
 #include "udrv/pci/bind.h"
@@ -241,7 +242,7 @@ Json AccessToJson(std::string_view command, const RegisterAccess& access, uint64
 void PrintWarnings(std::string_view command, const RegisterAccess& access) {
   for (const std::string& warning : access.warnings) {
     std::fprintf(stderr, "busctl %.*s: warning: %s\n", static_cast<int>(command.size()),
-                 command.data(), warning.c_str());
+                 command.data(), Printable(warning).c_str());
   }
 }
 
@@ -313,7 +314,7 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
   const uint32_t width = arguments.target.width;
   if (width < 64 && value >> width != 0) {
     std::fprintf(stderr, "busctl write: VALUE %s does not fit in %u bits\n",
-                 arguments.value.c_str(), width);
+                 Printable(arguments.value).c_str(), width);
     return kExitUsage;
   }
   if (!arguments.dry_run) {

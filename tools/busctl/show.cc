@@ -17,6 +17,7 @@
 #include "pci_format.h"
 #include "privilege.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/names.h"
 #include "udrv/pci/sysfs.h"
@@ -200,7 +201,7 @@ std::string RouteText(const Route& route) {
   } else {
     text += " (" + route.cache_policy + ")";
   }
-  if (route.why_not) text += " [" + *route.why_not + "]";
+  if (route.why_not) text += " [" + Printable(*route.why_not) + "]";
   return text;
 }
 
@@ -345,7 +346,7 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   if (info->numa_node >= 0) text += "\tNUMA node: " + std::to_string(info->numa_node) + "\n";
   if (info->iommu_group) text += "\tIOMMU group: " + std::to_string(*info->iommu_group) + "\n";
   if (info->iommu_group_error) {
-    text += "\tIOMMU group: unreadable: " + info->iommu_group_error->ToString() + "\n";
+    text += "\tIOMMU group: unreadable: " + Printable(info->iommu_group_error->ToString()) + "\n";
   }
   for (const BarReport& report : bars) {
     text += "\t" + report.text + "\n";
@@ -358,8 +359,8 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   if (info->expansion_rom && header_type != 2) {
     text += "\t" + DescribeRom(*info->expansion_rom, *config, command, rom_register) + "\n";
   }
-  if (info->driver) text += "\tKernel driver in use: " + *info->driver + "\n";
-  text += "\tDriver override: " + info->driver_override.value_or("none") + "\n";
+  if (info->driver) text += "\tKernel driver in use: " + Printable(*info->driver) + "\n";
+  text += "\tDriver override: " + Printable(info->driver_override.value_or("none")) + "\n";
   text += "\tParent bridge: " + (info->parent_bridge ? info->parent_bridge->ToString() : "none (root bus)") + "\n";
   auto count = [](const std::optional<uint32_t>& vectors) {
     return vectors ? std::to_string(*vectors) : std::string("unknown");
@@ -368,16 +369,18 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
           (pin != 0 ? std::string("pin ") + static_cast<char>('A' + pin - 1) : std::string("none")) +
           ", MSI vectors " + count(msi_vectors) + ", MSI-X vectors " + count(msix_vectors) + "\n";
   if (!viability) {
-    text += "\tVFIO: " + *no_group + "\n";
+    text += "\tVFIO: " + Printable(*no_group) + "\n";
   } else {
     text += "\tIOMMU group " + std::to_string(viability->group) +
-            (group_type ? " (" + *group_type + ")" : std::string()) + ": " +
+            (group_type ? " (" + Printable(*group_type) + ")" : std::string()) + ": " +
             (viability->viable ? "viable for vfio-pci" : "not viable for vfio-pci") + "\n";
     for (const auto& [member, driver] : viability->members) {
-      text += "\t\t" + member.ToString() + " " + (driver.empty() ? "no driver" : driver) +
+      text += "\t\t" + member.ToString() + " " + (driver.empty() ? "no driver" : Printable(driver)) +
               (member == address ? " (this function)" : "") + "\n";
     }
-    for (const std::string& blocker : viability->blockers) text += "\t\tblocked by " + blocker + "\n";
+    for (const std::string& blocker : viability->blockers) {
+      text += "\t\tblocked by " + Printable(blocker) + "\n";
+    }
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
   skipped.Print("show");

@@ -13,6 +13,7 @@
 #include "output.h"
 #include "privilege.h"
 #include "snapshot_file.h"
+#include "udrv/core/text.h"
 
 namespace udrv::busctl {
 namespace {
@@ -47,8 +48,8 @@ int RunSnapshot(const GlobalOptions& options, const SnapshotArguments& arguments
   if (!options.json) {
     skipped.Print("snapshot");
     std::printf("%s: %u PCI functions, %u IOMMU groups from %s (%llu bytes, %s)\n",
-                arguments.file.c_str(), manifest.functions, manifest.iommu_groups,
-                manifest.source.c_str(), static_cast<unsigned long long>(*bytes),
+                Printable(arguments.file).c_str(), manifest.functions, manifest.iommu_groups,
+                Printable(manifest.source).c_str(), static_cast<unsigned long long>(*bytes),
                 std::string(kSnapshotFormat).c_str());
     return kExitOk;
   }
@@ -119,7 +120,7 @@ void AddSnapshotCommand(CLI::App& app, GlobalOptions& options, int& status) {
           std::fprintf(stderr,
                        "busctl %s: note: %s was recorded without root (uid %u): config space of "
                        "%zu functions holds only its first 64 bytes\n",
-                       command.c_str(), file.c_str(), (*replay)->manifest().uid,
+                       command.c_str(), Printable(file).c_str(), (*replay)->manifest().uid,
                        (*replay)->manifest().limited_configs.size());
         }
       },
