@@ -11,7 +11,9 @@ devices):
     ELOOP, not a machine without an IOMMU;
   - terminal escapes (a window title, a screen clear, C1 controls, bytes
     that are not UTF-8) in names, attribute values, paths and pci.ids: text
-    output and messages show them escaped, JSON carries the real value.
+    output and messages show them escaped, JSON carries the real value;
+  - replays of a snapshot name its members in messages ("snapshot F: member
+    sys/..."), never the private directory they were unpacked into.
 
 Every --json document is validated against docs/busctl.schema.json.
 
@@ -256,8 +258,35 @@ def test_terminal_escapes():
     shutil.rmtree(tree.root)
 
 
+def test_member_names():
+    tree = build_tree()
+    write(f"{tree.device_dir('0000:00:05.0')}/vendor", "0xzz")
+    link = f"{tree.device_dir('0000:00:04.0')}/iommu_group"
+    os.remove(link)
+    os.symlink("iommu_group", link)
+    snapshot = os.path.join(WORK, "members.snap")
+    Run(["--sysfs-root", tree.root, "snapshot", snapshot])
+    member = f"snapshot {snapshot}: member sys/bus/pci/devices/0000:00:05.0/vendor"
+    run = Run(["--from", snapshot, "list"])
+    check(run.code == 1 and f"busctl list: IO_INVALID: unexpected content '0xzz' [{member}]"
+          in run.err and "busctl-snapshot." not in run.err,
+          "--from list: the error names the snapshot's member", run)
+    run = Run(["--json", "--from", snapshot, "show", "00:05.0"])
+    doc = run.document()
+    check(run.code == 1 and doc and doc["error"]["object"] == member
+          and f"[{member}]" in run.err, "--from show --json: the error names the member", run)
+    run = Run(["--json", "--from", snapshot, "show", "00:04.0"])
+    doc = run.document()
+    check(doc and doc["function"]["iommu_group_error"]["object"]
+          == f"snapshot {snapshot}: member sys/bus/pci/devices/0000:00:04.0/iommu_group"
+          and "busctl-snapshot." not in run.out,
+          "--from show --json: the unreadable group names the member", run)
+    shutil.rmtree(tree.root)
+
+
 def main():
-    tests = [test_fifos, test_huge_config, test_group_loop, test_terminal_escapes]
+    tests = [test_fifos, test_huge_config, test_group_loop, test_terminal_escapes,
+             test_member_names]
     try:
         for test in tests:
             try:

@@ -256,14 +256,15 @@ int RunIommu(const GlobalOptions& options) {
     document.Set("noiommu_mode", noiommu ? Json(*noiommu) : Json());
     document.Set("dev_vfio_vfio", vfio_node ? Json(*vfio_node) : Json());
     document.Set("dev_iommu", iommufd_node ? Json(*iommufd_node) : Json());
-    document.Set("skipped", skipped.ToJson());
+    document.Set("skipped", skipped.ToJson(options));
     PrintDocument(document);
     return kExitOk;
   }
 
   std::string text = "IOMMU units: ";
   if (units.empty()) {
-    text += "none (" + Printable(root) + "/class/iommu is empty or missing: no IOMMU, or it is off)\n";
+    text += "none (" + Printable(NameReplayedFiles(options, root + "/class/iommu")) +
+            " is empty or missing: no IOMMU, or it is off)\n";
   } else {
     for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + Printable(units[i]);
     text += "\n";
@@ -298,14 +299,15 @@ int RunIommu(const GlobalOptions& options) {
   } else if (vfio_loaded) {
     text += "off (vfio was built without CONFIG_VFIO_NOIOMMU)\n";
   } else {
-    text += "unknown (vfio is not loaded: no " + Printable(vfio_module) + ")\n";
+    text += "unknown (vfio is not loaded: no " + Printable(NameReplayedFiles(options, vfio_module)) +
+            ")\n";
   }
   if (live) {
     text += std::string("/dev/vfio/vfio: ") + (*vfio_node ? "present" : "absent") + "\n";
     text += std::string("/dev/iommu: ") + (*iommufd_node ? "present" : "absent") + "\n";
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("iommu");
+  skipped.Print("iommu", options);
   return kExitOk;
 }
 

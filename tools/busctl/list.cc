@@ -331,9 +331,13 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
     if (!info) {
       // A function can vanish between the listing and the read (hot unplug):
       // say so and go on with the others.
-      std::fprintf(stderr, "busctl list: %s\n", Printable(info.error().ToString()).c_str());
+      std::fprintf(stderr, "busctl list: %s\n",
+                   Printable(NameReplayedFiles(options, info.error()).ToString()).c_str());
       status = kExitFailed;
       continue;
+    }
+    if (info->iommu_group_error) {
+      info->iommu_group_error = NameReplayedFiles(options, *info->iommu_group_error);
     }
     Function function{std::move(*info), std::nullopt, 0, 0};
     if (arguments.tree && !options.json) {

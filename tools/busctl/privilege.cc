@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "output.h"
 #include "udrv/core/text.h"
 
 namespace udrv::busctl {
@@ -28,19 +29,20 @@ void Skipped::Add(std::string what, std::string_view why) {
   items_.push_back(Item{std::move(what), std::string(why)});
 }
 
-void Skipped::Print(std::string_view command) const {
+void Skipped::Print(std::string_view command, const GlobalOptions& options) const {
   for (const Item& item : items_) {
     std::fprintf(stderr, "busctl %.*s: skipped %s: %s\n", static_cast<int>(command.size()),
-                 command.data(), Printable(item.what).c_str(), Printable(item.why).c_str());
+                 command.data(), Printable(NameReplayedFiles(options, item.what)).c_str(),
+                 Printable(NameReplayedFiles(options, item.why)).c_str());
   }
 }
 
-Json Skipped::ToJson() const {
+Json Skipped::ToJson(const GlobalOptions& options) const {
   Json array = Json::MakeArray();
   for (const Item& item : items_) {
     Json entry = Json::MakeObject();
-    entry.Set("what", item.what);
-    entry.Set("why", item.why);
+    entry.Set("what", NameReplayedFiles(options, item.what));
+    entry.Set("why", NameReplayedFiles(options, item.why));
     array.Push(std::move(entry));
   }
   return array;

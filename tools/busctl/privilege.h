@@ -51,9 +51,10 @@ class Skipped {
   const std::vector<Item>& items() const { return items_; }
 
   // Text mode: one line per item on stderr, "busctl COMMAND: skipped WHAT: WHY".
-  void Print(std::string_view command) const;
+  // Both name a replayed snapshot's files as its members (NameReplayedFiles).
+  void Print(std::string_view command, const GlobalOptions& options) const;
   // JSON: the document's "skipped" member, [{"what": ..., "why": ...}].
-  Json ToJson() const;
+  Json ToJson(const GlobalOptions& options) const;
 
  private:
   std::vector<Item> items_;

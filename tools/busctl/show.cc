@@ -223,6 +223,9 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   pci::SysfsPci sysfs(options.sysfs_root);
   auto info = sysfs.Read(address);
   if (!info) return ReportError(options, "show", info.error(), std::move(document));
+  if (info->iommu_group_error) {
+    info->iommu_group_error = NameReplayedFiles(options, *info->iommu_group_error);
+  }
   auto names = pci::Names::Create(options.pci_ids);
   if (!names) return ReportError(options, "show", names.error(), std::move(document));
   Skipped skipped;
@@ -255,6 +258,7 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
 
   // The IOMMU group as VFIO would see it.
   auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+  if (!viability) viability = std::unexpected(NameReplayedFiles(options, viability.error()));
   std::optional<std::string> no_group;
   if (!viability) {
     no_group = viability.error().what;
@@ -331,7 +335,7 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
     iommu.Set("blockers", std::move(blockers));
     iommu.Set("why_none", viability ? Json() : Json(viability.error().what));
     document.Set("iommu", std::move(iommu));
-    document.Set("skipped", skipped.ToJson());
+    document.Set("skipped", skipped.ToJson(options));
     PrintDocument(document);
     return kExitOk;
   }
@@ -383,7 +387,7 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
     }
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("show");
+  skipped.Print("show", options);
   return kExitOk;
 }
 
