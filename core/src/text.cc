@@ -51,6 +51,37 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
+std::string ParsePrintable(std::string_view text) {
+  auto hex_digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = 0; at < text.size(); ++at) {
+    const char kind = at + 1 < text.size() && text[at] == '\\' ? text[at + 1] : '\0';
+    switch (kind) {
+      case '\\': out += '\\'; ++at; continue;
+      case 'n': out += '\n'; ++at; continue;
+      case 'r': out += '\r'; ++at; continue;
+      case 't': out += '\t'; ++at; continue;
+      case 'e': out += '\x1b'; ++at; continue;
+      case 'x':
+        if (at + 3 < text.size() && hex_digit(text[at + 2]) >= 0 && hex_digit(text[at + 3]) >= 0) {
+          out += static_cast<char>(hex_digit(text[at + 2]) << 4 | hex_digit(text[at + 3]));
+          at += 3;
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    out += text[at];
+  }
+  return out;
+}
+
 size_t Utf8SequenceLength(std::string_view text, uint32_t& code_point) {
   if (text.empty()) return 0;
   const auto lead = static_cast<unsigned char>(text[0]);

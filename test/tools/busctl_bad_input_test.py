@@ -13,7 +13,10 @@ devices):
     that are not UTF-8) in names, attribute values, paths and pci.ids: text
     output and messages show them escaped, JSON carries the real value;
   - replays of a snapshot name its members in messages ("snapshot F: member
-    sys/..."), never the private directory they were unpacked into.
+    sys/..."), never the private directory they were unpacked into;
+  - a snapshot of a tree with control characters and bytes that are not
+    UTF-8 in its values and names replays to what the tree itself gives,
+    and a snapshot of that replay is the same file.
 
 Every --json document is validated against docs/busctl.schema.json.
 
@@ -284,9 +287,76 @@ def test_member_names():
     shutil.rmtree(tree.root)
 
 
+def odd_tree():
+    """The hostile tree's values and names, and more names with newlines,
+    tabs, backslashes and bytes that are not UTF-8, at a plain path (the
+    replay names it as the snapshot's member)."""
+    tree = hostile_tree()
+    plain = os.fsdecode(os.fsencode(tree.root).replace(b"-\x1b[2J", b"-odd"))
+    os.rename(tree.root, plain)
+    tree.root = plain
+    function = os.fsencode(tree.device_dir("0000:00:04.0"))
+    driver = b"odd\nname\t\\x \xff"
+    os.makedirs(os.fsencode(tree.root) + b"/bus/pci/drivers/" + driver)
+    os.symlink(b"../../../bus/pci/drivers/" + driver, function + b"/driver")
+    os.makedirs(function + b"/msi_irqs")
+    write_bytes(function + b"/msi_irqs/24", b"msi\n")
+    os.mkfifo(function + b"/msi_irqs/25\n\t\x1b\\")  # skipped: in the manifest
+    write_bytes(function + b"/label", b"\x1b]0;label\x07 \xff\n")
+    return tree
+
+
+def test_odd_bytes_replay():
+    tree = odd_tree()
+    snapshot = os.path.join(WORK, "odd.snap")
+    direct = Run(["--sysfs-root", tree.root, "snapshot", snapshot])
+    check(direct.code == 0 and "msi_irqs/25\\n\\t\\e\\\\: " in direct.err,
+          "snapshot of the odd tree, the FIFO skipped", direct)
+
+    def named(text):
+        return text.replace(f"snapshot {snapshot}: member sys", tree.root)
+
+    def without_dev_nodes(text, json_mode):
+        """iommu less what is the running machine's (/dev nodes) and not the tree's."""
+        if not json_mode:
+            return "\n".join(l for l in text.splitlines() if not l.startswith("/dev/"))
+        doc = json.loads(text)
+        doc.pop("dev_vfio_vfio", None)
+        doc.pop("dev_iommu", None)
+        doc["skipped"] = [s for s in doc["skipped"] if "/dev/" not in s["what"]]
+        return json.dumps(doc)
+
+    commands = [["list"], ["list", "--tree"], ["iommu"]]
+    for address in ("00:04.0", "00:05.0", "00:06.0"):
+        commands += [["show", address], ["config", address]]
+    for command in commands:
+        for flags in ([], ["--json"]):
+            live = Run(["--sysfs-root", tree.root, *flags, *command])
+            replay = Run(["--from", snapshot, *flags, *command])
+            want, got = live.out, named(replay.out)
+            if command[0] == "iommu":
+                want, got = without_dev_nodes(want, flags), without_dev_nodes(got, flags)
+            check(replay.code == live.code and got == want,
+                  f"--from {' '.join(flags + command)}: the odd tree's output",
+                  f"live {live.code}: {want[:1500]!r}\nreplay {replay.code}: {got[:1500]!r}")
+    for flags in ([], ["--json"]):
+        again = os.path.join(WORK, "odd-again.snap")
+        replay = Run(["--from", snapshot, *flags, "snapshot", "--force", again])
+        live = Run(["--sysfs-root", tree.root, *flags, "snapshot", "--force",
+                    os.path.join(WORK, "odd-live.snap")])
+        check(replay.code == 0 and replay.err == live.err
+              and replay.out.replace(again, "F") == live.out.replace(
+                  os.path.join(WORK, "odd-live.snap"), "F"),
+              f"{' '.join(flags)} snapshot of the replay says what the live snapshot said",
+              f"{live}\n{replay}")
+        with open(snapshot, "rb") as a, open(again, "rb") as b:
+            check(a.read() == b.read(), f"{' '.join(flags)} snapshot of the replay is the same file")
+    shutil.rmtree(tree.root)
+
+
 def main():
     tests = [test_fifos, test_huge_config, test_group_loop, test_terminal_escapes,
-             test_member_names]
+             test_member_names, test_odd_bytes_replay]
     try:
         for test in tests:
             try:

@@ -261,7 +261,7 @@ TEST_CASE("the manifest keeps what a recording left out", "[snapshot]") {
   auto decoded = SnapshotManifest::Decode(manifest.Encode(), "test");
   REQUIRE_OK(decoded);
   CHECK(decoded->created == manifest.created);
-  CHECK(decoded->host == "host with control");
+  CHECK(decoded->host == "host\twith\ncontrol");
   CHECK(decoded->uid == 65534);
   REQUIRE(decoded->limited_configs.size() == 2);
   CHECK(decoded->limited_configs[1].device == "0000:00:02.0");
@@ -271,6 +271,32 @@ TEST_CASE("the manifest keeps what a recording left out", "[snapshot]") {
   CHECK(decoded->skipped[0].why == "Permission denied");
   // Keys a later version adds are skipped.
   CHECK(SnapshotManifest::Decode(manifest.Encode() + "future-key some value\n", "test"));
+}
+
+TEST_CASE("manifest values read back as they were, whatever bytes they hold", "[snapshot]") {
+  SnapshotManifest manifest;
+  manifest.source = "/tmp/tree \x1b]0;title\x07 \\ \xff";
+  manifest.kernel = "6.1\r\n";
+  // A device named with spaces and controls must not break the numbers after it.
+  manifest.limited_configs = {{"odd name\n64 256", 64, 256}};
+  manifest.skipped = {{"devices/x/msi_irqs/24\n\t\x1b", "read /t/x: a FIFO\twhere\\"}};
+  const std::string text = manifest.Encode();
+  for (size_t at = 0; at < text.size(); ++at) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    INFO("byte " << at);
+    CHECK((byte >= 0x20 || byte == '\n' || byte == '\t'));
+  }
+  auto decoded = SnapshotManifest::Decode(text, "test");
+  REQUIRE_OK(decoded);
+  CHECK(decoded->source == manifest.source);
+  CHECK(decoded->kernel == manifest.kernel);
+  REQUIRE(decoded->limited_configs.size() == 1);
+  CHECK(decoded->limited_configs[0].device == "odd name\n64 256");
+  CHECK(decoded->limited_configs[0].recorded == 64);
+  CHECK(decoded->limited_configs[0].size == 256);
+  REQUIRE(decoded->skipped.size() == 1);
+  CHECK(decoded->skipped[0].what == manifest.skipped[0].what);
+  CHECK(decoded->skipped[0].why == manifest.skipped[0].why);
 }
 
 std::string SmallSnapshot() {

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -19,6 +18,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "udrv/core/text.h"
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/config.h"
@@ -182,19 +182,9 @@ bool ParseDecimal(std::string_view text, T& out) {
   return !text.empty() && ec == std::errc() && end == text.data() + text.size();
 }
 
-std::string Quoted(std::string_view text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\x%02x", static_cast<unsigned char>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+// A name or value in a message, quoted. Raw: output escapes it (Printable
+// for text, JSON's own rules).
+std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 // ---- paths inside the snapshot ----
 
@@ -589,15 +579,6 @@ class TreeRecorder {
   std::set<std::string> functions_;
 };
 
-// Manifest values are one line each.
-std::string OneLine(std::string_view text) {
-  std::string line(text);
-  for (char& c : line) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return line;
-}
-
 // ---- unpacking ----
 
 // Opens (creating as needed) the directories on the way to `path`'s last
@@ -873,11 +854,7 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
       entry.target = pax_link ? *pax_link
                               : std::string(CString(header.substr(kLinkname.offset, kLinkname.width)));
     } else {
-      char type_text[8];
-      std::snprintf(type_text, sizeof(type_text),
-                    std::isprint(static_cast<unsigned char>(type)) ? "%c" : "\\x%02x",
-                    static_cast<unsigned char>(type));
-      return Malformed(offset, member + "type '" + std::string(type_text) + "' (" +
+      return Malformed(offset, member + "type " + Quoted(std::string(1, type)) + " (" +
                                    std::string(KindName(type)) +
                                    "): a snapshot holds only regular files, directories and "
                                    "symbolic links (repack with tar --format=pax)");
@@ -903,20 +880,22 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
 std::string SnapshotManifest::Encode() const {
   std::string text = "format " + std::string(kSnapshotFormat) + "\n";
   text += "created " + FormatTime(created) + "\n";
-  text += "source " + OneLine(source) + "\n";
-  text += "host " + OneLine(host) + "\n";
-  text += "kernel " + OneLine(kernel) + "\n";
-  text += "machine " + OneLine(machine) + "\n";
+  // Values in Printable's escapes: one line each, whatever they hold, and
+  // read back as they were (ParsePrintable).
+  text += "source " + Printable(source) + "\n";
+  text += "host " + Printable(host) + "\n";
+  text += "kernel " + Printable(kernel) + "\n";
+  text += "machine " + Printable(machine) + "\n";
   text += "uid " + std::to_string(uid) + "\n";
   text += "functions " + std::to_string(functions) + "\n";
   text += "iommu-groups " + std::to_string(iommu_groups) + "\n";
   for (const LimitedConfig& config : limited_configs) {
-    text += "config-limited " + OneLine(config.device) + " " + std::to_string(config.recorded) +
+    text += "config-limited " + Printable(config.device) + " " + std::to_string(config.recorded) +
             " " + std::to_string(config.size) + "\n";
   }
   for (const Skipped& item : skipped) {
-    // what and why, split at the tab.
-    text += "skipped " + OneLine(item.what) + "\t" + OneLine(item.why) + "\n";
+    // what and why, split at the tab (Printable escapes theirs).
+    text += "skipped " + Printable(item.what) + "\t" + Printable(item.why) + "\n";
   }
   return text;
 }
@@ -959,13 +938,13 @@ Result<SnapshotManifest> SnapshotManifest::Decode(std::string_view text, const s
     if (key == "created") {
       if (!ParseTime(value, manifest.created)) return bad_value();
     } else if (key == "source") {
-      manifest.source = value;
+      manifest.source = ParsePrintable(value);
     } else if (key == "host") {
-      manifest.host = value;
+      manifest.host = ParsePrintable(value);
     } else if (key == "kernel") {
-      manifest.kernel = value;
+      manifest.kernel = ParsePrintable(value);
     } else if (key == "machine") {
-      manifest.machine = value;
+      manifest.machine = ParsePrintable(value);
     } else if (key == "uid") {
       if (!ParseDecimal(value, manifest.uid)) return bad_value();
     } else if (key == "functions") {
@@ -973,20 +952,24 @@ Result<SnapshotManifest> SnapshotManifest::Decode(std::string_view text, const s
     } else if (key == "iommu-groups") {
       if (!ParseDecimal(value, manifest.iommu_groups)) return bad_value();
     } else if (key == "config-limited") {
+      // DEVICE RECORDED SIZE: the numbers are the last two fields, so a
+      // device name with spaces reads back whole.
       LimitedConfig config;
-      const size_t first = value.find(' ');
-      const size_t second = first == std::string_view::npos ? first : value.find(' ', first + 1);
-      if (second == std::string_view::npos ||
+      const size_t second = value.rfind(' ');
+      const size_t first = second == std::string_view::npos || second == 0
+                               ? std::string_view::npos
+                               : value.rfind(' ', second - 1);
+      if (first == std::string_view::npos ||
           !ParseDecimal(value.substr(first + 1, second - first - 1), config.recorded) ||
           !ParseDecimal(value.substr(second + 1), config.size)) {
         return bad_value();
       }
-      config.device = value.substr(0, first);
+      config.device = ParsePrintable(value.substr(0, first));
       manifest.limited_configs.push_back(std::move(config));
     } else if (key == "skipped") {
       const size_t tab = value.find('\t');
       if (tab == std::string_view::npos) return bad_value();
-      manifest.skipped.push_back({std::string(value.substr(0, tab)), std::string(value.substr(tab + 1))});
+      manifest.skipped.push_back({ParsePrintable(value.substr(0, tab)), ParsePrintable(value.substr(tab + 1))});
     }  // unknown keys: written by a later busctl, nothing this one needs
   }
   if (position == 0) {

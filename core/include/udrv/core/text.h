@@ -16,6 +16,11 @@ namespace udrv {
 // cannot be forged. Valid printable UTF-8 passes unchanged.
 std::string Printable(std::string_view text);
 
+// Printable's inverse, for files that keep text in its form (busctl's
+// snapshot manifest): \\, \n, \r, \t, \e and \xNN become the bytes they
+// stand for; anything else, a backslash without an escape too, stays.
+std::string ParsePrintable(std::string_view text);
+
 // The length of the valid UTF-8 sequence that starts `text` (shortest form,
 // no surrogates, at most U+10FFFF) and its code point; 0 when `text` is
 // empty or starts with none. For writers of other escapes (JSON).
