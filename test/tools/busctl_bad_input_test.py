@@ -16,7 +16,11 @@ devices):
     sys/..."), never the private directory they were unpacked into;
   - a snapshot of a tree with control characters and bytes that are not
     UTF-8 in its values and names replays to what the tree itself gives,
-    and a snapshot of that replay is the same file.
+    and a snapshot of that replay is the same file;
+  - --sysfs-root with the commands that reach devices (read, write, bind,
+    unbind, restore): refused before anything is read or opened, on a tree
+    that says vfio-pci (with a group no machine has, so that even a busctl
+    without the refusal reaches no device) and on one that does not exist.
 
 Every --json document is validated against docs/busctl.schema.json.
 
@@ -354,9 +358,42 @@ def test_odd_bytes_replay():
     shutil.rmtree(tree.root)
 
 
+def test_sysfs_root_refused():
+    tree = build_tree()
+    os.symlink("../../../bus/pci/drivers/vfio-pci", f"{tree.device_dir('0000:00:04.0')}/driver")
+    group = f"{tree.device_dir('0000:00:04.0')}/iommu_group"
+    os.remove(group)
+    os.symlink("../../../kernel/iommu_groups/4000000", group)
+    state = os.path.join(WORK, "state", "bindings.json")
+    before = busctl_testlib.tree_files(tree.root)
+    commands = [["read", "00:04.0", "0", "0"], ["write", "00:04.0", "0", "0", "1", "--yes"],
+                ["bind", "00:05.0", "vfio-pci", "--state-file", state],
+                ["unbind", "00:05.0", "--state-file", state],
+                ["restore", "00:05.0", "--state-file", state],
+                ["restore", "--all", "--state-file", state]]
+    for root in (tree.root, os.path.join(WORK, "no-such-tree")):
+        for command in commands:
+            run = Run(["--sysfs-root", root, *command])
+            check(run.code == 1 and f"busctl {command[0]}: NOT_SUPPORTED: {command[0]} works on the "
+                  f"live machine only: --sysfs-root {root} is a tree to inspect" in run.err,
+                  f"--sysfs-root {os.path.basename(root)} {command[0]}: refused", run)
+            run = Run(["--sysfs-root", root, "--json", *command])
+            doc = run.document()
+            check(run.code == 1 and doc and doc["command"] == command[0]
+                  and doc["error"]["status"] == "NOT_SUPPORTED",
+                  f"--sysfs-root {os.path.basename(root)} --json {command[0]}: the error document",
+                  run)
+    check(busctl_testlib.tree_files(tree.root) == before and not os.path.exists(state),
+          "the refused commands changed nothing in the tree and made no state file")
+    run = Run(["--sysfs-root", tree.root, "write", "00:05.0", "0", "0", "1", "--dry-run"])
+    check(run.code == 0 and run.out.startswith("dry run: would write 0x00000001 to 0000:00:05.0 "),
+          "write --dry-run, which opens nothing, still checks a tree", run)
+    shutil.rmtree(tree.root)
+
+
 def main():
     tests = [test_fifos, test_huge_config, test_group_loop, test_terminal_escapes,
-             test_member_names, test_odd_bytes_replay]
+             test_member_names, test_odd_bytes_replay, test_sysfs_root_refused]
     try:
         for test in tests:
             try:

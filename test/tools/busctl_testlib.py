@@ -107,3 +107,18 @@ class Tree:
             os.symlink(f"../../../kernel/iommu_groups/{group}", f"{directory}/iommu_group")
             os.symlink(f"../../../../devices/pci0000:00/{address}", f"{group_dir}/{address}")
         return directory
+
+
+def tree_files(root):
+    """Every file and link below `root`: path -> bytes or link target, to
+    tell whether a command changed anything."""
+    files = {}
+    for directory, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                files[path] = os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    files[path] = f.read()
+    return files

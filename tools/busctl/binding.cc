@@ -75,6 +75,9 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   Json document = NewDocument("bind");
   document.Set("address", address.ToString());
   document.Set("driver", driver);
+  if (auto live = RequireLiveMachine(options, "bind"); !live) {
+    return ReportError(options, "bind", live.error(), std::move(document));
+  }
   if (auto root = RequireRoot("bind", kNeedsRoot); !root) {
     return ReportError(options, "bind", root.error(), std::move(document));
   }
@@ -137,6 +140,9 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   Json document = NewDocument("unbind");
   document.Set("address", address.ToString());
+  if (auto live = RequireLiveMachine(options, "unbind"); !live) {
+    return ReportError(options, "unbind", live.error(), std::move(document));
+  }
   if (auto root = RequireRoot("unbind", kNeedsRoot); !root) {
     return ReportError(options, "unbind", root.error(), std::move(document));
   }
@@ -195,6 +201,9 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
   if (!arguments.all) {
     only = *ParseDeviceArgument(arguments.device);  // validated
     document.Set("address", only->ToString());
+  }
+  if (auto live = RequireLiveMachine(options, "restore"); !live) {
+    return ReportError(options, "restore", live.error(), std::move(document));
   }
   if (auto root = RequireRoot("restore", kNeedsRoot); !root) {
     return ReportError(options, "restore", root.error(), std::move(document));

@@ -1,8 +1,11 @@
 #include "privilege.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include "output.h"
 #include "udrv/core/text.h"
@@ -19,10 +22,21 @@ Result<void> RequireRoot(std::string_view command, std::string_view why) {
 }
 
 Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view command) {
-  if (options.from.empty()) return {};
+  if (!options.from.empty()) {
+    return Fail(Status::NOT_SUPPORTED,
+                std::string(command) + " works on the live machine only: the snapshot " +
+                    options.from + " (--from) records sysfs, not device registers or drivers");
+  }
+  // /sys by any name (a link to it) is this machine's.
+  char real[PATH_MAX];
+  if (::realpath(options.sysfs_root.c_str(), real) != nullptr && std::string_view(real) == "/sys") {
+    return {};
+  }
   return Fail(Status::NOT_SUPPORTED,
-              std::string(command) + " works on the live machine only: the snapshot " +
-                  options.from + " (--from) records sysfs, not device registers or drivers");
+              std::string(command) + " works on the live machine only: --sysfs-root " +
+                  options.sysfs_root +
+                  " is a tree to inspect, yet the device nodes, BAR registers and drivers it "
+                  "names would be this machine's; run it without --sysfs-root");
 }
 
 void Skipped::Add(std::string what, std::string_view why) {

@@ -254,6 +254,9 @@ std::string DescribeAccess(const RegisterAccess& access) {
 }
 
 int RunRead(const GlobalOptions& options, const RegisterArguments& arguments) {
+  if (auto live = RequireLiveMachine(options, "read"); !live) {
+    return ReportError(options, "read", live.error());
+  }
   auto access = PlanAccess(options, "read", arguments);
   if (!access) return ReportError(options, "read", access.error());
   auto mapped = MapRegister(options, "read", *access);
@@ -317,7 +320,11 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
                  Printable(arguments.value).c_str(), width);
     return kExitUsage;
   }
+  // A dry run opens and writes nothing: it may check a recorded tree.
   if (!arguments.dry_run) {
+    if (auto live = RequireLiveMachine(options, "write"); !live) {
+      return ReportError(options, "write", live.error());
+    }
     auto root = RequireRoot("write",
                             "it maps the BAR through the root-only sysfs resourceN "
                             "file or a VFIO device file (--dry-run works without root)");
