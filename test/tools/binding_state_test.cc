@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -216,4 +217,47 @@ TEST_CASE("binding state: a path that cannot be created names itself", "[busctl]
   auto state = BindingState::Open(dir.path() / "file/bindings.json");
   REQUIRE_FALSE(state);
   CHECK_THAT(state.error().what, Catch::Contains(dir.path().string() + "/file"));
+}
+
+TEST_CASE("binding state: a link or a special file is refused, and nothing written through it",
+          "[busctl][state]") {
+  TempDir dir;
+  const fs::path other = dir.path() / "other-file";
+  Spit(other, "someone else's");
+  const fs::path path = dir.path() / "bindings.json";
+  fs::create_symlink(other, path);
+  auto state = BindingState::Open(path);
+  REQUIRE(StatusOf(state) == "IO_INVALID");
+  CHECK_THAT(state.error().what, Catch::Contains("a symbolic link, which busctl does not follow"));
+  CHECK(state.error().object == path.string());
+  CHECK(Slurp(other) == "someone else's");
+
+  // /dev/null's numbers: a device node where the file belongs is not opened.
+  fs::remove(path);
+  if (::mknod(path.c_str(), S_IFCHR | 0644, ::makedev(1, 3)) == 0) {
+    state = BindingState::Open(path);
+    REQUIRE(StatusOf(state) == "IO_INVALID");
+    CHECK_THAT(state.error().what, Catch::Contains("not a regular file"));
+  }
+}
+
+TEST_CASE("binding state: a file past the size limit is refused unread", "[busctl][state]") {
+  TempDir dir;
+  const fs::path path = dir.path() / "bindings.json";
+  // A state file padded with spaces to the limit exactly is read.
+  std::string text = "{\"schema\": \"udrv.busctl.bindings/1\", \"records\": []}";
+  text.resize(udrv::busctl::kMaxStateFileBytes, ' ');
+  Spit(path, text);
+  REQUIRE_OK(BindingState::Open(path));
+  // One byte more (sparse: content that would not even parse) is not.
+  fs::remove(path);
+  Spit(path, "");
+  fs::resize_file(path, udrv::busctl::kMaxStateFileBytes + 1);
+  auto state = BindingState::Open(path);
+  REQUIRE(StatusOf(state) == "FILE_BIG");
+  CHECK_THAT(state.error().what,
+             Catch::Contains("read state file: 1048577 bytes, more than a busctl state file may "
+                             "hold (1048576 bytes)"));
+  CHECK(state.error().object == path.string());
+  CHECK(fs::file_size(path) == udrv::busctl::kMaxStateFileBytes + 1);  // left as it was
 }

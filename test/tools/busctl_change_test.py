@@ -347,6 +347,16 @@ def test_bindings(tree):
     with open(bad) as f:
         check(f.read() == '{"schema": "udrv.busctl.bindings/1", "records": [\n',
               "a broken state file is left as it was")
+    # Bounded and never through a link: refused before a byte is read.
+    os.truncate(bad, (1 << 20) + 1)
+    expect(busctl(["restore", "--all", "--state-file", bad]), 1, "a state file past 1 MiB",
+           err=["FILE_BIG", "read state file: 1048577 bytes, more than a busctl state file may "
+                "hold (1048576 bytes)", bad])
+    link = f"{tree.root}/linked-state.json"
+    os.symlink(bad, link)
+    expect(busctl(["--json", "unbind", "00:05.0", "--state-file", link]), 1,
+           "a state file that is a symbolic link", err=["IO_INVALID", "a symbolic link", link])
+    check(os.path.getsize(bad) == (1 << 20) + 1, "the file behind the link is left as it was")
 
     # A snapshot records sysfs, not registers or drivers: nothing to replay.
     snapshot = f"{tree.root}/snapshot"
