@@ -20,18 +20,24 @@ devices):
   - --sysfs-root with the commands that reach devices (read, write, bind,
     unbind, restore): refused before anything is read or opened, on a tree
     that says vfio-pci (with a group no machine has, so that even a busctl
-    without the refusal reaches no device) and on one that does not exist.
+    without the refusal reaches no device) and on one that does not exist;
+  - --from files past the limits: a 256 MiB + 1 file (sparse), a member one
+    byte past 4 MiB, member paths deeper than 32 components (thousands of
+    them, a few MB), a FIFO: each refused at once, naming the file or member
+    and the limit.
 
 Every --json document is validated against docs/busctl.schema.json.
 
 Usage: busctl_bad_input_test.py BUSCTL SCHEMA
 """
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import traceback
 
@@ -391,9 +397,60 @@ def test_sysfs_root_refused():
     shutil.rmtree(tree.root)
 
 
+def snapshot_file(name, members):
+    """A snapshot file of (path, bytes or None for a directory) members after
+    a proper manifest, in pax format as GNU tar --format=pax writes it."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path, data in [("udrv-snapshot", b"format udrv.busctl.snapshot/1\n"), ("sys", None),
+                           *members]:
+            info = tarfile.TarInfo(path)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    path = os.path.join(WORK, name)
+    write_bytes(path, out.getvalue())
+    return path
+
+
+def test_snapshot_limits():
+    huge = os.path.join(WORK, "huge.snap")
+    write_bytes(huge, b"")
+    os.truncate(huge, (256 << 20) + 1)
+    run = Run(["--from", huge, "list"])
+    check(run.code == 1 and f"busctl list: FILE_BIG: read snapshot: 268435457 bytes, more than a "
+          f"busctl snapshot may hold (268435456 bytes) [{huge}]" in run.err,
+          "--from a file one byte past 256 MiB: refused by its size", run)
+    fifo = os.path.join(WORK, "from-a-fifo.snap")
+    os.mkfifo(fifo)
+    run = Run(["--from", fifo, "list"])
+    check(run.code == 1 and "not a regular file, so not a busctl snapshot" in run.err,
+          "--from a FIFO: refused, not waited on", run)
+
+    big = snapshot_file("big-member.snap", [("sys/config", b"x" * ((4 << 20) + 1))])
+    run = Run(["--from", big, "--json", "list"])
+    doc = run.document()
+    check(run.code == 1 and doc and "member 'sys/config': declares 4194305 bytes of data, more "
+          "than a snapshot member may hold (4194304)" in doc["error"]["what"]
+          and doc["error"]["object"] == big, "--from a member one byte past 4 MiB: refused", run)
+
+    deep = "/".join(["sys"] + ["d"] * 39)
+    many = snapshot_file("deep.snap", [(f"{deep}/{n}", b"x") for n in range(3000)])
+    check(os.path.getsize(many) > (2 << 20), "the deep snapshot is a few MB",
+          os.path.getsize(many))
+    run = Run(["--from", many, "list"])
+    check(run.code == 1 and f"member '{deep}/0' has 41 path components, more than a snapshot "
+          "holds (32" in run.err, "--from thousands of members 41 deep: refused, naming one",
+          run)
+
+
 def main():
     tests = [test_fifos, test_huge_config, test_group_loop, test_terminal_escapes,
-             test_member_names, test_odd_bytes_replay, test_sysfs_root_refused]
+             test_member_names, test_odd_bytes_replay, test_sysfs_root_refused,
+             test_snapshot_limits]
     try:
         for test in tests:
             try:

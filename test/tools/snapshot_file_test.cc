@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -514,6 +515,91 @@ TEST_CASE("a replay removes its directory, also when unpacking fails", "[snapsho
   auto no_parent = SnapshotReplay::Unpack(*snapshot, "/nonexistent-udrv-dir", "snap");
   REQUIRE_FALSE(no_parent);
   CHECK(no_parent.error().status == Status::NOT_FOUND);
+}
+
+TEST_CASE("snapshot files and members past their limits are refused before they are read",
+          "[snapshot]") {
+  TempDir dir;
+  // The file: 256 MiB and one byte (sparse), refused by its size alone.
+  const std::string huge = (dir.path / "huge.snap").string();
+  std::ofstream(huge).close();
+  fs::resize_file(huge, (uint64_t{256} << 20) + 1);
+  auto read = ReadSnapshotFile(huge);
+  REQUIRE_FALSE(read);
+  CHECK(read.error().status == Status::FILE_BIG);
+  CHECK(read.error().object == huge);
+  CHECK_THAT(read.error().what, Catch::Contains("read snapshot: 268435457 bytes, more than a "
+                                                "busctl snapshot may hold (268435456 bytes)"));
+  // A FIFO is no snapshot, and is not waited on.
+  const std::string fifo = (dir.path / "fifo.snap").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  read = ReadSnapshotFile(fifo);
+  REQUIRE_FALSE(read);
+  CHECK_THAT(read.error().what, Catch::Contains("not a regular file"));
+
+  // A member: the limit is read from its header; past it, its data is not.
+  const std::string at_limit = SnapshotOf(
+      {ArchiveEntry::Directory("sys"), ArchiveEntry::File("sys/big", std::string(kMaxMemberBytes, 'x'))});
+  REQUIRE_OK(DecodeSnapshot(at_limit, "snap"));
+  CheckFails(SnapshotOf({ArchiveEntry::Directory("sys"),
+                         ArchiveEntry::File("sys/big", std::string(kMaxMemberBytes + 1, 'x'))}),
+             Status::IO_INVALID,
+             "member 'sys/big': declares 4194305 bytes of data, more than a snapshot member may "
+             "hold (4194304)");
+  // A header that declares 300 MB with none of it there: the limit speaks
+  // first, not the truncation only a look at the data would find.
+  std::string forged =
+      SnapshotOf({ArchiveEntry::Directory("sys"), ArchiveEntry::File("sys/big", "x")});
+  const size_t header = forged.size() - 4 * 512;  // then its data, then the end marker
+  forged.resize(header + 512);
+  forged.replace(header + 124, 12, std::string("02170321400") + '\0');  // 300000000, octal
+  uint64_t sum = 0;
+  for (size_t n = 0; n < 512; ++n) {
+    sum += n >= 148 && n < 156 ? ' ' : static_cast<unsigned char>(forged[header + n]);
+  }
+  char checksum[8];
+  std::snprintf(checksum, sizeof(checksum), "%06o", static_cast<unsigned>(sum));
+  forged.replace(header + 148, 8, std::string(checksum, 6) + std::string("\0 ", 2));
+  CheckFails(forged, Status::IO_INVALID,
+             "member 'sys/big': declares 300000000 bytes of data, more than a snapshot member may "
+             "hold");
+}
+
+TEST_CASE("member paths deeper than a snapshot holds are refused; deep ones unpack in any order",
+          "[snapshot]") {
+  auto deep_path = [](char branch, size_t components) {
+    std::string path = "sys";
+    for (size_t n = 1; n + 1 < components; ++n) path += std::string("/") + branch;
+    return path + "/f";
+  };
+  CheckFails(SnapshotOf({ArchiveEntry::Directory("sys"),
+                         ArchiveEntry::File(deep_path('a', kMaxPathComponents + 1), "x")}),
+             Status::IO_INVALID, "has 33 path components, more than a snapshot holds (32");
+
+  // Thousands of members at the deepest depth allowed, alternating between
+  // two branches so that no two in a row share more than sys/: each unpacks
+  // where it belongs (the walk keeps at most one path of directories open).
+  std::vector<ArchiveEntry> entries = {ArchiveEntry::Directory("sys")};
+  for (int n = 0; n < 3000; ++n) {
+    const char branch = n % 2 == 0 ? 'a' : 'b';
+    std::string path = deep_path(branch, kMaxPathComponents);
+    path.back() = 'f';
+    path += std::to_string(n);
+    entries.push_back(ArchiveEntry::File(path, std::to_string(n)));
+  }
+  auto snapshot = DecodeSnapshot(SnapshotOf(entries), "snap");
+  REQUIRE_OK(snapshot);
+  auto replay = SnapshotReplay::Unpack(*snapshot, TmpParent(), "snap");
+  REQUIRE_OK(replay);
+  const fs::path root = replay->directory();
+  CHECK(ReadFile(root / entries[1].path) == "0");
+  CHECK(ReadFile(root / entries[2].path) == "1");
+  CHECK(ReadFile(root / entries.back().path) == "2999");
+  size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root / "sys")) {
+    files += entry.is_regular_file() ? 1 : 0;
+  }
+  CHECK(files == 3000);
 }
 
 }  // namespace

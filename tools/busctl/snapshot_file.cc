@@ -18,6 +18,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "bounded_file.h"
 #include "udrv/core/text.h"
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/address.h"
@@ -205,7 +206,12 @@ std::string TreePathDefect(std::string_view path) {
     return "lies outside " + std::string(kTreeName) + "/";
   }
   if (path.size() > PATH_MAX - 64) return "is longer than a path may be";
-  for (std::string_view part : SplitPath(path)) {
+  const std::vector<std::string_view> parts = SplitPath(path);
+  if (parts.size() > kMaxPathComponents) {
+    return "has " + std::to_string(parts.size()) + " path components, more than a snapshot " +
+           "holds (" + std::to_string(kMaxPathComponents) + "; no sysfs is that deep)";
+  }
+  for (std::string_view part : parts) {
     if (part.empty()) return "has an empty path component";
     if (part == "." || part == "..") return "has a '" + std::string(part) + "' path component";
     if (part.size() > NAME_MAX) return "has a component longer than NAME_MAX";
@@ -277,37 +283,6 @@ std::string Basename(std::string_view path) {
 // ---- reading the source tree ----
 
 constexpr size_t kMaxAttributeBytes = 1 << 20;
-
-struct FileRead {
-  std::string data;
-  int64_t reported_size = 0;  // st_size: what sysfs says the whole file holds
-};
-
-// The whole file (at most `max` bytes), read to EOF as sysfs wants: it says
-// 4096 bytes for a one-line attribute and gives what there is.
-Result<FileRead> ReadWholeFile(const std::string& path, size_t max) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return FailErrno(errno, "open " + path, path);
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "fstat " + path, path);
-  if (!S_ISREG(st.st_mode)) return Fail(Status::NOT_FILE, "not a regular file", path);
-  FileRead read;
-  read.reported_size = st.st_size;
-  size_t filled = 0;
-  while (filled < max) {
-    // Regular files say their size: one read (+1 to see EOF); sysfs: pages.
-    const size_t expected = static_cast<size_t>(std::max<off_t>(st.st_size, 0));
-    const size_t chunk = std::min(max - filled, expected > filled ? expected - filled + 1 : 4096);
-    read.data.resize(filled + chunk);
-    const ssize_t n = ::read(fd.get(), read.data.data() + filled, chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno(errno, "read " + path, path);
-    if (n == 0) break;
-    filled += static_cast<size_t>(n);
-  }
-  read.data.resize(filled);
-  return read;
-}
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   DIR* stream = ::opendir(path.c_str());
@@ -581,43 +556,45 @@ class TreeRecorder {
 
 // ---- unpacking ----
 
-// Opens (creating as needed) the directories on the way to `path`'s last
+// Opens (creating as needed) the directories on the way to a member's last
 // component, never following a link: a member cannot be written through a
-// link another member made. Keeps the last one open for the next member.
+// link another member made. The directories on the way stay open, and the
+// next member's walk starts where its path leaves the last one's: members in
+// path order (busctl writes them so) open each directory once, and any order
+// costs at most kMaxPathComponents opens a member.
 class DirectoryWalker {
  public:
   DirectoryWalker(int root_fd, const std::string& origin) : root_fd_(root_fd), origin_(origin) {}
 
   Result<int> ParentOf(const ArchiveEntry& entry) {
     const std::string parent = Dirname(entry.path);
-    if (parent == cached_path_ && cached_fd_) return cached_fd_.get();
-    UniqueFd current(::dup(root_fd_));
-    if (!current) return FailErrno(errno, "dup", origin_);
-    std::string walked;
-    for (std::string_view part : SplitPath(parent)) {
-      walked += (walked.empty() ? "" : "/") + std::string(part);
-      const std::string name(part);
-      int fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const std::vector<std::string_view> parts =
+        parent.empty() ? std::vector<std::string_view>() : SplitPath(parent);
+    size_t kept = 0;
+    while (kept < parts.size() && kept < open_.size() && open_[kept].name == parts[kept]) ++kept;
+    open_.resize(kept);
+    for (size_t depth = kept; depth < parts.size(); ++depth) {
+      const int at = depth == 0 ? root_fd_ : open_[depth - 1].fd.get();
+      const std::string name(parts[depth]);
+      int fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
-        if (::mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-          return FailErrno(errno, MemberText(entry) + ": mkdir " + walked, origin_);
+        if (::mkdirat(at, name.c_str(), 0755) != 0 && errno != EEXIST) {
+          return FailErrno(errno, MemberText(entry) + ": mkdir " + Walked(parts, depth), origin_);
         }
-        fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
       if (fd < 0) {
         if (errno == ELOOP || errno == ENOTDIR) {
           return Fail(Status::IO_INVALID,
-                      MemberText(entry) + ": '" + walked +
+                      MemberText(entry) + ": '" + Walked(parts, depth) +
                           "' is a file or link of the snapshot, not a directory",
                       origin_);
         }
-        return FailErrno(errno, MemberText(entry) + ": open " + walked, origin_);
+        return FailErrno(errno, MemberText(entry) + ": open " + Walked(parts, depth), origin_);
       }
-      current.reset(fd);
+      open_.push_back(Level{name, UniqueFd(fd)});
     }
-    cached_path_ = parent;
-    cached_fd_ = std::move(current);
-    return cached_fd_.get();
+    return open_.empty() ? root_fd_ : open_.back().fd.get();
   }
 
   static std::string MemberText(const ArchiveEntry& entry) {
@@ -625,10 +602,21 @@ class DirectoryWalker {
   }
 
  private:
+  struct Level {
+    std::string name;
+    UniqueFd fd;
+  };
+
+  // The path up to and including parts[depth].
+  static std::string Walked(const std::vector<std::string_view>& parts, size_t depth) {
+    std::string walked;
+    for (size_t n = 0; n <= depth; ++n) walked += (n == 0 ? "" : "/") + std::string(parts[n]);
+    return walked;
+  }
+
   int root_fd_;
   const std::string& origin_;
-  std::string cached_path_ = "\x01";  // no real parent path
-  UniqueFd cached_fd_;
+  std::vector<Level> open_;  // the last member's directories, from the root down
 };
 
 Result<void> WriteAll(int fd, std::string_view data, const std::string& what, const std::string& object) {
@@ -791,6 +779,11 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
       return Malformed(offset, member + "the size field is not an octal number");
     }
     if (pax_size) size = *pax_size;
+    if (size > kMaxMemberBytes) {
+      return Malformed(offset, member + "declares " + std::to_string(size) +
+                                   " bytes of data, more than a snapshot member may hold (" +
+                                   std::to_string(kMaxMemberBytes) + "); refused unread");
+    }
     const uint64_t data_offset = offset + kBlock;
     if (size > archive_.size() - data_offset ||
         RoundUpToBlock(size) > archive_.size() - data_offset) {
@@ -1110,13 +1103,19 @@ Result<uint64_t> WriteSnapshotFile(const Snapshot& snapshot, const std::string& 
 
 Result<Snapshot> ReadSnapshotFile(const std::string& path) {
   // Far more than any machine's PCI view; refuses to load something else whole.
-  constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
-  auto read = ReadWholeFile(path, kMaxSnapshotBytes + 1);
-  if (!read) return Wrap(read.error(), "read snapshot");
-  if (read->data.size() > kMaxSnapshotBytes) {
-    return Fail(Status::FILE_BIG, "read snapshot: larger than 256 MiB; not a busctl snapshot", path);
+  constexpr uint64_t kMaxSnapshotBytes = uint64_t{256} << 20;
+  // Someone else's file: a device node is not even opened, a FIFO not waited on.
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return FailErrno(errno, "read snapshot: open " + path, path);
+  if (!S_ISREG(st.st_mode)) {
+    return Fail(Status::IO_INVALID, "read snapshot: not a regular file, so not a busctl snapshot",
+                path);
   }
-  return DecodeSnapshot(read->data, path);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return FailErrno(errno, "read snapshot: open " + path, path);
+  auto bytes = ReadBoundedFile(fd.get(), path, kMaxSnapshotBytes, "a busctl snapshot");
+  if (!bytes) return Wrap(bytes.error(), "read snapshot");
+  return DecodeSnapshot(*bytes, path);
 }
 
 SnapshotReplay::SnapshotReplay(std::string directory, SnapshotManifest manifest)
