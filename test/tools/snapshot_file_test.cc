@@ -565,7 +565,8 @@ TEST_CASE("snapshot files and members past their limits are refused before they 
              "hold");
 }
 
-TEST_CASE("member paths deeper than a snapshot holds are refused; deep ones unpack in any order",
+TEST_CASE("member paths deeper than a snapshot holds are refused; deep ones unpack in any order, "
+          "up to a number of directories",
           "[snapshot]") {
   auto deep_path = [](char branch, size_t components) {
     std::string path = "sys";
@@ -600,6 +601,21 @@ TEST_CASE("member paths deeper than a snapshot holds are refused; deep ones unpa
     files += entry.is_regular_file() ? 1 : 0;
   }
   CHECK(files == 3000);
+
+  // Each member 30 new directories deep (2 MB of archive): refused once the
+  // unpacking has made as many as a snapshot may.
+  std::vector<ArchiveEntry> chains = {ArchiveEntry::Directory("sys")};
+  for (size_t n = 0; n * (kMaxPathComponents - 2) <= kMaxDirectories; ++n) {
+    std::string path = "sys/" + std::to_string(n);  // then 29 more, then the file: 32
+    for (size_t depth = 3; depth < kMaxPathComponents; ++depth) path += "/d";
+    chains.push_back(ArchiveEntry::File(path + "/f", "x"));
+  }
+  auto many = DecodeSnapshot(SnapshotOf(chains), "snap");
+  REQUIRE_OK(many);
+  auto refused = SnapshotReplay::Unpack(*many, TmpParent(), "snap");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().status == Status::IO_INVALID);
+  CHECK_THAT(refused.error().what, Catch::Contains("the snapshot makes more than 65536 directories"));
 }
 
 }  // namespace

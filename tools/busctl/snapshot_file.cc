@@ -556,45 +556,77 @@ class TreeRecorder {
 
 // ---- unpacking ----
 
-// Opens (creating as needed) the directories on the way to a member's last
-// component, never following a link: a member cannot be written through a
-// link another member made. The directories on the way stay open, and the
-// next member's walk starts where its path leaves the last one's: members in
-// path order (busctl writes them so) open each directory once, and any order
-// costs at most kMaxPathComponents opens a member.
+// Opens (creating as needed) the directory each member goes into, never
+// through a link: a member cannot be written through a link another member
+// made. Every directory is reached once component by component (O_NOFOLLOW)
+// and remembered, in a tree of names; a later member's directory whose
+// components are all remembered directories is one openat from the root.
+// So unpacking costs a few calls per member and per directory, in whatever
+// order the members come, and the directories it makes are counted.
 class DirectoryWalker {
  public:
-  DirectoryWalker(int root_fd, const std::string& origin) : root_fd_(root_fd), origin_(origin) {}
+  DirectoryWalker(int root_fd, const std::string& origin) : root_fd_(root_fd), origin_(origin) {
+    nodes_.emplace_back();  // the root
+  }
 
   Result<int> ParentOf(const ArchiveEntry& entry) {
     const std::string parent = Dirname(entry.path);
+    if (parent == cached_path_ && cached_fd_) return cached_fd_.get();
     const std::vector<std::string_view> parts =
         parent.empty() ? std::vector<std::string_view>() : SplitPath(parent);
-    size_t kept = 0;
-    while (kept < parts.size() && kept < open_.size() && open_[kept].name == parts[kept]) ++kept;
-    open_.resize(kept);
-    for (size_t depth = kept; depth < parts.size(); ++depth) {
-      const int at = depth == 0 ? root_fd_ : open_[depth - 1].fd.get();
+    // The remembered directories on the way; the rest are new.
+    size_t node = 0;
+    size_t known = 0;
+    size_t known_length = 0;  // of the path of the first `known` parts
+    for (; known < parts.size(); ++known) {
+      auto child = nodes_[node].children.find(parts[known]);
+      if (child == nodes_[node].children.end()) break;
+      node = child->second;
+      known_length += (known == 0 ? 0 : 1) + parts[known].size();
+    }
+    UniqueFd current(known == 0 ? ::dup(root_fd_)
+                                : ::openat(root_fd_, parent.substr(0, known_length).c_str(),
+                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!current) return FailErrno(errno, MemberText(entry) + ": open " + parent, origin_);
+    size_t length = known_length;
+    for (size_t depth = known; depth < parts.size(); ++depth) {
       const std::string name(parts[depth]);
-      int fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      length += (depth == 0 ? 0 : 1) + name.size();
+      const std::string walked = parent.substr(0, length);
+      int fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
-        if (::mkdirat(at, name.c_str(), 0755) != 0 && errno != EEXIST) {
-          return FailErrno(errno, MemberText(entry) + ": mkdir " + Walked(parts, depth), origin_);
+        if (::mkdirat(current.get(), name.c_str(), 0755) != 0) {
+          return FailErrno(errno, MemberText(entry) + ": mkdir " + walked, origin_);
         }
-        fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (auto counted = CountDirectory(entry); !counted) return std::unexpected(counted.error());
+        fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
       if (fd < 0) {
         if (errno == ELOOP || errno == ENOTDIR) {
           return Fail(Status::IO_INVALID,
-                      MemberText(entry) + ": '" + Walked(parts, depth) +
+                      MemberText(entry) + ": '" + walked +
                           "' is a file or link of the snapshot, not a directory",
                       origin_);
         }
-        return FailErrno(errno, MemberText(entry) + ": open " + Walked(parts, depth), origin_);
+        return FailErrno(errno, MemberText(entry) + ": open " + walked, origin_);
       }
-      open_.push_back(Level{name, UniqueFd(fd)});
+      current.reset(fd);
+      nodes_.emplace_back();
+      nodes_[node].children.emplace(name, nodes_.size() - 1);
+      node = nodes_.size() - 1;
     }
-    return open_.empty() ? root_fd_ : open_.back().fd.get();
+    cached_path_ = parent;
+    cached_fd_ = std::move(current);
+    return cached_fd_.get();
+  }
+
+  // Counts a directory made for `entry`: IO_INVALID past kMaxDirectories.
+  Result<void> CountDirectory(const ArchiveEntry& entry) {
+    if (++directories_ <= kMaxDirectories) return {};
+    return Fail(Status::IO_INVALID,
+                MemberText(entry) + ": the snapshot makes more than " +
+                    std::to_string(kMaxDirectories) + " directories; no sysfs view has that many",
+                origin_);
   }
 
   static std::string MemberText(const ArchiveEntry& entry) {
@@ -602,21 +634,16 @@ class DirectoryWalker {
   }
 
  private:
-  struct Level {
-    std::string name;
-    UniqueFd fd;
+  struct Node {
+    std::map<std::string, size_t, std::less<>> children;  // by name: index in nodes_
   };
-
-  // The path up to and including parts[depth].
-  static std::string Walked(const std::vector<std::string_view>& parts, size_t depth) {
-    std::string walked;
-    for (size_t n = 0; n <= depth; ++n) walked += (n == 0 ? "" : "/") + std::string(parts[n]);
-    return walked;
-  }
 
   int root_fd_;
   const std::string& origin_;
-  std::vector<Level> open_;  // the last member's directories, from the root down
+  std::vector<Node> nodes_;  // the directories made or opened, from the root
+  size_t directories_ = 0;
+  std::string cached_path_ = "\x01";  // no real parent path
+  UniqueFd cached_fd_;
 };
 
 Result<void> WriteAll(int fd, std::string_view data, const std::string& what, const std::string& object) {
@@ -638,7 +665,7 @@ Result<void> CreateMember(DirectoryWalker& walker, const ArchiveEntry& entry,
   const std::string what = DirectoryWalker::MemberText(entry);
   switch (entry.kind) {
     case ArchiveEntry::Kind::kDirectory: {
-      if (::mkdirat(*parent, name.c_str(), 0755) == 0) return {};
+      if (::mkdirat(*parent, name.c_str(), 0755) == 0) return walker.CountDirectory(entry);
       struct stat st{};
       if (errno == EEXIST && ::fstatat(*parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
           S_ISDIR(st.st_mode)) {

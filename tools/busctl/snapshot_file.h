@@ -32,6 +32,9 @@ inline constexpr std::string_view kTreeName = "sys";
 // a member's path (sys/ and the deepest bridge chains are far shallower).
 inline constexpr uint64_t kMaxMemberBytes = uint64_t{4} << 20;
 inline constexpr size_t kMaxPathComponents = 32;
+// Directories an unpacked snapshot may make: a machine with thousands of
+// functions (SR-IOV) records a few per function.
+inline constexpr size_t kMaxDirectories = 1 << 16;
 
 // One member of the archive.
 struct ArchiveEntry {
