@@ -53,7 +53,9 @@ TEST_CASE("ParsePrintable gives back what Printable escaped", "[text]") {
   for (int byte = 0; byte < 256; ++byte) every_byte += static_cast<char>(byte);
   const std::string samples[] = {every_byte, "\\e[2J is no escape", "x\x1b]0;t\x07\n\t\\",
                                  "Gr\xc3\xbc\xc3\x9f" "e \xc2\x9b \xff", ""};
-  for (const std::string& text : samples) CHECK(udrv::ParsePrintable(udrv::Printable(text)) == text);
+  for (const std::string& text : samples) {
+    CHECK(udrv::ParsePrintable(udrv::Printable(text)) == text);
+  }
   // A backslash that starts no escape stays (text written before it was escaped).
   CHECK(udrv::ParsePrintable("C:\\dir\\q \\x4 \\") == "C:\\dir\\q \\x4 \\");
 }

@@ -153,7 +153,8 @@ TEST_CASE("sysfs pci: a FIFO or device node where an attribute belongs is refuse
     CHECK_THAT(info.error().what,
                Catch::Contains(sysfs.DevicePath(address) + "/" + attribute + ": a FIFO"));
     fs::remove(dir / attribute);
-    if (attribute == std::string("vendor")) Tree::Write(dir / attribute, "0x8086");  // the others are optional
+    // The others are optional.
+    if (attribute == std::string("vendor")) Tree::Write(dir / attribute, "0x8086");
   }
   REQUIRE(::mkfifo((dir / "config").c_str(), 0644) == 0);
   auto config = WithinTwoSeconds([&] { return sysfs.ReadConfig(address); });
@@ -322,7 +323,8 @@ TEST_CASE("sysfs pci: an iommu_group link that leads to no group says why", "[pc
     REQUIRE_OK(info);
     REQUIRE(info->iommu_group_error);
     CHECK(info->iommu_group_error->status == Status::IO_INVALID);
-    CHECK_THAT(info->iommu_group_error->what, Catch::Contains("leads to 'seven', not an IOMMU group"));
+    CHECK_THAT(info->iommu_group_error->what,
+               Catch::Contains("leads to 'seven', not an IOMMU group"));
   }
   SECTION("a group directory the recorded tree left out still names its group") {
     fs::create_directory_symlink("../../../kernel/iommu_groups/9", dir / "iommu_group");

@@ -538,9 +538,10 @@ TEST_CASE("snapshot files and members past their limits are refused before they 
   CHECK_THAT(read.error().what, Catch::Contains("not a regular file"));
 
   // A member: the limit is read from its header; past it, its data is not.
-  const std::string at_limit = SnapshotOf(
-      {ArchiveEntry::Directory("sys"), ArchiveEntry::File("sys/big", std::string(kMaxMemberBytes, 'x'))});
-  REQUIRE_OK(DecodeSnapshot(at_limit, "snap"));
+  const std::string largest(kMaxMemberBytes, 'x');
+  REQUIRE_OK(DecodeSnapshot(
+      SnapshotOf({ArchiveEntry::Directory("sys"), ArchiveEntry::File("sys/big", largest)}),
+      "snap"));
   CheckFails(SnapshotOf({ArchiveEntry::Directory("sys"),
                          ArchiveEntry::File("sys/big", std::string(kMaxMemberBytes + 1, 'x'))}),
              Status::IO_INVALID,
@@ -615,7 +616,8 @@ TEST_CASE("member paths deeper than a snapshot holds are refused; deep ones unpa
   auto refused = SnapshotReplay::Unpack(*many, TmpParent(), "snap");
   REQUIRE_FALSE(refused);
   CHECK(refused.error().status == Status::IO_INVALID);
-  CHECK_THAT(refused.error().what, Catch::Contains("the snapshot makes more than 65536 directories"));
+  CHECK_THAT(refused.error().what,
+             Catch::Contains("the snapshot makes more than 65536 directories"));
 }
 
 }  // namespace

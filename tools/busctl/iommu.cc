@@ -171,7 +171,8 @@ int RunIommu(const GlobalOptions& options) {
       group.type = ReadOptionalAttribute(dir + "/type", skipped);
       if (auto members = ListDirectory(dir + "/devices")) {
         for (const std::string& member : *members) {
-          group.members.push_back(Member{member, pci::ReadLinkName(dir + "/devices/" + member + "/driver")});
+          group.members.push_back(
+              Member{member, pci::ReadLinkName(dir + "/devices/" + member + "/driver")});
         }
       }
       auto regions = ReadReservedRegions(dir + "/reserved_regions");
@@ -299,8 +300,8 @@ int RunIommu(const GlobalOptions& options) {
   } else if (vfio_loaded) {
     text += "off (vfio was built without CONFIG_VFIO_NOIOMMU)\n";
   } else {
-    text += "unknown (vfio is not loaded: no " + Printable(NameReplayedFiles(options, vfio_module)) +
-            ")\n";
+    text += "unknown (vfio is not loaded: no " +
+            Printable(NameReplayedFiles(options, vfio_module)) + ")\n";
   }
   if (live) {
     text += std::string("/dev/vfio/vfio: ") + (*vfio_node ? "present" : "absent") + "\n";

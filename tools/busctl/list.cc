@@ -249,8 +249,9 @@ class Tree {
       DrawBridge(selection, *b, line, at);
       return;
     }
-    const std::string name = numeric_ ? HexId(info.vendor_id, 4) + ":" + HexId(info.device_id, 4)
-                                      : Printable(names_.DeviceLabel(info.vendor_id, info.device_id));
+    const std::string name =
+        numeric_ ? HexId(info.vendor_id, 4) + ":" + HexId(info.device_id, 4)
+                 : Printable(names_.DeviceLabel(info.vendor_id, info.device_id));
     at = Put(line, at, "  " + name);
     PrintLine(line, at);
   }

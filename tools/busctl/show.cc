@@ -379,7 +379,8 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
             (group_type ? " (" + Printable(*group_type) + ")" : std::string()) + ": " +
             (viability->viable ? "viable for vfio-pci" : "not viable for vfio-pci") + "\n";
     for (const auto& [member, driver] : viability->members) {
-      text += "\t\t" + member.ToString() + " " + (driver.empty() ? "no driver" : Printable(driver)) +
+      text += "\t\t" + member.ToString() + " " +
+              (driver.empty() ? "no driver" : Printable(driver)) +
               (member == address ? " (this function)" : "") + "\n";
     }
     for (const std::string& blocker : viability->blockers) {

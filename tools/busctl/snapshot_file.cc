@@ -482,7 +482,8 @@ class TreeRecorder {
         entries_.erase(TreePath(config_path));
         skipped.push_back({config_path, "the file holds " + std::to_string(config->size) +
                                             " bytes, more than any config space (" +
-                                            std::to_string(pci::kExtendedConfigSize) + "): not a config space"});
+                                            std::to_string(pci::kExtendedConfigSize) +
+                                            "): not a config space"});
       } else if (config->bytes.size() < config->size) {
         limited_configs.push_back({name, config->bytes.size(), config->size});
       }
@@ -989,7 +990,8 @@ Result<SnapshotManifest> SnapshotManifest::Decode(std::string_view text, const s
     } else if (key == "skipped") {
       const size_t tab = value.find('\t');
       if (tab == std::string_view::npos) return bad_value();
-      manifest.skipped.push_back({ParsePrintable(value.substr(0, tab)), ParsePrintable(value.substr(tab + 1))});
+      manifest.skipped.push_back(
+          {ParsePrintable(value.substr(0, tab)), ParsePrintable(value.substr(tab + 1))});
     }  // unknown keys: written by a later busctl, nothing this one needs
   }
   if (position == 0) {
