@@ -24,7 +24,7 @@ Result<void> CheckRegular(const struct stat& st, const std::string& path) {
                      : S_ISSOCK(st.st_mode) ? "a socket"
                                             : "not a regular file";
   return Fail(Status::NOT_FILE,
-              "read " + path + ": " + kind + " where an attribute file belongs; not opened");
+              "read " + path + ": " + kind + " where an attribute file belongs");
 }
 
 }  // namespace
