@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "udrv/core/result.h"
+#include "udrv/core/text.h"
 
 namespace udrv::bus {
 
@@ -131,7 +132,7 @@ Result<DeviceNode> ParseNode(std::string_view text) {
 
 std::string FormatPropertyValue(const PropertyValue& value) {
   if (const uint32_t* number = std::get_if<uint32_t>(&value)) return Hex(*number);
-  return "\"" + std::get<std::string>(value) + "\"";
+  return "\"" + Printable(std::get<std::string>(value)) + "\"";
 }
 
 void Properties::Set(std::string key, uint32_t value) { SetValue(std::move(key), value); }

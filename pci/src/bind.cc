@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "udrv/core/unique_fd.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::pci {
 namespace {
@@ -34,26 +35,6 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// The last component of a symlink's target ("vfio-pci" for .../driver);
-// nullopt when there is no link.
-std::optional<std::string> LinkBasename(const std::string& path) {
-  char target[PATH_MAX];
-  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
-  if (n <= 0) return std::nullopt;
-  const std::string_view text(target, static_cast<size_t>(n));
-  const size_t slash = text.rfind('/');
-  return std::string(slash == std::string_view::npos ? text : text.substr(slash + 1));
-}
-
-std::optional<uint32_t> GroupOf(const std::string& device_path) {
-  const auto name = LinkBasename(device_path + "/iommu_group");
-  if (!name) return std::nullopt;
-  uint32_t group = 0;
-  auto [end, ec] = std::from_chars(name->data(), name->data() + name->size(), group);
-  if (ec != std::errc() || end != name->data() + name->size()) return std::nullopt;
-  return group;
-}
-
 // The entries of a directory, sorted; empty when it does not exist.
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   std::vector<std::string> names;
@@ -74,24 +55,16 @@ Result<std::vector<std::string>> ListDirectory(const std::string& path) {
 // driver_override: nullopt when unset (the kernel shows "(null)").
 Result<std::optional<std::string>> ReadOverride(const std::string& device_path) {
   const std::string path = device_path + "/driver_override";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) {
+  auto text = ReadSysfsAttribute(path);
+  if (!text) {
+    if (text.error().err_no == ENOENT) {
       return Fail(Status::NOT_SUPPORTED, "this kernel has no driver_override (Linux 3.16 added it)",
-                  path, errno);
+                  path, ENOENT);
     }
-    return FailErrno(errno, "open " + path);
+    return std::unexpected(text.error());
   }
-  char buffer[256];
-  ssize_t n;
-  do {
-    n = ::read(fd.get(), buffer, sizeof(buffer));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return FailErrno(errno, "read " + path);
-  std::string text(buffer, static_cast<size_t>(n));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.empty() || text == "(null)") return std::optional<std::string>();
-  return std::optional<std::string>(std::move(text));
+  if (text->empty() || *text == "(null)") return std::optional<std::string>();
+  return std::optional<std::string>(std::move(*text));
 }
 
 // One write(2) of `text`, as sysfs wants it; the error names the file, the
@@ -148,7 +121,7 @@ Result<GroupViability> CheckGroup(const SysfsPaths& paths, const Address& addres
   auto names = ListDirectory(devices);
   if (!names) return Wrap(names.error(), "list IOMMU group " + std::to_string(group));
   for (const std::string& name : *names) {
-    const std::optional<std::string> driver = LinkBasename(devices + "/" + name + "/driver");
+    const std::optional<std::string> driver = ReadLinkName(devices + "/" + name + "/driver");
     auto member = Address::Parse(name);
     if (member) viability.members.emplace_back(*member, driver.value_or(""));
     // `address` itself is the one going to vfio-pci.
@@ -210,8 +183,9 @@ Result<GroupViability> CheckGroupViability(const Address& address, const std::st
   if (!Exists(device)) {
     return Fail(Status::IO_NOT_PRESENT, "check IOMMU group: no such PCI device in sysfs", device);
   }
-  const std::optional<uint32_t> group = GroupOf(device);
-  if (!group) {
+  auto group = ReadIommuGroupLink(device);
+  if (!group) return Wrap(group.error(), "check IOMMU group");
+  if (!*group) {
     if (!HasIommu(paths)) return FailNoIommu("check IOMMU group", object);
     return Fail(Status::NOT_FOUND,
                 "check IOMMU group: the function has no IOMMU group yet although the system has "
@@ -220,7 +194,7 @@ Result<GroupViability> CheckGroupViability(const Address& address, const std::st
                     "); arm64 SMMUv3 makes the group when a driver first probes the function",
                 object);
   }
-  return CheckGroup(paths, address, *group);
+  return CheckGroup(paths, address, **group);
 }
 
 Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
@@ -243,12 +217,15 @@ Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
   }
   auto previous_override = ReadOverride(device);
   if (!previous_override) return Wrap(previous_override.error(), what);
-  BindRecord record{address, LinkBasename(device + "/driver"), std::move(*previous_override), name};
+  BindRecord record{address, ReadLinkName(device + "/driver"), std::move(*previous_override), name};
   if (record.previous_driver == name) return record;
 
   const bool to_vfio = name == kVfioPciDriver;
-  const std::optional<uint32_t> group_before = to_vfio ? GroupOf(device) : std::nullopt;
+  std::optional<uint32_t> group_before;
   if (to_vfio) {
+    auto group = ReadIommuGroupLink(device);
+    if (!group) return Wrap(group.error(), what);
+    group_before = *group;
     if (group_before) {
       auto viability = CheckGroup(paths, address, *group_before);
       if (!viability) return Wrap(viability.error(), what);
@@ -269,7 +246,7 @@ Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
   if (auto probed = WriteAttribute(paths.DriversProbe(), object, object); !probed) {
     return RollBack(record, sysfs_root, Wrap(probed.error(), what + ": probe"));
   }
-  const std::optional<std::string> bound = LinkBasename(device + "/driver");
+  const std::optional<std::string> bound = ReadLinkName(device + "/driver");
   if (bound != name) {
     return RollBack(record, sysfs_root,
                     Fail(Status::NOT_SUPPORTED,
@@ -278,9 +255,10 @@ Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
                          object));
   }
   if (to_vfio && !group_before) {
-    const std::optional<uint32_t> group = GroupOf(device);
-    if (!group) return RollBack(record, sysfs_root, FailNoIommu(what, object));
-    auto viability = CheckGroup(paths, address, *group);
+    auto group = ReadIommuGroupLink(device);
+    if (!group) return RollBack(record, sysfs_root, Wrap(group.error(), what));
+    if (!*group) return RollBack(record, sysfs_root, FailNoIommu(what, object));
+    auto viability = CheckGroup(paths, address, **group);
     if (!viability) return RollBack(record, sysfs_root, Wrap(viability.error(), what));
     if (!viability->viable) {
       return RollBack(record, sysfs_root, FailNotViable(*viability, what, object));
@@ -298,7 +276,7 @@ Result<BindRecord> UnbindDriver(const Address& address, const std::string& sysfs
   }
   auto previous_override = ReadOverride(device);
   if (!previous_override) return Wrap(previous_override.error(), "unbind " + object);
-  BindRecord record{address, LinkBasename(device + "/driver"), std::move(*previous_override), ""};
+  BindRecord record{address, ReadLinkName(device + "/driver"), std::move(*previous_override), ""};
   if (!record.previous_driver) return record;
   if (auto unbound = WriteAttribute(device + "/driver/unbind", object, object); !unbound) {
     return Wrap(unbound.error(), "unbind " + object + " from " + *record.previous_driver);
@@ -314,7 +292,7 @@ Result<void> RestoreDriver(const BindRecord& record, const std::string& sysfs_ro
   if (!Exists(device)) {
     return Fail(Status::IO_NOT_PRESENT, what + ": no such PCI device in sysfs", device);
   }
-  const std::optional<std::string> current = LinkBasename(device + "/driver");
+  const std::optional<std::string> current = ReadLinkName(device + "/driver");
   auto current_override = ReadOverride(device);
   if (!current_override) return Wrap(current_override.error(), what);
   if (current == record.previous_driver && *current_override == record.previous_override) {
@@ -339,7 +317,7 @@ Result<void> RestoreDriver(const BindRecord& record, const std::string& sysfs_ro
   if (auto probed = WriteAttribute(paths.DriversProbe(), object, object); !probed) {
     return Wrap(probed.error(), what + ": probe");
   }
-  const std::optional<std::string> bound = LinkBasename(device + "/driver");
+  const std::optional<std::string> bound = ReadLinkName(device + "/driver");
   if (bound != record.previous_driver) {
     return Fail(Status::BAD_STATE,
                 what + ": the function did not bind again (now bound to " + DriverOrNone(bound) +

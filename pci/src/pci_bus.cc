@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "quiesce.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/config.h"
 #include "udrv/pci/uio.h"
@@ -122,9 +123,14 @@ Result<std::vector<bus::DeviceNode>> PciBus::Enumerate() const {
   std::vector<bus::DeviceNode> nodes;
   for (const Address& address : *addresses) {
     auto info = sysfs_.Read(address);
-    // A function removed while we list is simply no longer there.
-    if (!info && info.error().status == Status::IO_NOT_PRESENT) continue;
-    if (!info) return std::unexpected(info.error());
+    if (!info) {
+      // A function removed while we list is simply no longer there; one with
+      // a bad attribute does not hide the others.
+      if (info.error().status != Status::IO_NOT_PRESENT && options_.log) {
+        options_.log("skipped " + address.ToString() + ": " + Printable(info.error().ToString()));
+      }
+      continue;
+    }
     bus::DeviceNode node;
     node.bus = std::string(kBusName);
     if (info->parent_bridge) {

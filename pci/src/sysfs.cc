@@ -1,7 +1,6 @@
 #include "udrv/pci/sysfs.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,50 +10,15 @@
 #include <climits>
 #include <cstring>
 
-#include "udrv/core/unique_fd.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::pci {
 namespace {
 
-// Reads a small sysfs attribute; trailing newline removed.
-Result<std::string> ReadAttribute(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return FailErrno(errno, "open " + path);
-  char buffer[256];
-  ssize_t n;
-  do {
-    n = ::read(fd.get(), buffer, sizeof(buffer) - 1);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return FailErrno(errno, "read " + path);
-  std::string text(buffer, static_cast<size_t>(n));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
-// A whole small file (sysfs `resource` grows with a bridge's windows; `config`
-// is at most 4096 bytes). Short reads are what sysfs gives: read to EOF.
-// Through a stack buffer: zero-filling a `max`-sized vector per file was a
-// fifth of `busctl list`'s instructions (docs/PERFORMANCE.md).
-Result<std::vector<uint8_t>> ReadFileBytes(const std::string& path, size_t max) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return FailErrno(errno, "open " + path);
-  std::vector<uint8_t> bytes;
-  uint8_t chunk[4096];
-  while (bytes.size() < max) {
-    const ssize_t n = ::pread(fd.get(), chunk, std::min(sizeof(chunk), max - bytes.size()),
-                              static_cast<off_t>(bytes.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno(errno, "read " + path);
-    if (n == 0) break;
-    bytes.insert(bytes.end(), chunk, chunk + n);
-  }
-  return bytes;
-}
-
 // An optional attribute: nullopt when the kernel does not have it (ENOENT),
 // its text otherwise; other errors pass through.
 Result<std::optional<std::string>> ReadOptionalAttribute(const std::string& path) {
-  auto text = ReadAttribute(path);
+  auto text = ReadSysfsAttribute(path);
   if (text) return std::optional<std::string>(std::move(*text));
   if (text.error().err_no == ENOENT) return std::optional<std::string>();
   return std::unexpected(text.error());
@@ -91,9 +55,10 @@ struct ResourceLine {
 // The `resource` file: "0x<start> 0x<end> 0x<flags>" per line, BARs 0..5,
 // the ROM, then (SR-IOV, bridges) more.
 Result<std::vector<ResourceLine>> ReadResourceFile(const std::string& path) {
-  auto bytes = ReadFileBytes(path, 16384);
-  if (!bytes) return std::unexpected(bytes.error());
-  const std::string text(bytes->begin(), bytes->end());
+  // It grows with a bridge's windows and SR-IOV's BARs.
+  auto contents = ReadSysfsFile(path, 16384);
+  if (!contents) return std::unexpected(contents.error());
+  const std::string& text = contents->bytes;
   std::vector<ResourceLine> lines;
   size_t position = 0;
   while (position < text.size()) {
@@ -151,7 +116,7 @@ Result<void> ReadResources(const std::string& device_path, DeviceInfo& info) {
 
 // "0x8086" -> 0x8086, checked against `max`.
 Result<uint32_t> ReadHexAttribute(const std::string& path, uint32_t max) {
-  auto text = ReadAttribute(path);
+  auto text = ReadSysfsAttribute(path);
   if (!text) return std::unexpected(text.error());
   std::string_view digits = *text;
   if (digits.starts_with("0x")) digits.remove_prefix(2);
@@ -161,16 +126,6 @@ Result<uint32_t> ReadHexAttribute(const std::string& path, uint32_t max) {
     return Fail(Status::IO_INVALID, "unexpected content '" + *text + "'", path);
   }
   return value;
-}
-
-// The last path component a symlink points to ("vfio-pci" for .../driver).
-std::optional<std::string> LinkBasename(const std::string& path) {
-  char target[PATH_MAX];
-  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
-  if (n <= 0) return std::nullopt;
-  std::string_view text(target, static_cast<size_t>(n));
-  const size_t slash = text.rfind('/');
-  return std::string(slash == std::string_view::npos ? text : text.substr(slash + 1));
 }
 
 }  // namespace
@@ -225,18 +180,21 @@ Result<DeviceInfo> SysfsPci::Read(const Address& address) const {
   // `revision` appeared in Linux 4.19; older kernels: byte 8 of config space.
   if (auto revision = ReadHexAttribute(path + "/revision", 0xff)) {
     info.revision = static_cast<uint8_t>(*revision);
+  } else if (revision.error().err_no != ENOENT) {
+    return std::unexpected(revision.error());
   } else {
-    UniqueFd config(::open((path + "/config").c_str(), O_RDONLY | O_CLOEXEC));
-    uint8_t byte = 0;
-    if (!config || ::pread(config.get(), &byte, 1, 8) != 1) {
-      return Fail(Status::IO_INVALID, "neither revision nor config is readable", path, errno);
+    auto config = ReadSysfsFile(path + "/config", 9);
+    if (!config || config->bytes.size() != 9) {
+      return Fail(Status::IO_INVALID, "neither revision nor config is readable", path,
+                  config ? 0 : config.error().err_no);
     }
-    info.revision = byte;
+    info.revision = static_cast<uint8_t>(config->bytes[8]);
   }
-  info.driver = LinkBasename(path + "/driver");
-  if (auto group = LinkBasename(path + "/iommu_group")) {
-    uint32_t number = 0;
-    if (ParseDecimal(*group, number)) info.iommu_group = number;
+  info.driver = ReadLinkName(path + "/driver");
+  if (auto group = ReadIommuGroupLink(path)) {
+    info.iommu_group = *group;
+  } else {
+    info.iommu_group_error = std::move(group.error());
   }
   if (info.iommu_group) {
     auto members = ListGroupMembers(*info.iommu_group);
@@ -301,7 +259,7 @@ Result<std::vector<Address>> SysfsPci::ListGroupMembers(uint32_t group) const {
 
 Result<ConfigSpace> SysfsPci::ReadConfig(const Address& address) const {
   const std::string path = DevicePath(address) + "/config";
-  auto bytes = ReadFileBytes(path, kExtendedConfigSize);
+  auto bytes = ReadSysfsFile(path, kExtendedConfigSize);
   if (!bytes) {
     // ENODEV: the device was removed while its attributes were open.
     struct stat st{};
@@ -311,10 +269,18 @@ Result<ConfigSpace> SysfsPci::ReadConfig(const Address& address) const {
     }
     return Wrap(bytes.error(), "read config space");
   }
-  if (bytes->empty()) {
+  if (bytes->bytes.empty()) {
     return Fail(Status::IO_INVALID, "read config space: the file is empty", path);
   }
-  return ConfigSpace(std::move(*bytes), address.ToString() + " config");
+  if (bytes->size > kExtendedConfigSize) {
+    return Fail(Status::FILE_BIG,
+                "read config space: the file holds " + std::to_string(bytes->size) +
+                    " bytes, more than any config space (" + std::to_string(kExtendedConfigSize) +
+                    "): not a config space",
+                path);
+  }
+  return ConfigSpace(std::vector<uint8_t>(bytes->bytes.begin(), bytes->bytes.end()),
+                     address.ToString() + " config");
 }
 
 const BarInfo* DeviceInfo::FindBar(uint32_t index) const {

@@ -7,11 +7,11 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 
 #include "resource_file.h"
 #include "udrv/pci/bind.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::pci {
 namespace {
@@ -461,9 +461,7 @@ Result<void> UioDevice::CheckUntranslated(std::string_view op) const {
   if (!info->iommu_group) return {};
   const std::string group = std::to_string(*info->iommu_group);
   const std::string type_path = sysfs_root_ + "/kernel/iommu_groups/" + group + "/type";
-  std::ifstream type_file(type_path);
-  std::string type;
-  std::getline(type_file, type);
+  const std::string type = ReadSysfsAttribute(type_path).value_or("");
   // "identity": the IOMMU passes DMA through untranslated (iommu=pt).
   if (type == "identity") return {};
   return Fail(Status::BAD_STATE,

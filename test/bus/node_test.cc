@@ -64,6 +64,8 @@ TEST_CASE("properties: values print as rules and listings show them", "[bus]") {
   CHECK(FormatPropertyValue(uint32_t{0x11e8}) == "0x11e8");
   CHECK(FormatPropertyValue(uint32_t{0}) == "0x0");
   CHECK(FormatPropertyValue(std::string("qemu,edu")) == "\"qemu,edu\"");
+  // A driver's name from sysfs can carry a window title: shown escaped.
+  CHECK(FormatPropertyValue(std::string("e1000e\x1b]0;owned\x07")) == "\"e1000e\\e]0;owned\\x07\"");
 }
 
 TEST_CASE("device nodes compare by every field", "[bus]") {

@@ -2,10 +2,13 @@
 // trees: enumeration (nodes, ids, parents, properties from DeviceInfo) and
 // the opens it refuses before binding anything. Nothing here binds or opens
 // a device: the guest suite (test/guest/driver_manager_test.cc) does that.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "result_helpers.h"
 #include "sysfs_tree.h"
@@ -24,6 +27,7 @@ using udrv::pci::PropertiesOf;
 using udrv::pci::SysfsPci;
 using udrv::testing::StatusOf;
 namespace edu = udrv::drivers::edu;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -147,6 +151,32 @@ TEST_CASE("pci bus: ids follow the bridges down; parents are the bridges' nodes"
   // Parents come before their children.
   CHECK((*nodes)[1].id == "pci/0000:00:1c.0");
   CHECK((*nodes)[2].id == "pci/0000:00:1c.0/0000:03:00.0");
+}
+
+TEST_CASE("pci bus: a function with a bad attribute is skipped, saying which and why",
+          "[bus][pci]") {
+  udrv::pci::testing::SysfsTree tree;
+  tree.AddDevice("0000:00:02.0", "0x1234", "0x11e8", "0x00ff00", "0x10");
+  tree.AddDevice("0000:00:03.0", "0xzz86", "0x10d3", "0x020000", "0x00");
+  const fs::path fifo = tree.AddDevice("0000:00:04.0", "0x8086", "0x10d3", "0x020000", "0x00");
+  fs::remove(fifo / "class");
+  REQUIRE(::mkfifo((fifo / "class").c_str(), 0644) == 0);
+
+  std::vector<std::string> lines;
+  PciBusOptions options;
+  options.sysfs_root = tree.root.string();
+  options.log = [&lines](std::string_view line) { lines.emplace_back(line); };
+  auto bus = PciBus::Create(options);
+  REQUIRE_OK(bus);
+  auto nodes = (*bus)->Enumerate();
+  REQUIRE_OK(nodes);
+  REQUIRE(nodes->size() == 1);
+  CHECK((*nodes)[0].id == "pci/0000:00:02.0");
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], Catch::StartsWith("skipped 0000:00:03.0: IO_INVALID: unexpected content "
+                                         "'0xzz86'"));
+  CHECK_THAT(lines[1], Catch::StartsWith("skipped 0000:00:04.0: NOT_FILE: read "));
+  CHECK_THAT(lines[1], Catch::Contains("0000:00:04.0/class: a FIFO"));
 }
 
 TEST_CASE("pci bus: opens it refuses before binding anything", "[bus][pci]") {

@@ -40,3 +40,31 @@ TEST_CASE("Printable escapes malformed UTF-8 byte by byte", "[text]") {
   CHECK(Printable("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // past U+10FFFF
   CHECK(Printable("\xe2\x82" "A") == "\\xe2\\x82A");        // cut by ASCII
 }
+
+TEST_CASE("Utf8SequenceLength measures one valid sequence and its code point", "[text]") {
+  uint32_t code = 0;
+  CHECK(udrv::Utf8SequenceLength("\xc3\xa9x", code) == 2);
+  CHECK(code == 0xe9);
+  CHECK(udrv::Utf8SequenceLength("\xf0\x9f\x98\x80", code) == 4);
+  CHECK(code == 0x1f600);
+  CHECK(udrv::Utf8SequenceLength("\xc2\x9b", code) == 2);
+  CHECK(code == 0x9b);
+  CHECK(udrv::Utf8SequenceLength("\xc0\xaf", code) == 0);  // overlong
+  CHECK(udrv::Utf8SequenceLength("\xff", code) == 0);
+  CHECK(udrv::Utf8SequenceLength("", code) == 0);
+}
+
+TEST_CASE("UnescapeText gives back what EscapeText escaped", "[text]") {
+  std::string every_byte;
+  for (int byte = 0; byte < 256; ++byte) every_byte += static_cast<char>(byte);
+  const std::string samples[] = {every_byte, "\\e[2J is no escape", "x\x1b]0;t\x07\n\t\\",
+                                 "Gr\xc3\xbc\xc3\x9f" "e \xc2\x9b \xff", ""};
+  for (const std::string& text : samples) {
+    CHECK(udrv::UnescapeText(udrv::EscapeText(text)) == text);
+    // The same escapes as Printable's, the backslash apart.
+    CHECK(udrv::EscapeText(text).find_first_of("\n\x1b\x07") == std::string::npos);
+  }
+  // A backslash that starts no escape stays (text written before it was escaped).
+  CHECK(udrv::UnescapeText("C:\\dir\\q \\x4 \\") == "C:\\dir\\q \\x4 \\");
+  CHECK(udrv::EscapeText("a\\nb\x1b") == "a\\\\nb\\e");
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -215,6 +216,24 @@ TEST_CASE("bind: a function outside any IOMMU group", "[bind]") {
 
   auto missing = CheckGroupViability(A("0000:00:09.0"), tree.root());
   CHECK(StatusOf(missing) == "IO_NOT_PRESENT");
+}
+
+TEST_CASE("bind: an iommu_group link that loops is no missing IOMMU", "[bind]") {
+  FakeSysfs tree;
+  tree.AddDevice("0000:00:02.0");
+  tree.AddDriver("vfio-pci");
+  tree.AddIommu("dmar0");
+  fs::create_directory_symlink("iommu_group", tree.Device("0000:00:02.0") / "iommu_group");
+  auto viability = CheckGroupViability(A("0000:00:02.0"), tree.root());
+  REQUIRE(StatusOf(viability) == "IO_INVALID");
+  CHECK(viability.error().err_no == ELOOP);
+  CHECK(viability.error().what.find("check IOMMU group: read IOMMU group: the iommu_group link "
+                                    "cannot be followed") == 0);
+  auto bound = BindDriver(A("0000:00:02.0"), "vfio-pci", tree.root());
+  REQUIRE(StatusOf(bound) == "IO_INVALID");
+  CHECK(bound.error().err_no == ELOOP);
+  CHECK(tree.DriverOverride("0000:00:02.0") == "(null)\n");
+  CHECK(tree.Probed().empty());
 }
 
 TEST_CASE("bind: BindDriver refuses bad requests before writing anything", "[bind]") {

@@ -1,10 +1,13 @@
 // SysfsPci over trees written by the test and the recorded tree of this
 // machine: the parsing of every attribute, the errors for broken trees, and
 // a vanished device.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -110,6 +113,62 @@ TEST_CASE("sysfs pci: broken trees give errors naming the file", "[pci]") {
     auto info = sysfs.Read(*Address::Parse("0000:00:09.0"));
     REQUIRE_FALSE(info);
     CHECK(info.error().status == Status::IO_NOT_PRESENT);
+  }
+}
+
+namespace {
+
+void OnAlarm(int) {}
+
+// Runs `read` with SIGALRM due after two seconds and no SA_RESTART: a read
+// that blocks (a FIFO opened for reading waits for a writer) ends in EINTR
+// instead of hanging the suite.
+template <typename Read>
+auto WithinTwoSeconds(Read read) {
+  struct sigaction action{};
+  struct sigaction previous{};
+  action.sa_handler = OnAlarm;
+  ::sigaction(SIGALRM, &action, &previous);
+  ::alarm(2);
+  auto result = read();
+  ::alarm(0);
+  ::sigaction(SIGALRM, &previous, nullptr);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("sysfs pci: a FIFO or device node where an attribute belongs is refused, not opened",
+          "[pci]") {
+  Tree tree;
+  fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
+  SysfsPci sysfs(tree.root.string());
+  const Address address = *Address::Parse("0000:00:03.0");
+  for (const char* attribute : {"vendor", "irq", "resource", "driver_override"}) {
+    fs::remove(dir / attribute);
+    REQUIRE(::mkfifo((dir / attribute).c_str(), 0644) == 0);
+    auto info = WithinTwoSeconds([&] { return sysfs.Read(address); });
+    REQUIRE_FALSE(info);
+    CHECK(info.error().status == Status::NOT_FILE);
+    CHECK_THAT(info.error().what,
+               Catch::Contains(sysfs.DevicePath(address) + "/" + attribute + ": a FIFO"));
+    fs::remove(dir / attribute);
+    // The others are optional.
+    if (attribute == std::string("vendor")) Tree::Write(dir / attribute, "0x8086");
+  }
+  REQUIRE(::mkfifo((dir / "config").c_str(), 0644) == 0);
+  auto config = WithinTwoSeconds([&] { return sysfs.ReadConfig(address); });
+  REQUIRE_FALSE(config);
+  CHECK(config.error().status == Status::NOT_FILE);
+  CHECK_THAT(config.error().what, Catch::Contains("config: a FIFO"));
+
+  // /dev/null's numbers: a device node whose open would run a driver.
+  fs::remove(dir / "config");
+  if (::mknod((dir / "config").c_str(), S_IFCHR | 0644, ::makedev(1, 3)) == 0) {
+    config = sysfs.ReadConfig(address);
+    REQUIRE_FALSE(config);
+    CHECK(config.error().status == Status::NOT_FILE);
+    CHECK_THAT(config.error().what, Catch::Contains("config: a character device"));
   }
 }
 
@@ -231,6 +290,51 @@ TEST_CASE("sysfs pci: IOMMU group members and the parent bridge", "[pci]") {
   (void)port;
 }
 
+TEST_CASE("sysfs pci: an iommu_group link that leads to no group says why", "[pci]") {
+  Tree tree;
+  fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
+  SysfsPci sysfs(tree.root.string());
+  const Address address = *Address::Parse("0000:00:03.0");
+  const std::string link = sysfs.DevicePath(address) + "/iommu_group";
+
+  SECTION("a loop") {
+    // The group's directory links back to itself: ELOOP on every lookup.
+    fs::create_directories(tree.root / "kernel/iommu_groups");
+    fs::create_directory_symlink("7", tree.root / "kernel/iommu_groups/7");
+    fs::create_directory_symlink("../../../kernel/iommu_groups/7", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    CHECK_FALSE(info->iommu_group);
+    REQUIRE(info->iommu_group_error);
+    CHECK(info->iommu_group_error->err_no == ELOOP);
+    CHECK(info->iommu_group_error->object == link);
+    CHECK_THAT(info->iommu_group_error->what, Catch::Contains("cannot be followed"));
+  }
+  SECTION("a link to itself") {
+    fs::create_directory_symlink("iommu_group", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    REQUIRE(info->iommu_group_error);
+    CHECK(info->iommu_group_error->err_no == ELOOP);
+  }
+  SECTION("a target that is no group") {
+    fs::create_directory_symlink("../../../kernel/iommu_groups/seven", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    REQUIRE(info->iommu_group_error);
+    CHECK(info->iommu_group_error->status == Status::IO_INVALID);
+    CHECK_THAT(info->iommu_group_error->what,
+               Catch::Contains("leads to 'seven', not an IOMMU group"));
+  }
+  SECTION("a group directory the recorded tree left out still names its group") {
+    fs::create_directory_symlink("../../../kernel/iommu_groups/9", dir / "iommu_group");
+    auto info = sysfs.Read(address);
+    REQUIRE_OK(info);
+    CHECK(info->iommu_group == 9u);
+    CHECK_FALSE(info->iommu_group_error);
+  }
+}
+
 TEST_CASE("sysfs pci: malformed optional attributes name the file", "[pci]") {
   Tree tree;
   fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
@@ -286,6 +390,14 @@ TEST_CASE("sysfs pci: ReadConfig returns what the config file gives", "[pci]") {
 
   Tree::WriteBytes(dir / "config", {});
   CHECK(udrv::testing::StatusOf(sysfs.ReadConfig(address)) == "IO_INVALID");
+  // 20 GB (sparse): no config space is larger than 4096 bytes.
+  fs::resize_file(dir / "config", uint64_t{20} << 30);
+  auto huge = sysfs.ReadConfig(address);
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().status == Status::FILE_BIG);
+  CHECK_THAT(huge.error().what,
+             Catch::Contains("holds 21474836480 bytes, more than any config space (4096): not a "
+                             "config space"));
   auto gone = sysfs.ReadConfig(*Address::Parse("0000:00:09.0"));
   REQUIRE_FALSE(gone);
   CHECK(gone.error().status == Status::IO_NOT_PRESENT);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -87,6 +88,16 @@ TEST_CASE("json: escapes, surrogate pairs and whitespace", "[busctl][json]") {
   CHECK(*array[0].AsString() == "\xc3\xa9\xf0\x9f\x98\x80/\b\f");
   CHECK(array[1].Dump() == "0\n");
   CHECK(array[2].Dump() == "-1\n");
+}
+
+TEST_CASE("json: controls, DEL, C1 and bytes that are not UTF-8 are escaped", "[busctl][json]") {
+  // A window title (OSC 0), DEL, CSI as C1 (U+009B), a stray byte, then UTF-8.
+  const std::string text = "\x1b]0;owned\x07 \x7f \xc2\x9b" "2J \xff \xc3\xa9";
+  const std::string dumped = Json(text).Dump();
+  CHECK(dumped == "\"\\u001b]0;owned\\u0007 \\u007f \\u009b2J \\ufffd \xc3\xa9\"\n");
+  auto parsed = Json::Parse(dumped);
+  REQUIRE_OK(parsed);
+  CHECK(*parsed->AsString() == "\x1b]0;owned\x07 \x7f \xc2\x9b" "2J \xef\xbf\xbd \xc3\xa9");
 }
 
 TEST_CASE("json: malformed text is IO_INVALID saying where", "[busctl][json]") {
@@ -206,4 +217,47 @@ TEST_CASE("binding state: a path that cannot be created names itself", "[busctl]
   auto state = BindingState::Open(dir.path() / "file/bindings.json");
   REQUIRE_FALSE(state);
   CHECK_THAT(state.error().what, Catch::Contains(dir.path().string() + "/file"));
+}
+
+TEST_CASE("binding state: a link or a special file is refused, and nothing written through it",
+          "[busctl][state]") {
+  TempDir dir;
+  const fs::path other = dir.path() / "other-file";
+  Spit(other, "someone else's");
+  const fs::path path = dir.path() / "bindings.json";
+  fs::create_symlink(other, path);
+  auto state = BindingState::Open(path);
+  REQUIRE(StatusOf(state) == "IO_INVALID");
+  CHECK_THAT(state.error().what, Catch::Contains("a symbolic link, which busctl does not follow"));
+  CHECK(state.error().object == path.string());
+  CHECK(Slurp(other) == "someone else's");
+
+  // /dev/null's numbers: a device node where the file belongs is not opened.
+  fs::remove(path);
+  if (::mknod(path.c_str(), S_IFCHR | 0644, ::makedev(1, 3)) == 0) {
+    state = BindingState::Open(path);
+    REQUIRE(StatusOf(state) == "IO_INVALID");
+    CHECK_THAT(state.error().what, Catch::Contains("not a regular file"));
+  }
+}
+
+TEST_CASE("binding state: a file past the size limit is refused unread", "[busctl][state]") {
+  TempDir dir;
+  const fs::path path = dir.path() / "bindings.json";
+  // A state file padded with spaces to the limit exactly is read.
+  std::string text = "{\"schema\": \"udrv.busctl.bindings/1\", \"records\": []}";
+  text.resize(udrv::busctl::kMaxStateFileBytes, ' ');
+  Spit(path, text);
+  REQUIRE_OK(BindingState::Open(path));
+  // One byte more (sparse: content that would not even parse) is not.
+  fs::remove(path);
+  Spit(path, "");
+  fs::resize_file(path, udrv::busctl::kMaxStateFileBytes + 1);
+  auto state = BindingState::Open(path);
+  REQUIRE(StatusOf(state) == "FILE_BIG");
+  CHECK_THAT(state.error().what,
+             Catch::Contains("read state file: 1048577 bytes, more than a busctl state file may "
+                             "hold (1048576 bytes)"));
+  CHECK(state.error().object == path.string());
+  CHECK(fs::file_size(path) == udrv::busctl::kMaxStateFileBytes + 1);  // left as it was
 }

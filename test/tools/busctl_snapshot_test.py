@@ -73,12 +73,12 @@ def validated(result, what):
     return doc
 
 
-REPLAY_ROOT = re.compile(r"/[^ \"']*/busctl-snapshot\.[A-Za-z0-9]{6}/sys")
+# The private directory a replay unpacks into, which messages never name.
+REPLAY_ROOT = re.compile(r"/[^ \"']*/busctl-snapshot\.[A-Za-z0-9]{6}/")
 
 
-def normalized_iommu(text, root, json_mode):
+def normalized_iommu(text, json_mode):
     """iommu less what belongs to the running machine rather than to sysfs."""
-    text = REPLAY_ROOT.sub(root, text)
     if json_mode:
         doc = json.loads(text)
         doc.pop("dev_vfio_vfio", None)
@@ -110,11 +110,15 @@ def compare_replay(label, root_args, root, snapshot):
                   f"{direct.returncode} vs {replay.returncode}: {replay.stderr}")
             if json_mode:
                 validated(replay, f"{name} from the snapshot")
-            # Messages that name a sysfs path name the unpacked copy's.
-            want, got = direct.stdout, REPLAY_ROOT.sub(root, replay.stdout)
+            # Messages that name a sysfs file name it as the snapshot's member.
+            check(not REPLAY_ROOT.search(replay.stdout + replay.stderr),
+                  f"{name}: the replay names no file in its private directory",
+                  replay.stdout + replay.stderr)
+            want = direct.stdout
+            got = replay.stdout.replace(f"snapshot {snapshot}: member sys", root)
             if command[0] == "iommu":
-                want = normalized_iommu(want, root, json_mode)
-                got = normalized_iommu(got, root, json_mode)
+                want = normalized_iommu(want, json_mode)
+                got = normalized_iommu(got, json_mode)
             check(got == want, f"{name}: the snapshot replays to the same output",
                   "\n".join(line for line in difflib.unified_diff(
                       want.splitlines(), got.splitlines(), "direct", "replay", lineterm=""))[:3000])

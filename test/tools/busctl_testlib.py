@@ -1,6 +1,10 @@
 """What busctl's Python tool tests share: the schema every --json document
-is validated against, and the tally of checks with the failures named."""
+is validated against, the tally of checks with the failures named, and a
+sysfs tree shaped as the kernel's that a test writes and changes."""
 import json
+import os
+import struct
+import tempfile
 
 import jsonschema
 
@@ -31,3 +35,90 @@ class Checks:
         else:
             self.failures.append(what)
             print(f"FAIL: {what}\n  {str(detail)[:self.detail_limit]}")
+
+
+# Recorded as the kernel prints `resource`: start end flags.
+MEM32 = 0x40200
+MEM64_PREFETCH = 0x14220C
+IO = 0x40101
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text + "\n")
+
+
+def pattern(size, base):
+    """32-bit words base + offset, little endian: every word says where it is."""
+    return b"".join(struct.pack("<I", base + offset) for offset in range(0, size, 4))
+
+
+def resource_line(start, size, flags):
+    end = start + size - 1 if size else 0
+    return f"0x{start:016x} 0x{end:016x} 0x{flags:016x}"
+
+
+class Tree:
+    """A sysfs tree as the kernel lays it out, in a temporary directory."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="udrv-busctl-tree-")
+        os.chmod(self.root, 0o755)  # nobody reads it too
+        for directory in ["bus/pci/devices", "bus/pci/drivers", "devices/pci0000:00",
+                          "class/iommu/dmar0"]:
+            os.makedirs(f"{self.root}/{directory}")
+        write(f"{self.root}/bus/pci/drivers_probe", "")
+        for driver in ["vfio-pci", "uio_pci_generic", "ahci", "e1000e"]:
+            os.makedirs(f"{self.root}/bus/pci/drivers/{driver}")
+            write(f"{self.root}/bus/pci/drivers/{driver}/bind", "")
+            write(f"{self.root}/bus/pci/drivers/{driver}/unbind", "")
+
+    def device_dir(self, address):
+        return f"{self.root}/devices/pci0000:00/{address}"
+
+    def add(self, address, vendor, device, command, bars, driver=None, group=None):
+        directory = self.device_dir(address)
+        os.makedirs(directory)
+        for name, value in [("vendor", vendor), ("device", device), ("subsystem_vendor", vendor),
+                            ("subsystem_device", 0), ("class", 0x00FF00), ("revision", 0x10)]:
+            write(f"{directory}/{name}", f"0x{value:04x}")
+        write(f"{directory}/irq", "11")
+        write(f"{directory}/driver_override", "(null)")
+        config = bytearray(64)
+        struct.pack_into("<HHH", config, 0, vendor, device, command)
+        with open(f"{directory}/config", "wb") as f:
+            f.write(config)
+        lines = []
+        for index in range(7):
+            start, size, flags = bars.get(index, (0, 0, 0))
+            lines.append(resource_line(start, size, flags))
+            if size and flags != IO:
+                with open(f"{directory}/resource{index}", "wb") as f:
+                    f.write(pattern(size, 0xB0000000 + (index << 24)))
+                os.chmod(f"{directory}/resource{index}", 0o600)  # as the kernel makes them
+        write(f"{directory}/resource", "\n".join(lines))
+        os.symlink(f"../../../devices/pci0000:00/{address}",
+                   f"{self.root}/bus/pci/devices/{address}")
+        if driver:
+            os.symlink(f"../../../bus/pci/drivers/{driver}", f"{directory}/driver")
+        if group is not None:
+            group_dir = f"{self.root}/kernel/iommu_groups/{group}/devices"
+            os.makedirs(group_dir, exist_ok=True)
+            os.symlink(f"../../../kernel/iommu_groups/{group}", f"{directory}/iommu_group")
+            os.symlink(f"../../../../devices/pci0000:00/{address}", f"{group_dir}/{address}")
+        return directory
+
+
+def tree_files(root):
+    """Every file and link below `root`: path -> bytes or link target, to
+    tell whether a command changed anything."""
+    files = {}
+    for directory, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                files[path] = os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    files[path] = f.read()
+    return files

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -261,7 +262,7 @@ TEST_CASE("the manifest keeps what a recording left out", "[snapshot]") {
   auto decoded = SnapshotManifest::Decode(manifest.Encode(), "test");
   REQUIRE_OK(decoded);
   CHECK(decoded->created == manifest.created);
-  CHECK(decoded->host == "host with control");
+  CHECK(decoded->host == "host\twith\ncontrol");
   CHECK(decoded->uid == 65534);
   REQUIRE(decoded->limited_configs.size() == 2);
   CHECK(decoded->limited_configs[1].device == "0000:00:02.0");
@@ -271,6 +272,32 @@ TEST_CASE("the manifest keeps what a recording left out", "[snapshot]") {
   CHECK(decoded->skipped[0].why == "Permission denied");
   // Keys a later version adds are skipped.
   CHECK(SnapshotManifest::Decode(manifest.Encode() + "future-key some value\n", "test"));
+}
+
+TEST_CASE("manifest values read back as they were, whatever bytes they hold", "[snapshot]") {
+  SnapshotManifest manifest;
+  manifest.source = "/tmp/tree \x1b]0;title\x07 \\ \xff";
+  manifest.kernel = "6.1\r\n";
+  // A device named with spaces and controls must not break the numbers after it.
+  manifest.limited_configs = {{"odd name\n64 256", 64, 256}};
+  manifest.skipped = {{"devices/x/msi_irqs/24\n\t\x1b", "read /t/x: a FIFO\twhere\\"}};
+  const std::string text = manifest.Encode();
+  for (size_t at = 0; at < text.size(); ++at) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    INFO("byte " << at);
+    CHECK((byte >= 0x20 || byte == '\n' || byte == '\t'));
+  }
+  auto decoded = SnapshotManifest::Decode(text, "test");
+  REQUIRE_OK(decoded);
+  CHECK(decoded->source == manifest.source);
+  CHECK(decoded->kernel == manifest.kernel);
+  REQUIRE(decoded->limited_configs.size() == 1);
+  CHECK(decoded->limited_configs[0].device == "odd name\n64 256");
+  CHECK(decoded->limited_configs[0].recorded == 64);
+  CHECK(decoded->limited_configs[0].size == 256);
+  REQUIRE(decoded->skipped.size() == 1);
+  CHECK(decoded->skipped[0].what == manifest.skipped[0].what);
+  CHECK(decoded->skipped[0].why == manifest.skipped[0].why);
 }
 
 std::string SmallSnapshot() {
@@ -488,6 +515,109 @@ TEST_CASE("a replay removes its directory, also when unpacking fails", "[snapsho
   auto no_parent = SnapshotReplay::Unpack(*snapshot, "/nonexistent-udrv-dir", "snap");
   REQUIRE_FALSE(no_parent);
   CHECK(no_parent.error().status == Status::NOT_FOUND);
+}
+
+TEST_CASE("snapshot files and members past their limits are refused before they are read",
+          "[snapshot]") {
+  TempDir dir;
+  // The file: 256 MiB and one byte (sparse), refused by its size alone.
+  const std::string huge = (dir.path / "huge.snap").string();
+  std::ofstream(huge).close();
+  fs::resize_file(huge, (uint64_t{256} << 20) + 1);
+  auto read = ReadSnapshotFile(huge);
+  REQUIRE_FALSE(read);
+  CHECK(read.error().status == Status::FILE_BIG);
+  CHECK(read.error().object == huge);
+  CHECK_THAT(read.error().what, Catch::Contains("read snapshot: 268435457 bytes, more than a "
+                                                "busctl snapshot may hold (268435456 bytes)"));
+  // A FIFO is no snapshot, and is not waited on.
+  const std::string fifo = (dir.path / "fifo.snap").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  read = ReadSnapshotFile(fifo);
+  REQUIRE_FALSE(read);
+  CHECK_THAT(read.error().what, Catch::Contains("not a regular file"));
+
+  // A member: the limit is read from its header; past it, its data is not.
+  const std::string largest(kMaxMemberBytes, 'x');
+  REQUIRE_OK(DecodeSnapshot(
+      SnapshotOf({ArchiveEntry::Directory("sys"), ArchiveEntry::File("sys/big", largest)}),
+      "snap"));
+  CheckFails(SnapshotOf({ArchiveEntry::Directory("sys"),
+                         ArchiveEntry::File("sys/big", std::string(kMaxMemberBytes + 1, 'x'))}),
+             Status::IO_INVALID,
+             "member 'sys/big': declares 4194305 bytes of data, more than a snapshot member may "
+             "hold (4194304)");
+  // A header that declares 300 MB with none of it there: the limit speaks
+  // first, not the truncation only a look at the data would find.
+  std::string forged =
+      SnapshotOf({ArchiveEntry::Directory("sys"), ArchiveEntry::File("sys/big", "x")});
+  const size_t header = forged.size() - 4 * 512;  // then its data, then the end marker
+  forged.resize(header + 512);
+  forged.replace(header + 124, 12, std::string("02170321400") + '\0');  // 300000000, octal
+  uint64_t sum = 0;
+  for (size_t n = 0; n < 512; ++n) {
+    sum += n >= 148 && n < 156 ? ' ' : static_cast<unsigned char>(forged[header + n]);
+  }
+  char checksum[8];
+  std::snprintf(checksum, sizeof(checksum), "%06o", static_cast<unsigned>(sum));
+  forged.replace(header + 148, 8, std::string(checksum, 6) + std::string("\0 ", 2));
+  CheckFails(forged, Status::IO_INVALID,
+             "member 'sys/big': declares 300000000 bytes of data, more than a snapshot member may "
+             "hold");
+}
+
+TEST_CASE("member paths deeper than a snapshot holds are refused; deep ones unpack in any order, "
+          "up to a number of directories",
+          "[snapshot]") {
+  auto deep_path = [](char branch, size_t components) {
+    std::string path = "sys";
+    for (size_t n = 1; n + 1 < components; ++n) path += std::string("/") + branch;
+    return path + "/f";
+  };
+  CheckFails(SnapshotOf({ArchiveEntry::Directory("sys"),
+                         ArchiveEntry::File(deep_path('a', kMaxPathComponents + 1), "x")}),
+             Status::IO_INVALID, "has 33 path components, more than a snapshot holds (32");
+
+  // Thousands of members at the deepest depth allowed, alternating between
+  // two branches so that no two in a row share more than sys/: each unpacks
+  // where it belongs (the walk keeps at most one path of directories open).
+  std::vector<ArchiveEntry> entries = {ArchiveEntry::Directory("sys")};
+  for (int n = 0; n < 3000; ++n) {
+    const char branch = n % 2 == 0 ? 'a' : 'b';
+    std::string path = deep_path(branch, kMaxPathComponents);
+    path.back() = 'f';
+    path += std::to_string(n);
+    entries.push_back(ArchiveEntry::File(path, std::to_string(n)));
+  }
+  auto snapshot = DecodeSnapshot(SnapshotOf(entries), "snap");
+  REQUIRE_OK(snapshot);
+  auto replay = SnapshotReplay::Unpack(*snapshot, TmpParent(), "snap");
+  REQUIRE_OK(replay);
+  const fs::path root = replay->directory();
+  CHECK(ReadFile(root / entries[1].path) == "0");
+  CHECK(ReadFile(root / entries[2].path) == "1");
+  CHECK(ReadFile(root / entries.back().path) == "2999");
+  size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root / "sys")) {
+    files += entry.is_regular_file() ? 1 : 0;
+  }
+  CHECK(files == 3000);
+
+  // Each member 30 new directories deep (2 MB of archive): refused once the
+  // unpacking has made as many as a snapshot may.
+  std::vector<ArchiveEntry> chains = {ArchiveEntry::Directory("sys")};
+  for (size_t n = 0; n * (kMaxPathComponents - 2) <= kMaxDirectories; ++n) {
+    std::string path = "sys/" + std::to_string(n);  // then 29 more, then the file: 32
+    for (size_t depth = 3; depth < kMaxPathComponents; ++depth) path += "/d";
+    chains.push_back(ArchiveEntry::File(path + "/f", "x"));
+  }
+  auto many = DecodeSnapshot(SnapshotOf(chains), "snap");
+  REQUIRE_OK(many);
+  auto refused = SnapshotReplay::Unpack(*many, TmpParent(), "snap");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().status == Status::IO_INVALID);
+  CHECK_THAT(refused.error().what,
+             Catch::Contains("the snapshot makes more than 65536 directories"));
 }
 
 }  // namespace

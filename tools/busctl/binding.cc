@@ -13,6 +13,7 @@
 #include "output.h"
 #include "privilege.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/sysfs.h"
 
@@ -23,8 +24,9 @@ namespace {
 constexpr std::string_view kNeedsRoot =
     "it writes sysfs (driver_override, drivers_probe, the drivers' unbind files)";
 
+// For text output: the driver's name, escaped (a tree can name it anything).
 std::string DriverOrNone(const std::optional<std::string>& driver) {
-  return driver ? *driver : "no driver";
+  return driver ? Printable(*driver) : "no driver";
 }
 
 Json OptionalString(const std::optional<std::string>& value) {
@@ -54,10 +56,10 @@ void PrintViability(const pci::GroupViability& viability) {
                viability.group, viability.viable ? "viable" : "not viable");
   for (const auto& [address, driver] : viability.members) {
     std::fprintf(stderr, "  %s  %s\n", address.ToString().c_str(),
-                 driver.empty() ? "(no driver)" : driver.c_str());
+                 driver.empty() ? "(no driver)" : Printable(driver).c_str());
   }
   for (const std::string& blocker : viability.blockers) {
-    std::fprintf(stderr, "  blocked by %s\n", blocker.c_str());
+    std::fprintf(stderr, "  blocked by %s\n", Printable(blocker).c_str());
   }
 }
 
@@ -73,6 +75,9 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   Json document = NewDocument("bind");
   document.Set("address", address.ToString());
   document.Set("driver", driver);
+  if (auto live = RequireLiveMachine(options, "bind"); !live) {
+    return ReportError(options, "bind", live.error(), std::move(document));
+  }
   if (auto root = RequireRoot("bind", kNeedsRoot); !root) {
     return ReportError(options, "bind", root.error(), std::move(document));
   }
@@ -117,11 +122,11 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
     PrintDocument(document);
   } else if (changed) {
     std::printf("bound %s to %s (was: %s); undo with: busctl restore %s\n",
-                address.ToString().c_str(), driver.c_str(),
+                address.ToString().c_str(), Printable(driver).c_str(),
                 DriverOrNone(record->previous_driver).c_str(), address.ToString().c_str());
   } else {
     std::printf("%s is bound to %s already; nothing changed\n", address.ToString().c_str(),
-                driver.c_str());
+                Printable(driver).c_str());
   }
   return kExitOk;
 }
@@ -135,6 +140,9 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   Json document = NewDocument("unbind");
   document.Set("address", address.ToString());
+  if (auto live = RequireLiveMachine(options, "unbind"); !live) {
+    return ReportError(options, "unbind", live.error(), std::move(document));
+  }
   if (auto root = RequireRoot("unbind", kNeedsRoot); !root) {
     return ReportError(options, "unbind", root.error(), std::move(document));
   }
@@ -172,7 +180,7 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
     PrintDocument(document);
   } else {
     std::printf("unbound %s from %s; undo with: busctl restore %s\n", address.ToString().c_str(),
-                info->driver->c_str(), address.ToString().c_str());
+                DriverOrNone(info->driver).c_str(), address.ToString().c_str());
   }
   return kExitOk;
 }
@@ -193,6 +201,9 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
   if (!arguments.all) {
     only = *ParseDeviceArgument(arguments.device);  // validated
     document.Set("address", only->ToString());
+  }
+  if (auto live = RequireLiveMachine(options, "restore"); !live) {
+    return ReportError(options, "restore", live.error(), std::move(document));
   }
   if (auto root = RequireRoot("restore", kNeedsRoot); !root) {
     return ReportError(options, "restore", root.error(), std::move(document));
@@ -232,8 +243,8 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
           record.command + (record.change.driver.empty() ? "" : " to " + record.change.driver);
       std::printf("restored %s to %s (undid the %s of %s)\n",
                   record.change.address.ToString().c_str(),
-                  DriverOrNone(record.change.previous_driver).c_str(), undone.c_str(),
-                  record.recorded_at.c_str());
+                  DriverOrNone(record.change.previous_driver).c_str(), Printable(undone).c_str(),
+                  Printable(record.recorded_at).c_str());
     }
   }
   if (!any && only) {
@@ -248,7 +259,7 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
   if (options.json) {
     PrintDocument(document);
   } else if (!any) {
-    std::printf("nothing to restore: %s holds no records\n", state->path().c_str());
+    std::printf("nothing to restore: %s holds no records\n", Printable(state->path()).c_str());
   }
   return kExitOk;
 }

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "bounded_file.h"
+
 namespace udrv::busctl {
 
 namespace {
@@ -56,18 +58,6 @@ Result<RollbackRecord> RecordFromJson(const Json& json, const std::string& path)
   return record;
 }
 
-Result<std::string> ReadAll(int fd, const std::string& path) {
-  std::string text;
-  char buffer[4096];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno(errno, "read " + path);
-    if (n == 0) return text;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-}
-
 }  // namespace
 
 Json RecordToJson(const RollbackRecord& record) {
@@ -99,7 +89,23 @@ Result<BindingState> BindingState::Open(const std::string& path) {
       return FailErrno(error.value(), "create the state file's directory " + directory.string());
     }
   }
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  // Never through a link, never a device node: busctl runs as root, and a
+  // link planted where the state file belongs would have it read and rewrite
+  // another file. lstat keeps special files unopened, O_NOFOLLOW closes the
+  // race, ReadBoundedFile's fstat checks what was opened.
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return Fail(Status::IO_INVALID,
+                S_ISLNK(st.st_mode)
+                    ? "open state file: a symbolic link, which busctl does not follow"
+                    : "open state file: not a regular file, so not a busctl state file",
+                path);
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd && errno == ELOOP) {
+    return Fail(Status::IO_INVALID,
+                "open state file: a symbolic link, which busctl does not follow", path, ELOOP);
+  }
   if (!fd) return FailErrno(errno, "open state file " + path);
   int locked;
   do {
@@ -107,8 +113,8 @@ Result<BindingState> BindingState::Open(const std::string& path) {
   } while (locked != 0 && errno == EINTR);
   if (locked != 0) return FailErrno(errno, "lock state file " + path);
 
-  auto text = ReadAll(fd.get(), path);
-  if (!text) return std::unexpected(text.error());
+  auto text = ReadBoundedFile(fd.get(), path, kMaxStateFileBytes, "a busctl state file");
+  if (!text) return Wrap(text.error(), "read state file");
   std::vector<RollbackRecord> records;
   // A file just created is empty: no records yet. Written at once, so that
   // whatever busctl leaves behind is a state file.

@@ -3,6 +3,7 @@
 // another shell, can put it back (docs/busctl.md, "The state file").
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,8 @@ namespace udrv::busctl {
 inline constexpr std::string_view kDefaultStateFile = "/run/udrv/busctl-bindings.json";
 // The state file's "schema" member.
 inline constexpr std::string_view kStateFileSchema = "udrv.busctl.bindings/1";
+// A record takes about 250 bytes: thousands of changes not yet restored.
+inline constexpr uint64_t kMaxStateFileBytes = 1 << 20;
 
 struct RollbackRecord {
   std::string command;  // "bind" or "unbind"
@@ -40,7 +43,8 @@ class BindingState {
   // Opens `path`, creating it (and its directory) when missing, and takes an
   // exclusive lock on it that lasts as long as the object: busctl runs that
   // change bindings wait for each other. IO_INVALID naming the file when it
-  // holds anything but a state file.
+  // is a symbolic link or no regular file, or holds anything but a state
+  // file; FILE_BIG, unread, when it is larger than kMaxStateFileBytes.
   static Result<BindingState> Open(const std::string& path);
 
   const std::string& path() const { return path_; }

@@ -15,6 +15,7 @@ struct GlobalOptions {
   std::string pci_ids;  // empty: libpci's default database
   bool json = false;    // print the versioned JSON document (docs/busctl.md)
   std::string from;     // a `busctl snapshot` file to read instead of the machine
+  std::string replay_directory;  // where --from unpacked it (the sysfs root's parent)
 };
 
 // Exit statuses, the same for every command: 0 done, 1 the operation failed

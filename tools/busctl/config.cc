@@ -12,6 +12,7 @@
 #include "pci_format.h"
 #include "privilege.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/names.h"
 #include "udrv/pci/sysfs.h"
 
@@ -89,7 +90,7 @@ int RunConfig(const GlobalOptions& options, const ConfigArguments& arguments) {
     for (const CapabilityReport& report : walk.reports) capabilities.Push(CapabilityToJson(report));
     document.Set("capabilities", std::move(capabilities));
     document.Set("capability_error", walk.error ? ErrorToJson(*walk.error) : Json());
-    document.Set("skipped", skipped.ToJson());
+    document.Set("skipped", skipped.ToJson(options));
     PrintDocument(document);
     return kExitOk;
   }
@@ -102,9 +103,9 @@ int RunConfig(const GlobalOptions& options, const ConfigArguments& arguments) {
   std::string text = SummaryLine(*info, *names, arguments.numeric) + "\n" +
                      HexDump(*config, length) + "\n";
   for (const CapabilityReport& report : walk.reports) text += CapabilityText(report);
-  if (walk.error) text += "\tCapabilities: <" + walk.error->ToString() + ">\n";
+  if (walk.error) text += "\tCapabilities: <" + Printable(walk.error->ToString()) + ">\n";
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("config");
+  skipped.Print("config", options);
   return kExitOk;
 }
 

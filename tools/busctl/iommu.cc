@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -21,6 +21,8 @@
 #include "output.h"
 #include "pci_format.h"
 #include "privilege.h"
+#include "udrv/core/text.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
 
@@ -58,14 +60,6 @@ Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   return names;
 }
 
-std::optional<std::string> LinkBasename(const std::string& path) {
-  char target[4096];
-  const ssize_t length = ::readlink(path.c_str(), target, sizeof(target) - 1);
-  if (length <= 0) return std::nullopt;
-  const std::string text(target, static_cast<size_t>(length));
-  return text.substr(text.rfind('/') + 1);
-}
-
 // All of `text` as a number in `base` ("0x" allowed in front of hex).
 std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
   if (base == 16 && text.starts_with("0x")) text.remove_prefix(2);
@@ -75,10 +69,16 @@ std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
   return value;
 }
 
-// reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line.
-Result<std::vector<Region>> ParseReservedRegions(const std::string& path) {
-  std::ifstream file(path);
+// reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line;
+// nullopt without the file (kernels before 4.11).
+Result<std::optional<std::vector<Region>>> ReadReservedRegions(const std::string& path) {
+  auto contents = pci::ReadSysfsFile(path, 1 << 20);
+  if (!contents) {
+    if (contents.error().err_no == ENOENT) return std::optional<std::vector<Region>>();
+    return std::unexpected(contents.error());
+  }
   std::vector<Region> regions;
+  std::istringstream file(contents->bytes);
   std::string line;
   while (std::getline(file, line)) {
     std::istringstream fields(line);
@@ -97,7 +97,7 @@ Result<std::vector<Region>> ParseReservedRegions(const std::string& path) {
     }
     regions.push_back(region);
   }
-  return regions;
+  return std::optional<std::vector<Region>>(std::move(regions));
 }
 
 // The 64-bit IOVA space less the reserved regions, as both VFIO backends cut
@@ -168,16 +168,17 @@ int RunIommu(const GlobalOptions& options) {
       Group group;
       group.number = static_cast<uint32_t>(*number);
       const std::string dir = groups_dir + "/" + name;
-      group.type = ReadFirstLine(dir + "/type");
+      group.type = ReadOptionalAttribute(dir + "/type", skipped);
       if (auto members = ListDirectory(dir + "/devices")) {
         for (const std::string& member : *members) {
-          group.members.push_back(Member{member, LinkBasename(dir + "/devices/" + member + "/driver")});
+          group.members.push_back(
+              Member{member, pci::ReadLinkName(dir + "/devices/" + member + "/driver")});
         }
       }
-      if (::access((dir + "/reserved_regions").c_str(), F_OK) == 0) {
-        auto regions = ParseReservedRegions(dir + "/reserved_regions");
-        if (!regions) return ReportError(options, "iommu", regions.error(), std::move(document));
-        group.usable = UsableRanges(*regions);
+      auto regions = ReadReservedRegions(dir + "/reserved_regions");
+      if (!regions) return ReportError(options, "iommu", regions.error(), std::move(document));
+      if (*regions) {
+        group.usable = UsableRanges(**regions);
         group.reserved = std::move(*regions);
       }
       groups.push_back(std::move(group));
@@ -193,7 +194,7 @@ int RunIommu(const GlobalOptions& options) {
   // CONFIG_VFIO_NOIOMMU: the mode is off for good.
   const std::string vfio_module = root + "/module/vfio";
   const std::string noiommu_file = vfio_module + "/parameters/enable_unsafe_noiommu_mode";
-  const std::optional<std::string> parameter = ReadFirstLine(noiommu_file);
+  const std::optional<std::string> parameter = ReadOptionalAttribute(noiommu_file, skipped);
   const bool vfio_loaded = ::access(vfio_module.c_str(), F_OK) == 0;
   std::optional<bool> noiommu;
   if (parameter) {
@@ -256,23 +257,26 @@ int RunIommu(const GlobalOptions& options) {
     document.Set("noiommu_mode", noiommu ? Json(*noiommu) : Json());
     document.Set("dev_vfio_vfio", vfio_node ? Json(*vfio_node) : Json());
     document.Set("dev_iommu", iommufd_node ? Json(*iommufd_node) : Json());
-    document.Set("skipped", skipped.ToJson());
+    document.Set("skipped", skipped.ToJson(options));
     PrintDocument(document);
     return kExitOk;
   }
 
   std::string text = "IOMMU units: ";
   if (units.empty()) {
-    text += "none (" + root + "/class/iommu is empty or missing: no IOMMU, or it is off)\n";
+    text += "none (" + Printable(NameReplayedFiles(options, root + "/class/iommu")) +
+            " is empty or missing: no IOMMU, or it is off)\n";
   } else {
-    for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + units[i];
+    for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + Printable(units[i]);
     text += "\n";
   }
   text += "IOMMU groups: " + std::to_string(groups.size()) + "\n";
   for (const Group& group : groups) {
-    text += "group " + std::to_string(group.number) + " (" + group.type.value_or("type unknown") + "):";
+    text += "group " + std::to_string(group.number) + " (" +
+            Printable(group.type.value_or("type unknown")) + "):";
     for (const Member& member : group.members) {
-      text += " " + member.name + " " + (member.driver ? *member.driver : "(no driver)") +
+      text += " " + Printable(member.name) + " " +
+              (member.driver ? Printable(*member.driver) : "(no driver)") +
               (&member != &group.members.back() ? "," : "");
     }
     text += "\n";
@@ -281,7 +285,8 @@ int RunIommu(const GlobalOptions& options) {
       continue;
     }
     for (const Region& region : *group.reserved) {
-      text += "\treserved " + Hex64(region.start) + "-" + Hex64(region.last) + " " + region.type + "\n";
+      text += "\treserved " + Hex64(region.start) + "-" + Hex64(region.last) + " " +
+              Printable(region.type) + "\n";
     }
     for (const auto& [start, last] : group.usable) {
       text += "\tusable IOVA " + Hex64(start) + "-" + Hex64(last) + "\n";
@@ -295,14 +300,15 @@ int RunIommu(const GlobalOptions& options) {
   } else if (vfio_loaded) {
     text += "off (vfio was built without CONFIG_VFIO_NOIOMMU)\n";
   } else {
-    text += "unknown (vfio is not loaded: no " + vfio_module + ")\n";
+    text += "unknown (vfio is not loaded: no " +
+            Printable(NameReplayedFiles(options, vfio_module)) + ")\n";
   }
   if (live) {
     text += std::string("/dev/vfio/vfio: ") + (*vfio_node ? "present" : "absent") + "\n";
     text += std::string("/dev/iommu: ") + (*iommufd_node ? "present" : "absent") + "\n";
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("iommu");
+  skipped.Print("iommu", options);
   return kExitOk;
 }
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "udrv/core/text.h"
+
 namespace udrv::busctl {
 
 Json& Json::Push(Json value) {
@@ -27,22 +29,44 @@ Json& Json::Set(std::string key, Json value) {
 
 std::string JsonQuote(std::string_view text) {
   std::string out = "\"";
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (byte < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", byte);
-          out += escaped;
-        } else {
-          out += c;
-        }
+  auto escape = [&out](uint32_t code) {
+    char escaped[8];
+    std::snprintf(escaped, sizeof(escaped), "\\u%04x", code);
+    out += escaped;
+  };
+  for (size_t at = 0; at < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    if (byte < 0x80) {
+      switch (byte) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          // Controls and DEL as \u escapes: the value stays, and a document
+          // printed on a terminal cannot steer it.
+          if (byte < 0x20 || byte == 0x7f) {
+            escape(byte);
+          } else {
+            out += static_cast<char>(byte);
+          }
+      }
+      ++at;
+      continue;
+    }
+    uint32_t code = 0;
+    const size_t length = Utf8SequenceLength(text.substr(at), code);
+    if (length == 0) {
+      // JSON text is UTF-8: a byte that is none becomes U+FFFD.
+      escape(0xfffd);
+      ++at;
+    } else if (code < 0xa0) {
+      escape(code);  // a C1 control (U+009B is CSI to some terminals)
+      at += length;
+    } else {
+      out.append(text.substr(at, length));
+      at += length;
     }
   }
   return out + "\"";

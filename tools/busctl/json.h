@@ -57,7 +57,8 @@ class Json {
   std::variant<std::monostate, bool, int64_t, uint64_t, std::string, Array, Object> value_;
 };
 
-// JSON string escaping (RFC 8259) of `text`, quotes included.
+// JSON string escaping (RFC 8259) of `text`, quotes included. Controls, DEL
+// and C1 controls are \u escapes; bytes that are not UTF-8 become U+FFFD.
 std::string JsonQuote(std::string_view text);
 
 }  // namespace udrv::busctl

@@ -12,6 +12,7 @@
 #include "output.h"
 #include "pci_format.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/names.h"
 #include "udrv/pci/sysfs.h"
 
@@ -248,8 +249,9 @@ class Tree {
       DrawBridge(selection, *b, line, at);
       return;
     }
-    const std::string name = numeric_ ? HexId(info.vendor_id, 4) + ":" + HexId(info.device_id, 4)
-                                      : names_.DeviceLabel(info.vendor_id, info.device_id);
+    const std::string name =
+        numeric_ ? HexId(info.vendor_id, 4) + ":" + HexId(info.device_id, 4)
+                 : Printable(names_.DeviceLabel(info.vendor_id, info.device_id));
     at = Put(line, at, "  " + name);
     PrintLine(line, at);
   }
@@ -330,9 +332,13 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
     if (!info) {
       // A function can vanish between the listing and the read (hot unplug):
       // say so and go on with the others.
-      std::fprintf(stderr, "busctl list: %s\n", info.error().ToString().c_str());
+      std::fprintf(stderr, "busctl list: %s\n",
+                   Printable(NameReplayedFiles(options, info.error()).ToString()).c_str());
       status = kExitFailed;
       continue;
+    }
+    if (info->iommu_group_error) {
+      info->iommu_group_error = NameReplayedFiles(options, *info->iommu_group_error);
     }
     Function function{std::move(*info), std::nullopt, 0, 0};
     if (arguments.tree && !options.json) {
@@ -366,7 +372,7 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
   for (const Function& function : functions) {
     if (!selection.Matches(function.info)) continue;
     std::string line = SummaryLine(function.info, *names, arguments.numeric);
-    if (function.info.driver) line += " driver=" + *function.info.driver;
+    if (function.info.driver) line += " driver=" + Printable(*function.info.driver);
     std::printf("%s\n", line.c_str());
   }
   return status;

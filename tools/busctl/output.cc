@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "udrv/core/text.h"
+
 namespace udrv::busctl {
 
 Json NewDocument(std::string_view command) {
@@ -36,10 +38,28 @@ Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Addr
   return info;
 }
 
-int ReportError(const GlobalOptions& options, std::string_view command, const Error& error,
+std::string NameReplayedFiles(const GlobalOptions& options, std::string text) {
+  if (options.replay_directory.empty()) return text;
+  const std::string directory = options.replay_directory + "/";
+  const std::string name = "snapshot " + options.from + ": member ";
+  for (size_t at = text.find(directory); at != std::string::npos;
+       at = text.find(directory, at + name.size())) {
+    text.replace(at, directory.size(), name);
+  }
+  return text;
+}
+
+Error NameReplayedFiles(const GlobalOptions& options, Error error) {
+  error.what = NameReplayedFiles(options, std::move(error.what));
+  error.object = NameReplayedFiles(options, std::move(error.object));
+  return error;
+}
+
+int ReportError(const GlobalOptions& options, std::string_view command, const Error& raw_error,
                 Json document) {
+  const Error error = NameReplayedFiles(options, raw_error);
   std::fprintf(stderr, "busctl %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-               error.ToString().c_str());
+               Printable(error.ToString()).c_str());
   if (options.json) {
     if (document.is_null()) document = NewDocument(command);
     document.Set("error", ErrorToJson(error));

@@ -30,9 +30,18 @@ Json ErrorToJson(const Error& error);
 // the tree has no such function (docs/busctl.md, Device arguments).
 Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address);
 
+// With --from, `text` with the private directory the snapshot was unpacked
+// into named as the snapshot: ".../busctl-snapshot.Ab12Cd/sys/bus/..."
+// becomes "snapshot host.snap: member sys/bus/...", which a reader can find
+// (the directory is gone once busctl exits). Otherwise `text` as it is.
+std::string NameReplayedFiles(const GlobalOptions& options, std::string text);
+// The same for an error's what and object.
+Error NameReplayedFiles(const GlobalOptions& options, Error error);
+
 // Reports that `command` failed: "busctl COMMAND: <error>" on stderr and, with
 // --json, `document` (NewDocument(command) when null) with "error" set on
-// stdout. Returns kExitFailed, for the command's status.
+// stdout, files named by NameReplayedFiles. Returns kExitFailed, for the
+// command's status.
 int ReportError(const GlobalOptions& options, std::string_view command, const Error& error,
                 Json document = Json());
 

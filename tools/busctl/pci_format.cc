@@ -2,8 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+
+#include "output.h"
+#include "udrv/core/text.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
 
@@ -19,8 +23,8 @@ std::string SummaryLine(const pci::DeviceInfo& info, const pci::Names& names, bo
     line += HexId(info.class_code >> 8, 4) + ": " + HexId(info.vendor_id, 4) + ":" +
             HexId(info.device_id, 4);
   } else {
-    line += names.ClassLabel(info.base_class(), info.sub_class()) + ": " +
-            names.DeviceLabel(info.vendor_id, info.device_id);
+    line += Printable(names.ClassLabel(info.base_class(), info.sub_class())) + ": " +
+            Printable(names.DeviceLabel(info.vendor_id, info.device_id));
   }
   if (info.revision != 0) line += " (rev " + HexId(info.revision, 2) + ")";
   return line;
@@ -50,16 +54,21 @@ Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
   SetIdentity(object, info, names);
   object.Set("driver", info.driver ? Json(*info.driver) : Json());
   object.Set("iommu_group", info.iommu_group ? Json(*info.iommu_group) : Json());
+  object.Set("iommu_group_error",
+             info.iommu_group_error ? ErrorToJson(*info.iommu_group_error) : Json());
   object.Set("numa_node", info.numa_node >= 0 ? Json(info.numa_node) : Json());
   object.Set("parent", info.parent_bridge ? Json(info.parent_bridge->ToString()) : Json());
   return object;
 }
 
-std::optional<std::string> ReadFirstLine(const std::string& path) {
-  std::ifstream file(path);
-  std::string line;
-  if (!file || !std::getline(file, line)) return std::nullopt;
-  return line;
+std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skipped& skipped) {
+  auto text = pci::ReadSysfsAttribute(path);
+  if (!text) {
+    if (text.error().err_no != ENOENT) skipped.Add(path, text.error().ToString());
+    return std::nullopt;
+  }
+  if (text->empty()) return std::nullopt;
+  return std::move(*text);
 }
 
 Result<pci::ConfigSpace> ReadConfigNoting(const pci::SysfsPci& sysfs, const pci::Address& address,

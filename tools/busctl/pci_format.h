@@ -20,7 +20,7 @@ std::string HexId(uint64_t value, int digits);
 
 // lspci -Dnn's line ("0000:00:03.0 Ethernet controller [0200]: Red Hat, Inc.
 // Virtio 1.0 network device [1af4:1041] (rev 01)"), or with `numeric`
-// lspci -Dn's ("0000:00:03.0 0200: 1af4:1041 (rev 01)").
+// lspci -Dn's ("0000:00:03.0 0200: 1af4:1041 (rev 01)"); names Printable.
 std::string SummaryLine(const pci::DeviceInfo& info, const pci::Names& names, bool numeric);
 
 // A name from pci.ids as JSON: the string, or null when the database has none.
@@ -30,13 +30,14 @@ Json NameOrNull(std::string name);
 // PCI document describes a function with (schema: $defs/list_function).
 void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& names);
 
-// SetIdentity plus the bound driver, IOMMU group, NUMA node and parent
-// bridge: one entry of `list` ($defs/list_function), `show`'s "function".
+// SetIdentity plus the bound driver, IOMMU group (or why it is unreadable),
+// NUMA node and parent bridge: one entry of `list` ($defs/list_function), `show`'s "function".
 Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names);
 
-// The first line of a sysfs attribute file, without its newline; nullopt
-// when the file is missing or empty.
-std::optional<std::string> ReadFirstLine(const std::string& path);
+// An attribute that may be absent (pci::ReadSysfsAttribute): its text, or
+// nullopt when the file is missing or empty. One that is there but cannot be
+// read (a FIFO, a device node) is nullopt too, and `skipped` says why.
+std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skipped& skipped);
 
 // The function's config space, as much as this user may read. When that is
 // less than the kernel has (64 of 256 or 4096 bytes unprivileged), `skipped`

@@ -1,8 +1,14 @@
 #include "privilege.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
+
+#include "output.h"
+#include "udrv/core/text.h"
 
 namespace udrv::busctl {
 
@@ -16,29 +22,41 @@ Result<void> RequireRoot(std::string_view command, std::string_view why) {
 }
 
 Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view command) {
-  if (options.from.empty()) return {};
+  if (!options.from.empty()) {
+    return Fail(Status::NOT_SUPPORTED,
+                std::string(command) + " works on the live machine only: the snapshot " +
+                    options.from + " (--from) records sysfs, not device registers or drivers");
+  }
+  // /sys by any name (a link to it) is this machine's.
+  char real[PATH_MAX];
+  if (::realpath(options.sysfs_root.c_str(), real) != nullptr && std::string_view(real) == "/sys") {
+    return {};
+  }
   return Fail(Status::NOT_SUPPORTED,
-              std::string(command) + " works on the live machine only: the snapshot " +
-                  options.from + " (--from) records sysfs, not device registers or drivers");
+              std::string(command) + " works on the live machine only: --sysfs-root " +
+                  options.sysfs_root +
+                  " is a tree to inspect, yet the device nodes, BAR registers and drivers it "
+                  "names would be this machine's; run it without --sysfs-root");
 }
 
 void Skipped::Add(std::string what, std::string_view why) {
   items_.push_back(Item{std::move(what), std::string(why)});
 }
 
-void Skipped::Print(std::string_view command) const {
+void Skipped::Print(std::string_view command, const GlobalOptions& options) const {
   for (const Item& item : items_) {
     std::fprintf(stderr, "busctl %.*s: skipped %s: %s\n", static_cast<int>(command.size()),
-                 command.data(), item.what.c_str(), item.why.c_str());
+                 command.data(), Printable(NameReplayedFiles(options, item.what)).c_str(),
+                 Printable(NameReplayedFiles(options, item.why)).c_str());
   }
 }
 
-Json Skipped::ToJson() const {
+Json Skipped::ToJson(const GlobalOptions& options) const {
   Json array = Json::MakeArray();
   for (const Item& item : items_) {
     Json entry = Json::MakeObject();
-    entry.Set("what", item.what);
-    entry.Set("why", item.why);
+    entry.Set("what", NameReplayedFiles(options, item.what));
+    entry.Set("why", NameReplayedFiles(options, item.why));
     array.Push(std::move(entry));
   }
   return array;

@@ -26,9 +26,12 @@ bool IsRoot();
 // ACCESS_DENIED, unless busctl runs as root: "<command> needs root: <why>".
 Result<void> RequireRoot(std::string_view command, std::string_view why);
 
-// NOT_SUPPORTED when `options` replays a snapshot (--from): `command`
-// reaches the live machine (registers, driver bindings), which a snapshot
-// does not hold.
+// NOT_SUPPORTED unless `options` describe this machine: `command` reaches
+// the live machine (device nodes, BAR registers, driver bindings). A replayed
+// snapshot (--from) holds none of them; a sysfs tree other than /sys
+// (--sysfs-root) would lead it to this machine's devices all the same (a
+// tree that says vfio-pci names a real /dev/vfio group). Checked before
+// anything is read or opened.
 Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view command);
 
 // Why read commands skip things when not root, in the words they print.
@@ -51,9 +54,10 @@ class Skipped {
   const std::vector<Item>& items() const { return items_; }
 
   // Text mode: one line per item on stderr, "busctl COMMAND: skipped WHAT: WHY".
-  void Print(std::string_view command) const;
+  // Both name a replayed snapshot's files as its members (NameReplayedFiles).
+  void Print(std::string_view command, const GlobalOptions& options) const;
   // JSON: the document's "skipped" member, [{"what": ..., "why": ...}].
-  Json ToJson() const;
+  Json ToJson(const GlobalOptions& options) const;
 
  private:
   std::vector<Item> items_;

@@ -18,6 +18,7 @@
 #include "output.h"
 #include "privilege.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/core/vmar.h"
 #include "udrv/mmio/mmio_buffer.h"
 #include "udrv/pci/bind.h"
@@ -241,7 +242,7 @@ Json AccessToJson(std::string_view command, const RegisterAccess& access, uint64
 void PrintWarnings(std::string_view command, const RegisterAccess& access) {
   for (const std::string& warning : access.warnings) {
     std::fprintf(stderr, "busctl %.*s: warning: %s\n", static_cast<int>(command.size()),
-                 command.data(), warning.c_str());
+                 command.data(), Printable(warning).c_str());
   }
 }
 
@@ -253,6 +254,9 @@ std::string DescribeAccess(const RegisterAccess& access) {
 }
 
 int RunRead(const GlobalOptions& options, const RegisterArguments& arguments) {
+  if (auto live = RequireLiveMachine(options, "read"); !live) {
+    return ReportError(options, "read", live.error());
+  }
   auto access = PlanAccess(options, "read", arguments);
   if (!access) return ReportError(options, "read", access.error());
   auto mapped = MapRegister(options, "read", *access);
@@ -313,10 +317,14 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
   const uint32_t width = arguments.target.width;
   if (width < 64 && value >> width != 0) {
     std::fprintf(stderr, "busctl write: VALUE %s does not fit in %u bits\n",
-                 arguments.value.c_str(), width);
+                 Printable(arguments.value).c_str(), width);
     return kExitUsage;
   }
+  // A dry run opens and writes nothing: it may check a recorded tree.
   if (!arguments.dry_run) {
+    if (auto live = RequireLiveMachine(options, "write"); !live) {
+      return ReportError(options, "write", live.error());
+    }
     auto root = RequireRoot("write",
                             "it maps the BAR through the root-only sysfs resourceN "
                             "file or a VFIO device file (--dry-run works without root)");

@@ -17,6 +17,7 @@
 #include "pci_format.h"
 #include "privilege.h"
 #include "select.h"
+#include "udrv/core/text.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/names.h"
 #include "udrv/pci/sysfs.h"
@@ -200,7 +201,7 @@ std::string RouteText(const Route& route) {
   } else {
     text += " (" + route.cache_policy + ")";
   }
-  if (route.why_not) text += " [" + *route.why_not + "]";
+  if (route.why_not) text += " [" + Printable(*route.why_not) + "]";
   return text;
 }
 
@@ -222,6 +223,9 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   pci::SysfsPci sysfs(options.sysfs_root);
   auto info = sysfs.Read(address);
   if (!info) return ReportError(options, "show", info.error(), std::move(document));
+  if (info->iommu_group_error) {
+    info->iommu_group_error = NameReplayedFiles(options, *info->iommu_group_error);
+  }
   auto names = pci::Names::Create(options.pci_ids);
   if (!names) return ReportError(options, "show", names.error(), std::move(document));
   Skipped skipped;
@@ -254,6 +258,7 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
 
   // The IOMMU group as VFIO would see it.
   auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+  if (!viability) viability = std::unexpected(NameReplayedFiles(options, viability.error()));
   std::optional<std::string> no_group;
   if (!viability) {
     no_group = viability.error().what;
@@ -271,8 +276,9 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   const uint16_t rom_register = header_type == 1 ? 0x38 : pci::kConfigExpansionRom;
   std::optional<std::string> group_type;
   if (info->iommu_group) {
-    group_type = ReadFirstLine(options.sysfs_root + "/kernel/iommu_groups/" +
-                          std::to_string(*info->iommu_group) + "/type");
+    group_type = ReadOptionalAttribute(options.sysfs_root + "/kernel/iommu_groups/" +
+                                           std::to_string(*info->iommu_group) + "/type",
+                                       skipped);
   }
 
   if (options.json) {
@@ -329,7 +335,7 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
     iommu.Set("blockers", std::move(blockers));
     iommu.Set("why_none", viability ? Json() : Json(viability.error().what));
     document.Set("iommu", std::move(iommu));
-    document.Set("skipped", skipped.ToJson());
+    document.Set("skipped", skipped.ToJson(options));
     PrintDocument(document);
     return kExitOk;
   }
@@ -343,6 +349,9 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   }
   if (info->numa_node >= 0) text += "\tNUMA node: " + std::to_string(info->numa_node) + "\n";
   if (info->iommu_group) text += "\tIOMMU group: " + std::to_string(*info->iommu_group) + "\n";
+  if (info->iommu_group_error) {
+    text += "\tIOMMU group: unreadable: " + Printable(info->iommu_group_error->ToString()) + "\n";
+  }
   for (const BarReport& report : bars) {
     text += "\t" + report.text + "\n";
     if (report.routes.empty()) {
@@ -354,8 +363,8 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   if (info->expansion_rom && header_type != 2) {
     text += "\t" + DescribeRom(*info->expansion_rom, *config, command, rom_register) + "\n";
   }
-  if (info->driver) text += "\tKernel driver in use: " + *info->driver + "\n";
-  text += "\tDriver override: " + info->driver_override.value_or("none") + "\n";
+  if (info->driver) text += "\tKernel driver in use: " + Printable(*info->driver) + "\n";
+  text += "\tDriver override: " + Printable(info->driver_override.value_or("none")) + "\n";
   text += "\tParent bridge: " + (info->parent_bridge ? info->parent_bridge->ToString() : "none (root bus)") + "\n";
   auto count = [](const std::optional<uint32_t>& vectors) {
     return vectors ? std::to_string(*vectors) : std::string("unknown");
@@ -364,19 +373,22 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
           (pin != 0 ? std::string("pin ") + static_cast<char>('A' + pin - 1) : std::string("none")) +
           ", MSI vectors " + count(msi_vectors) + ", MSI-X vectors " + count(msix_vectors) + "\n";
   if (!viability) {
-    text += "\tVFIO: " + *no_group + "\n";
+    text += "\tVFIO: " + Printable(*no_group) + "\n";
   } else {
     text += "\tIOMMU group " + std::to_string(viability->group) +
-            (group_type ? " (" + *group_type + ")" : std::string()) + ": " +
+            (group_type ? " (" + Printable(*group_type) + ")" : std::string()) + ": " +
             (viability->viable ? "viable for vfio-pci" : "not viable for vfio-pci") + "\n";
     for (const auto& [member, driver] : viability->members) {
-      text += "\t\t" + member.ToString() + " " + (driver.empty() ? "no driver" : driver) +
+      text += "\t\t" + member.ToString() + " " +
+              (driver.empty() ? "no driver" : Printable(driver)) +
               (member == address ? " (this function)" : "") + "\n";
     }
-    for (const std::string& blocker : viability->blockers) text += "\t\tblocked by " + blocker + "\n";
+    for (const std::string& blocker : viability->blockers) {
+      text += "\t\tblocked by " + Printable(blocker) + "\n";
+    }
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("show");
+  skipped.Print("show", options);
   return kExitOk;
 }
 

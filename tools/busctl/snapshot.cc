@@ -13,6 +13,7 @@
 #include "output.h"
 #include "privilege.h"
 #include "snapshot_file.h"
+#include "udrv/core/text.h"
 
 namespace udrv::busctl {
 namespace {
@@ -45,10 +46,10 @@ int RunSnapshot(const GlobalOptions& options, const SnapshotArguments& arguments
   }
   for (const auto& entry : manifest.skipped) skipped.Add(entry.what, entry.why);
   if (!options.json) {
-    skipped.Print("snapshot");
+    skipped.Print("snapshot", options);
     std::printf("%s: %u PCI functions, %u IOMMU groups from %s (%llu bytes, %s)\n",
-                arguments.file.c_str(), manifest.functions, manifest.iommu_groups,
-                manifest.source.c_str(), static_cast<unsigned long long>(*bytes),
+                Printable(arguments.file).c_str(), manifest.functions, manifest.iommu_groups,
+                Printable(manifest.source).c_str(), static_cast<unsigned long long>(*bytes),
                 std::string(kSnapshotFormat).c_str());
     return kExitOk;
   }
@@ -68,7 +69,7 @@ int RunSnapshot(const GlobalOptions& options, const SnapshotArguments& arguments
     item.Set("recorded", config.recorded);
     item.Set("size", config.size);
   }
-  document.Set("skipped", skipped.ToJson());
+  document.Set("skipped", skipped.ToJson(options));
   PrintDocument(document);
   return kExitOk;
 }
@@ -115,11 +116,12 @@ void AddSnapshotCommand(CLI::App& app, GlobalOptions& options, int& status) {
         replay->emplace(std::move(*unpacked));
         options.from = file;
         options.sysfs_root = (*replay)->sysfs_root();
+        options.replay_directory = (*replay)->directory();
         if (!(*replay)->manifest().limited_configs.empty()) {
           std::fprintf(stderr,
                        "busctl %s: note: %s was recorded without root (uid %u): config space of "
                        "%zu functions holds only its first 64 bytes\n",
-                       command.c_str(), file.c_str(), (*replay)->manifest().uid,
+                       command.c_str(), Printable(file).c_str(), (*replay)->manifest().uid,
                        (*replay)->manifest().limited_configs.size());
         }
       },

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -19,8 +18,12 @@
 #include <set>
 #include <unordered_map>
 
+#include "bounded_file.h"
+#include "udrv/core/text.h"
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/address.h"
+#include "udrv/pci/config.h"
+#include "udrv/pci/sysfs_file.h"
 
 namespace udrv::busctl {
 namespace {
@@ -180,19 +183,9 @@ bool ParseDecimal(std::string_view text, T& out) {
   return !text.empty() && ec == std::errc() && end == text.data() + text.size();
 }
 
-std::string Quoted(std::string_view text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\x%02x", static_cast<unsigned char>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+// A name or value in a message, quoted. Raw: output escapes it (Printable
+// for text, JSON's own rules).
+std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 // ---- paths inside the snapshot ----
 
@@ -213,7 +206,12 @@ std::string TreePathDefect(std::string_view path) {
     return "lies outside " + std::string(kTreeName) + "/";
   }
   if (path.size() > PATH_MAX - 64) return "is longer than a path may be";
-  for (std::string_view part : SplitPath(path)) {
+  const std::vector<std::string_view> parts = SplitPath(path);
+  if (parts.size() > kMaxPathComponents) {
+    return "has " + std::to_string(parts.size()) + " path components, more than a snapshot " +
+           "holds (" + std::to_string(kMaxPathComponents) + "; no sysfs is that deep)";
+  }
+  for (std::string_view part : parts) {
     if (part.empty()) return "has an empty path component";
     if (part == "." || part == "..") return "has a '" + std::string(part) + "' path component";
     if (part.size() > NAME_MAX) return "has a component longer than NAME_MAX";
@@ -285,38 +283,6 @@ std::string Basename(std::string_view path) {
 // ---- reading the source tree ----
 
 constexpr size_t kMaxAttributeBytes = 1 << 20;
-constexpr size_t kConfigBytes = 4096;
-
-struct FileRead {
-  std::string data;
-  int64_t reported_size = 0;  // st_size: what sysfs says the whole file holds
-};
-
-// The whole file (at most `max` bytes), read to EOF as sysfs wants: it says
-// 4096 bytes for a one-line attribute and gives what there is.
-Result<FileRead> ReadWholeFile(const std::string& path, size_t max) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return FailErrno(errno, "open " + path, path);
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "fstat " + path, path);
-  if (!S_ISREG(st.st_mode)) return Fail(Status::NOT_FILE, "not a regular file", path);
-  FileRead read;
-  read.reported_size = st.st_size;
-  size_t filled = 0;
-  while (filled < max) {
-    // Regular files say their size: one read (+1 to see EOF); sysfs: pages.
-    const size_t expected = static_cast<size_t>(std::max<off_t>(st.st_size, 0));
-    const size_t chunk = std::min(max - filled, expected > filled ? expected - filled + 1 : 4096);
-    read.data.resize(filled + chunk);
-    const ssize_t n = ::read(fd.get(), read.data.data() + filled, chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno(errno, "read " + path, path);
-    if (n == 0) break;
-    filled += static_cast<size_t>(n);
-  }
-  read.data.resize(filled);
-  return read;
-}
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   DIR* stream = ::opendir(path.c_str());
@@ -486,17 +452,19 @@ class TreeRecorder {
   }
 
   // A file attribute; absent ones (ENOENT) are not there to record.
-  std::optional<FileRead> RecordFile(const std::string& relative, size_t max = kMaxAttributeBytes) {
-    auto read = ReadWholeFile(root_ + "/" + relative, max);
+  std::optional<pci::SysfsFileContents> RecordFile(const std::string& relative,
+                                                   size_t max = kMaxAttributeBytes) {
+    auto read = pci::ReadSysfsFile(root_ + "/" + relative, max);
     if (!read) {
-      if (read.error().err_no != ENOENT && read.error().status != Status::NOT_FILE) {
+      // Absent, or a directory (msi_irqs entries of old kernels): not there to record.
+      if (read.error().err_no != ENOENT && read.error().err_no != EISDIR) {
         Skip(relative, read.error());
       }
       return std::nullopt;
     }
     AddDirectories(Dirname(relative));
     const std::string tree_path = TreePath(relative);
-    entries_[tree_path] = ArchiveEntry::File(tree_path, read->data);
+    entries_[tree_path] = ArchiveEntry::File(tree_path, read->bytes);
     return std::move(*read);
   }
 
@@ -505,13 +473,19 @@ class TreeRecorder {
     for (std::string_view attribute : kFunctionAttributes) {
       RecordFile(function + "/" + std::string(attribute));
     }
-    if (auto config = RecordFile(function + "/config", kConfigBytes)) {
+    const std::string config_path = function + "/config";
+    if (auto config = RecordFile(config_path, pci::kExtendedConfigSize)) {
       // sysfs reports the whole size (256 or 4096) and gives users without
-      // CAP_SYS_ADMIN the first 64 bytes of it.
-      if (config->reported_size > 0 &&
-          config->data.size() < static_cast<uint64_t>(config->reported_size)) {
-        limited_configs.push_back({name, config->data.size(),
-                                   static_cast<uint64_t>(config->reported_size)});
+      // CAP_SYS_ADMIN the first 64 bytes of it. A larger file is no config
+      // space, and its first bytes would replay as a whole one.
+      if (config->size > pci::kExtendedConfigSize) {
+        entries_.erase(TreePath(config_path));
+        skipped.push_back({config_path, "the file holds " + std::to_string(config->size) +
+                                            " bytes, more than any config space (" +
+                                            std::to_string(pci::kExtendedConfigSize) +
+                                            "): not a config space"});
+      } else if (config->bytes.size() < config->size) {
+        limited_configs.push_back({name, config->bytes.size(), config->size});
       }
     }
     // The BARs' resource files hold device registers, not data to record;
@@ -581,38 +555,51 @@ class TreeRecorder {
   std::set<std::string> functions_;
 };
 
-// Manifest values are one line each.
-std::string OneLine(std::string_view text) {
-  std::string line(text);
-  for (char& c : line) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return line;
-}
-
 // ---- unpacking ----
 
-// Opens (creating as needed) the directories on the way to `path`'s last
-// component, never following a link: a member cannot be written through a
-// link another member made. Keeps the last one open for the next member.
+// Opens (creating as needed) the directory each member goes into, never
+// through a link: a member cannot be written through a link another member
+// made. Every directory is reached once component by component (O_NOFOLLOW)
+// and remembered, in a tree of names; a later member's directory whose
+// components are all remembered directories is one openat from the root.
+// So unpacking costs a few calls per member and per directory, in whatever
+// order the members come, and the directories it makes are counted.
 class DirectoryWalker {
  public:
-  DirectoryWalker(int root_fd, const std::string& origin) : root_fd_(root_fd), origin_(origin) {}
+  DirectoryWalker(int root_fd, const std::string& origin) : root_fd_(root_fd), origin_(origin) {
+    nodes_.emplace_back();  // the root
+  }
 
   Result<int> ParentOf(const ArchiveEntry& entry) {
     const std::string parent = Dirname(entry.path);
     if (parent == cached_path_ && cached_fd_) return cached_fd_.get();
-    UniqueFd current(::dup(root_fd_));
-    if (!current) return FailErrno(errno, "dup", origin_);
-    std::string walked;
-    for (std::string_view part : SplitPath(parent)) {
-      walked += (walked.empty() ? "" : "/") + std::string(part);
-      const std::string name(part);
+    const std::vector<std::string_view> parts =
+        parent.empty() ? std::vector<std::string_view>() : SplitPath(parent);
+    // The remembered directories on the way; the rest are new.
+    size_t node = 0;
+    size_t known = 0;
+    size_t known_length = 0;  // of the path of the first `known` parts
+    for (; known < parts.size(); ++known) {
+      auto child = nodes_[node].children.find(parts[known]);
+      if (child == nodes_[node].children.end()) break;
+      node = child->second;
+      known_length += (known == 0 ? 0 : 1) + parts[known].size();
+    }
+    UniqueFd current(known == 0 ? ::dup(root_fd_)
+                                : ::openat(root_fd_, parent.substr(0, known_length).c_str(),
+                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!current) return FailErrno(errno, MemberText(entry) + ": open " + parent, origin_);
+    size_t length = known_length;
+    for (size_t depth = known; depth < parts.size(); ++depth) {
+      const std::string name(parts[depth]);
+      length += (depth == 0 ? 0 : 1) + name.size();
+      const std::string walked = parent.substr(0, length);
       int fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
-        if (::mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+        if (::mkdirat(current.get(), name.c_str(), 0755) != 0) {
           return FailErrno(errno, MemberText(entry) + ": mkdir " + walked, origin_);
         }
+        if (auto counted = CountDirectory(entry); !counted) return std::unexpected(counted.error());
         fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
       if (fd < 0) {
@@ -625,10 +612,22 @@ class DirectoryWalker {
         return FailErrno(errno, MemberText(entry) + ": open " + walked, origin_);
       }
       current.reset(fd);
+      nodes_.emplace_back();
+      nodes_[node].children.emplace(name, nodes_.size() - 1);
+      node = nodes_.size() - 1;
     }
     cached_path_ = parent;
     cached_fd_ = std::move(current);
     return cached_fd_.get();
+  }
+
+  // Counts a directory made for `entry`: IO_INVALID past kMaxDirectories.
+  Result<void> CountDirectory(const ArchiveEntry& entry) {
+    if (++directories_ <= kMaxDirectories) return {};
+    return Fail(Status::IO_INVALID,
+                MemberText(entry) + ": the snapshot makes more than " +
+                    std::to_string(kMaxDirectories) + " directories; no sysfs view has that many",
+                origin_);
   }
 
   static std::string MemberText(const ArchiveEntry& entry) {
@@ -636,8 +635,14 @@ class DirectoryWalker {
   }
 
  private:
+  struct Node {
+    std::map<std::string, size_t, std::less<>> children;  // by name: index in nodes_
+  };
+
   int root_fd_;
   const std::string& origin_;
+  std::vector<Node> nodes_;  // the directories made or opened, from the root
+  size_t directories_ = 0;
   std::string cached_path_ = "\x01";  // no real parent path
   UniqueFd cached_fd_;
 };
@@ -661,7 +666,7 @@ Result<void> CreateMember(DirectoryWalker& walker, const ArchiveEntry& entry,
   const std::string what = DirectoryWalker::MemberText(entry);
   switch (entry.kind) {
     case ArchiveEntry::Kind::kDirectory: {
-      if (::mkdirat(*parent, name.c_str(), 0755) == 0) return {};
+      if (::mkdirat(*parent, name.c_str(), 0755) == 0) return walker.CountDirectory(entry);
       struct stat st{};
       if (errno == EEXIST && ::fstatat(*parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
           S_ISDIR(st.st_mode)) {
@@ -802,6 +807,11 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
       return Malformed(offset, member + "the size field is not an octal number");
     }
     if (pax_size) size = *pax_size;
+    if (size > kMaxMemberBytes) {
+      return Malformed(offset, member + "declares " + std::to_string(size) +
+                                   " bytes of data, more than a snapshot member may hold (" +
+                                   std::to_string(kMaxMemberBytes) + "); refused unread");
+    }
     const uint64_t data_offset = offset + kBlock;
     if (size > archive_.size() - data_offset ||
         RoundUpToBlock(size) > archive_.size() - data_offset) {
@@ -865,11 +875,7 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
       entry.target = pax_link ? *pax_link
                               : std::string(CString(header.substr(kLinkname.offset, kLinkname.width)));
     } else {
-      char type_text[8];
-      std::snprintf(type_text, sizeof(type_text),
-                    std::isprint(static_cast<unsigned char>(type)) ? "%c" : "\\x%02x",
-                    static_cast<unsigned char>(type));
-      return Malformed(offset, member + "type '" + std::string(type_text) + "' (" +
+      return Malformed(offset, member + "type " + Quoted(std::string(1, type)) + " (" +
                                    std::string(KindName(type)) +
                                    "): a snapshot holds only regular files, directories and "
                                    "symbolic links (repack with tar --format=pax)");
@@ -895,20 +901,22 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
 std::string SnapshotManifest::Encode() const {
   std::string text = "format " + std::string(kSnapshotFormat) + "\n";
   text += "created " + FormatTime(created) + "\n";
-  text += "source " + OneLine(source) + "\n";
-  text += "host " + OneLine(host) + "\n";
-  text += "kernel " + OneLine(kernel) + "\n";
-  text += "machine " + OneLine(machine) + "\n";
+  // Values in EscapeText's escapes: one line each, whatever they hold, and
+  // read back as they were (UnescapeText).
+  text += "source " + EscapeText(source) + "\n";
+  text += "host " + EscapeText(host) + "\n";
+  text += "kernel " + EscapeText(kernel) + "\n";
+  text += "machine " + EscapeText(machine) + "\n";
   text += "uid " + std::to_string(uid) + "\n";
   text += "functions " + std::to_string(functions) + "\n";
   text += "iommu-groups " + std::to_string(iommu_groups) + "\n";
   for (const LimitedConfig& config : limited_configs) {
-    text += "config-limited " + OneLine(config.device) + " " + std::to_string(config.recorded) +
+    text += "config-limited " + EscapeText(config.device) + " " + std::to_string(config.recorded) +
             " " + std::to_string(config.size) + "\n";
   }
   for (const Skipped& item : skipped) {
-    // what and why, split at the tab.
-    text += "skipped " + OneLine(item.what) + "\t" + OneLine(item.why) + "\n";
+    // what and why, split at the tab (EscapeText escapes theirs).
+    text += "skipped " + EscapeText(item.what) + "\t" + EscapeText(item.why) + "\n";
   }
   return text;
 }
@@ -951,13 +959,13 @@ Result<SnapshotManifest> SnapshotManifest::Decode(std::string_view text, const s
     if (key == "created") {
       if (!ParseTime(value, manifest.created)) return bad_value();
     } else if (key == "source") {
-      manifest.source = value;
+      manifest.source = UnescapeText(value);
     } else if (key == "host") {
-      manifest.host = value;
+      manifest.host = UnescapeText(value);
     } else if (key == "kernel") {
-      manifest.kernel = value;
+      manifest.kernel = UnescapeText(value);
     } else if (key == "machine") {
-      manifest.machine = value;
+      manifest.machine = UnescapeText(value);
     } else if (key == "uid") {
       if (!ParseDecimal(value, manifest.uid)) return bad_value();
     } else if (key == "functions") {
@@ -965,20 +973,25 @@ Result<SnapshotManifest> SnapshotManifest::Decode(std::string_view text, const s
     } else if (key == "iommu-groups") {
       if (!ParseDecimal(value, manifest.iommu_groups)) return bad_value();
     } else if (key == "config-limited") {
+      // DEVICE RECORDED SIZE: the numbers are the last two fields, so a
+      // device name with spaces reads back whole.
       LimitedConfig config;
-      const size_t first = value.find(' ');
-      const size_t second = first == std::string_view::npos ? first : value.find(' ', first + 1);
-      if (second == std::string_view::npos ||
+      const size_t second = value.rfind(' ');
+      const size_t first = second == std::string_view::npos || second == 0
+                               ? std::string_view::npos
+                               : value.rfind(' ', second - 1);
+      if (first == std::string_view::npos ||
           !ParseDecimal(value.substr(first + 1, second - first - 1), config.recorded) ||
           !ParseDecimal(value.substr(second + 1), config.size)) {
         return bad_value();
       }
-      config.device = value.substr(0, first);
+      config.device = UnescapeText(value.substr(0, first));
       manifest.limited_configs.push_back(std::move(config));
     } else if (key == "skipped") {
       const size_t tab = value.find('\t');
       if (tab == std::string_view::npos) return bad_value();
-      manifest.skipped.push_back({std::string(value.substr(0, tab)), std::string(value.substr(tab + 1))});
+      manifest.skipped.push_back(
+          {UnescapeText(value.substr(0, tab)), UnescapeText(value.substr(tab + 1))});
     }  // unknown keys: written by a later busctl, nothing this one needs
   }
   if (position == 0) {
@@ -1119,13 +1132,19 @@ Result<uint64_t> WriteSnapshotFile(const Snapshot& snapshot, const std::string& 
 
 Result<Snapshot> ReadSnapshotFile(const std::string& path) {
   // Far more than any machine's PCI view; refuses to load something else whole.
-  constexpr size_t kMaxSnapshotBytes = size_t{256} << 20;
-  auto read = ReadWholeFile(path, kMaxSnapshotBytes + 1);
-  if (!read) return Wrap(read.error(), "read snapshot");
-  if (read->data.size() > kMaxSnapshotBytes) {
-    return Fail(Status::FILE_BIG, "read snapshot: larger than 256 MiB; not a busctl snapshot", path);
+  constexpr uint64_t kMaxSnapshotBytes = uint64_t{256} << 20;
+  // Someone else's file: a device node is not even opened, a FIFO not waited on.
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return FailErrno(errno, "read snapshot: open " + path, path);
+  if (!S_ISREG(st.st_mode)) {
+    return Fail(Status::IO_INVALID, "read snapshot: not a regular file, so not a busctl snapshot",
+                path);
   }
-  return DecodeSnapshot(read->data, path);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return FailErrno(errno, "read snapshot: open " + path, path);
+  auto bytes = ReadBoundedFile(fd.get(), path, kMaxSnapshotBytes, "a busctl snapshot");
+  if (!bytes) return Wrap(bytes.error(), "read snapshot");
+  return DecodeSnapshot(*bytes, path);
 }
 
 SnapshotReplay::SnapshotReplay(std::string directory, SnapshotManifest manifest)

@@ -26,6 +26,15 @@ namespace udrv::busctl {
 inline constexpr std::string_view kSnapshotFormat = "udrv.busctl.snapshot/1";
 inline constexpr std::string_view kManifestName = "udrv-snapshot";
 inline constexpr std::string_view kTreeName = "sys";
+// Bounds on what a snapshot may hold, checked before anything is read or
+// unpacked: the data of one member (the recorder keeps at most 1 MiB of an
+// attribute; the manifest grows with the functions), and the components of
+// a member's path (sys/ and the deepest bridge chains are far shallower).
+inline constexpr uint64_t kMaxMemberBytes = uint64_t{4} << 20;
+inline constexpr size_t kMaxPathComponents = 32;
+// Directories an unpacked snapshot may make: a machine with thousands of
+// functions (SR-IOV) records a few per function.
+inline constexpr size_t kMaxDirectories = 1 << 16;
 
 // One member of the archive.
 struct ArchiveEntry {
@@ -129,14 +138,17 @@ std::string EncodeSnapshot(const Snapshot& snapshot);
 
 // Checks everything a replay relies on: the manifest comes first with a
 // known version; members are files, directories and links under sys/ with
-// no "." or ".." in their paths, each path once; link targets are relative
-// and stay inside sys/ ("../" steps first, then names).
+// no "." or ".." in their paths, each path once, no more than
+// kMaxPathComponents deep and kMaxMemberBytes large (checked from the
+// header); link targets are relative and stay inside sys/ ("../" steps
+// first, then names).
 Result<Snapshot> DecodeSnapshot(std::string_view bytes, const std::string& origin);
 
 // Writes the file atomically (a temporary file in the same directory, then
 // a rename); ALREADY_EXISTS if `path` exists and !overwrite.
 Result<uint64_t> WriteSnapshotFile(const Snapshot& snapshot, const std::string& path,
                                    bool overwrite);
+// FILE_BIG, unread, for a file larger than 256 MiB.
 Result<Snapshot> ReadSnapshotFile(const std::string& path);
 
 // A snapshot unpacked into a private temporary directory, removed with this

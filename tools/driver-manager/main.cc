@@ -127,6 +127,7 @@ Result<void> Run(const Settings& settings) {
   options.sysfs_root = settings.sysfs_root;
   options.route = settings.route == "uio" ? pci::PciRoute::UIO : pci::PciRoute::VFIO;
   options.physical_dma.device_may_reach_all_memory = settings.unsafe_physical_dma;
+  options.log = Say;
   auto pci_bus = pci::PciBus::Create(options);
   if (!pci_bus) return std::unexpected(pci_bus.error());
   bus::RootBus root;

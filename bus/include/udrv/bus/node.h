@@ -21,8 +21,9 @@ namespace udrv::bus {
 // compatible strings, driver names).
 using PropertyValue = std::variant<uint32_t, std::string>;
 
-// "0x11e8" for a number, "\"qemu,edu\"" for a string: how values appear in
-// rules, explanations and listings.
+// "0x11e8" for a number, "\"qemu,edu\"" for a string (Printable: a value
+// read from sysfs can hold anything): how values appear in rules,
+// explanations and listings.
 std::string FormatPropertyValue(const PropertyValue& value);
 
 // Keys are dotted, named after the bus that defines them: "pci.vendor",

@@ -2,6 +2,8 @@
 // driver host's message) made safe to print on a terminal or in a log line.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,5 +19,19 @@ namespace udrv {
 // looks like an escape, but is two printable characters: it cannot break a
 // line or reach the terminal as a control.
 std::string Printable(std::string_view text);
+
+// For files that keep outside text in escaped form and read it back
+// (busctl's snapshot manifest): Printable's escapes, and the backslash as
+// \\, so that UnescapeText(EscapeText(t)) == t for any bytes. (Printable
+// leaves the backslash alone, which makes it idempotent but not reversible.)
+std::string EscapeText(std::string_view text);
+// EscapeText's inverse: \\, \n, \r, \t, \e and \xNN become the bytes they
+// stand for; anything else, a backslash that starts no escape too, stays.
+std::string UnescapeText(std::string_view text);
+
+// The length of the valid UTF-8 sequence that starts `text` (shortest form,
+// no surrogates, at most U+10FFFF) and its code point; 0 when `text` is
+// empty or starts with none. For writers of other escapes (JSON).
+size_t Utf8SequenceLength(std::string_view text, uint32_t& code_point);
 
 }  // namespace udrv

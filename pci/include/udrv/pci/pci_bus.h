@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "udrv/bus/bus.h"
+#include "udrv/bus/driver.h"
 #include "udrv/bus/node.h"
 #include "udrv/bus/protocol.h"
 #include "udrv/dma/bti.h"
@@ -79,6 +80,8 @@ struct PciBusOptions {
   // The uio route needs this consent (uio.h, dma/bti.h): it leaves the
   // device's DMA unconfined, and it is what lets its drivers get a Bti.
   dma::UnsafePhysicalDma physical_dma;
+  // Where Enumerate says which function it skipped and why (may be empty).
+  bus::Logger log;
 };
 
 class PciBus final : public bus::Bus {
@@ -90,7 +93,8 @@ class PciBus final : public bus::Bus {
   std::string_view name() const override { return kBusName; }
 
   // Every function, sorted by address, which puts each bridge before the
-  // functions behind it. Ids are "pci/" and the path of addresses from the
+  // functions behind it. A function whose attributes cannot be read is left
+  // out, and options.log says which and why. Ids are "pci/" and the path of addresses from the
   // root bus down ("pci/0000:00:1c.0/0000:03:00.0"); the parent is the
   // bridge's node ("" for a function on a root bus).
   Result<std::vector<bus::DeviceNode>> Enumerate() const override;

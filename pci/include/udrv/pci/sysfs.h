@@ -40,6 +40,8 @@ struct DeviceInfo {
   uint8_t revision = 0;
   std::optional<std::string> driver;  // the bound kernel driver, if any
   std::optional<uint32_t> iommu_group;
+  // Why there is no iommu_group although the link is there (ReadIommuGroupLink).
+  std::optional<Error> iommu_group_error;
   // Every PCI function of that group, this one included, sorted.
   std::vector<Address> iommu_group_members;
   std::vector<BarInfo> bars;  // implemented BARs only, by index
@@ -69,11 +71,13 @@ class SysfsPci {
   Result<std::vector<Address>> List() const;
 
   // The attributes of one function; IO_NOT_PRESENT if it vanished, IO_INVALID
-  // naming the file when an attribute does not parse.
+  // naming the file when an attribute does not parse. An iommu_group link
+  // that leads to no group is no failure: iommu_group_error says why.
   Result<DeviceInfo> Read(const Address& address) const;
 
   // The function's `config` file, as much as is readable: 64 bytes
-  // unprivileged, 256 or 4096 as root. IO_NOT_PRESENT if it vanished.
+  // unprivileged, 256 or 4096 as root. IO_NOT_PRESENT if it vanished;
+  // FILE_BIG for a file larger than any config space.
   Result<ConfigSpace> ReadConfig(const Address& address) const;
 
   std::string DevicePath(const Address& address) const;
