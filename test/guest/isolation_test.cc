@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "guest_pci.h"
+#include "program_dir.h"
 #include "result_helpers.h"
 #include "udrv/core/time.h"
 #include "udrv/pci/config.h"
@@ -41,14 +42,6 @@ namespace {
 
 constexpr uid_t kHostUid = 61000;
 
-std::string BinDir() {
-  char path[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  REQUIRE(n > 0);
-  const std::string self(path, static_cast<size_t>(n));
-  return self.substr(0, self.rfind('/') + 1);
-}
-
 // udrv-driver-manager running in the background, its stdout and stderr
 // read line by line as it goes.
 class Manager {
@@ -56,7 +49,7 @@ class Manager {
   explicit Manager(const std::vector<std::string>& arguments) {
     int pipe_fds[2];
     REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-    std::vector<std::string> argv_strings = {BinDir() + "udrv-driver-manager"};
+    std::vector<std::string> argv_strings = {udrv::testing::ProgramDir() + "udrv-driver-manager"};
     argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
     std::vector<char*> argv;
     for (std::string& arg : argv_strings) argv.push_back(arg.data());
@@ -296,7 +289,7 @@ TEST_CASE("isolated: a driver host that tries to exceed its rights is refused ea
   const Address edu = FindEdu();
   Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "0",
                    "--host-uid", std::to_string(kHostUid), "--host-pinned-memory", "16MiB",
-                   "--host-pins", "64", "--host-program", BinDir() + "guest-rogue-host"});
+                   "--host-pins", "64", "--host-program", udrv::testing::ProgramDir() + "guest-rogue-host"});
   auto verdict = manager.WaitFor("edu (started|failed to start) in driver host pid", 120);
   REQUIRE(verdict);
   CHECK((*verdict)[1] == "started");
@@ -341,7 +334,7 @@ TEST_CASE("isolated: what a host forks dies with it; its device is reclaimed all
   const Address edu = FindEdu();
   Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "1",
                    "--host-uid", std::to_string(kHostUid), "--host-program",
-                   BinDir() + "guest-rogue-host", "--host-arg", "--attack", "--host-arg", "fork"});
+                   udrv::testing::ProgramDir() + "guest-rogue-host", "--host-arg", "--attack", "--host-arg", "fork"});
   auto launched = manager.WaitFor("launched driver host pid ([0-9]+)", 60);
   REQUIRE(launched);
   const pid_t host = std::stoi((*launched)[1]);
@@ -375,7 +368,7 @@ TEST_CASE("isolated: a host that stops reading its replies is disconnected and r
   const Address edu = FindEdu();
   Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "0",
                    "--host-uid", std::to_string(kHostUid), "--host-program",
-                   BinDir() + "guest-rogue-host", "--host-arg", "--attack", "--host-arg", "no-read"});
+                   udrv::testing::ProgramDir() + "guest-rogue-host", "--host-arg", "--attack", "--host-arg", "no-read"});
   auto launched = manager.WaitFor("launched driver host pid ([0-9]+)", 60);
   REQUIRE(launched);
   const std::string host = (*launched)[1];

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "forged_handle.h"
 #include "isolation_wire.h"
 #include "udrv/bus/host_process.h"
 #include "udrv/core/transfer.h"
@@ -111,25 +112,7 @@ Result<wire::Reply> Raw(wire::Op op, wire::Request request,
 // A handle message that says "a paged VMO of `size` bytes" about whatever
 // `fd` is, as a forger would send it.
 void SendForgedVmo(int fd, uint64_t size, udrv::Rights rights) {
-  udrv::wire::HandleMessage message;
-  message.type = static_cast<uint16_t>(udrv::wire::ObjectType::VMO);
-  message.rights = rights;
-  message.size = size;
-  message.vmo_kind = static_cast<uint32_t>(udrv::VmoKind::PAGED);
-  std::strcpy(message.name, "forged");
-  iovec iov{&message, sizeof(message)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  if (::sendmsg(udrv::bus::kHostChannelFd, &msg, MSG_NOSIGNAL) < 0) Say("forged send failed");
+  if (!udrv::testing::SendForgedVmo(udrv::bus::kHostChannelFd, fd, size, rights)) Say("forged send failed");
 }
 
 wire::Request PinRequest(uint64_t bti, uint32_t options, uint64_t size) {

@@ -32,7 +32,9 @@
 #include <vector>
 
 #include "fake_iommu_domain.h"
+#include "forged_handle.h"
 #include "isolation_wire.h"
+#include "program_dir.h"
 #include "result_helpers.h"
 #include "udrv/core/interrupt.h"
 #include "udrv/core/transfer.h"
@@ -1186,26 +1188,10 @@ TEST_CASE("isolation: what the host says reaches the daemon's log escaped", "[is
   REQUIRE_OK(ResultOf(got));
   SendRequest(harness.raw.get(),
               MakeRequest(wire::Op::BTI_PIN, {got.values[0], dma::kBtiPermRead, 0, udrv::PageSize()}));
-  udrv::wire::HandleMessage forged;
-  forged.type = static_cast<uint16_t>(udrv::wire::ObjectType::VMO);
-  forged.rights = udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect | udrv::kRightTransfer;
-  forged.size = udrv::PageSize();
-  forged.vmo_kind = static_cast<uint32_t>(udrv::VmoKind::PAGED);
-  std::strcpy(forged.name, "x\x1b[2J\nudrv: forged");
-  iovec iov{&forged, sizeof(forged)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  const int sent_fd = write_only.get();
-  std::memcpy(CMSG_DATA(cmsg), &sent_fd, sizeof(int));
-  REQUIRE(::sendmsg(harness.raw.get(), &msg, MSG_NOSIGNAL) == sizeof(forged));
+  REQUIRE(udrv::testing::SendForgedVmo(harness.raw.get(), write_only.get(), udrv::PageSize(),
+                                       udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect |
+                                           udrv::kRightTransfer,
+                                       "x\x1b[2J\nudrv: forged"));
   CHECK(StatusOf(ResultOf(ReceiveReply(harness.raw.get()))) == "ACCESS_DENIED");
   auto log = harness.log();
   CHECK(std::count_if(log.begin(), log.end(), [](const std::string& l) {
@@ -1224,14 +1210,6 @@ TEST_CASE("isolation: what the host says reaches the daemon's log escaped", "[is
 // qemu-user (the aarch64 guest plan runs them there).
 
 namespace {
-
-std::string TestBinDir() {
-  char path[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  REQUIRE(n > 0);
-  const std::string self(path, static_cast<size_t>(n));
-  return self.substr(0, self.rfind('/') + 1);
-}
 
 // The runner's log, kept for the test to read (the supervisors log from
 // their own threads).
@@ -1275,7 +1253,7 @@ class RunnerLog {
 
 IsolatedRunnerOptions RunnerOptions(uid_t first_uid, const std::string& mode, RunnerLog& log) {
   IsolatedRunnerOptions options;
-  options.host_program = TestBinDir() + "isolation-test-host";
+  options.host_program = udrv::testing::ProgramDir() + "isolation-test-host";
   options.host_arguments = {"--mode", mode};
   options.first_uid = first_uid;
   options.restarts = 0;

@@ -8,4 +8,5 @@ build="$top/build/test"
 cmake -S "$top" -B "$build" -DUDRV_CROSS_AARCH64=ON
 cmake --build "$build" -j2
 cd "$build"
-exec ctest --output-on-failure --timeout 900
+# Two at a time (two guests boot side by side); benchmarks run alone (RUN_SERIAL).
+exec ctest -j2 --output-on-failure --timeout 900
