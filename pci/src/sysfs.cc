@@ -279,7 +279,10 @@ Result<ConfigSpace> SysfsPci::ReadConfig(const Address& address) const {
                     "): not a config space",
                 path);
   }
-  return ConfigSpace(std::vector<uint8_t>(bytes->bytes.begin(), bytes->bytes.end()),
+  // From bytes as bytes: one memmove, not a char-to-uint8_t loop (4 KiB a
+  // function adds up over a server's thousand).
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes->bytes.data());
+  return ConfigSpace(std::vector<uint8_t>(data, data + bytes->bytes.size()),
                      address.ToString() + " config");
 }
 
