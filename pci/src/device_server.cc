@@ -32,6 +32,8 @@ namespace {
 
 // How long a host may take to send the VMO that follows its pin request.
 constexpr Duration kFollowUpTimeout = 5'000'000'000;
+// How many of one host's refused requests the log shows.
+constexpr uint64_t kLoggedRefusals = 64;
 
 std::string OpName(Op op) {
   switch (op) {
@@ -217,7 +219,8 @@ struct DeviceServer::Session {
   };
   Charge charged;
   std::map<uint64_t, Charge> quarantined;
-  std::optional<std::vector<ProtectedRegisters>> protected_registers;
+  bool started_reported = false;
+  uint64_t refusals = 0;
 
   void Log(const std::string& line) const {
     if (options.log) options.log(object + ": " + Printable(line));
@@ -243,20 +246,45 @@ struct DeviceServer::Session {
   }
   Result<void> SendResult(Op op, const Result<Reply>& result) {
     if (result) return SendReply(*result);
-    // What a host asks beyond its rights is logged; a device's own
+    // What a host asks beyond its rights or budget is logged; a device's own
     // NOT_SUPPORTED (a mode it lacks) is only answered.
     switch (result.error().status) {
       case Status::ACCESS_DENIED:
       case Status::BAD_HANDLE:
+      case Status::BAD_STATE:
       case Status::NOT_FOUND:
       case Status::INVALID_ARGS:
       case Status::OUT_OF_RANGE:
-        Log("refused " + OpName(op) + ": " + result.error().ToString());
+      case Status::NO_RESOURCES:
+      case Status::ALREADY_EXISTS:
+        LogRefusal("refused " + OpName(op) + ": " + result.error().ToString());
         break;
       default:
         break;
     }
     return SendReply(wire::ErrorReply(op, result.error()));
+  }
+  // A host can have any number of requests refused: the log gets the first
+  // kLoggedRefusals, then one line saying the rest go unlogged.
+  void LogRefusal(const std::string& line) {
+    ++refusals;
+    if (refusals <= kLoggedRefusals) Log(line);
+    if (refusals == kLoggedRefusals) {
+      Log("logged " + std::to_string(kLoggedRefusals) +
+          " refusals; this host's further refusals are answered, not logged");
+    }
+  }
+  // Request argument `index`, which must fit 32 bits (a vector, a count,
+  // an index, pin options): INVALID_ARGS naming it otherwise, never cut.
+  Result<uint32_t> Arg32(const Request& request, size_t index, std::string_view name) const {
+    const uint64_t value = request.args[index];
+    if (value > UINT32_MAX) {
+      return Fail(Status::INVALID_ARGS,
+                  OpName(static_cast<Op>(request.op)) + ": " + std::string(name) + " " +
+                      Hex(value) + " does not fit 32 bits",
+                  object);
+    }
+    return static_cast<uint32_t>(value);
   }
   Result<void> SendVoid(Op op, const Result<void>& result) {
     Reply reply;
@@ -284,6 +312,7 @@ struct DeviceServer::Session {
   Result<void> GetBar(const Request& request);
   Result<void> MapInterrupt(const Request& request);
   Result<void> Pin(const Request& request);
+  Result<void> Started(const Request& request);
 };
 
 Result<void> DeviceServer::Session::Hello() {
@@ -349,14 +378,14 @@ Result<void> DeviceServer::Session::Config(const Request& request) {
 }
 
 Result<void> DeviceServer::Session::CheckHostMayWrite(uint16_t offset, uint64_t width) {
+  // Walked at every write: the device is no more trusted than the host, and
+  // a list it changes would move the registers. A list the walk cannot
+  // follow protects nothing, so it refuses every write.
+  auto config = device.ReadConfigSpace();
+  if (!config) return Wrap(config.error(), "write config: find the protected registers");
+  auto protected_registers = HostProtectedRegisters(*config);
   if (!protected_registers) {
-    // A capability list the walk cannot follow protects nothing: refuse
-    // every write until the device shows a sane one.
-    auto config = device.ReadConfigSpace();
-    if (!config) return Wrap(config.error(), "write config: find the protected registers");
-    auto ranges = HostProtectedRegisters(*config);
-    if (!ranges) return Wrap(ranges.error(), "write config: find the protected registers");
-    protected_registers = std::move(*ranges);
+    return Wrap(protected_registers.error(), "write config: find the protected registers");
   }
   for (const ProtectedRegisters& range : *protected_registers) {
     if (offset < range.end && offset + width > range.begin) {
@@ -460,7 +489,9 @@ Result<void> DeviceServer::Session::GetBar(const Request& request) {
 
 Result<void> DeviceServer::Session::MapInterrupt(const Request& request) {
   const Op op = Op::MAP_INTERRUPT;
-  auto interrupt = device.MapInterrupt(static_cast<uint32_t>(request.args[0]));
+  auto vector = Arg32(request, 0, "vector");
+  if (!vector) return SendResult(op, std::unexpected(vector.error()));
+  auto interrupt = device.MapInterrupt(*vector);
   if (!interrupt) return SendResult(op, std::unexpected(interrupt.error()));
   Reply reply;
   reply.op = request.op;
@@ -478,7 +509,8 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
   }
   auto bti = FindBti(request.args[0]);
   if (!bti) return SendResult(op, std::unexpected(bti.error()));
-  const auto pin_options = static_cast<uint32_t>(request.args[1]);
+  auto pin_options = Arg32(request, 1, "pin options");
+  if (!pin_options) return SendResult(op, std::unexpected(pin_options.error()));
   const uint64_t offset = request.args[2];
   const uint64_t size = request.args[3];
   if (size == 0) return SendResult(op, Fail(Status::INVALID_ARGS, "pin: size 0", object));
@@ -504,9 +536,9 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
                                    "or not)",
                                object));
   }
-  auto shared = CheckSharedMemory(std::move(*vmo), pin_options, offset, size, object);
+  auto shared = CheckSharedMemory(std::move(*vmo), *pin_options, offset, size, object);
   if (!shared) return SendResult(op, std::unexpected(shared.error()));
-  auto pmt = (*bti)->Pin(pin_options, *shared, offset, size);
+  auto pmt = (*bti)->Pin(*pin_options, *shared, offset, size);
   if (!pmt) return SendResult(op, std::unexpected(pmt.error()));
 
   const uint64_t id = next_pin++;
@@ -530,15 +562,12 @@ Result<void> DeviceServer::Session::Pin(const Request& request) {
 
 Result<void> DeviceServer::Session::GetBti(const Request& request) {
   const Op op = Op::GET_BTI;
-  const auto index = static_cast<uint32_t>(request.args[0]);
+  auto checked_index = Arg32(request, 0, "BTI index");
+  if (!checked_index) return SendResult(op, std::unexpected(checked_index.error()));
+  const uint32_t index = *checked_index;
   const uint64_t dma_limit = request.args[1];
   Reply reply;
   reply.op = request.op;
-  if (request.args[0] > UINT32_MAX) {
-    return SendResult(op, Fail(Status::OUT_OF_RANGE,
-                               "get BTI " + std::to_string(request.args[0]) + ": no such index",
-                               object));
-  }
   // One Bti per index, as a device has: asking again gives the same one.
   if (auto it = bti_of_index.find(index); it != bti_of_index.end()) {
     if (it->second.dma_limit != dma_limit) {
@@ -604,6 +633,35 @@ Result<void> DeviceServer::Session::ReleaseQuarantine(const Request& request) {
   return SendVoid(op, released);
 }
 
+Result<void> DeviceServer::Session::Started(const Request& request) {
+  const Op op = Op::STARTED;
+  // The host's words go to logs and errors: escaped where they enter, so
+  // they cannot forge lines or steer a terminal.
+  const std::string words = Printable(wire::GetText(request.text));
+  // args[0] is 0 or a udrv::Status, which are all negative int32s.
+  const auto status = static_cast<int64_t>(request.args[0]);
+  if (request.args[0] != 0 && (status >= 0 || status < INT32_MIN)) {
+    return SendVoid(op, Fail(Status::INVALID_ARGS,
+                             "started: status " + Hex(request.args[0]) + " is no udrv status",
+                             object));
+  }
+  // Once: a host cannot take back the start it reported.
+  if (started_reported) {
+    return SendVoid(op, Fail(Status::BAD_STATE,
+                             "started: the driver's start was reported already; this report (" +
+                                 (request.args[0] == 0 ? std::string("started") : words) +
+                                 ") changes nothing",
+                             object));
+  }
+  started_reported = true;
+  Result<void> started;
+  if (request.args[0] != 0) {
+    started = std::unexpected(Error{static_cast<Status>(status), words, node.id});
+  }
+  if (options.on_started) options.on_started(started);
+  return SendVoid(op, {});
+}
+
 Result<void> DeviceServer::Session::Handle(const Request& request) {
   const Op op = static_cast<Op>(request.op);
   switch (op) {
@@ -624,7 +682,17 @@ Result<void> DeviceServer::Session::Handle(const Request& request) {
       return SendReply(reply);
     }
     case Op::SET_INTERRUPT_MODE: {
-      const auto mode = static_cast<InterruptMode>(request.args[0]);
+      auto count = Arg32(request, 1, "vector count");
+      if (!count) return SendVoid(op, std::unexpected(count.error()));
+      const uint64_t raw_mode = request.args[0];
+      if (raw_mode != static_cast<uint64_t>(InterruptMode::DISABLED) &&
+          raw_mode != static_cast<uint64_t>(InterruptMode::LEGACY) &&
+          raw_mode != static_cast<uint64_t>(InterruptMode::MSI) &&
+          raw_mode != static_cast<uint64_t>(InterruptMode::MSI_X)) {
+        return SendVoid(op, Fail(Status::INVALID_ARGS,
+                                 "set interrupt mode: no mode " + std::to_string(raw_mode), object));
+      }
+      const auto mode = static_cast<InterruptMode>(raw_mode);
       if (mode == InterruptMode::LEGACY) {
         // INTx is unmasked through the daemon's VFIO fd after every
         // interrupt: message-signalled interrupts need no daemon.
@@ -633,10 +701,14 @@ Result<void> DeviceServer::Session::Handle(const Request& request) {
                                  "not legacy INTx",
                                  object));
       }
-      return SendVoid(op, device.SetInterruptMode(mode, static_cast<uint32_t>(request.args[1])));
+      return SendVoid(op, device.SetInterruptMode(mode, *count));
     }
     case Op::MAP_INTERRUPT: return MapInterrupt(request);
-    case Op::ACK_INTERRUPT: return SendVoid(op, device.AckInterrupt(static_cast<uint32_t>(request.args[0])));
+    case Op::ACK_INTERRUPT: {
+      auto vector = Arg32(request, 0, "vector");
+      if (!vector) return SendVoid(op, std::unexpected(vector.error()));
+      return SendVoid(op, device.AckInterrupt(*vector));
+    }
     case Op::RESET_DEVICE: return SendVoid(op, device.ResetDevice());
     case Op::GET_BTI: return GetBti(request);
     case Op::BTI_PIN: return Pin(request);
@@ -656,17 +728,7 @@ Result<void> DeviceServer::Session::Handle(const Request& request) {
       return SendReply(reply);
     }
     case Op::BTI_RELEASE_QUARANTINE: return ReleaseQuarantine(request);
-    case Op::STARTED: {
-      Result<void> started;
-      if (request.args[0] != 0) {
-        // The host's words go to the daemon's log: escaped, so they cannot
-        // forge lines or steer a terminal.
-        started = std::unexpected(Error{static_cast<Status>(static_cast<int32_t>(request.args[0])),
-                                        Printable(wire::GetText(request.text)), node.id});
-      }
-      if (options.on_started) options.on_started(started);
-      return SendVoid(op, {});
-    }
+    case Op::STARTED: return Started(request);
   }
   return Fail(Status::INTERNAL, "unhandled op", object);
 }

@@ -182,15 +182,7 @@ class HostSupervisor final : public bus::DriverInstance {
       server_options.log = options_->log;
       server_options.budget = options_->budget;
       server_options.host_ended_fd = host->pidfd();
-      bool reported = false;
       server_options.on_started = [&](const Result<void>& outcome) {
-        // The first report counts; a host cannot take it back.
-        if (reported) {
-          Log("driver host pid " + std::to_string(pid) + " reported its start again (ignored): " +
-              (outcome ? std::string("started") : outcome.error().ToString()));
-          return;
-        }
-        reported = true;
         started = outcome.has_value();
         Log(outcome ? driver_ + " started in driver host pid " + std::to_string(pid)
                     : driver_ + " failed to start in driver host pid " + std::to_string(pid) +

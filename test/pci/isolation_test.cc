@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_config_device.h"
 #include "fake_iommu_domain.h"
 #include "forged_handle.h"
 #include "isolation_wire.h"
@@ -82,13 +83,9 @@ constexpr uint8_t kMsiCap = 0x60;   // MSI with 64-bit addresses (14 bytes)
 // triggers them through `interrupts`), a Bti over `domain`. Records what
 // reaches it. Called on Serve's thread; the test reads the records after
 // the reply that followed them.
-class FakeIsoDevice final : public Device {
+class FakeIsoDevice final : public udrv::testing::FakeConfigDevice {
  public:
-  FakeIsoDevice() : Device(Address{0, 0, 3, 0}), config(256, 0) {
-    config[0x00] = kVendor & 0xff;
-    config[0x01] = kVendor >> 8;
-    config[0x02] = kDeviceId & 0xff;
-    config[0x03] = kDeviceId >> 8;
+  FakeIsoDevice() : FakeConfigDevice(Address{0, 0, 3, 0}, kVendor, kDeviceId) {
     config[0x06] = 0x10;  // status: capability list
     config[0x0b] = 0x00;  // class: unclassified
     config[0x34] = kMsixCap;
@@ -169,13 +166,6 @@ class FakeIsoDevice final : public Device {
     return dma::Bti::Create(domain, dma_limit, "fake bti");
   }
 
-  std::vector<uint8_t> config;
-  struct Access {
-    uint16_t offset;
-    size_t width;
-    uint32_t value;
-  };
-  std::vector<Access> writes;
   UniqueFd bar_file;
   std::vector<bool> bus_mastering_calls;
   std::vector<std::pair<InterruptMode, uint32_t>> mode_calls;
@@ -184,19 +174,6 @@ class FakeIsoDevice final : public Device {
   int resets = 0;
   std::vector<std::pair<uint32_t, uint64_t>> bti_requests;
   std::shared_ptr<FakeDomain> domain = std::make_shared<FakeDomain>();
-
- protected:
-  Result<uint32_t> DoReadConfig(uint16_t offset, size_t width) const override {
-    uint32_t value = 0;
-    for (size_t i = 0; i < width; ++i) value |= uint32_t{config[offset + i]} << (8 * i);
-    return value;
-  }
-  Result<void> DoWriteConfig(uint16_t offset, size_t width, uint32_t value) override {
-    writes.push_back({offset, width, value});
-    for (size_t i = 0; i < width; ++i) config[offset + i] = static_cast<uint8_t>(value >> (8 * i));
-    return {};
-  }
-  size_t ConfigSize() const override { return config.size(); }
 };
 
 DeviceNode TestNode() {
@@ -336,7 +313,7 @@ struct RawPin {
   wire::Reply reply;
   std::vector<uint64_t> addresses;
 };
-RawPin RawPinCall(int fd, uint64_t bti, uint32_t options, uint64_t offset, uint64_t size, Vmo vmo,
+RawPin RawPinCall(int fd, uint64_t bti, uint64_t options, uint64_t offset, uint64_t size, Vmo vmo,
                   Rights sent_rights = udrv::kRightSameRights) {
   SendRequest(fd, MakeRequest(wire::Op::BTI_PIN, {bti, options, offset, size}));
   REQUIRE_OK(udrv::SendHandle(fd, std::move(vmo), sent_rights));
@@ -973,14 +950,18 @@ TEST_CASE("isolation: the host's start report reaches on_started", "[isolation]"
   auto device = harness.Connect();
 
   REQUIRE_OK(device->ReportStarted(Fail(Status::NOT_SUPPORTED, "edu: no DMA engine", "0000:00:03.0")));
-  REQUIRE_OK(device->ReportStarted({}));
+  // Once: a host cannot take its report back.
+  CHECK(StatusOf(device->ReportStarted({})) == "BAD_STATE");
   auto started = harness.started();
-  REQUIRE(started.size() == 2);
+  REQUIRE(started.size() == 1);
   REQUIRE_FALSE(started[0].has_value());
   CHECK(started[0].error().status == Status::NOT_SUPPORTED);
   CHECK(Contains(started[0].error().what, "edu: no DMA engine"));
   CHECK(started[0].error().object == harness.node.id);
-  CHECK(started[1].has_value());
+  // A status that is no udrv status is refused, not taken for one.
+  auto odd = RawCall(harness.raw.get(), MakeRequest(wire::Op::STARTED, {uint64_t{1} << 31}));
+  CHECK(StatusOf(ResultOf(odd)) == "INVALID_ARGS");
+  CHECK(harness.started().size() == 1);
 
   device.reset();
   REQUIRE_OK(harness.Finish());
@@ -1056,7 +1037,7 @@ TEST_CASE("isolation: one BTI per index, however often the host asks", "[isolati
   auto other = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, uint64_t{1} << 28}));
   CHECK(StatusOf(ResultOf(other)) == "ALREADY_EXISTS");
   auto huge = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {uint64_t{1} << 40, 0}));
-  CHECK(StatusOf(ResultOf(huge)) == "OUT_OF_RANGE");
+  CHECK(StatusOf(ResultOf(huge)) == "INVALID_ARGS");  // an index past 32 bits
   CHECK(harness.device.bti_requests.size() == 1);
   REQUIRE_OK(harness.Finish());
 }
@@ -1396,7 +1377,7 @@ TEST_CASE("isolated runner: what a host forks dies with it; serving ends; Stop i
   CHECK(udrv::Now() - before < 10'000'000'000);
 }
 
-TEST_CASE("isolated runner: a host that ignores SIGTERM with a child holding its socket stops in bounded time",
+TEST_CASE("isolated runner: stopping a host whose child holds its socket ends both",
           "[isolation][isolated-runner]") {
   RequireRoot();
   constexpr uid_t kUid = 61982;
@@ -1429,4 +1410,53 @@ TEST_CASE("isolated runner: a host's words reach the log escaped", "[isolation][
     CHECK(line.find_first_of("\n\x1b\x07") == std::string::npos);
   }
   CHECK(Contains(log.Text(), "failed to start in driver host pid"));
+}
+
+TEST_CASE("isolation: arguments that do not fit are refused, never cut", "[isolation]") {
+  Harness harness;
+  const int fd = harness.raw.get();
+  const uint64_t past32 = (uint64_t{1} << 32) | 1;  // cut to 32 bits, it would be 1
+  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::SET_INTERRUPT_MODE, {99, 1})))) ==
+        "INVALID_ARGS");
+  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::SET_INTERRUPT_MODE,
+                                                  {static_cast<uint64_t>(InterruptMode::MSI), past32})))) ==
+        "INVALID_ARGS");
+  CHECK(harness.device.mode_calls.empty());
+  REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::SET_INTERRUPT_MODE,
+                                              {static_cast<uint64_t>(InterruptMode::MSI), 1}))));
+  // Vector 2^32 is not vector 0.
+  auto map = RawCall(fd, MakeRequest(wire::Op::MAP_INTERRUPT, {uint64_t{1} << 32}));
+  CHECK(StatusOf(ResultOf(map)) == "INVALID_ARGS");
+  CHECK(harness.device.interrupts.empty());
+  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::ACK_INTERRUPT, {uint64_t{1} << 32})))) ==
+        "INVALID_ARGS");
+  CHECK(harness.device.acks == 0);
+  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::GET_BTI, {uint64_t{1} << 32, 0})))) ==
+        "INVALID_ARGS");
+  CHECK(harness.device.bti_requests.empty());
+  // Pin options past 32 bits: refused before anything is pinned.
+  auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  REQUIRE_OK(ResultOf(got));
+  auto memory = Vmo::Create(udrv::PageSize(), "options");
+  REQUIRE_OK(memory);
+  auto pin = RawPinCall(fd, got.values[0], (uint64_t{1} << 32) | dma::kBtiPermRead, 0,
+                        udrv::PageSize(), std::move(*memory));
+  CHECK(StatusOf(ResultOf(pin.reply)) == "INVALID_ARGS");
+  {
+    std::lock_guard lock(harness.device.domain->mutex_);
+    CHECK(harness.device.domain->mappings.empty());
+  }
+  REQUIRE_OK(harness.Finish());
+}
+
+TEST_CASE("isolation: a host's refused requests cannot flood the log", "[isolation]") {
+  Harness harness;
+  for (int i = 0; i < 500; ++i) {
+    auto reply = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x04, 2, 0}));
+    REQUIRE(StatusOf(ResultOf(reply)) == "ACCESS_DENIED");  // every one is still answered
+  }
+  const auto log = harness.log();
+  CHECK(log.size() == 65);  // 64 refusals and the line saying the rest go unlogged
+  CHECK(Contains(log.back(), "further refusals are answered, not logged"));
+  REQUIRE_OK(harness.Finish());
 }

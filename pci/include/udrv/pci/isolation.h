@@ -93,7 +93,8 @@ struct DeviceServerOptions {
   // Where the device's sysfs directory is (its BARs' resource files).
   std::string sysfs_root = "/sys";
   // Called (on Serve's thread) when the host reports whether its driver
-  // started.
+  // started: once, with its first report (later ones are refused,
+  // BAD_STATE). The error's text is the host's, escaped.
   std::function<void(const Result<void>& started)> on_started;
   // Lines about what the host asked for that was refused (may be empty).
   // Text the host chose (its STARTED message, the names of the VMOs it
