@@ -317,6 +317,11 @@ Result<void> SendHandle(int socket_fd, Interrupt&& interrupt, Rights sent_rights
   return SendMessage(socket_fd, message, object->event_fd(), object->Describe());
 }
 
+Result<void> SendHandleMessage(int socket_fd, const HandleMessage& message, int fd) {
+  const std::string name(message.name, strnlen(message.name, sizeof(message.name)));
+  return SendMessage(socket_fd, message, fd, "handle message '" + name + "'");
+}
+
 std::vector<UniqueFd> TakeReceivedFds(msghdr& msg) {
   std::vector<UniqueFd> fds;
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {

@@ -758,7 +758,8 @@ TEST_CASE("transfer: a write-only fd never becomes a readable handle", "[transfe
   message.size = udrv::PageSize();
   message.vmo_kind = static_cast<uint32_t>(udrv::VmoKind::PAGED);
   std::strcpy(message.name, "forged");
-  SendRaw(sockets.parent.get(), &message, sizeof(message), {write_only.get()});
+  // As it is, the write-only fd included (SendHandle would refuse it).
+  REQUIRE_OK(udrv::SendHandleMessage(sockets.parent.get(), message, write_only.get()));
   const size_t fds_before = OpenFdCount();
   auto received = udrv::ReceiveVmo(sockets.child.get(), udrv::kRightSameRights, udrv::DeadlineAfter(5s));
   REQUIRE(StatusOf(received) == "ACCESS_DENIED");

@@ -1,11 +1,10 @@
 // A handle message as a forger sends it: "a paged VMO of `size` bytes named
 // `name`" said of whatever `fd` is, with whatever rights. The library never
-// sends one like it (transfer.cc describes the VMO it holds); tests of the
+// sends one like it (SendHandle describes the VMO it holds); tests of the
 // receiving side, and the rogue driver host, need exactly that lie.
 #pragma once
 
-#include <sys/socket.h>
-
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -16,7 +15,7 @@
 
 namespace udrv::testing {
 
-// Sends the forged message on `socket_fd`; false if sendmsg did not take it.
+// Sends the forged message on `socket_fd`; false if it did not go.
 inline bool SendForgedVmo(int socket_fd, int fd, uint64_t size, Rights rights,
                           std::string_view name = "forged") {
   wire::HandleMessage message;
@@ -24,20 +23,8 @@ inline bool SendForgedVmo(int socket_fd, int fd, uint64_t size, Rights rights,
   message.rights = rights;
   message.size = size;
   message.vmo_kind = static_cast<uint32_t>(VmoKind::PAGED);
-  std::memcpy(message.name, name.data(), name.size() < wire::kNameSize ? name.size() : wire::kNameSize - 1);
-  iovec iov{&message, sizeof(message)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  return ::sendmsg(socket_fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(message));
+  std::memcpy(message.name, name.data(), std::min(name.size(), wire::kNameSize - 1));
+  return SendHandleMessage(socket_fd, message, fd).has_value();
 }
 
 }  // namespace udrv::testing

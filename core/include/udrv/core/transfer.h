@@ -96,13 +96,20 @@ using ReceivedHandle = std::variant<Vmo, Interrupt>;
 Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted = kRightSameRights,
                                      Time deadline = kInfinite);
 
-// As ReceiveHandle, for callers that know what comes: WRONG_TYPE (and the
-// handle is closed) when it is something else.
 // Takes ownership of every fd the SCM_RIGHTS messages of `msg` carry (as
 // recvmsg filled it in), so that none leaks whatever the caller makes of
 // the message. For protocols of their own that receive on the same sockets.
 std::vector<UniqueFd> TakeReceivedFds(msghdr& msg);
 
+// Sends `message` with `fd` attached, as they are: no handle, no rights
+// check, no narrowing of the fd. SendHandle builds its message from a
+// handle; this is for peers that speak the wire format without handles,
+// and for tests that must send what SendHandle never would (a forger's
+// message). PEER_CLOSED when nobody reads the socket any more.
+Result<void> SendHandleMessage(int socket_fd, const wire::HandleMessage& message, int fd);
+
+// As ReceiveHandle, for callers that know what comes: WRONG_TYPE (and the
+// handle is closed) when it is something else.
 Result<Vmo> ReceiveVmo(int socket_fd, Rights wanted = kRightSameRights, Time deadline = kInfinite);
 Result<Interrupt> ReceiveInterrupt(int socket_fd, Rights wanted = kRightSameRights,
                                    Time deadline = kInfinite);
