@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_config_device.h"
 #include "fake_iommu_domain.h"
 #include "result_helpers.h"
 #include "udrv/core/interrupt.h"
@@ -39,13 +40,9 @@ constexpr uint64_t kStatus = 0x20;
 // (the ID register reads edu 1.0), one MSI vector, a Bti over a fake
 // IOMMU domain. Records the DMA command register each time bus mastering
 // is switched on: what the device was doing when it got to reach memory.
-class FakeEdu final : public pci::Device {
+class FakeEdu final : public udrv::testing::FakeConfigDevice {
  public:
-  FakeEdu() : Device(pci::Address{0, 0, 3, 0}), config(256, 0) {
-    config[0x00] = 0x34;
-    config[0x01] = 0x12;
-    config[0x02] = 0xe8;
-    config[0x03] = 0x11;
+  FakeEdu() : FakeConfigDevice(pci::Address{0, 0, 3, 0}, 0x1234, 0x11e8) {
     bar = UniqueFd(::memfd_create("fake-edu-bar0", MFD_CLOEXEC));
     REQUIRE(bar);
     REQUIRE(::ftruncate(bar.get(), kBar0Size) == 0);
@@ -106,20 +103,10 @@ class FakeEdu final : public pci::Device {
     return udrv::dma::Bti::Create(domain, dma_limit, "fake edu bti");
   }
 
-  std::vector<uint8_t> config;
   UniqueFd bar;
   volatile uint8_t* registers = nullptr;
   std::vector<uint64_t> dma_command_at_bus_master;
   std::shared_ptr<udrv::testing::FakeDomain> domain = std::make_shared<udrv::testing::FakeDomain>();
-
- protected:
-  Result<uint32_t> DoReadConfig(uint16_t offset, size_t width) const override {
-    uint32_t value = 0;
-    for (size_t i = 0; i < width; ++i) value |= uint32_t{config[offset + i]} << (8 * i);
-    return value;
-  }
-  Result<void> DoWriteConfig(uint16_t, size_t, uint32_t) override { return {}; }
-  size_t ConfigSize() const override { return config.size(); }
 };
 
 }  // namespace
