@@ -1,7 +1,6 @@
 #include "udrv/bus/host_process.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
@@ -23,6 +22,9 @@ namespace {
 // The host's whole environment: no LD_PRELOAD, locale or daemon secrets
 // leak into it.
 constexpr char kHostEnvironmentPath[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+// How long the child may take from clone to exec.
+constexpr Duration kLaunchTimeout = 30'000'000'000;
 
 // The namespaces a host gets of its own (see the header).
 constexpr unsigned long kHostNamespaces = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC;
@@ -145,12 +147,16 @@ bool IdentityDropped(const ChildPlan& plan) {
 
   const rlimit processes{plan.max_processes, plan.max_processes};
   if (setrlimit(RLIMIT_NPROC, &processes) != 0) ChildFail(report, ChildStep::kProcessLimit, errno);
-  if (setgroups(0, nullptr) != 0) ChildFail(report, ChildStep::kSetgroups, errno);
-  if (setresgid(plan.gid, plan.gid, plan.gid) != 0) {
+  // Raw system calls, not the C library's: in a multithreaded process its
+  // set*id wrappers change every thread's ids, taking a lock and signalling
+  // each thread; in this child of a raw clone the other threads do not
+  // exist and the lock may be held by one of them for good.
+  if (syscall(SYS_setgroups, 0, nullptr) != 0) ChildFail(report, ChildStep::kSetgroups, errno);
+  if (syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) {
     ChildFail(report, ChildStep::kSetresgid, errno);
   }
   // All three uids: with a saved uid of 0 the host could switch back.
-  if (setresuid(plan.uid, plan.uid, plan.uid) != 0) {
+  if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) {
     ChildFail(report, ChildStep::kSetresuid, errno);
   }
   if (!IdentityDropped(plan)) ChildFail(report, ChildStep::kVerifyIdentity, EPERM);
@@ -301,6 +307,25 @@ Result<HostProcess> HostProcess::Launch(const HostProcessOptions& options) {
   object += " (pid " + std::to_string(pid) + ")";
   report_child->reset();  // EOF on our end once the child has exec'd or died
 
+  // The child makes a few system calls and execs: a child that neither
+  // reports nor execs in kLaunchTimeout is stuck, and is killed rather than
+  // left to hold the launching thread.
+  const Time deadline = DeadlineAfter(kLaunchTimeout);
+  pollfd reported{.fd = report_ours->get(), .events = POLLIN, .revents = 0};
+  int ready;
+  do {
+    ready = poll(&reported, 1, TimeoutMsUntil(deadline));
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) {
+    kill(pid, SIGKILL);
+    siginfo_t info{};
+    while (waitid(P_PID, pid, &info, WEXITED) != 0 && errno == EINTR) {
+    }
+    return Fail(Status::TIMED_OUT,
+                "launch: the child neither reached exec nor reported a failure within " +
+                    std::to_string(kLaunchTimeout / 1'000'000'000) + " s (killed)",
+                object);
+  }
   ChildFailure failure;
   ssize_t n;
   do {

@@ -15,6 +15,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -486,4 +488,33 @@ TEST_CASE("host process: RLIMIT_NPROC bounds what the host can fork", "[host_pro
   REQUIRE_OK(host->Signal(SIGKILL));
   REQUIRE_OK(host->Wait(DeadlineAfter(10s)));
   CHECK(ProcessesOf(kHostUid).empty());
+}
+
+TEST_CASE("host process: launches while other threads come and go never hang", "[host_process]") {
+  // The launching process is multithreaded (the driver manager's
+  // supervisors, VFIO watchers). The child of a raw clone must not take
+  // the C library's locks another thread held at the clone (set*id's
+  // broadcast to every thread does): it would wait for them forever.
+  std::atomic<bool> stop = false;
+  std::vector<std::thread> churners;
+  for (int i = 0; i < 2; ++i) {
+    churners.emplace_back([&] {
+      while (!stop) std::thread([] {}).join();
+    });
+  }
+  Channel channel = MakeChannel();
+  int launched = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto host = HostProcess::Launch(Shell("exit 0", channel.theirs.get()));
+    if (!host) {
+      INFO(host.error().ToString());
+      CHECK(host.has_value());
+      break;
+    }
+    REQUIRE_OK(host->Wait(DeadlineAfter(10s)));
+    ++launched;
+  }
+  stop = true;
+  for (std::thread& churner : churners) churner.join();
+  CHECK(launched == 200);
 }

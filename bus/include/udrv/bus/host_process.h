@@ -77,7 +77,8 @@ class HostProcess {
  public:
   // Forks, drops to the host's identity and execs the program. Returns once
   // the exec succeeded; a failure before it (setresuid EPERM, execve ENOENT,
-  // ...) returns an error naming the step, with the child reaped.
+  // ...) returns an error naming the step, with the child reaped; a child
+  // that gets to neither within 30 s is killed (TIMED_OUT).
   static Result<HostProcess> Launch(const HostProcessOptions& options);
 
   HostProcess(HostProcess&& other) noexcept;
