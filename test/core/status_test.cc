@@ -11,6 +11,32 @@
 namespace udrv {
 namespace {
 
+Result<int> Half(int value) {
+  if (value % 2 != 0) return Fail(Status::INVALID_ARGS, "odd", std::to_string(value));
+  return value / 2;
+}
+
+Result<int> Quarter(int value) {
+  UDRV_TRY_ASSIGN(int half, Half(value));
+  UDRV_TRY_ASSIGN(const int quarter, Half(half));
+  return quarter;
+}
+
+Result<void> CheckEven(int value) {
+  UDRV_TRY(Half(value));
+  return {};
+}
+
+TEST_CASE("result: UDRV_TRY returns the first failure, passes values on") {
+  CHECK(Quarter(12).value() == 3);
+  auto odd = Quarter(6);
+  REQUIRE_FALSE(odd);
+  CHECK(odd.error().object == "3");
+  CHECK(CheckEven(4));
+  REQUIRE_FALSE(CheckEven(5));
+  CHECK(CheckEven(5).error().status == Status::INVALID_ARGS);
+}
+
 TEST_CASE("status: values are Fuchsia's") {
   CHECK(static_cast<int32_t>(Status::OK) == 0);
   CHECK(static_cast<int32_t>(Status::INTERNAL) == -1);

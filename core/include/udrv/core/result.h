@@ -43,3 +43,23 @@ inline std::unexpected<Error> Wrap(Error inner, std::string_view context) {
 }
 
 }  // namespace udrv
+
+// Early return of a failure, instead of `if (!x) return std::unexpected(x.error());`
+// at every call. Standard C++ (no statement expressions: -Wpedantic):
+//   UDRV_TRY(vmo.Write(data, 0));                  // a Result<void> (or any Result)
+//   UDRV_TRY_ASSIGN(auto fd, OpenFile(path));       // declares `fd` from the value
+//   UDRV_TRY_ASSIGN(existing, ReadAttribute(...));  // or assigns to a variable
+#define UDRV_TRY(expression)                                                   \
+  do {                                                                         \
+    if (auto udrv_try_result_ = (expression); !udrv_try_result_)               \
+      return std::unexpected(std::move(udrv_try_result_).error());             \
+  } while (false)
+
+#define UDRV_TRY_CONCAT_INNER_(a, b) a##b
+#define UDRV_TRY_CONCAT_(a, b) UDRV_TRY_CONCAT_INNER_(a, b)
+#define UDRV_TRY_ASSIGN(target, expression) \
+  UDRV_TRY_ASSIGN_IMPL_(UDRV_TRY_CONCAT_(udrv_try_value_, __LINE__), target, expression)
+#define UDRV_TRY_ASSIGN_IMPL_(temporary, target, expression)        \
+  auto temporary = (expression);                                    \
+  if (!temporary) return std::unexpected(std::move(temporary).error()); \
+  target = std::move(*temporary)
