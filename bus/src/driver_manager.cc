@@ -52,16 +52,7 @@ Result<std::vector<NodeMatch>> DriverManager::Match() const {
   if (!nodes) return std::unexpected(nodes.error());
   std::vector<NodeMatch> matches;
   matches.reserve(nodes->size());
-  for (DeviceNode& node : *nodes) {
-    NodeMatch match;
-    for (const Driver& driver : drivers_) {
-      Candidate candidate{driver.name, Evaluate(driver.rules, node.properties)};
-      if (candidate.evaluation.matched && !match.driver) match.driver = driver.name;
-      match.candidates.push_back(std::move(candidate));
-    }
-    match.node = std::move(node);
-    matches.push_back(std::move(match));
-  }
+  for (DeviceNode& node : *nodes) matches.push_back(MatchDrivers(drivers_, std::move(node)));
   return matches;
 }
 

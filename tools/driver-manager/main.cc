@@ -106,16 +106,9 @@ void PrintList(const Settings& settings, const std::vector<bus::Driver>& drivers
     for (const auto& [key, value] : match.node.properties.entries()) {
       std::printf("  %s = %s\n", key.c_str(), bus::FormatPropertyValue(value).c_str());
     }
-    for (const bus::Candidate& candidate : match.candidates) {
-      std::string verdict;
-      if (!candidate.evaluation.matched) {
-        verdict = "no match: " + candidate.evaluation.Explain();
-      } else if (match.driver == candidate.driver) {
-        verdict = "matches, binds";
-      } else {
-        verdict = "matches, but " + *match.driver + " binds (registered first)";
-      }
-      std::printf("  driver %s: %s\n", candidate.driver.c_str(), verdict.c_str());
+    for (const bus::DriverMatch& candidate : match.candidates) {
+      std::printf("  driver %s: %s\n", candidate.driver.c_str(),
+                  bus::ExplainDriverMatch(match, candidate).c_str());
     }
     if (!match.driver) std::printf("  no driver binds\n");
   }

@@ -4,13 +4,9 @@
 // process or through a DriverRunner; later it stops the drivers and gives
 // the devices back.
 //
-// Which driver binds a node: the FIRST REGISTERED driver whose rules all
-// hold. Registration order is the priority: register drivers for specific
-// devices (vendor and device ID) before drivers for classes of devices. A
-// count of rules would not rank them: a class driver's three rules (class,
-// subclass, interface) would outweigh a device driver's two. Every driver is
-// still evaluated, so Match shows who else matched and why the others did
-// not. One node gets one driver.
+// Which driver binds a node is MatchDrivers' choice (driver_match.h): the
+// manager, `udrv-driver-manager --list` and `busctl match` share it. One
+// node gets one driver.
 //
 // A device is opened only for a driver whose rules matched it: nothing is
 // bound, opened or written for a node no driver wants.
@@ -21,12 +17,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "udrv/bus/bind_rules.h"
 #include "udrv/bus/bus.h"
 #include "udrv/bus/driver.h"
+#include "udrv/bus/driver_match.h"
 #include "udrv/core/result.h"
 
 namespace udrv::bus {
@@ -45,20 +43,6 @@ struct DriverManagerOptions {
   DriverRunner runner;
   // Where the manager says what it does (may be empty).
   Logger log;
-};
-
-// One registered driver's verdict on a node.
-struct Candidate {
-  std::string driver;
-  BindEvaluation evaluation;
-};
-
-struct NodeMatch {
-  DeviceNode node;
-  // The driver that binds the node: the first registered one that matched.
-  std::optional<std::string> driver;
-  // Every registered driver, in registration order.
-  std::vector<Candidate> candidates;
 };
 
 struct BindOutcome {
@@ -90,9 +74,12 @@ class DriverManager {
   // ValidateBindRules refuses; ALREADY_EXISTS for a name registered before.
   Result<void> Register(Driver driver);
 
-  // Enumerates the bus and evaluates every driver on every node; binds
-  // nothing.
+  // Enumerates the bus and evaluates every driver on every node
+  // (MatchDrivers); binds nothing.
   Result<std::vector<NodeMatch>> Match() const;
+
+  // The registered drivers, in registration order.
+  std::span<const Driver> drivers() const { return drivers_; }
 
   // Enumerates, matches, and for each matched node not already running a
   // driver: opens the device and starts the driver. A node whose open or
