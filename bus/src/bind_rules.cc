@@ -50,6 +50,15 @@ std::string BindRule::ToString() const {
   return key_ + " (unknown rule)";
 }
 
+std::optional<size_t> BindRule::FirstMatchingEntry(const PropertyValue& value) const {
+  const std::vector<PropertyValue> entries = PropertyEntries(value);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    // Variant equality compares the type too.
+    if (std::find(values_.begin(), values_.end(), entries[i]) != values_.end()) return i;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> BindRule::Mismatch(const Properties& properties) const {
   const PropertyValue* value = properties.Find(key_);
   if (kind_ == Kind::ABSENT) {
@@ -58,9 +67,16 @@ std::optional<std::string> BindRule::Mismatch(const Properties& properties) cons
   }
   if (value == nullptr) return ToString() + ": no such property";
   if (kind_ == Kind::PRESENT) return std::nullopt;
-  // EQUAL and ACCEPT: variant equality compares the type too.
-  if (std::find(values_.begin(), values_.end(), *value) != values_.end()) return std::nullopt;
+  if (FirstMatchingEntry(*value)) return std::nullopt;
+  if (IsList(*value)) return ToString() + ": no entry of " + FormatPropertyValue(*value);
   return ToString() + ": it is " + FormatPropertyValue(*value);
+}
+
+std::optional<size_t> BindRule::MatchedEntry(const Properties& properties) const {
+  if (kind_ != Kind::EQUAL && kind_ != Kind::ACCEPT) return std::nullopt;
+  const PropertyValue* value = properties.Find(key_);
+  if (value == nullptr || !IsList(*value)) return std::nullopt;
+  return FirstMatchingEntry(*value);
 }
 
 Result<void> ValidateBindRules(std::span<const BindRule> rules) {
@@ -80,16 +96,24 @@ Result<void> ValidateBindRules(std::span<const BindRule> rules) {
 }
 
 std::string BindEvaluation::Explain() const {
-  if (matched) return "matches";
   std::string text;
-  for (const std::string& mismatch : mismatches) text += (text.empty() ? "" : "; ") + mismatch;
+  for (const std::string& line : matched ? matched_entries : mismatches) {
+    text += (text.empty() ? "" : "; ") + line;
+  }
+  if (matched) return text.empty() ? "matches" : "matches " + text;
   return text;
 }
 
 BindEvaluation Evaluate(std::span<const BindRule> rules, const Properties& properties) {
   BindEvaluation evaluation;
   for (const BindRule& rule : rules) {
-    if (auto mismatch = rule.Mismatch(properties)) evaluation.mismatches.push_back(std::move(*mismatch));
+    if (auto mismatch = rule.Mismatch(properties)) {
+      evaluation.mismatches.push_back(std::move(*mismatch));
+    } else if (auto entry = rule.MatchedEntry(properties)) {
+      evaluation.entry = std::max(evaluation.entry, *entry);
+      evaluation.matched_entries.push_back(rule.ToString() + ": entry " + std::to_string(*entry) +
+                                           " of " + FormatPropertyValue(*properties.Find(rule.key())));
+    }
   }
   // No rules match nothing: ValidateBindRules keeps such drivers out.
   evaluation.matched = !rules.empty() && evaluation.mismatches.empty();

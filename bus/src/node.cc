@@ -58,6 +58,33 @@ std::string_view NextWord(std::string_view& line) {
   return word;
 }
 
+// "0x1f" (any case, leading zeros) as a 32-bit number.
+std::optional<uint32_t> ParseHex32(std::string_view text) {
+  if (!text.starts_with("0x")) return std::nullopt;
+  uint32_t number = 0;
+  const char* first = text.data() + 2;
+  const char* last = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(first, last, number, 16);
+  if (ec != std::errc() || ptr != last || first == last) return std::nullopt;
+  return number;
+}
+
+// The COUNT of "numbers COUNT ..." / "strings COUNT ...": decimal, at most
+// kMaxListEntries.
+std::optional<size_t> ParseListCount(std::string_view text) {
+  size_t count = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), count, 10);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (count > kMaxListEntries) return std::nullopt;
+  return count;
+}
+
+size_t StringBytes(const StringList& strings) {
+  size_t bytes = 0;
+  for (const std::string& entry : strings) bytes += entry.size();
+  return bytes;
+}
+
 }  // namespace
 
 std::string SerializeNode(const DeviceNode& node) {
@@ -66,11 +93,20 @@ std::string SerializeNode(const DeviceNode& node) {
   text += "id " + Escape(node.id) + "\n";
   text += "parent " + Escape(node.parent) + "\n";
   for (const auto& [key, value] : node.properties.entries()) {
+    text += "property " + Escape(key, true);
     if (const uint32_t* number = std::get_if<uint32_t>(&value)) {
-      text += "property " + Escape(key, true) + " number " + Hex(*number) + "\n";
+      text += " number " + Hex(*number);
+    } else if (const std::string* string = std::get_if<std::string>(&value)) {
+      text += " string " + Escape(*string);
+    } else if (const NumberList* numbers = std::get_if<NumberList>(&value)) {
+      text += " numbers " + std::to_string(numbers->size());
+      for (uint32_t entry : *numbers) text += " " + Hex(entry);
     } else {
-      text += "property " + Escape(key, true) + " string " + Escape(std::get<std::string>(value)) + "\n";
+      const StringList& strings = std::get<StringList>(value);
+      text += " strings " + std::to_string(strings.size());
+      for (const std::string& entry : strings) text += " " + Escape(entry, true);
     }
+    text += "\n";
   }
   return text;
 }
@@ -112,13 +148,40 @@ Result<DeviceNode> ParseNode(std::string_view text) {
       if (!value) return bad("a bad escape in the value");
       node.properties.Set(std::move(*key), std::move(*value));
     } else if (type == "number") {
-      uint32_t number = 0;
       if (!line.starts_with("0x")) return bad("a number without 0x");
-      const char* first = line.data() + 2;
-      const char* last = line.data() + line.size();
-      auto [ptr, ec] = std::from_chars(first, last, number, 16);
-      if (ec != std::errc() || ptr != last || first == last) return bad("not a 32-bit hex number");
-      node.properties.Set(std::move(*key), number);
+      auto number = ParseHex32(line);
+      if (!number) return bad("not a 32-bit hex number");
+      node.properties.Set(std::move(*key), *number);
+    } else if (type == "numbers" || type == "strings") {
+      auto count = ParseListCount(NextWord(line));
+      if (!count) {
+        return bad("a list without a count of 0 to " + std::to_string(kMaxListEntries) + " entries");
+      }
+      // Each entry is one space-separated word; a list of none has no words.
+      std::vector<std::string_view> words;
+      while (!line.empty() || words.size() < *count) {
+        if (words.size() == *count) return bad("more entries than the count, " + std::to_string(*count));
+        words.push_back(NextWord(line));
+      }
+      Result<void> set;
+      if (type == "numbers") {
+        NumberList numbers;
+        for (std::string_view word : words) {
+          auto number = ParseHex32(word);
+          if (!number) return bad("list entry " + std::to_string(numbers.size()) + ": not a 32-bit hex number");
+          numbers.push_back(*number);
+        }
+        set = node.properties.SetList(std::move(*key), std::move(numbers));
+      } else {
+        StringList strings;
+        for (std::string_view word : words) {
+          auto entry = Unescape(word);
+          if (!entry) return bad("list entry " + std::to_string(strings.size()) + ": a bad escape");
+          strings.push_back(std::move(*entry));
+        }
+        set = node.properties.SetList(std::move(*key), std::move(strings));
+      }
+      if (!set) return bad(set.error().object + ": " + set.error().what);
     } else {
       return bad("unknown property type '" + std::string(type) + "'");
     }
@@ -132,13 +195,58 @@ Result<DeviceNode> ParseNode(std::string_view text) {
 
 std::string FormatPropertyValue(const PropertyValue& value) {
   if (const uint32_t* number = std::get_if<uint32_t>(&value)) return Hex(*number);
-  return "\"" + Printable(std::get<std::string>(value)) + "\"";
+  if (const std::string* string = std::get_if<std::string>(&value)) {
+    return "\"" + Printable(*string) + "\"";
+  }
+  std::string text;
+  for (const PropertyValue& entry : PropertyEntries(value)) {
+    text += (text.empty() ? "" : ", ") + FormatPropertyValue(entry);
+  }
+  return "[" + text + "]";
+}
+
+bool IsList(const PropertyValue& value) {
+  return std::holds_alternative<NumberList>(value) || std::holds_alternative<StringList>(value);
+}
+
+std::vector<PropertyValue> PropertyEntries(const PropertyValue& value) {
+  if (const NumberList* numbers = std::get_if<NumberList>(&value)) {
+    return {numbers->begin(), numbers->end()};
+  }
+  if (const StringList* strings = std::get_if<StringList>(&value)) {
+    return {strings->begin(), strings->end()};
+  }
+  return {value};
 }
 
 void Properties::Set(std::string key, uint32_t value) { SetValue(std::move(key), value); }
 
 void Properties::Set(std::string key, std::string value) {
   SetValue(std::move(key), std::move(value));
+}
+
+Result<void> Properties::SetList(std::string key, NumberList values) {
+  if (values.size() > kMaxListEntries) {
+    return Fail(Status::OUT_OF_RANGE,
+                "a list of " + std::to_string(values.size()) + " entries (at most " +
+                    std::to_string(kMaxListEntries) + ")",
+                "property " + key);
+  }
+  SetValue(std::move(key), std::move(values));
+  return {};
+}
+
+Result<void> Properties::SetList(std::string key, StringList values) {
+  if (values.size() > kMaxListEntries || StringBytes(values) > kMaxListStringBytes) {
+    return Fail(Status::OUT_OF_RANGE,
+                "a list of " + std::to_string(values.size()) + " strings of " +
+                    std::to_string(StringBytes(values)) + " bytes (at most " +
+                    std::to_string(kMaxListEntries) + " entries and " +
+                    std::to_string(kMaxListStringBytes) + " bytes)",
+                "property " + key);
+  }
+  SetValue(std::move(key), std::move(values));
+  return {};
 }
 
 void Properties::SetValue(std::string key, PropertyValue value) {

@@ -116,3 +116,34 @@ TEST_CASE("bind rules: format and validation", "[bus]") {
   CHECK(StatusOf(never) == "INVALID_ARGS");
   CHECK_THAT(never.error().what, Catch::Contains("pci.device in {}") && Catch::Contains("never hold"));
 }
+
+TEST_CASE("bind rules: on a list any entry matches, and the earliest is recorded",
+          "[bus][match]") {
+  Properties uart;
+  REQUIRE_OK(uart.SetList("fdt.compatible",
+                          udrv::bus::StringList{"acme,uart2", "acme,uart", "ns16550a"}));
+  REQUIRE_OK(uart.SetList("acpi.cid", udrv::bus::NumberList{0x501, 0x500}));
+
+  CHECK_FALSE(BindRule::Equal("fdt.compatible", "ns16550a").Mismatch(uart));
+  CHECK(BindRule::Equal("fdt.compatible", "ns16550a").MatchedEntry(uart) == 2u);
+  // Accept: the earliest entry in the list, not the first value of the set.
+  CHECK(BindRule::Accept("fdt.compatible", {"ns16550a", "acme,uart"}).MatchedEntry(uart) == 1u);
+  CHECK(BindRule::Equal("acpi.cid", 0x500).MatchedEntry(uart) == 1u);
+  // A number never equals a string entry.
+  CHECK(BindRule::Equal("acpi.cid", "0x500").Mismatch(uart) ==
+        "acpi.cid == \"0x500\": no entry of [0x501, 0x500]");
+  CHECK(BindRule::Equal("fdt.compatible", "acme,spi").Mismatch(uart) ==
+        "fdt.compatible == \"acme,spi\": no entry of [\"acme,uart2\", \"acme,uart\", \"ns16550a\"]");
+  // Present and absent do not look at entries; single values have none.
+  CHECK_FALSE(BindRule::Present("fdt.compatible").MatchedEntry(uart));
+  CHECK_FALSE(BindRule::Equal("pci.vendor", 0x8086).MatchedEntry(Nic()));
+
+  const auto evaluation = Evaluate(std::vector<BindRule>{BindRule::Equal("fdt.compatible", "ns16550a"),
+                                                         BindRule::Equal("acpi.cid", 0x501)},
+                                   uart);
+  CHECK(evaluation.matched);
+  CHECK(evaluation.entry == 2);  // how far down the lists it had to go
+  CHECK(evaluation.Explain() ==
+        "matches fdt.compatible == \"ns16550a\": entry 2 of [\"acme,uart2\", \"acme,uart\", "
+        "\"ns16550a\"]; acpi.cid == 0x501: entry 0 of [0x501, 0x500]");
+}

@@ -230,3 +230,84 @@ TEST_CASE("node text: what SerializeNode would not write is IO_INVALID naming th
     CHECK_THAT(ErrorWhat(parsed), Catch::Contains(c.says));
   }
 }
+
+// ---- list-valued properties ----
+
+TEST_CASE("properties: lists of strings or numbers, bounded", "[bus][node]") {
+  Properties properties;
+  REQUIRE_OK(properties.SetList("fdt.compatible", udrv::bus::StringList{"acme,uart2", "ns16550a"}));
+  REQUIRE_OK(properties.SetList("test.ids", udrv::bus::NumberList{1, 0x20}));
+  const PropertyValue* compatible = properties.Find("fdt.compatible");
+  REQUIRE(compatible != nullptr);
+  CHECK(udrv::bus::IsList(*compatible));
+  CHECK(FormatPropertyValue(*compatible) == "[\"acme,uart2\", \"ns16550a\"]");
+  CHECK(FormatPropertyValue(*properties.Find("test.ids")) == "[0x1, 0x20]");
+  CHECK(udrv::bus::PropertyEntries(*compatible) ==
+        std::vector<PropertyValue>{std::string("acme,uart2"), std::string("ns16550a")});
+  CHECK(udrv::bus::PropertyEntries(PropertyValue(uint32_t{7})) ==
+        std::vector<PropertyValue>{uint32_t{7}});
+  // A list is no single value.
+  CHECK_FALSE(properties.FindString("fdt.compatible"));
+  CHECK_FALSE(properties.FindNumber("test.ids"));
+
+  SECTION("too many entries: OUT_OF_RANGE naming the key, the old value kept") {
+    auto long_list = properties.SetList("test.ids", udrv::bus::NumberList(udrv::bus::kMaxListEntries + 1));
+    CHECK(StatusOf(long_list) == "OUT_OF_RANGE");
+    CHECK(long_list.error().object == "property test.ids");
+    CHECK_THAT(long_list.error().what, Catch::Contains("257 entries (at most 256)"));
+    CHECK(FormatPropertyValue(*properties.Find("test.ids")) == "[0x1, 0x20]");
+    REQUIRE_OK(properties.SetList("test.ids", udrv::bus::NumberList(udrv::bus::kMaxListEntries)));
+  }
+  SECTION("too many bytes of strings: OUT_OF_RANGE") {
+    udrv::bus::StringList big(2, std::string(udrv::bus::kMaxListStringBytes / 2 + 1, 'x'));
+    auto too_big = properties.SetList("fdt.compatible", big);
+    CHECK(StatusOf(too_big) == "OUT_OF_RANGE");
+    CHECK_THAT(too_big.error().what, Catch::Contains("16386 bytes"));
+  }
+}
+
+TEST_CASE("node text: lists round trip, and bad lists are IO_INVALID naming the line",
+          "[bus][node]") {
+  DeviceNode node{"fdt", "fdt/soc/serial@1000", "fdt/soc", {}};
+  REQUIRE_OK(node.properties.SetList("fdt.compatible",
+                                     udrv::bus::StringList{"acme,uart 2", "", "back\\slash\nnl"}));
+  REQUIRE_OK(node.properties.SetList("test.ids", udrv::bus::NumberList{0, 0xffffffff}));
+  REQUIRE_OK(node.properties.SetList("test.none", udrv::bus::StringList{}));
+  REQUIRE_OK(node.properties.SetList("test.empty", udrv::bus::StringList{""}));
+  const std::string text = udrv::bus::SerializeNode(node);
+  CHECK_THAT(text, Catch::Contains("property fdt.compatible strings 3 acme,uart\\s2  back\\\\slash\\nnl\n"));
+  CHECK_THAT(text, Catch::Contains("property test.ids numbers 2 0x0 0xffffffff\n"));
+  CHECK_THAT(text, Catch::Contains("property test.none strings 0\n"));
+  auto parsed = udrv::bus::ParseNode(text);
+  REQUIRE_OK(parsed);
+  CHECK(*parsed == node);
+
+  const std::string head = "udrv.node/1\nbus fdt\nid fdt/x\nparent \n";
+  struct Case {
+    const char* name;
+    std::string text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"no count", head + "property c strings\n", "line 5: a list without a count of 0 to 256"},
+      {"count not a number", head + "property c strings x a\n", "line 5: a list without a count"},
+      {"count past the bound", head + "property c numbers 257\n", "line 5: a list without a count"},
+      {"more entries than the count", head + "property c strings 1 a b\n",
+       "line 5: more entries than the count, 1"},
+      {"fewer numbers than the count", head + "property c numbers 2 0x1\n",
+       "line 5: list entry 1: not a 32-bit hex number"},
+      {"a number that is none", head + "property c numbers 1 12\n",
+       "line 5: list entry 0: not a 32-bit hex number"},
+      {"a bad escape in an entry", head + "property c strings 2 a b\\q\n",
+       "line 5: list entry 1: a bad escape"},
+      {"too many bytes", head + "property c strings 2 " + std::string(9000, 'a') + " " +
+                             std::string(9000, 'b') + "\n",
+       "line 5: property c: a list of 2 strings of 18000 bytes"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    auto bad = udrv::bus::ParseNode(c.text);
+    CHECK(StatusOf(bad) == "IO_INVALID");
+    CHECK_THAT(ErrorWhat(bad), Catch::Contains(c.says));
+  }
+}

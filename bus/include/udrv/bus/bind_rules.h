@@ -11,6 +11,10 @@
 //   };
 //
 // A rule compares values with their types: a number never equals a string.
+// On a list-valued property (a device tree `compatible` list) an EQUAL or
+// ACCEPT rule holds when any entry matches, and it records which: the
+// earliest entry, the most specific one (driver_match.h prefers drivers
+// that match earlier entries, as Linux's of_match_device does).
 #pragma once
 
 #include <cstdint>
@@ -53,10 +57,19 @@ class BindRule {
 
   // Why `properties` fail the rule ("pci.device == 0x11e8: it is 0x10d3",
   // "acpi.hid present: no such property"), or nullopt when the rule holds.
+  // On a list: "fdt.compatible == \"acme,uart\": no entry of [\"acme,uart2\", ...]".
   std::optional<std::string> Mismatch(const Properties& properties) const;
+
+  // For an EQUAL or ACCEPT rule that holds on a list-valued property: the
+  // position of the earliest entry it matched. nullopt otherwise (a single
+  // value, PRESENT, ABSENT, or no match).
+  std::optional<size_t> MatchedEntry(const Properties& properties) const;
 
  private:
   BindRule(Kind kind, std::string key, std::vector<PropertyValue> values);
+  // The position of the first entry of `value` (PropertyEntries) that is one
+  // of values_.
+  std::optional<size_t> FirstMatchingEntry(const PropertyValue& value) const;
 
   Kind kind_;
   std::string key_;
@@ -72,8 +85,17 @@ struct BindEvaluation {
   bool matched = false;
   // One line per rule that failed, in the rules' order (Mismatch's text).
   std::vector<std::string> mismatches;
+  // How far down list-valued properties the rules had to go: the largest
+  // position among the entries they matched (MatchedEntry); 0 when they
+  // matched single values only. Lower is more specific.
+  size_t entry = 0;
+  // One line per rule that matched a list entry, saying which of the
+  // entries tried: "fdt.compatible == \"ns16550a\": entry 1 of
+  // [\"acme,uart2\", \"ns16550a\"]".
+  std::vector<std::string> matched_entries;
 
-  // "matches", or the mismatches joined with "; ".
+  // "matches" (then the matched entries, if any), or the mismatches joined
+  // with "; ".
   std::string Explain() const;
 };
 

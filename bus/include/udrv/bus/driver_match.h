@@ -7,12 +7,19 @@
 //     print(candidate.driver + ": " + bus::ExplainDriverMatch(match, candidate));
 //   }
 //
-// Which driver binds: the FIRST REGISTERED driver whose rules all hold.
-// Registration order is the priority: drivers for specific devices (vendor
-// and device ID) come before drivers for classes of devices. A count of
-// rules would not rank them: a class driver's three rules (class, subclass,
-// interface) would outweigh a device driver's two. Every driver is still
-// evaluated, so the match shows who else matched and why the others did not.
+// Which driver binds, among those whose rules all hold:
+// 1. the one matching the earliest entry of a list-valued property
+//    (BindEvaluation::entry): a device tree `compatible` list goes from the
+//    most specific entry to the most generic, and as in Linux's
+//    of_match_device the driver for "acme,uart2" beats the one for
+//    "ns16550a" whatever their order;
+// 2. then the FIRST REGISTERED. Registration order is the priority: drivers
+//    for specific devices (vendor and device ID) come before drivers for
+//    classes of devices. A count of rules would not rank them: a class
+//    driver's three rules (class, subclass, interface) would outweigh a
+//    device driver's two.
+// Every driver is still evaluated, so the match shows who else matched,
+// which entries were tried, and why the others did not.
 #pragma once
 
 #include <optional>
@@ -44,8 +51,10 @@ struct NodeMatch {
 NodeMatch MatchDrivers(std::span<const Driver> drivers, DeviceNode node);
 
 // The verdict of one candidate of `match`, as a line: "matches, binds",
-// "matches, but edu binds (registered first)", or "no match: " and the
-// rules that failed ("pci.vendor == 0x1234: it is 0x8086; ...").
+// "matches, but edu binds (registered first)", "matches fdt.compatible ==
+// \"ns16550a\": entry 1 of [...], but acme binds (it matches an earlier,
+// more specific entry)", or "no match: " and the rules that failed
+// ("pci.vendor == 0x1234: it is 0x8086; ...").
 std::string ExplainDriverMatch(const NodeMatch& match, const DriverMatch& candidate);
 
 }  // namespace udrv::bus

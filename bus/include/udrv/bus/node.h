@@ -17,25 +17,45 @@
 
 namespace udrv::bus {
 
-// A property's value: a number (IDs, class codes) or a string (addresses,
-// compatible strings, driver names).
-using PropertyValue = std::variant<uint32_t, std::string>;
+// A property's value: a number (IDs, class codes), a string (addresses,
+// driver names), or a list of either, in the order the bus gave it (a device
+// tree `compatible` list, most specific first; ACPI `_CID`s).
+using NumberList = std::vector<uint32_t>;
+using StringList = std::vector<std::string>;
+using PropertyValue = std::variant<uint32_t, std::string, NumberList, StringList>;
+
+// What a list may hold: entries, and bytes of its strings together. Set and
+// ParseNode refuse more (OUT_OF_RANGE, IO_INVALID), so a node's text stays
+// small whoever made it.
+inline constexpr size_t kMaxListEntries = 256;
+inline constexpr size_t kMaxListStringBytes = 16 * 1024;
 
 // "0x11e8" for a number, "\"qemu,edu\"" for a string (Printable: a value
-// read from sysfs can hold anything): how values appear in rules,
-// explanations and listings.
+// read from sysfs can hold anything), "[\"acme,uart2\", \"ns16550a\"]" or
+// "[0x1, 0x2]" for a list: how values appear in rules, explanations and
+// listings.
 std::string FormatPropertyValue(const PropertyValue& value);
 
+// Whether `value` is a NumberList or a StringList.
+bool IsList(const PropertyValue& value);
+// The entries a bind rule tries, in order: a list's, or the value itself.
+std::vector<PropertyValue> PropertyEntries(const PropertyValue& value);
+
 // Keys are dotted, named after the bus that defines them: "pci.vendor",
-// later "fdt.compatible", "acpi.hid", "usb.vid". Each key holds one value.
+// later "fdt.compatible", "acpi.cid", "usb.vid". Each key holds one value.
 class Properties {
  public:
   // Sets `key`, replacing an earlier value of it.
   void Set(std::string key, uint32_t value);
   void Set(std::string key, std::string value);
+  // OUT_OF_RANGE naming the key for a list past kMaxListEntries or
+  // kMaxListStringBytes; the property is left as it was.
+  Result<void> SetList(std::string key, NumberList values);
+  Result<void> SetList(std::string key, StringList values);
 
   // The value of `key`, or nullptr when the node has no such property.
   const PropertyValue* Find(std::string_view key) const;
+  // A single value of that type; nullopt for another type or a list.
   std::optional<uint32_t> FindNumber(std::string_view key) const;
   std::optional<std::string> FindString(std::string_view key) const;
 
@@ -66,9 +86,10 @@ struct DeviceNode {
 
 // A node as text, for a driver host that receives its node from the root
 // bus (pci/isolation.h): a "udrv.node/1" line, then one "KEY VALUE" line
-// each for bus, id and parent, then "property KEY number 0xN" or
-// "property KEY string TEXT" in order. Backslashes and newlines in keys and
-// values are escaped (\\, \n), and spaces in keys (\s).
+// each for bus, id and parent, then in order "property KEY number 0xN",
+// "property KEY string TEXT", "property KEY numbers COUNT 0xN ..." or
+// "property KEY strings COUNT TEXT ...". Backslashes and newlines in keys
+// and values are escaped (\\, \n), and spaces in keys and list entries (\s).
 std::string SerializeNode(const DeviceNode& node);
 // IO_INVALID naming the line for anything SerializeNode would not write.
 Result<DeviceNode> ParseNode(std::string_view text);
