@@ -14,6 +14,39 @@ struct DriverManager::Running {
   std::unique_ptr<DriverInstance> instance;
 };
 
+// A node a running driver published, with the protocols its driver owns.
+struct DriverManager::Child {
+  DeviceNode node;
+  ProtocolSet protocols;
+};
+
+namespace {
+
+// A published child as a device: its parent's driver owns the protocols and
+// the device behind them, so there is nothing to take or give back.
+class ChildDevice final : public BoundDevice {
+ public:
+  ChildDevice(DeviceNode node, ProtocolSet protocols)
+      : BoundDevice(std::move(node)), protocols_(std::move(protocols)) {}
+
+  ProtocolSet protocols() override { return protocols_; }
+  std::string Describe() const override { return "a child of " + node().parent; }
+  Result<ReleaseReport> Release(const ReleaseOptions&) override {
+    if (released_) return Fail(Status::BAD_STATE, "released already", node().id);
+    released_ = true;
+    ReleaseReport report;
+    report.steps.push_back({"give back", ReleaseStep::Outcome::SKIPPED,
+                            "a child: the driver of " + node().parent + " keeps its device"});
+    return report;
+  }
+
+ private:
+  ProtocolSet protocols_;
+  bool released_ = false;
+};
+
+}  // namespace
+
 DriverManager::DriverManager(Bus& bus, DriverManagerOptions options)
     : bus_(bus), options_(std::move(options)) {}
 
@@ -47,38 +80,97 @@ const Driver* DriverManager::FindDriver(const std::string& name) const {
   return nullptr;
 }
 
+bool DriverManager::IsRunning(const std::string& node_id) const {
+  return std::any_of(running_.begin(), running_.end(), [&](const auto& running) {
+    return running->device->node().id == node_id;
+  });
+}
+
+std::vector<DeviceNode> DriverManager::children() const {
+  std::vector<DeviceNode> nodes;
+  for (const Child& child : children_) nodes.push_back(child.node);
+  return nodes;
+}
+
 Result<std::vector<NodeMatch>> DriverManager::Match() const {
   auto nodes = bus_.Enumerate();
   if (!nodes) return std::unexpected(nodes.error());
   std::vector<NodeMatch> matches;
-  matches.reserve(nodes->size());
+  matches.reserve(nodes->size() + children_.size());
   for (DeviceNode& node : *nodes) matches.push_back(MatchDrivers(drivers_, std::move(node)));
+  for (const Child& child : children_) matches.push_back(MatchDrivers(drivers_, child.node));
   return matches;
 }
 
-BindOutcome DriverManager::Start(const DeviceNode& node, const Driver& driver) {
+Result<DeviceNode> DriverManager::Publish(const DeviceNode& parent, ChildNode child) {
+  DeviceNode node{std::move(child.bus), parent.id + "/" + child.name, parent.id,
+                  std::move(child.properties)};
+  const bool taken = std::any_of(children_.begin(), children_.end(),
+                                 [&](const Child& existing) { return existing.node.id == node.id; });
+  if (taken) {
+    return Fail(Status::ALREADY_EXISTS, "publish a child: one of that name is published already",
+                node.id);
+  }
+  Log(parent.id + ": published child " + node.id + " (bus " + node.bus + ", offers " +
+      child.protocols.Names() + ")");
+  children_.push_back(Child{node, std::move(child.protocols)});
+  return node;
+}
+
+void DriverManager::RemoveChildren(const std::string& parent_id) {
+  std::erase_if(children_, [&](const Child& child) {
+    if (child.node.parent != parent_id) return false;
+    Log(parent_id + ": removed child " + child.node.id);
+    return true;
+  });
+}
+
+bool DriverManager::IsDescendant(const std::string& node_id, const std::string& ancestor_id) const {
+  std::string id = node_id;
+  for (;;) {
+    auto child = std::find_if(children_.begin(), children_.end(),
+                              [&](const Child& candidate) { return candidate.node.id == id; });
+    if (child == children_.end()) return false;
+    if (child->node.parent == ancestor_id) return true;
+    id = child->node.parent;
+  }
+}
+
+Result<std::unique_ptr<BoundDevice>> DriverManager::Open(const DeviceNode& node) {
+  for (const Child& child : children_) {
+    if (child.node.id == node.id) return std::make_unique<ChildDevice>(child.node, child.protocols);
+  }
+  return bus_.Open(node);
+}
+
+void DriverManager::Start(const DeviceNode& node, const Driver& driver,
+                          std::vector<BindOutcome>& outcomes) {
   BindOutcome outcome{node.id, driver.name, {}, std::nullopt};
   Log(node.id + ": matches " + driver.name + " (" + FormatBindRules(driver.rules) + ")");
 
-  auto device = bus_.Open(node);
+  auto device = Open(node);
   if (!device) {
     Log(node.id + ": open for " + driver.name + " failed: " + device.error().ToString());
     outcome.started = Wrap(device.error(), "open " + node.id + " for " + driver.name);
-    return outcome;
+    outcomes.push_back(std::move(outcome));
+    return;
   }
   Log(node.id + ": opened, " + (*device)->Describe());
 
   auto running = std::make_unique<Running>();
   running->driver = driver.name;
   running->device = std::move(*device);
-  running->context = std::make_unique<DriverContext>(driver.name, node, running->device->protocols(),
-                                                      options_.log);
+  running->context = std::make_unique<DriverContext>(
+      driver.name, node, running->device->protocols(), options_.log,
+      [this, node](ChildNode child) { return Publish(node, std::move(child)); });
   Log(node.id + ": starting " + driver.name);
   auto instance = options_.runner ? options_.runner(driver, *running->context)
                                   : driver.start(*running->context);
   if (!instance) {
     Log(node.id + ": " + driver.name + " failed to start: " + instance.error().ToString());
     outcome.started = Wrap(instance.error(), "start " + driver.name + " on " + node.id);
+    // What it published goes with it: nothing owns those protocols now.
+    RemoveChildren(node.id);
     running->context.reset();
     auto released = running->device->Release(options_.release);
     if (released) {
@@ -87,56 +179,96 @@ BindOutcome DriverManager::Start(const DeviceNode& node, const Driver& driver) {
     } else {
       Log(node.id + ": release failed: " + released.error().ToString());
     }
-    return outcome;
+    outcomes.push_back(std::move(outcome));
+    return;
   }
   running->instance = std::move(*instance);
   Log(node.id + ": " + driver.name + " started");
   running_.push_back(std::move(running));
-  return outcome;
+  outcomes.push_back(std::move(outcome));
+  BindChildren(node.id, outcomes);
+}
+
+void DriverManager::BindChildren(const std::string& parent_id, std::vector<BindOutcome>& outcomes) {
+  // Copies: starting a child's driver may publish more children.
+  std::vector<DeviceNode> pending;
+  for (const Child& child : children_) {
+    if (child.node.parent == parent_id && !IsRunning(child.node.id)) pending.push_back(child.node);
+  }
+  for (DeviceNode& node : pending) {
+    NodeMatch match = MatchDrivers(drivers_, std::move(node));
+    if (!match.driver) {
+      Log(match.node.id + ": no driver binds this child");
+      continue;
+    }
+    Start(match.node, *FindDriver(*match.driver), outcomes);
+  }
 }
 
 Result<std::vector<BindOutcome>> DriverManager::BindAll() {
-  auto matches = Match();
-  if (!matches) return std::unexpected(matches.error());
-  Log("enumerated " + std::to_string(matches->size()) + " device node(s); " +
+  auto nodes = bus_.Enumerate();
+  if (!nodes) return std::unexpected(nodes.error());
+  Log("enumerated " + std::to_string(nodes->size()) + " device node(s); " +
       std::to_string(drivers_.size()) + " driver(s) registered");
   std::vector<BindOutcome> outcomes;
-  for (const NodeMatch& match : *matches) {
+  for (DeviceNode& node : *nodes) {
+    NodeMatch match = MatchDrivers(drivers_, std::move(node));
     if (!match.driver) continue;
-    const bool busy = std::any_of(running_.begin(), running_.end(), [&](const auto& running) {
-      return running->device->node().id == match.node.id;
-    });
-    if (busy) {
+    if (IsRunning(match.node.id)) {
       Log(match.node.id + ": runs a driver already");
       continue;
     }
-    outcomes.push_back(Start(match.node, *FindDriver(*match.driver)));
+    Start(match.node, *FindDriver(*match.driver), outcomes);
+  }
+  // Children published after their parent started get their drivers now.
+  std::vector<std::string> parents;
+  for (const auto& running : running_) parents.push_back(running->device->node().id);
+  for (const std::string& parent : parents) BindChildren(parent, outcomes);
+  return outcomes;
+}
+
+StopOutcome DriverManager::StopAt(size_t index) {
+  std::unique_ptr<Running> running = std::move(running_[index]);
+  running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
+  const std::string node_id = running->device->node().id;
+  Log(node_id + ": stopping " + running->driver);
+  StopOutcome outcome{node_id, running->driver, running->instance->Stop(), {}};
+  if (!outcome.stopped) {
+    Log(node_id + ": " + running->driver + " failed to stop: " + outcome.stopped.error().ToString());
+  }
+  // The driver's mappings go with the instance, before the device is given back.
+  running->instance.reset();
+  running->context.reset();
+  RemoveChildren(node_id);
+  outcome.released = running->device->Release(options_.release);
+  if (outcome.released) {
+    Log(node_id + ": released: " + outcome.released->ToString());
+  } else {
+    Log(node_id + ": release failed: " + outcome.released.error().ToString());
+  }
+  return outcome;
+}
+
+Result<std::vector<StopOutcome>> DriverManager::Stop(const std::string& node_id) {
+  if (!IsRunning(node_id)) return Fail(Status::NOT_FOUND, "stop: no driver runs on it", node_id);
+  std::vector<StopOutcome> outcomes;
+  // Children start after their parent: the last started descendant first.
+  for (size_t i = running_.size(); i-- > 0;) {
+    const std::string& id = running_[i]->device->node().id;
+    if (IsDescendant(id, node_id)) outcomes.push_back(StopAt(i));
+  }
+  for (size_t i = 0; i < running_.size(); ++i) {
+    if (running_[i]->device->node().id == node_id) {
+      outcomes.push_back(StopAt(i));
+      break;
+    }
   }
   return outcomes;
 }
 
 std::vector<StopOutcome> DriverManager::StopAll() {
   std::vector<StopOutcome> outcomes;
-  while (!running_.empty()) {
-    std::unique_ptr<Running> running = std::move(running_.back());
-    running_.pop_back();
-    const std::string node_id = running->device->node().id;
-    Log(node_id + ": stopping " + running->driver);
-    StopOutcome outcome{node_id, running->driver, running->instance->Stop(), {}};
-    if (!outcome.stopped) {
-      Log(node_id + ": " + running->driver + " failed to stop: " + outcome.stopped.error().ToString());
-    }
-    // The driver's mappings go with the instance, before the device is given back.
-    running->instance.reset();
-    running->context.reset();
-    outcome.released = running->device->Release(options_.release);
-    if (outcome.released) {
-      Log(node_id + ": released: " + outcome.released->ToString());
-    } else {
-      Log(node_id + ": release failed: " + outcome.released.error().ToString());
-    }
-    outcomes.push_back(std::move(outcome));
-  }
+  while (!running_.empty()) outcomes.push_back(StopAt(running_.size() - 1));
   return outcomes;
 }
 

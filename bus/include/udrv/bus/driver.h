@@ -40,11 +40,33 @@ namespace udrv::bus {
 // Receives one line of a log; may be empty (the lines go nowhere).
 using Logger = std::function<void(std::string_view line)>;
 
+// A device behind the one a driver drives, which the driver publishes for
+// other drivers to bind: a USB host controller's devices, a NIC's network
+// port. The driver manager matches it like any node and starts the driver
+// that binds it on `protocols`.
+struct ChildNode {
+  // Unique among the parent's children, no '/': the child's id is the
+  // parent's id, '/', the name ("pci/0000:00:04.0/port0").
+  std::string name;
+  // The bus its protocols belong to ("usb", "net"): the node's `bus`.
+  std::string bus;
+  Properties properties;
+  // Objects the publishing driver owns: they must stay valid until its
+  // instance is destroyed. The manager stops the child's driver first.
+  ProtocolSet protocols;
+};
+
+// Publishes a child of the context's node: returns its node, or the reason
+// it was refused. Set by whoever runs the driver (the driver manager).
+using ChildPublisher = std::function<Result<DeviceNode>(ChildNode child)>;
+
 class DriverContext {
  public:
   // `log` may be empty. Made by whoever runs the driver: the driver
-  // manager in-process.
-  DriverContext(std::string driver_name, DeviceNode node, ProtocolSet protocols, Logger log);
+  // manager in-process, which also publishes children; a driver host has
+  // no `publish_child` (yet), so its drivers cannot publish.
+  DriverContext(std::string driver_name, DeviceNode node, ProtocolSet protocols, Logger log,
+                ChildPublisher publish_child = {});
   DriverContext(const DriverContext&) = delete;
   DriverContext& operator=(const DriverContext&) = delete;
 
@@ -63,11 +85,20 @@ class DriverContext {
   // One line to the log, as "edu pci/0000:00:03.0: LINE".
   void Log(std::string_view line) const;
 
+  // Publishes a child node (ChildNode); the manager binds a driver to it
+  // once this driver has started, and stops that driver and removes the
+  // child before this driver stops. Call it from start, or later from the
+  // manager's thread. INVALID_ARGS for an empty or '/'-holding name or an
+  // empty bus, ALREADY_EXISTS for a name published before, NOT_SUPPORTED
+  // where the runner publishes nothing (a driver host).
+  Result<DeviceNode> PublishChild(ChildNode child) const;
+
  private:
   std::string driver_name_;
   DeviceNode node_;
   ProtocolSet protocols_;
   Logger log_;
+  ChildPublisher publish_child_;
 };
 
 // A started driver. Destroying it must leave its device quiet (no DMA, no

@@ -11,6 +11,11 @@
 // A device is opened only for a driver whose rules matched it: nothing is
 // bound, opened or written for a node no driver wants.
 //
+// Drivers publish child nodes (DriverContext::PublishChild): once the
+// publishing driver has started, its children are matched like the bus's
+// nodes and their drivers started on the protocols the parent gave. A
+// parent's driver stops after its children's, and its children go with it.
+//
 // Not thread safe: one thread drives the manager.
 #pragma once
 
@@ -75,38 +80,65 @@ class DriverManager {
   Result<void> Register(Driver driver);
 
   // Enumerates the bus and evaluates every driver on every node
-  // (MatchDrivers); binds nothing.
+  // (MatchDrivers), the bus's nodes first, then the children drivers
+  // published; binds nothing.
   Result<std::vector<NodeMatch>> Match() const;
 
   // The registered drivers, in registration order.
   std::span<const Driver> drivers() const { return drivers_; }
 
   // Enumerates, matches, and for each matched node not already running a
-  // driver: opens the device and starts the driver. A node whose open or
-  // start fails is reported and does not stop the others; a driver that
-  // failed to start has its device released. Fails only when enumeration
-  // does.
+  // driver: opens the device and starts the driver, then binds the
+  // children it published, and theirs. A node whose open or start fails
+  // is reported and does not stop the others; a driver that failed to
+  // start has its device released and its children removed. Fails only
+  // when enumeration does.
   Result<std::vector<BindOutcome>> BindAll();
 
-  // Stops every running driver, the last started first: Stop, destroy the
-  // instance and its context, then release the device.
+  // Stops the driver of node `node_id`: first the drivers of its children
+  // (theirs first), then it — Stop, destroy the instance and its context,
+  // release the device — and removes its children. NOT_FOUND when no
+  // driver runs on the node.
+  Result<std::vector<StopOutcome>> Stop(const std::string& node_id);
+
+  // Stops every running driver, the last started first (children before
+  // their parents).
   std::vector<StopOutcome> StopAll();
 
   // Drivers running now.
   size_t running() const { return running_.size(); }
 
+  // The children published now, in publishing order.
+  std::vector<DeviceNode> children() const;
+
  private:
   struct Running;
+  struct Child;
 
   void Log(const std::string& line) const;
   const Driver* FindDriver(const std::string& name) const;
-  // Opens the node and starts `driver` on it; the outcome of both.
-  BindOutcome Start(const DeviceNode& node, const Driver& driver);
+  bool IsRunning(const std::string& node_id) const;
+  // Opens the node and starts `driver` on it, then binds the children it
+  // published; the outcomes of all, the node's first.
+  void Start(const DeviceNode& node, const Driver& driver, std::vector<BindOutcome>& outcomes);
+  // Matches the published children of `parent_id` that run no driver and
+  // starts their drivers.
+  void BindChildren(const std::string& parent_id, std::vector<BindOutcome>& outcomes);
+  // The bus's device, or a published child's protocols.
+  Result<std::unique_ptr<BoundDevice>> Open(const DeviceNode& node);
+  Result<DeviceNode> Publish(const DeviceNode& parent, ChildNode child);
+  // Removes the children of `parent_id` (whose drivers are stopped).
+  void RemoveChildren(const std::string& parent_id);
+  // Whether `node_id` is a child of `ancestor_id`, or a child's child...
+  bool IsDescendant(const std::string& node_id, const std::string& ancestor_id) const;
+  // Stops running_[index] and removes its children.
+  StopOutcome StopAt(size_t index);
 
   Bus& bus_;
   DriverManagerOptions options_;
   std::vector<Driver> drivers_;
   std::vector<std::unique_ptr<Running>> running_;  // in start order
+  std::vector<Child> children_;                    // in publishing order
 };
 
 }  // namespace udrv::bus
