@@ -217,7 +217,7 @@ struct Pinned {
 
 // One pin: the mapping of the VMO's pages it was made from and, behind an
 // IOMMU, its IOVA block.
-struct Bti::PinRecord {
+struct PinRecord {
   uint64_t remote_id = 0;  // a remote Bti's pin: its id on the remote side
   uint64_t iova = 0;
   uint64_t size = 0;
@@ -225,7 +225,8 @@ struct Bti::PinRecord {
   size_t mapping_size = 0;
 };
 
-struct Bti::State {
+class BtiObject {
+ public:
   std::shared_ptr<IommuDomain> domain;   // null for a physical or remote Bti
   std::shared_ptr<RemotePinner> remote;  // set for a remote Bti only
   uint64_t dma_limit = kNoDmaLimit;
@@ -237,6 +238,11 @@ struct Bti::State {
   std::map<uint64_t, PinRecord> quarantine;  // guarded by mutex
 
   std::string Describe() const { return "bti '" + name + "'"; }
+
+  // Records a pin made through `self` (this object's shared owner) and
+  // returns the Pmt that owns it.
+  Pmt AddPin(const std::shared_ptr<BtiObject>& self, PinRecord record,
+             std::vector<uint64_t> addresses);
 
   // Maps the pinned range into the domain at IOVAs below the DMA limit.
   Result<Pinned> MapIntoDomain(uintptr_t vaddr, uint64_t size, uint32_t options) {
@@ -324,7 +330,7 @@ struct Bti::State {
     return {};
   }
 
-  ~State() {
+  ~BtiObject() {
     for (auto& [id, pin] : pins) (void)Release(pin);
     if (remote) {
       if (!quarantine.empty()) (void)remote->ReleaseQuarantine();
@@ -337,11 +343,11 @@ struct Bti::State {
 Result<Bti> Bti::Create(std::shared_ptr<IommuDomain> domain, uint64_t dma_limit, std::string name) {
   if (!domain) return Fail(Status::INVALID_ARGS, "create bti: no IOMMU domain", name);
   if (auto limit = CheckDmaLimit(dma_limit, name); !limit) return std::unexpected(limit.error());
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<BtiObject>();
   state->domain = std::move(domain);
   state->dma_limit = dma_limit;
   state->name = std::move(name);
-  return Bti(std::move(state));
+  return Bti(std::move(state), kDefaultBtiRights);
 }
 
 Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, std::string name) {
@@ -361,27 +367,76 @@ Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, s
                 "it (setcap cap_sys_admin+ep PROGRAM)",
                 name);
   }
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<BtiObject>();
   state->dma_limit = dma_limit;
   state->name = std::move(name);
-  return Bti(std::move(state));
+  return Bti(std::move(state), kDefaultBtiRights);
 }
 
 Result<Bti> Bti::CreateRemote(std::shared_ptr<RemotePinner> pinner, std::string name) {
   if (!pinner) return Fail(Status::INVALID_ARGS, "create remote bti: no pinner", name);
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<BtiObject>();
   state->remote = std::move(pinner);
   state->name = std::move(name);
-  return Bti(std::move(state));
+  return Bti(std::move(state), kDefaultBtiRights);
+}
+
+// A pin of a Bti: dropping the last handle without Unpin quarantines it.
+class PmtObject {
+ public:
+  PmtObject(std::shared_ptr<BtiObject> pinned_by, uint64_t pin_id,
+            std::vector<uint64_t> device_addresses, uint64_t pinned_size)
+      : bti(std::move(pinned_by)),
+        id(pin_id),
+        addresses(std::move(device_addresses)),
+        size(pinned_size) {}
+  PmtObject(const PmtObject&) = delete;
+  PmtObject& operator=(const PmtObject&) = delete;
+  ~PmtObject() {
+    if (!bti) return;
+    std::optional<uint64_t> remote_id;
+    {
+      std::lock_guard lock(bti->mutex);
+      auto node = bti->pins.extract(id);
+      if (!node.empty()) {
+        if (bti->remote) remote_id = node.mapped().remote_id;
+        bti->quarantine.insert(std::move(node));
+      }
+    }
+    if (remote_id) bti->remote->Quarantine(*remote_id);
+  }
+
+  std::shared_ptr<BtiObject> bti;  // null once unpinned
+  const uint64_t id;
+  const std::vector<uint64_t> addresses;
+  const uint64_t size;
+};
+
+Pmt BtiObject::AddPin(const std::shared_ptr<BtiObject>& self, PinRecord record,
+                      std::vector<uint64_t> addresses) {
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mutex);
+    id = next_id++;
+    pins.emplace(id, record);
+  }
+  return Pmt(std::make_shared<PmtObject>(self, id, std::move(addresses), record.size),
+             kDefaultPmtRights);
+}
+
+std::string DescribeObject(const BtiObject& object) { return object.Describe(); }
+std::string DescribeObject(const PmtObject& object) {
+  return "pmt " + std::to_string(object.id) + (object.bti ? " of " + object.bti->Describe() : "");
 }
 
 bool Bti::is_physical() const {
-  return state_ != nullptr && state_->domain == nullptr && state_->remote == nullptr;
+  const auto& state = object();
+  return state != nullptr && state->domain == nullptr && state->remote == nullptr;
 }
 
 Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t size) const {
-  if (!state_) return Fail(Status::BAD_HANDLE, "pin: invalid bti");
-  const std::string object = state_->Describe();
+  UDRV_TRY_ASSIGN(BtiObject* const state, Check(kRightMap, "pin"));
+  const std::string object = state->Describe();
   const bool device_read = options & kBtiPermRead;
   const bool device_write = options & kBtiPermWrite;
   if (options & ~kBtiKnownOptions) {
@@ -433,117 +488,95 @@ Result<Pmt> Bti::Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t
                 "pin: [" + Hex(offset) + ", +" + Hex(size) + ") passes the vmo's end " + Hex(*vmo_size),
                 object);
   }
-  if (state_->remote) {
-    auto pin = state_->remote->Pin(options, vmo, offset, size);
-    if (!pin) return std::unexpected(std::move(pin.error()));
-    std::lock_guard lock(state_->mutex);
-    const uint64_t id = state_->next_id++;
-    state_->pins.emplace(id, PinRecord{.remote_id = pin->id, .size = size});
-    return Pmt(state_, id, std::move(pin->addresses), size);
+  if (state->remote) {
+    UDRV_TRY_ASSIGN(auto pin, state->remote->Pin(options, vmo, offset, size));
+    return state->AddPin(this->object(), PinRecord{.remote_id = pin.id, .size = size},
+                         std::move(pin.addresses));
   }
   if (auto memlock = CheckMemlock(size, object); !memlock) return std::unexpected(memlock.error());
 
   // The pages stay mapped into this process for the pin's life.
   auto mapping = MapForPin(vmo, *kind, *vmo_size, offset, size, device_write, physical, object);
   if (!mapping) return std::unexpected(std::move(mapping.error()));
-  auto pinned = physical ? state_->ReadPhysical(mapping->pinned(), size, options)
-                         : state_->MapIntoDomain(mapping->pinned(), size, options);
-  if (!pinned) return std::unexpected(std::move(pinned.error()));
+  UDRV_TRY_ASSIGN(auto pinned, physical ? state->ReadPhysical(mapping->pinned(), size, options)
+                                         : state->MapIntoDomain(mapping->pinned(), size, options));
 
-  PinRecord record{.iova = pinned->iova, .size = size};
+  PinRecord record{.iova = pinned.iova, .size = size};
   std::tie(record.mapping, record.mapping_size) = mapping->Release();
-  std::lock_guard lock(state_->mutex);
-  const uint64_t id = state_->next_id++;
-  state_->pins.emplace(id, record);
-  return Pmt(state_, id, std::move(pinned->addresses), size);
+  return state->AddPin(this->object(), record, std::move(pinned.addresses));
 }
 
 Result<BtiInfo> Bti::GetInfo() const {
-  if (!state_) return Fail(Status::BAD_HANDLE, "bti info: invalid bti");
-  if (state_->remote) return state_->remote->GetInfo();
+  UDRV_TRY_ASSIGN(BtiObject* const state, Check(kRightInspect, "bti info"));
+  if (state->remote) return state->remote->GetInfo();
   BtiInfo result;
   result.minimum_contiguity = PageSize();
-  result.aspace_size = state_->dma_limit;
-  if (state_->domain) {
-    auto info = state_->domain->IovaInfo();
+  result.aspace_size = state->dma_limit;
+  if (state->domain) {
+    auto info = state->domain->IovaInfo();
     if (!info) return Wrap(std::move(info.error()), "bti info");
     uint64_t top = 0;
     for (const IovaRange& range : info->ranges) {
       top = std::max(top, range.end == UINT64_MAX ? UINT64_MAX : range.end + 1);
     }
-    result.aspace_size = std::min(top, state_->dma_limit);
+    result.aspace_size = std::min(top, state->dma_limit);
   }
-  std::lock_guard lock(state_->mutex);
-  result.pmo_count = state_->pins.size() + state_->quarantine.size();
-  result.quarantine_count = state_->quarantine.size();
+  std::lock_guard lock(state->mutex);
+  result.pmo_count = state->pins.size() + state->quarantine.size();
+  result.quarantine_count = state->quarantine.size();
   return result;
 }
 
 Result<void> Bti::ReleaseQuarantine() const {
-  if (!state_) return Fail(Status::BAD_HANDLE, "release quarantine: invalid bti");
-  if (state_->remote) {
+  UDRV_TRY_ASSIGN(BtiObject* const state, Check(kRightWrite, "release quarantine"));
+  if (state->remote) {
     // The remote side holds the quarantined pins; ours are names only.
-    if (auto released = state_->remote->ReleaseQuarantine(); !released) return released;
-    std::lock_guard lock(state_->mutex);
-    state_->quarantine.clear();
+    if (auto released = state->remote->ReleaseQuarantine(); !released) return released;
+    std::lock_guard lock(state->mutex);
+    state->quarantine.clear();
     return {};
   }
-  std::lock_guard lock(state_->mutex);
+  std::lock_guard lock(state->mutex);
   std::optional<Error> first_error;
-  for (auto it = state_->quarantine.begin(); it != state_->quarantine.end();) {
-    auto released = state_->Release(it->second);
+  for (auto it = state->quarantine.begin(); it != state->quarantine.end();) {
+    auto released = state->Release(it->second);
     if (!released) {
       if (!first_error) first_error = released.error();
       ++it;
     } else {
-      it = state_->quarantine.erase(it);
+      it = state->quarantine.erase(it);
     }
   }
   if (first_error) return std::unexpected(std::move(*first_error));
   return {};
 }
 
-Pmt& Pmt::operator=(Pmt&& other) noexcept {
-  if (this != &other) {
-    Quarantine();
-    state_ = std::move(other.state_);
-    id_ = other.id_;
-    addresses_ = std::move(other.addresses_);
-    size_ = other.size_;
-  }
-  return *this;
+std::span<const uint64_t> Pmt::addresses() const {
+  const auto& pin = object();
+  if (!pin || !pin->bti) return {};
+  return pin->addresses;
 }
 
-Pmt::~Pmt() { Quarantine(); }
-
-void Pmt::Quarantine() {
-  if (!state_) return;
-  std::optional<uint64_t> remote_id;
-  {
-    std::lock_guard lock(state_->mutex);
-    auto node = state_->pins.extract(id_);
-    if (!node.empty()) {
-      if (state_->remote) remote_id = node.mapped().remote_id;
-      state_->quarantine.insert(std::move(node));
-    }
-  }
-  if (remote_id) state_->remote->Quarantine(*remote_id);
-  state_.reset();
+uint64_t Pmt::size() const {
+  const auto& pin = object();
+  return pin && pin->bti ? pin->size : 0;
 }
 
 Result<void> Pmt::Unpin() {
-  if (!state_) return Fail(Status::BAD_HANDLE, "unpin: the pmt is not pinned");
+  const auto& pin = object();
+  if (!pin || !pin->bti) return Fail(Status::BAD_HANDLE, "unpin: the pmt is not pinned");
+  BtiObject& bti = *pin->bti;
   {
-    std::lock_guard lock(state_->mutex);
-    auto it = state_->pins.find(id_);
-    if (it == state_->pins.end()) {
-      return Fail(Status::INTERNAL, "unpin: pin record missing", state_->Describe());
+    std::lock_guard lock(bti.mutex);
+    auto it = bti.pins.find(pin->id);
+    if (it == bti.pins.end()) {
+      return Fail(Status::INTERNAL, "unpin: pin record missing", bti.Describe());
     }
-    if (auto released = state_->Release(it->second); !released) return released;
-    state_->pins.erase(it);
+    UDRV_TRY(bti.Release(it->second));
+    bti.pins.erase(it);
   }
-  state_.reset();
-  addresses_.clear();
+  pin->bti.reset();
+  reset();
   return {};
 }
 

@@ -202,6 +202,50 @@ TEST_CASE("bti: moving a pmt moves the pin; assigning over one quarantines it", 
   CHECK(domain->mappings.empty());
 }
 
+TEST_CASE("bti: handles with rights: Duplicate narrows, each call needs its right", "[bti]") {
+  auto domain = std::make_shared<FakeDomain>();
+  Bti bti = MakeBti(domain);
+  CHECK(bti.rights() == kDefaultBtiRights);
+  Vmo vmo = MakeVmo(4 * kPage);
+
+  // Without MAP a Bti cannot pin; without INSPECT it tells nothing; without
+  // WRITE it cannot release quarantined pins.
+  auto no_map = bti.Duplicate(kDefaultBtiRights & ~kRightMap);
+  REQUIRE_OK(no_map);
+  CHECK(no_map->SameObject(bti));
+  auto refused = no_map->Pin(kBtiPermRead, vmo, 0, kPage);
+  CHECK(StatusOf(refused) == "ACCESS_DENIED");
+  CHECK(refused.error().what.find("MAP") != std::string::npos);
+  CHECK(domain->map_calls == 0);
+  auto no_inspect = bti.Duplicate(kDefaultBtiRights & ~kRightInspect);
+  REQUIRE_OK(no_inspect);
+  CHECK(StatusOf(no_inspect->GetInfo()) == "ACCESS_DENIED");
+  auto read_only = bti.Duplicate(kRightRead | kRightMap | kRightInspect);
+  REQUIRE_OK(read_only);
+  CHECK(StatusOf(read_only->ReleaseQuarantine()) == "ACCESS_DENIED");
+  // A narrowed handle cannot widen again, and a handle without DUPLICATE
+  // cannot be duplicated at all.
+  CHECK(StatusOf(read_only->Duplicate(kDefaultBtiRights)) == "ACCESS_DENIED");
+  CHECK(StatusOf(no_map->Duplicate(kDefaultBtiRights)) == "INVALID_ARGS");
+
+  // A pin through a duplicate is a pin of the one object; the Pmt has
+  // INSPECT only: one handle owns the pin.
+  auto pmt = read_only->Pin(kBtiPermRead, vmo, 0, kPage);
+  REQUIRE_OK(pmt);
+  CHECK(pmt->rights() == kDefaultPmtRights);
+  CHECK(StatusOf(pmt->Duplicate(kRightSameRights)) == "ACCESS_DENIED");
+  CHECK(bti.GetInfo()->pmo_count == 1);
+  // The pin outlives every Bti handle: the last handle gone, it stays
+  // mapped until unpinned.
+  bti.reset();
+  no_map->reset();
+  no_inspect->reset();
+  read_only->reset();
+  CHECK(domain->mappings.size() == 1);
+  REQUIRE_OK(pmt->Unpin());
+  CHECK(domain->mappings.empty());
+}
+
 TEST_CASE("bti: GetInfo and the DMA address limit", "[bti]") {
   auto domain = std::make_shared<FakeDomain>(
       std::vector<IovaRange>{{0, 0x7ffffff}, {0x8100000, 0xffffffffffff}}, 0x1000 | 0x200000);

@@ -38,6 +38,10 @@ inline constexpr Rights kDefaultVmarRights =
 inline constexpr Rights kDefaultInterruptRights =
     kRightsBasic | kRightsIo | kRightSignal;
 inline constexpr Rights kDefaultPortRights = kRightsBasic | kRightsIo;
+// Zircon's ZX_DEFAULT_BTI_RIGHTS and ZX_DEFAULT_PMT_RIGHTS (dma/bti.h).
+inline constexpr Rights kDefaultBtiRights =
+    (kRightsBasic & ~kRightWait) | kRightsIo | kRightMap;
+inline constexpr Rights kDefaultPmtRights = kRightInspect;
 
 // "READ|WRITE|MAP", for error messages and busctl.
 std::string RightsToString(Rights rights);

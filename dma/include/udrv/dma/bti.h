@@ -23,9 +23,11 @@
 // still be writing to it) until Bti::ReleaseQuarantine, or until the last
 // Bti handle and every Pmt are gone.
 //
-// Bti is a move-only owner of shared state (not a Handle with rights yet:
-// across processes the root bus's socket is the capability); Pmts keep that
-// state alive. Thread safe.
+// Bti and Pmt are handles with rights, as Zircon's (kDefaultBtiRights,
+// kDefaultPmtRights): Duplicate only narrows, Pin needs MAP, GetInfo
+// INSPECT, ReleaseQuarantine WRITE. A Pmt has no DUPLICATE right: one
+// handle owns each pin. Across processes a host's BTI stays a name the root
+// bus checks (host/), not a transferred handle. Thread safe.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +36,9 @@
 #include <string>
 #include <vector>
 
+#include "udrv/core/handle.h"
 #include "udrv/core/result.h"
+#include "udrv/core/rights.h"
 #include "udrv/core/vmo.h"
 #include "udrv/dma/iommu.h"
 #include "udrv/dma/iova_allocator.h"
@@ -63,6 +67,10 @@ struct BtiInfo {
 };
 
 class Pmt;
+class BtiObject;
+class PmtObject;
+std::string DescribeObject(const BtiObject& object);
+std::string DescribeObject(const PmtObject& object);
 
 // What a remote Bti pins through: in a driver host, its connection to the
 // root bus that owns the device's IOMMU (pci/isolation.h). Calls may come
@@ -90,7 +98,7 @@ struct UnsafePhysicalDma {
   bool device_may_reach_all_memory = false;
 };
 
-class Bti {
+class Bti : public Handle<Bti, BtiObject> {
  public:
   Bti() = default;
   // `dma_limit`: the device's last reachable address + 1 (its "DMA mask"
@@ -99,12 +107,6 @@ class Bti {
   // domain or a limit below one page.
   static Result<Bti> Create(std::shared_ptr<IommuDomain> domain, uint64_t dma_limit = kNoDmaLimit,
                             std::string name = "bti");
-
-  Bti(Bti&&) noexcept = default;
-  Bti& operator=(Bti&&) noexcept = default;
-  Bti(const Bti&) = delete;
-  Bti& operator=(const Bti&) = delete;
-  ~Bti() = default;
 
   // A Bti without an IOMMU (the UIO and /dev/mem routes): device addresses
   // are physical addresses, read from /proc/self/pagemap, of locked huge
@@ -128,14 +130,14 @@ class Bti {
   static Result<Bti> CreateRemote(std::shared_ptr<RemotePinner> pinner,
                                   std::string name = "remote-bti");
 
-  bool is_valid() const { return state_ != nullptr; }
   // True for a CreatePhysical Bti: its pins need contiguous VMOs.
   bool is_physical() const;
 
   // Pins [offset, offset+size) of a paged or contiguous VMO (zx_bti_pin).
-  // Errors as Zircon: INVALID_ARGS for no PERM_READ/PERM_WRITE, EXECUTE
-  // (devices here do not fetch instructions), COMPRESS with CONTIGUOUS, an
-  // unknown option bit, an unaligned offset or size, or size 0;
+  // Needs MAP on the Bti. Errors as Zircon: INVALID_ARGS for no
+  // PERM_READ/PERM_WRITE, EXECUTE (devices here do not fetch instructions),
+  // COMPRESS with CONTIGUOUS, an unknown option bit, an unaligned offset or
+  // size, or size 0;
   // OUT_OF_RANGE past the VMO's end; ACCESS_DENIED when the VMO handle lacks
   // MAP or the READ/WRITE right the permissions need; NOT_SUPPORTED for a
   // physical VMO (device memory is not DMA memory); NO_RESOURCES when the
@@ -150,53 +152,36 @@ class Bti {
   // otherwise one per page.
   Result<Pmt> Pin(uint32_t options, const Vmo& vmo, uint64_t offset, uint64_t size) const;
 
-  Result<BtiInfo> GetInfo() const;
+  Result<BtiInfo> GetInfo() const;  // INSPECT
 
-  // Unmaps and frees every quarantined pin. On a failed unmap the pin stays
-  // quarantined and the first error is returned.
+  // Unmaps and frees every quarantined pin (WRITE). On a failed unmap the
+  // pin stays quarantined and the first error is returned.
   Result<void> ReleaseQuarantine() const;
 
  private:
-  friend class Pmt;
-
-  struct State;
-  struct PinRecord;
-  explicit Bti(std::shared_ptr<State> state) : state_(std::move(state)) {}
-  std::shared_ptr<State> state_;
+  friend class Handle<Bti, BtiObject>;
+  Bti(std::shared_ptr<BtiObject> object, Rights rights) : Handle(std::move(object), rights) {}
 };
 
-class Pmt {
+class Pmt : public Handle<Pmt, PmtObject> {
  public:
   Pmt() = default;
-  Pmt(Pmt&& other) noexcept = default;
-  Pmt& operator=(Pmt&& other) noexcept;
-  Pmt(const Pmt&) = delete;
-  Pmt& operator=(const Pmt&) = delete;
-  // Quarantines the pin when it was not unpinned.
-  ~Pmt();
 
-  bool is_valid() const { return state_ != nullptr; }
+  // The device addresses (see Bti::Pin for how many); none for an invalid
+  // or unpinned Pmt.
+  std::span<const uint64_t> addresses() const;
+  uint64_t size() const;
 
-  // The device addresses (see Bti::Pin for how many).
-  std::span<const uint64_t> addresses() const { return addresses_; }
-  uint64_t size() const { return size_; }
-
-  // Unmaps the pin and frees its IOVAs (zx_pmt_unpin). The device must have
-  // stopped using the memory. BAD_HANDLE on an unpinned or moved-from Pmt;
-  // when the IOMMU refuses the unmap the Pmt stays pinned.
+  // Unmaps the pin and frees its IOVAs (zx_pmt_unpin), and, as there,
+  // consumes the handle. The device must have stopped using the memory.
+  // BAD_HANDLE on an unpinned or moved-from Pmt; when the IOMMU refuses the
+  // unmap the Pmt stays pinned (and this handle valid).
   Result<void> Unpin();
 
  private:
-  friend class Bti;
-  Pmt(std::shared_ptr<Bti::State> state, uint64_t id, std::vector<uint64_t> addresses,
-      uint64_t size)
-      : state_(std::move(state)), id_(id), addresses_(std::move(addresses)), size_(size) {}
-  void Quarantine();
-
-  std::shared_ptr<Bti::State> state_;
-  uint64_t id_ = 0;
-  std::vector<uint64_t> addresses_;
-  uint64_t size_ = 0;
+  friend class Handle<Pmt, PmtObject>;
+  friend class BtiObject;
+  Pmt(std::shared_ptr<PmtObject> object, Rights rights) : Handle(std::move(object), rights) {}
 };
 
 }  // namespace udrv::dma
