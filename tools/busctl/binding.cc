@@ -34,20 +34,20 @@ Json OptionalString(const std::optional<std::string>& value) {
 }
 
 Json ViabilityToJson(const pci::GroupViability& viability) {
-  Json json = Json::MakeObject();
-  json.Set("group", viability.group);
-  json.Set("viable", viability.viable);
-  Json members = Json::MakeArray();
+  Json json = Json::object();
+  json["group"] = viability.group;
+  json["viable"] = viability.viable;
+  Json members = Json::array();
   for (const auto& [address, driver] : viability.members) {
-    Json member = Json::MakeObject();
-    member.Set("address", address.ToString());
-    member.Set("driver", driver.empty() ? Json() : Json(driver));
-    members.Push(std::move(member));
+    Json member = Json::object();
+    member["address"] = address.ToString();
+    member["driver"] = driver.empty() ? Json() : Json(driver);
+    members.push_back(std::move(member));
   }
-  json.Set("members", std::move(members));
-  Json blockers = Json::MakeArray();
-  for (const std::string& blocker : viability.blockers) blockers.Push(blocker);
-  json.Set("blockers", std::move(blockers));
+  json["members"] = std::move(members);
+  Json blockers = Json::array();
+  for (const std::string& blocker : viability.blockers) blockers.push_back(blocker);
+  json["blockers"] = std::move(blockers);
   return json;
 }
 
@@ -73,8 +73,8 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   const std::string driver = pci::CanonicalDriverName(arguments.driver);
   Json document = NewDocument("bind");
-  document.Set("address", address.ToString());
-  document.Set("driver", driver);
+  document["address"] = address.ToString();
+  document["driver"] = driver;
   if (auto live = RequireLiveMachine(options, "bind"); !live) {
     return ReportError(options, "bind", live.error(), std::move(document));
   }
@@ -91,16 +91,16 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   // No group yet (arm64 makes it at probe) or no IOMMU: BindDriver decides.
   if (driver == pci::kVfioPciDriver) {
     auto viability = pci::CheckGroupViability(address, options.sysfs_root);
-    if (viability) document.Set("iommu_group", ViabilityToJson(*viability));
+    if (viability) document["iommu_group"] = ViabilityToJson(*viability);
     if (viability && !viability->viable && !options.json) PrintViability(*viability);
   }
   auto record = pci::BindDriver(address, driver, options.sysfs_root);
   if (!record) return ReportError(options, "bind", record.error(), std::move(document));
   const bool changed = record->previous_driver != record->driver;
-  document.Set("previous_driver", OptionalString(record->previous_driver));
-  document.Set("previous_override", OptionalString(record->previous_override));
-  document.Set("changed", changed);
-  document.Set("state_file", state->path());
+  document["previous_driver"] = OptionalString(record->previous_driver);
+  document["previous_override"] = OptionalString(record->previous_override);
+  document["changed"] = changed;
+  document["state_file"] = state->path();
   if (changed) {
     state->Append(RollbackRecord{"bind", *record, CurrentUtcTime()});
     if (auto saved = state->Save(); !saved) {
@@ -116,7 +116,7 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   if (driver == pci::kVfioPciDriver) {
     // The group as it is now (on arm64 it exists only from now on).
     auto viability = pci::CheckGroupViability(address, options.sysfs_root);
-    if (viability) document.Set("iommu_group", ViabilityToJson(*viability));
+    if (viability) document["iommu_group"] = ViabilityToJson(*viability);
   }
   if (options.json) {
     PrintDocument(document);
@@ -139,7 +139,7 @@ struct UnbindArguments {
 int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   Json document = NewDocument("unbind");
-  document.Set("address", address.ToString());
+  document["address"] = address.ToString();
   if (auto live = RequireLiveMachine(options, "unbind"); !live) {
     return ReportError(options, "unbind", live.error(), std::move(document));
   }
@@ -150,10 +150,10 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   if (!state) return ReportError(options, "unbind", state.error(), std::move(document));
   auto info = ReadDevice(options, address);
   if (!info) return ReportError(options, "unbind", info.error(), std::move(document));
-  document.Set("previous_driver", OptionalString(info->driver));
-  document.Set("previous_override", OptionalString(info->driver_override));
-  document.Set("changed", info->driver.has_value());
-  document.Set("state_file", state->path());
+  document["previous_driver"] = OptionalString(info->driver);
+  document["previous_override"] = OptionalString(info->driver_override);
+  document["changed"] = info->driver.has_value();
+  document["state_file"] = state->path();
   if (!info->driver) {
     if (options.json) {
       PrintDocument(document);
@@ -200,7 +200,7 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
   std::optional<pci::Address> only;
   if (!arguments.all) {
     only = *ParseDeviceArgument(arguments.device);  // validated
-    document.Set("address", only->ToString());
+    document["address"] = only->ToString();
   }
   if (auto live = RequireLiveMachine(options, "restore"); !live) {
     return ReportError(options, "restore", live.error(), std::move(document));
@@ -210,11 +210,11 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
   }
   auto state = BindingState::Open(arguments.state_file);
   if (!state) return ReportError(options, "restore", state.error(), std::move(document));
-  document.Set("state_file", state->path());
+  document["state_file"] = state->path();
 
   // Newest first, so that a function changed several times ends where it
   // was before the first change.
-  Json restored = Json::MakeArray();
+  Json restored = Json::array();
   bool any = false;
   for (size_t index = state->records().size(); index-- > 0;) {
     const RollbackRecord record = state->records()[index];
@@ -222,14 +222,14 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
     any = true;
     auto done = pci::RestoreDriver(record.change, options.sysfs_root);
     if (!done) {
-      document.Set("restored", std::move(restored));
-      document.Set("remaining", state->records().size());
+      document["restored"] = std::move(restored);
+      document["remaining"] = state->records().size();
       return ReportError(options, "restore", done.error(), std::move(document));
     }
     state->Erase(index);
     if (auto saved = state->Save(); !saved) {
-      document.Set("restored", std::move(restored));
-      document.Set("remaining", state->records().size());
+      document["restored"] = std::move(restored);
+      document["remaining"] = state->records().size();
       Error error = saved.error();
       error.what = record.change.address.ToString() +
                    " was restored, but removing its record "
@@ -237,7 +237,7 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
                    error.what;
       return ReportError(options, "restore", error, std::move(document));
     }
-    restored.Push(RecordToJson(record));
+    restored.push_back(RecordToJson(record));
     if (!options.json) {
       const std::string undone =
           record.command + (record.change.driver.empty() ? "" : " to " + record.change.driver);
@@ -254,8 +254,8 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
               only->ToString(), 0},
         std::move(document));
   }
-  document.Set("restored", std::move(restored));
-  document.Set("remaining", state->records().size());
+  document["restored"] = std::move(restored);
+  document["remaining"] = state->records().size();
   if (options.json) {
     PrintDocument(document);
   } else if (!any) {

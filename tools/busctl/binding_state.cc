@@ -23,9 +23,9 @@ Json OptionalString(const std::optional<std::string>& value) {
 // A member that must be a string, or null where `nullable`.
 Result<std::optional<std::string>> ReadStringMember(const Json& object, std::string_view key,
                                                     bool nullable, const std::string& path) {
-  const Json* member = object.Find(key);
-  if (member != nullptr && member->AsString() != nullptr) return *member->AsString();
-  if (member != nullptr && member->is_null() && nullable) return std::optional<std::string>();
+  const auto member = object.find(key);
+  if (member != object.end() && member->is_string()) return member->get<std::string>();
+  if (member != object.end() && member->is_null() && nullable) return std::optional<std::string>();
   return Fail(Status::IO_INVALID,
               "read rollback record: \"" + std::string(key) + "\" is missing or not a string" +
                   (nullable ? " or null" : ""),
@@ -60,14 +60,40 @@ Result<RollbackRecord> RecordFromJson(const Json& json, const std::string& path)
 
 }  // namespace
 
+Result<std::vector<RollbackRecord>> ParseBindingRecords(std::string_view text,
+                                                        const std::string& path) {
+  auto document = ParseJson(text, path);
+  if (!document) return Fail(Status::IO_INVALID, "read state file: " + document.error().what, path);
+  const auto schema = document->find("schema");
+  if (schema == document->end() || !schema->is_string() ||
+      schema->get<std::string>() != kStateFileSchema) {
+    return Fail(Status::IO_INVALID,
+                "read state file: not a busctl state file (its \"schema\" is not \"" +
+                    std::string(kStateFileSchema) + "\")",
+                path);
+  }
+  const auto list = document->find("records");
+  if (list == document->end() || !list->is_array()) {
+    return Fail(Status::IO_INVALID, "read state file: \"records\" is missing or not an array",
+                path);
+  }
+  std::vector<RollbackRecord> records;
+  for (const Json& entry : *list) {
+    auto record = RecordFromJson(entry, path);
+    if (!record) return std::unexpected(record.error());
+    records.push_back(std::move(*record));
+  }
+  return records;
+}
+
 Json RecordToJson(const RollbackRecord& record) {
-  Json json = Json::MakeObject();
-  json.Set("command", record.command);
-  json.Set("address", record.change.address.ToString());
-  json.Set("driver", record.change.driver.empty() ? Json() : Json(record.change.driver));
-  json.Set("previous_driver", OptionalString(record.change.previous_driver));
-  json.Set("previous_override", OptionalString(record.change.previous_override));
-  json.Set("recorded_at", record.recorded_at);
+  Json json = Json::object();
+  json["command"] = record.command;
+  json["address"] = record.change.address.ToString();
+  json["driver"] = record.change.driver.empty() ? Json() : Json(record.change.driver);
+  json["previous_driver"] = OptionalString(record.change.previous_driver);
+  json["previous_override"] = OptionalString(record.change.previous_override);
+  json["recorded_at"] = record.recorded_at;
   return json;
 }
 
@@ -123,36 +149,19 @@ Result<BindingState> BindingState::Open(const std::string& path) {
     if (auto saved = state.Save(); !saved) return std::unexpected(saved.error());
     return state;
   }
-  auto document = Json::Parse(*text);
-  if (!document) return Fail(Status::IO_INVALID, "read state file: " + document.error().what, path);
-  const Json* schema = document->Find("schema");
-  if (schema == nullptr || schema->AsString() == nullptr ||
-      *schema->AsString() != kStateFileSchema) {
-    return Fail(Status::IO_INVALID,
-                "read state file: not a busctl state file (its \"schema\" is not \"" +
-                    std::string(kStateFileSchema) + "\")",
-                path);
-  }
-  const Json* list = document->Find("records");
-  if (list == nullptr || list->AsArray() == nullptr) {
-    return Fail(Status::IO_INVALID, "read state file: \"records\" is missing or not an array",
-                path);
-  }
-  for (const Json& entry : *list->AsArray()) {
-    auto record = RecordFromJson(entry, path);
-    if (!record) return std::unexpected(record.error());
-    records.push_back(std::move(*record));
-  }
+  auto parsed = ParseBindingRecords(*text, path);
+  if (!parsed) return std::unexpected(parsed.error());
+  records = std::move(*parsed);
   return BindingState(path, std::move(fd), std::move(records));
 }
 
 Result<void> BindingState::Save() const {
-  Json document = Json::MakeObject();
-  document.Set("schema", kStateFileSchema);
-  Json list = Json::MakeArray();
-  for (const RollbackRecord& record : records_) list.Push(RecordToJson(record));
-  document.Set("records", std::move(list));
-  const std::string text = document.Dump();
+  Json document = Json::object();
+  document["schema"] = kStateFileSchema;
+  Json list = Json::array();
+  for (const RollbackRecord& record : records_) list.push_back(RecordToJson(record));
+  document["records"] = std::move(list);
+  const std::string text = DumpJson(document);
 
   // Rewritten in place: the lock is on this file, and a rename would leave
   // a waiting busctl holding the old one.

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "json.h"
+#include "document.h"
 #include "udrv/core/result.h"
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/bind.h"
@@ -33,6 +33,12 @@ struct RollbackRecord {
 // {"command", "address", "driver", "previous_driver", "previous_override",
 // "recorded_at"}; absent values are null.
 Json RecordToJson(const RollbackRecord& record);
+
+// The records of a state file's text, oldest first. IO_INVALID for text that
+// is not a busctl state file (not JSON, another "schema", a record without
+// its members), naming `path`.
+Result<std::vector<RollbackRecord>> ParseBindingRecords(std::string_view text,
+                                                        const std::string& path);
 
 // The current time as RollbackRecord::recorded_at writes it.
 std::string CurrentUtcTime();

@@ -52,67 +52,67 @@ std::string ExpressPortType(uint16_t flags) {
 // Decoded fields as JSON; null when udrv has no decoder for the ID or the
 // decoder refused the bytes (the line above still says what lspci would).
 Json Decode(const pci::ConfigSpace& config, const pci::Capability& cap) {
-  Json json = Json::MakeObject();
+  Json json = Json::object();
   if (!cap.extended) {
     switch (cap.id) {
       case pci::kCapPowerManagement:
         if (auto pm = pci::DecodePowerManagement(config, cap)) {
-          json.Set("version", uint32_t{pm->version});
-          json.Set("d1_support", pm->d1_support);
-          json.Set("d2_support", pm->d2_support);
-          json.Set("pme_support", uint32_t{pm->pme_support});
-          json.Set("power_state", uint32_t{pm->power_state});
-          json.Set("no_soft_reset", pm->no_soft_reset);
+          json["version"] = uint32_t{pm->version};
+          json["d1_support"] = pm->d1_support;
+          json["d2_support"] = pm->d2_support;
+          json["pme_support"] = uint32_t{pm->pme_support};
+          json["power_state"] = uint32_t{pm->power_state};
+          json["no_soft_reset"] = pm->no_soft_reset;
           return json;
         }
         return Json();
       case pci::kCapMsi:
         if (auto msi = pci::DecodeMsi(config, cap)) {
-          json.Set("enabled", msi->enabled);
-          json.Set("is_64bit", msi->is_64bit);
-          json.Set("per_vector_masking", msi->per_vector_masking);
-          json.Set("vectors_capable", msi->vectors_capable);
-          json.Set("vectors_enabled", msi->vectors_enabled);
+          json["enabled"] = msi->enabled;
+          json["is_64bit"] = msi->is_64bit;
+          json["per_vector_masking"] = msi->per_vector_masking;
+          json["vectors_capable"] = msi->vectors_capable;
+          json["vectors_enabled"] = msi->vectors_enabled;
           return json;
         }
         return Json();
       case pci::kCapMsix:
         if (auto msix = pci::DecodeMsix(config, cap)) {
-          json.Set("enabled", msix->enabled);
-          json.Set("function_mask", msix->function_mask);
-          json.Set("table_size", msix->table_size);
-          json.Set("table_bar", uint32_t{msix->table_bar});
-          json.Set("table_offset", msix->table_offset);
-          json.Set("pba_bar", uint32_t{msix->pba_bar});
-          json.Set("pba_offset", msix->pba_offset);
+          json["enabled"] = msix->enabled;
+          json["function_mask"] = msix->function_mask;
+          json["table_size"] = msix->table_size;
+          json["table_bar"] = uint32_t{msix->table_bar};
+          json["table_offset"] = msix->table_offset;
+          json["pba_bar"] = uint32_t{msix->pba_bar};
+          json["pba_offset"] = msix->pba_offset;
           return json;
         }
         return Json();
       case pci::kCapPciExpress:
         if (auto express = pci::DecodePciExpress(config, cap)) {
-          json.Set("version", uint32_t{express->version});
-          json.Set("port_type", uint32_t{express->port_type});
-          json.Set("max_payload_supported", express->max_payload_supported);
-          json.Set("max_payload", express->max_payload);
-          json.Set("max_read_request", express->max_read_request);
-          json.Set("has_link", express->has_link);
-          json.Set("link_speed_max", uint32_t{express->link_speed_max});
-          json.Set("link_width_max", uint32_t{express->link_width_max});
-          json.Set("link_speed", uint32_t{express->link_speed});
-          json.Set("link_width", uint32_t{express->link_width});
-          json.Set("flr_capable", express->flr_capable);
+          json["version"] = uint32_t{express->version};
+          json["port_type"] = uint32_t{express->port_type};
+          json["max_payload_supported"] = express->max_payload_supported;
+          json["max_payload"] = express->max_payload;
+          json["max_read_request"] = express->max_read_request;
+          json["has_link"] = express->has_link;
+          json["link_speed_max"] = uint32_t{express->link_speed_max};
+          json["link_width_max"] = uint32_t{express->link_width_max};
+          json["link_speed"] = uint32_t{express->link_speed};
+          json["link_width"] = uint32_t{express->link_width};
+          json["flr_capable"] = express->flr_capable;
           return json;
         }
         return Json();
       case pci::kCapVendorSpecific:
         if (auto virtio = pci::DecodeVirtio(config, cap)) {
-          json.Set("cfg_type", uint32_t{virtio->cfg_type});
-          json.Set("bar", uint32_t{virtio->bar});
-          json.Set("offset", virtio->offset);
-          json.Set("length", virtio->length);
-          json.Set("notify_off_multiplier", virtio->notify_off_multiplier
+          json["cfg_type"] = uint32_t{virtio->cfg_type};
+          json["bar"] = uint32_t{virtio->bar};
+          json["offset"] = virtio->offset;
+          json["length"] = virtio->length;
+          json["notify_off_multiplier"] = virtio->notify_off_multiplier
                                                 ? Json(*virtio->notify_off_multiplier)
-                                                : Json());
+                                                : Json();
           return json;
         }
         return Json();
@@ -123,30 +123,30 @@ Json Decode(const pci::ConfigSpace& config, const pci::Capability& cap) {
   switch (cap.id) {
     case pci::kExtCapSriov:
       if (auto sriov = pci::DecodeSriov(config, cap)) {
-        json.Set("initial_vfs", uint32_t{sriov->initial_vfs});
-        json.Set("total_vfs", uint32_t{sriov->total_vfs});
-        json.Set("num_vfs", uint32_t{sriov->num_vfs});
-        json.Set("first_vf_offset", uint32_t{sriov->first_vf_offset});
-        json.Set("vf_stride", uint32_t{sriov->vf_stride});
-        json.Set("vf_device_id", HexId(sriov->vf_device_id, 4));
-        json.Set("vf_enable", sriov->vf_enable);
+        json["initial_vfs"] = uint32_t{sriov->initial_vfs};
+        json["total_vfs"] = uint32_t{sriov->total_vfs};
+        json["num_vfs"] = uint32_t{sriov->num_vfs};
+        json["first_vf_offset"] = uint32_t{sriov->first_vf_offset};
+        json["vf_stride"] = uint32_t{sriov->vf_stride};
+        json["vf_device_id"] = HexId(sriov->vf_device_id, 4);
+        json["vf_enable"] = sriov->vf_enable;
         return json;
       }
       return Json();
     case pci::kExtCapAer:
       if (auto aer = pci::DecodeAer(config, cap)) {
-        json.Set("uncorrectable_status", aer->uncorrectable_status);
-        json.Set("uncorrectable_mask", aer->uncorrectable_mask);
-        json.Set("uncorrectable_severity", aer->uncorrectable_severity);
-        json.Set("correctable_status", aer->correctable_status);
-        json.Set("correctable_mask", aer->correctable_mask);
+        json["uncorrectable_status"] = aer->uncorrectable_status;
+        json["uncorrectable_mask"] = aer->uncorrectable_mask;
+        json["uncorrectable_severity"] = aer->uncorrectable_severity;
+        json["correctable_status"] = aer->correctable_status;
+        json["correctable_mask"] = aer->correctable_mask;
         return json;
       }
       return Json();
     case pci::kExtCapAcs:
       if (auto acs = pci::DecodeAcs(config, cap)) {
-        json.Set("capability", uint32_t{acs->capability});
-        json.Set("control", uint32_t{acs->control});
+        json["capability"] = uint32_t{acs->capability};
+        json["control"] = uint32_t{acs->control};
         return json;
       }
       return Json();

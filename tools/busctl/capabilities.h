@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "document.h"
 #include "udrv/pci/config.h"
 #include "udrv/pci/sysfs.h"
 

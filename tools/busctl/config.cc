@@ -38,17 +38,17 @@ std::string HexDump(const pci::ConfigSpace& config, size_t length) {
 }
 
 Json CapabilityToJson(const CapabilityReport& report) {
-  Json json = Json::MakeObject();
-  json.Set("offset", uint32_t{report.capability.offset});
-  json.Set("id", uint32_t{report.capability.id});
-  json.Set("extended", report.capability.extended);
-  json.Set("version", report.capability.extended ? Json(uint32_t{report.capability.version}) : Json());
-  json.Set("name", report.name);
-  json.Set("description", report.line);
-  Json details = Json::MakeArray();
-  for (const std::string& detail : report.details) details.Push(detail);
-  json.Set("details", std::move(details));
-  json.Set("decoded", report.decoded);
+  Json json = Json::object();
+  json["offset"] = uint32_t{report.capability.offset};
+  json["id"] = uint32_t{report.capability.id};
+  json["extended"] = report.capability.extended;
+  json["version"] = report.capability.extended ? Json(uint32_t{report.capability.version}) : Json();
+  json["name"] = report.name;
+  json["description"] = report.line;
+  Json details = Json::array();
+  for (const std::string& detail : report.details) details.push_back(detail);
+  json["details"] = std::move(details);
+  json["decoded"] = report.decoded;
   return json;
 }
 
@@ -67,7 +67,7 @@ std::string CapabilityText(const CapabilityReport& report) {
 int RunConfig(const GlobalOptions& options, const ConfigArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   Json document = NewDocument("config");
-  document.Set("device", address.ToString());
+  document["device"] = address.ToString();
   pci::SysfsPci sysfs(options.sysfs_root);
   auto info = sysfs.Read(address);
   if (!info) return ReportError(options, "config", info.error(), std::move(document));
@@ -82,15 +82,15 @@ int RunConfig(const GlobalOptions& options, const ConfigArguments& arguments) {
   }
 
   if (options.json) {
-    document.Set("size", uint64_t{config->size()});
+    document["size"] = uint64_t{config->size()};
     std::string bytes;
     for (const uint8_t byte : config->bytes()) bytes += HexId(byte, 2);
-    document.Set("bytes", std::move(bytes));
-    Json capabilities = Json::MakeArray();
-    for (const CapabilityReport& report : walk.reports) capabilities.Push(CapabilityToJson(report));
-    document.Set("capabilities", std::move(capabilities));
-    document.Set("capability_error", walk.error ? ErrorToJson(*walk.error) : Json());
-    document.Set("skipped", skipped.ToJson(options));
+    document["bytes"] = std::move(bytes);
+    Json capabilities = Json::array();
+    for (const CapabilityReport& report : walk.reports) capabilities.push_back(CapabilityToJson(report));
+    document["capabilities"] = std::move(capabilities);
+    document["capability_error"] = walk.error ? ErrorToJson(*walk.error) : Json();
+    document["skipped"] = skipped.ToJson(options);
     PrintDocument(document);
     return kExitOk;
   }

@@ -128,9 +128,9 @@ std::vector<std::pair<uint64_t, uint64_t>> UsableRanges(std::vector<Region> regi
 std::string Hex64(uint64_t value) { return "0x" + HexId(value, 16); }
 
 Json RangeToJson(uint64_t start, uint64_t last) {
-  Json json = Json::MakeObject();
-  json.Set("start", start);
-  json.Set("last", last);
+  Json json = Json::object();
+  json["start"] = start;
+  json["last"] = last;
   return json;
 }
 
@@ -216,48 +216,48 @@ int RunIommu(const GlobalOptions& options) {
   }
 
   if (options.json) {
-    Json unit_list = Json::MakeArray();
-    for (const std::string& unit : units) unit_list.Push(unit);
-    document.Set("iommus", std::move(unit_list));
-    Json group_list = Json::MakeArray();
+    Json unit_list = Json::array();
+    for (const std::string& unit : units) unit_list.push_back(unit);
+    document["iommus"] = std::move(unit_list);
+    Json group_list = Json::array();
     for (const Group& group : groups) {
-      Json json = Json::MakeObject();
-      json.Set("group", group.number);
-      json.Set("type", group.type ? Json(*group.type) : Json());
-      Json members = Json::MakeArray();
+      Json json = Json::object();
+      json["group"] = group.number;
+      json["type"] = group.type ? Json(*group.type) : Json();
+      Json members = Json::array();
       for (const Member& member : group.members) {
-        Json entry = Json::MakeObject();
-        entry.Set("device", member.name);
-        entry.Set("driver", member.driver ? Json(*member.driver) : Json());
-        members.Push(std::move(entry));
+        Json entry = Json::object();
+        entry["device"] = member.name;
+        entry["driver"] = member.driver ? Json(*member.driver) : Json();
+        members.push_back(std::move(entry));
       }
-      json.Set("members", std::move(members));
+      json["members"] = std::move(members);
       if (group.reserved) {
-        Json reserved = Json::MakeArray();
+        Json reserved = Json::array();
         for (const Region& region : *group.reserved) {
           Json entry = RangeToJson(region.start, region.last);
-          entry.Set("type", region.type);
-          reserved.Push(std::move(entry));
+          entry["type"] = region.type;
+          reserved.push_back(std::move(entry));
         }
-        json.Set("reserved_regions", std::move(reserved));
-        Json usable = Json::MakeArray();
-        for (const auto& [start, last] : group.usable) usable.Push(RangeToJson(start, last));
-        json.Set("usable_iova", std::move(usable));
+        json["reserved_regions"] = std::move(reserved);
+        Json usable = Json::array();
+        for (const auto& [start, last] : group.usable) usable.push_back(RangeToJson(start, last));
+        json["usable_iova"] = std::move(usable);
       } else {
-        json.Set("reserved_regions", Json());
-        json.Set("usable_iova", Json());
+        json["reserved_regions"] = Json();
+        json["usable_iova"] = Json();
       }
-      group_list.Push(std::move(json));
+      group_list.push_back(std::move(json));
     }
-    document.Set("groups", std::move(group_list));
-    Json limit = Json::MakeObject();
-    limit.Set("soft", LimitToJson(memlock.rlim_cur));
-    limit.Set("hard", LimitToJson(memlock.rlim_max));
-    document.Set("memlock", std::move(limit));
-    document.Set("noiommu_mode", noiommu ? Json(*noiommu) : Json());
-    document.Set("dev_vfio_vfio", vfio_node ? Json(*vfio_node) : Json());
-    document.Set("dev_iommu", iommufd_node ? Json(*iommufd_node) : Json());
-    document.Set("skipped", skipped.ToJson(options));
+    document["groups"] = std::move(group_list);
+    Json limit = Json::object();
+    limit["soft"] = LimitToJson(memlock.rlim_cur);
+    limit["hard"] = LimitToJson(memlock.rlim_max);
+    document["memlock"] = std::move(limit);
+    document["noiommu_mode"] = noiommu ? Json(*noiommu) : Json();
+    document["dev_vfio_vfio"] = vfio_node ? Json(*vfio_node) : Json();
+    document["dev_iommu"] = iommufd_node ? Json(*iommufd_node) : Json();
+    document["skipped"] = skipped.ToJson(options);
     PrintDocument(document);
     return kExitOk;
   }

@@ -356,9 +356,9 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
 
   if (options.json) {
     Json document = NewDocument("list");
-    Json& list = document.Set("functions", Json::MakeArray());
+    Json& list = document["functions"] = Json::array();
     for (const Function& function : functions) {
-      if (selection.Matches(function.info)) list.Push(FunctionToJson(function.info, *names));
+      if (selection.Matches(function.info)) list.push_back(FunctionToJson(function.info, *names));
     }
     PrintDocument(document);
     return status;

@@ -8,23 +8,23 @@
 namespace udrv::busctl {
 
 Json NewDocument(std::string_view command) {
-  Json document = Json::MakeObject();
-  document.Set("schema", kJsonSchema);
-  document.Set("command", command);
+  Json document = Json::object();
+  document["schema"] = kJsonSchema;
+  document["command"] = command;
   return document;
 }
 
 void PrintDocument(const Json& document) {
-  const std::string text = document.Dump();
+  const std::string text = DumpJson(document);
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
 Json ErrorToJson(const Error& error) {
-  Json json = Json::MakeObject();
-  json.Set("status", StatusName(error.status));
-  json.Set("what", error.what);
-  json.Set("object", error.object);
-  json.Set("errno", error.err_no);
+  Json json = Json::object();
+  json["status"] = StatusName(error.status);
+  json["what"] = error.what;
+  json["object"] = error.object;
+  json["errno"] = error.err_no;
   return json;
 }
 
@@ -62,7 +62,7 @@ int ReportError(const GlobalOptions& options, std::string_view command, const Er
                Printable(error.ToString()).c_str());
   if (options.json) {
     if (document.is_null()) document = NewDocument(command);
-    document.Set("error", ErrorToJson(error));
+    document["error"] = ErrorToJson(error);
     PrintDocument(document);
   }
   return kExitFailed;

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "commands.h"
-#include "json.h"
+#include "document.h"
 #include "udrv/core/result.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/sysfs.h"

@@ -33,31 +33,29 @@ std::string SummaryLine(const pci::DeviceInfo& info, const pci::Names& names, bo
 Json NameOrNull(std::string name) { return name.empty() ? Json() : Json(std::move(name)); }
 
 void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& names) {
-  object.Set("address", info.address.ToString());
-  object.Set("vendor_id", HexId(info.vendor_id, 4));
-  object.Set("device_id", HexId(info.device_id, 4));
-  object.Set("subsystem_vendor_id", HexId(info.subsystem_vendor_id, 4));
-  object.Set("subsystem_id", HexId(info.subsystem_id, 4));
-  object.Set("vendor", NameOrNull(names.Vendor(info.vendor_id)));
-  object.Set("device", NameOrNull(names.Device(info.vendor_id, info.device_id)));
-  object.Set("subsystem_vendor", NameOrNull(names.Vendor(info.subsystem_vendor_id)));
-  object.Set("class", HexId(info.class_code >> 8, 4));
-  object.Set("prog_if", HexId(info.prog_if(), 2));
-  object.Set("class_name", NameOrNull(names.Class(info.base_class(), info.sub_class())));
-  object.Set("prog_if_name",
-             NameOrNull(names.ProgIf(info.base_class(), info.sub_class(), info.prog_if())));
-  object.Set("revision", HexId(info.revision, 2));
+  object["address"] = info.address.ToString();
+  object["vendor_id"] = HexId(info.vendor_id, 4);
+  object["device_id"] = HexId(info.device_id, 4);
+  object["subsystem_vendor_id"] = HexId(info.subsystem_vendor_id, 4);
+  object["subsystem_id"] = HexId(info.subsystem_id, 4);
+  object["vendor"] = NameOrNull(names.Vendor(info.vendor_id));
+  object["device"] = NameOrNull(names.Device(info.vendor_id, info.device_id));
+  object["subsystem_vendor"] = NameOrNull(names.Vendor(info.subsystem_vendor_id));
+  object["class"] = HexId(info.class_code >> 8, 4);
+  object["prog_if"] = HexId(info.prog_if(), 2);
+  object["class_name"] = NameOrNull(names.Class(info.base_class(), info.sub_class()));
+  object["prog_if_name"] = NameOrNull(names.ProgIf(info.base_class(), info.sub_class(), info.prog_if()));
+  object["revision"] = HexId(info.revision, 2);
 }
 
 Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
-  Json object = Json::MakeObject();
+  Json object = Json::object();
   SetIdentity(object, info, names);
-  object.Set("driver", info.driver ? Json(*info.driver) : Json());
-  object.Set("iommu_group", info.iommu_group ? Json(*info.iommu_group) : Json());
-  object.Set("iommu_group_error",
-             info.iommu_group_error ? ErrorToJson(*info.iommu_group_error) : Json());
-  object.Set("numa_node", info.numa_node >= 0 ? Json(info.numa_node) : Json());
-  object.Set("parent", info.parent_bridge ? Json(info.parent_bridge->ToString()) : Json());
+  object["driver"] = info.driver ? Json(*info.driver) : Json();
+  object["iommu_group"] = info.iommu_group ? Json(*info.iommu_group) : Json();
+  object["iommu_group_error"] = info.iommu_group_error ? ErrorToJson(*info.iommu_group_error) : Json();
+  object["numa_node"] = info.numa_node >= 0 ? Json(info.numa_node) : Json();
+  object["parent"] = info.parent_bridge ? Json(info.parent_bridge->ToString()) : Json();
   return object;
 }
 

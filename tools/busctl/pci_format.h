@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "json.h"
+#include "document.h"
 #include "privilege.h"
 #include "udrv/pci/config.h"
 #include "udrv/pci/names.h"

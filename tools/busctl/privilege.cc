@@ -52,12 +52,12 @@ void Skipped::Print(std::string_view command, const GlobalOptions& options) cons
 }
 
 Json Skipped::ToJson(const GlobalOptions& options) const {
-  Json array = Json::MakeArray();
+  Json array = Json::array();
   for (const Item& item : items_) {
-    Json entry = Json::MakeObject();
-    entry.Set("what", NameReplayedFiles(options, item.what));
-    entry.Set("why", NameReplayedFiles(options, item.why));
-    array.Push(std::move(entry));
+    Json entry = Json::object();
+    entry["what"] = NameReplayedFiles(options, item.what);
+    entry["why"] = NameReplayedFiles(options, item.why);
+    array.push_back(std::move(entry));
   }
   return array;
 }

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "json.h"
+#include "document.h"
 #include "udrv/core/result.h"
 
 namespace udrv::busctl {

@@ -224,17 +224,17 @@ Error ExplainDenied(Error error, std::string_view op) {
 
 Json AccessToJson(std::string_view command, const RegisterAccess& access, uint64_t value) {
   Json document = NewDocument(command);
-  document.Set("address", access.address.ToString());
-  document.Set("bar", access.bar);
-  document.Set("offset", access.offset);
-  document.Set("width", access.width);
-  document.Set("route", access.route);
-  document.Set("value", value);
-  document.Set("value_hex", FormatValue(value, access.width));
+  document["address"] = access.address.ToString();
+  document["bar"] = access.bar;
+  document["offset"] = access.offset;
+  document["width"] = access.width;
+  document["route"] = access.route;
+  document["value"] = value;
+  document["value_hex"] = FormatValue(value, access.width);
   if (!access.warnings.empty()) {
-    Json warnings = Json::MakeArray();
-    for (const std::string& warning : access.warnings) warnings.Push(warning);
-    document.Set("warnings", std::move(warnings));
+    Json warnings = Json::array();
+    for (const std::string& warning : access.warnings) warnings.push_back(warning);
+    document["warnings"] = std::move(warnings);
   }
   return document;
 }
@@ -335,9 +335,9 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
   const std::string shown = FormatValue(value, width);
 
   Json document = AccessToJson("write", *access, value);
-  document.Set("dry_run", arguments.dry_run);
+  document["dry_run"] = arguments.dry_run;
   if (arguments.dry_run) {
-    document.Set("written", false);
+    document["written"] = false;
     if (options.json) {
       PrintDocument(document);
     } else {
@@ -369,7 +369,7 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
       buffer.Write64(value, 0);
       break;
   }
-  document.Set("written", true);
+  document["written"] = true;
   if (options.json) {
     PrintDocument(document);
   } else {

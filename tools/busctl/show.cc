@@ -206,14 +206,14 @@ std::string RouteText(const Route& route) {
 }
 
 Json RouteToJson(const Route& route) {
-  Json json = Json::MakeObject();
-  json.Set("route", route.route);
-  json.Set("file", route.file ? Json(*route.file) : Json());
-  json.Set("region", route.region ? Json(*route.region) : Json());
-  json.Set("cache_policy", route.cache_policy);
-  json.Set("mappable", route.mappable);
-  json.Set("available", !route.why_not.has_value());
-  json.Set("why_not", route.why_not ? Json(*route.why_not) : Json());
+  Json json = Json::object();
+  json["route"] = route.route;
+  json["file"] = route.file ? Json(*route.file) : Json();
+  json["region"] = route.region ? Json(*route.region) : Json();
+  json["cache_policy"] = route.cache_policy;
+  json["mappable"] = route.mappable;
+  json["available"] = !route.why_not.has_value();
+  json["why_not"] = route.why_not ? Json(*route.why_not) : Json();
   return json;
 }
 
@@ -282,60 +282,60 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
   }
 
   if (options.json) {
-    document.Set("function", FunctionToJson(*info, *names));
-    document.Set("driver_override", info->driver_override ? Json(*info->driver_override) : Json());
-    document.Set("header_type", uint32_t{header_type});
-    Json interrupts = Json::MakeObject();
-    interrupts.Set("pin", pin >= 1 && pin <= 4 ? Json(std::string(1, static_cast<char>('A' + pin - 1)))
-                                              : Json());
-    interrupts.Set("irq", info->irq != 0 ? Json(info->irq) : Json());
-    interrupts.Set("msi_vectors", msi_vectors ? Json(*msi_vectors) : Json());
-    interrupts.Set("msix_vectors", msix_vectors ? Json(*msix_vectors) : Json());
-    document.Set("interrupts", std::move(interrupts));
-    Json bar_list = Json::MakeArray();
+    document["function"] = FunctionToJson(*info, *names);
+    document["driver_override"] = info->driver_override ? Json(*info->driver_override) : Json();
+    document["header_type"] = uint32_t{header_type};
+    Json interrupts = Json::object();
+    interrupts["pin"] = pin >= 1 && pin <= 4 ? Json(std::string(1, static_cast<char>('A' + pin - 1)))
+                                              : Json();
+    interrupts["irq"] = info->irq != 0 ? Json(info->irq) : Json();
+    interrupts["msi_vectors"] = msi_vectors ? Json(*msi_vectors) : Json();
+    interrupts["msix_vectors"] = msix_vectors ? Json(*msix_vectors) : Json();
+    document["interrupts"] = std::move(interrupts);
+    Json bar_list = Json::array();
     for (const BarReport& report : bars) {
-      Json bar = Json::MakeObject();
-      bar.Set("index", report.bar->index);
-      bar.Set("type", report.bar->is_io ? "io" : "memory");
-      bar.Set("address", report.bar->address);
-      bar.Set("size", report.bar->size);
-      bar.Set("is_64bit", report.bar->is_64bit);
-      bar.Set("prefetchable", report.bar->is_prefetchable);
-      bar.Set("enabled", report.enabled);
-      Json routes = Json::MakeArray();
-      for (const Route& route : report.routes) routes.Push(RouteToJson(route));
-      bar.Set("routes", std::move(routes));
-      bar_list.Push(std::move(bar));
+      Json bar = Json::object();
+      bar["index"] = report.bar->index;
+      bar["type"] = report.bar->is_io ? "io" : "memory";
+      bar["address"] = report.bar->address;
+      bar["size"] = report.bar->size;
+      bar["is_64bit"] = report.bar->is_64bit;
+      bar["prefetchable"] = report.bar->is_prefetchable;
+      bar["enabled"] = report.enabled;
+      Json routes = Json::array();
+      for (const Route& route : report.routes) routes.push_back(RouteToJson(route));
+      bar["routes"] = std::move(routes);
+      bar_list.push_back(std::move(bar));
     }
-    document.Set("bars", std::move(bar_list));
+    document["bars"] = std::move(bar_list);
     if (info->expansion_rom) {
-      Json rom = Json::MakeObject();
-      rom.Set("address", info->expansion_rom->address);
-      rom.Set("size", info->expansion_rom->size);
-      document.Set("expansion_rom", std::move(rom));
+      Json rom = Json::object();
+      rom["address"] = info->expansion_rom->address;
+      rom["size"] = info->expansion_rom->size;
+      document["expansion_rom"] = std::move(rom);
     } else {
-      document.Set("expansion_rom", Json());
+      document["expansion_rom"] = Json();
     }
-    Json iommu = Json::MakeObject();
-    iommu.Set("group", info->iommu_group ? Json(*info->iommu_group) : Json());
-    iommu.Set("type", group_type ? Json(*group_type) : Json());
-    iommu.Set("viable", viability ? Json(viability->viable) : Json());
-    Json members = Json::MakeArray();
-    Json blockers = Json::MakeArray();
+    Json iommu = Json::object();
+    iommu["group"] = info->iommu_group ? Json(*info->iommu_group) : Json();
+    iommu["type"] = group_type ? Json(*group_type) : Json();
+    iommu["viable"] = viability ? Json(viability->viable) : Json();
+    Json members = Json::array();
+    Json blockers = Json::array();
     if (viability) {
       for (const auto& [member, driver] : viability->members) {
-        Json entry = Json::MakeObject();
-        entry.Set("address", member.ToString());
-        entry.Set("driver", driver.empty() ? Json() : Json(driver));
-        members.Push(std::move(entry));
+        Json entry = Json::object();
+        entry["address"] = member.ToString();
+        entry["driver"] = driver.empty() ? Json() : Json(driver);
+        members.push_back(std::move(entry));
       }
-      for (const std::string& blocker : viability->blockers) blockers.Push(blocker);
+      for (const std::string& blocker : viability->blockers) blockers.push_back(blocker);
     }
-    iommu.Set("members", std::move(members));
-    iommu.Set("blockers", std::move(blockers));
-    iommu.Set("why_none", viability ? Json() : Json(viability.error().what));
-    document.Set("iommu", std::move(iommu));
-    document.Set("skipped", skipped.ToJson(options));
+    iommu["members"] = std::move(members);
+    iommu["blockers"] = std::move(blockers);
+    iommu["why_none"] = viability ? Json() : Json(viability.error().what);
+    document["iommu"] = std::move(iommu);
+    document["skipped"] = skipped.ToJson(options);
     PrintDocument(document);
     return kExitOk;
   }

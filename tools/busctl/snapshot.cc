@@ -54,22 +54,22 @@ int RunSnapshot(const GlobalOptions& options, const SnapshotArguments& arguments
     return kExitOk;
   }
   Json document = NewDocument("snapshot");
-  document.Set("file", arguments.file);
-  document.Set("format", kSnapshotFormat);
-  document.Set("bytes", *bytes);
-  document.Set("members", static_cast<uint64_t>(snapshot->tree.size() + 1));
-  document.Set("source", manifest.source);
-  document.Set("uid", manifest.uid);
-  document.Set("functions", manifest.functions);
-  document.Set("iommu_groups", manifest.iommu_groups);
-  Json& limited = document.Set("config_limited", Json::MakeArray());
+  document["file"] = arguments.file;
+  document["format"] = kSnapshotFormat;
+  document["bytes"] = *bytes;
+  document["members"] = static_cast<uint64_t>(snapshot->tree.size() + 1);
+  document["source"] = manifest.source;
+  document["uid"] = manifest.uid;
+  document["functions"] = manifest.functions;
+  document["iommu_groups"] = manifest.iommu_groups;
+  Json& limited = document["config_limited"] = Json::array();
   for (const auto& config : manifest.limited_configs) {
-    Json& item = limited.Push(Json::MakeObject());
-    item.Set("device", config.device);
-    item.Set("recorded", config.recorded);
-    item.Set("size", config.size);
+    Json& item = limited.emplace_back(Json::object());
+    item["device"] = config.device;
+    item["recorded"] = config.recorded;
+    item["size"] = config.size;
   }
-  document.Set("skipped", skipped.ToJson(options));
+  document["skipped"] = skipped.ToJson(options);
   PrintDocument(document);
   return kExitOk;
 }
