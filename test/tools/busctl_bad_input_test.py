@@ -402,7 +402,7 @@ def snapshot_file(name, members):
     a proper manifest, in pax format as GNU tar --format=pax writes it."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for path, data in [("udrv-snapshot", b"format udrv.busctl.snapshot/1\n"), ("sys", None),
+        for path, data in [("udrv-snapshot", b"format udrv.busctl.snapshot/2\n"), ("sys", None),
                            *members]:
             info = tarfile.TarInfo(path)
             if data is None:

@@ -17,6 +17,10 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "bounded_file.h"
 #include "udrv/core/text.h"
@@ -27,155 +31,6 @@
 
 namespace udrv::busctl {
 namespace {
-
-// ---- tar (POSIX ustar with pax extended headers) ----
-
-constexpr size_t kBlock = 512;
-
-// ustar header fields: offset and width.
-struct Field {
-  size_t offset;
-  size_t width;
-};
-constexpr Field kName{0, 100};
-constexpr Field kMode{100, 8};
-constexpr Field kUid{108, 8};
-constexpr Field kGid{116, 8};
-constexpr Field kSize{124, 12};
-constexpr Field kMtime{136, 12};
-constexpr Field kChecksum{148, 8};
-constexpr size_t kTypeflag = 156;
-constexpr Field kLinkname{157, 100};
-constexpr Field kMagic{257, 6};
-constexpr Field kVersion{263, 2};
-constexpr Field kPrefix{345, 155};
-
-constexpr char kTypeFile = '0';
-constexpr char kTypeFileOld = '\0';
-constexpr char kTypeSymlink = '2';
-constexpr char kTypeDirectory = '5';
-constexpr char kTypePax = 'x';
-constexpr char kTypePaxGlobal = 'g';
-
-uint64_t RoundUpToBlock(uint64_t size) { return (size + kBlock - 1) / kBlock * kBlock; }
-
-void PutText(std::string& header, Field field, std::string_view text) {
-  if (text.empty()) return;  // memcpy from an empty view's nullptr is undefined
-  std::memcpy(header.data() + field.offset, text.data(), std::min(text.size(), field.width));
-}
-
-// width - 1 octal digits, zero padded, then NUL: how ustar writes numbers.
-void PutOctal(std::string& header, Field field, uint64_t value) {
-  std::string digits(field.width - 1, '0');
-  for (size_t n = digits.size(); n > 0 && value != 0; --n, value >>= 3) {
-    digits[n - 1] = static_cast<char>('0' + (value & 7));
-  }
-  PutText(header, field, digits);
-}
-
-uint64_t HeaderChecksum(std::string_view header) {
-  uint64_t sum = 0;
-  for (size_t n = 0; n < kBlock; ++n) {
-    const bool in_checksum = n >= kChecksum.offset && n < kChecksum.offset + kChecksum.width;
-    sum += in_checksum ? uint64_t{' '} : static_cast<unsigned char>(header[n]);
-  }
-  return sum;
-}
-
-void AppendHeader(std::string& out, std::string_view name, std::string_view prefix, char type,
-                  uint64_t size, std::string_view link, int64_t mtime) {
-  std::string header(kBlock, '\0');
-  PutText(header, kName, name);
-  PutOctal(header, kMode,
-           type == kTypeDirectory ? 0755 : type == kTypeSymlink ? 0777 : 0644);
-  PutOctal(header, kUid, 0);
-  PutOctal(header, kGid, 0);
-  PutOctal(header, kSize, size);
-  PutOctal(header, kMtime, static_cast<uint64_t>(std::max<int64_t>(mtime, 0)));
-  header[kTypeflag] = type;
-  PutText(header, kLinkname, link);
-  PutText(header, kMagic, std::string_view("ustar\0", 6));
-  PutText(header, kVersion, "00");
-  PutText(header, kPrefix, prefix);
-  // Six octal digits, NUL, space: the traditional checksum layout.
-  std::string checksum(6, '0');
-  uint64_t sum = HeaderChecksum(header);
-  for (size_t n = 6; n > 0; --n, sum >>= 3) checksum[n - 1] = static_cast<char>('0' + (sum & 7));
-  checksum += std::string_view("\0 ", 2);
-  PutText(header, kChecksum, checksum);
-  out += header;
-}
-
-void AppendData(std::string& out, std::string_view data) {
-  out += data;
-  out.append(RoundUpToBlock(data.size()) - data.size(), '\0');
-}
-
-// "LEN key=value\n", LEN counting the whole record including its own digits.
-std::string PaxRecord(std::string_view key, std::string_view value) {
-  const size_t base = key.size() + value.size() + 3;
-  size_t length = base + std::to_string(base).size();
-  if (std::to_string(length).size() + base != length) ++length;
-  return std::to_string(length) + " " + std::string(key) + "=" + std::string(value) + "\n";
-}
-
-// Splits `path` into ustar's prefix and name fields; false when it does not fit.
-bool SplitUstarPath(std::string_view path, std::string_view& prefix, std::string_view& name) {
-  if (path.size() <= kName.width) {
-    prefix = {};
-    name = path;
-    return true;
-  }
-  for (size_t slash = path.find('/'); slash != std::string_view::npos;
-       slash = path.find('/', slash + 1)) {
-    if (slash > kPrefix.width) break;
-    const size_t rest = path.size() - slash - 1;
-    if (rest > 0 && rest <= kName.width) {
-      prefix = path.substr(0, slash);
-      name = path.substr(slash + 1);
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view KindName(char type) {
-  switch (type) {
-    case '1': return "hard link";
-    case '3': return "character device";
-    case '4': return "block device";
-    case '6': return "FIFO";
-    case '7': return "contiguous file";
-    case 'L': return "GNU long name";
-    case 'K': return "GNU long link";
-    default: return "unknown";
-  }
-}
-
-// A ustar number: optional leading spaces, octal digits, then NULs or spaces.
-bool ParseOctalField(std::string_view field, uint64_t& value) {
-  size_t n = 0;
-  while (n < field.size() && field[n] == ' ') ++n;
-  const size_t first_digit = n;
-  value = 0;
-  for (; n < field.size() && field[n] >= '0' && field[n] <= '7'; ++n) {
-    if (value > (UINT64_MAX >> 3)) return false;
-    value = value << 3 | static_cast<uint64_t>(field[n] - '0');
-  }
-  if (n == first_digit) return false;
-  for (; n < field.size(); ++n) {
-    if (field[n] != '\0' && field[n] != ' ') return false;
-  }
-  return true;
-}
-
-std::string_view CString(std::string_view field) {
-  return field.substr(0, std::min(field.find('\0'), field.size()));
-}
-
-bool AllZero(std::string_view bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
-}
 
 template <typename T>
 bool ParseDecimal(std::string_view text, T& out) {
@@ -555,98 +410,6 @@ class TreeRecorder {
   std::set<std::string> functions_;
 };
 
-// ---- unpacking ----
-
-// Opens (creating as needed) the directory each member goes into, never
-// through a link: a member cannot be written through a link another member
-// made. Every directory is reached once component by component (O_NOFOLLOW)
-// and remembered, in a tree of names; a later member's directory whose
-// components are all remembered directories is one openat from the root.
-// So unpacking costs a few calls per member and per directory, in whatever
-// order the members come, and the directories it makes are counted.
-class DirectoryWalker {
- public:
-  DirectoryWalker(int root_fd, const std::string& origin) : root_fd_(root_fd), origin_(origin) {
-    nodes_.emplace_back();  // the root
-  }
-
-  Result<int> ParentOf(const ArchiveEntry& entry) {
-    const std::string parent = Dirname(entry.path);
-    if (parent == cached_path_ && cached_fd_) return cached_fd_.get();
-    const std::vector<std::string_view> parts =
-        parent.empty() ? std::vector<std::string_view>() : SplitPath(parent);
-    // The remembered directories on the way; the rest are new.
-    size_t node = 0;
-    size_t known = 0;
-    size_t known_length = 0;  // of the path of the first `known` parts
-    for (; known < parts.size(); ++known) {
-      auto child = nodes_[node].children.find(parts[known]);
-      if (child == nodes_[node].children.end()) break;
-      node = child->second;
-      known_length += (known == 0 ? 0 : 1) + parts[known].size();
-    }
-    UniqueFd current(known == 0 ? ::dup(root_fd_)
-                                : ::openat(root_fd_, parent.substr(0, known_length).c_str(),
-                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!current) return FailErrno(errno, MemberText(entry) + ": open " + parent, origin_);
-    size_t length = known_length;
-    for (size_t depth = known; depth < parts.size(); ++depth) {
-      const std::string name(parts[depth]);
-      length += (depth == 0 ? 0 : 1) + name.size();
-      const std::string walked = parent.substr(0, length);
-      int fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0 && errno == ENOENT) {
-        if (::mkdirat(current.get(), name.c_str(), 0755) != 0) {
-          return FailErrno(errno, MemberText(entry) + ": mkdir " + walked, origin_);
-        }
-        if (auto counted = CountDirectory(entry); !counted) return std::unexpected(counted.error());
-        fd = ::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      }
-      if (fd < 0) {
-        if (errno == ELOOP || errno == ENOTDIR) {
-          return Fail(Status::IO_INVALID,
-                      MemberText(entry) + ": '" + walked +
-                          "' is a file or link of the snapshot, not a directory",
-                      origin_);
-        }
-        return FailErrno(errno, MemberText(entry) + ": open " + walked, origin_);
-      }
-      current.reset(fd);
-      nodes_.emplace_back();
-      nodes_[node].children.emplace(name, nodes_.size() - 1);
-      node = nodes_.size() - 1;
-    }
-    cached_path_ = parent;
-    cached_fd_ = std::move(current);
-    return cached_fd_.get();
-  }
-
-  // Counts a directory made for `entry`: IO_INVALID past kMaxDirectories.
-  Result<void> CountDirectory(const ArchiveEntry& entry) {
-    if (++directories_ <= kMaxDirectories) return {};
-    return Fail(Status::IO_INVALID,
-                MemberText(entry) + ": the snapshot makes more than " +
-                    std::to_string(kMaxDirectories) + " directories; no sysfs view has that many",
-                origin_);
-  }
-
-  static std::string MemberText(const ArchiveEntry& entry) {
-    return "member " + Quoted(entry.path) + " at byte " + std::to_string(entry.offset);
-  }
-
- private:
-  struct Node {
-    std::map<std::string, size_t, std::less<>> children;  // by name: index in nodes_
-  };
-
-  int root_fd_;
-  const std::string& origin_;
-  std::vector<Node> nodes_;  // the directories made or opened, from the root
-  size_t directories_ = 0;
-  std::string cached_path_ = "\x01";  // no real parent path
-  UniqueFd cached_fd_;
-};
-
 Result<void> WriteAll(int fd, std::string_view data, const std::string& what, const std::string& object) {
   size_t written = 0;
   while (written < data.size()) {
@@ -658,46 +421,6 @@ Result<void> WriteAll(int fd, std::string_view data, const std::string& what, co
   return {};
 }
 
-Result<void> CreateMember(DirectoryWalker& walker, const ArchiveEntry& entry,
-                          const std::string& origin) {
-  auto parent = walker.ParentOf(entry);
-  if (!parent) return std::unexpected(parent.error());
-  const std::string name = Basename(entry.path);
-  const std::string what = DirectoryWalker::MemberText(entry);
-  switch (entry.kind) {
-    case ArchiveEntry::Kind::kDirectory: {
-      if (::mkdirat(*parent, name.c_str(), 0755) == 0) return walker.CountDirectory(entry);
-      struct stat st{};
-      if (errno == EEXIST && ::fstatat(*parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-          S_ISDIR(st.st_mode)) {
-        return {};  // made already on the way to an earlier member
-      }
-      if (errno == EEXIST) {
-        return Fail(Status::IO_INVALID, what + ": a file or link of that name came earlier", origin);
-      }
-      return FailErrno(errno, what + ": mkdir", origin);
-    }
-    case ArchiveEntry::Kind::kFile: {
-      UniqueFd fd(::openat(*parent, name.c_str(),
-                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-      if (!fd) {
-        if (errno == EEXIST) {
-          return Fail(Status::IO_INVALID, what + ": a directory of that name came earlier", origin);
-        }
-        return FailErrno(errno, what + ": create", origin);
-      }
-      return WriteAll(fd.get(), entry.data, what + ": write", origin);
-    }
-    case ArchiveEntry::Kind::kSymlink:
-      if (::symlinkat(entry.target.c_str(), *parent, name.c_str()) == 0) return {};
-      if (errno == EEXIST) {
-        return Fail(Status::IO_INVALID, what + ": a directory of that name came earlier", origin);
-      }
-      return FailErrno(errno, what + ": symlink", origin);
-  }
-  return {};
-}
-
 int RemoveOne(const char* path, const struct stat*, int, struct FTW*) {
   ::remove(path);
   return 0;  // go on: remove as much as possible
@@ -705,40 +428,106 @@ int RemoveOne(const char* path, const struct stat*, int, struct FTW*) {
 
 }  // namespace
 
-// ---- tar ----
+// ---- tar, through libarchive ----
 
-std::string WriteTarArchive(const std::vector<ArchiveEntry>& entries, int64_t mtime) {
-  std::string out;
-  for (const ArchiveEntry& entry : entries) {
-    const bool is_directory = entry.kind == ArchiveEntry::Kind::kDirectory;
-    const bool is_link = entry.kind == ArchiveEntry::Kind::kSymlink;
-    const std::string path = entry.path + (is_directory ? "/" : "");
-    std::string_view prefix;
-    std::string_view name;
-    const bool fits = SplitUstarPath(path, prefix, name);
-    const bool link_fits = !is_link || entry.target.size() <= kLinkname.width;
-    if (!fits || !link_fits) {
-      std::string records;
-      if (!fits) records += PaxRecord("path", path);
-      if (!link_fits) records += PaxRecord("linkpath", entry.target);
-      const std::string pax_name = ("PaxHeaders/" + Basename(entry.path)).substr(0, kName.width);
-      AppendHeader(out, pax_name, {}, kTypePax, records.size(), {}, mtime);
-      AppendData(out, records);
-      if (!fits) {
-        prefix = {};
-        name = std::string_view(path).substr(0, kName.width);
-      }
-    }
-    const char type = is_directory ? kTypeDirectory : is_link ? kTypeSymlink : kTypeFile;
-    const std::string_view link =
-        is_link ? std::string_view(entry.target).substr(0, kLinkname.width) : std::string_view();
-    const uint64_t size = entry.kind == ArchiveEntry::Kind::kFile ? entry.data.size() : 0;
-    AppendHeader(out, name, prefix, type, size, link, mtime);
-    if (size != 0) AppendData(out, entry.data);
+namespace {
+
+using ArchiveWriter = std::unique_ptr<archive, decltype(&archive_write_free)>;
+using ArchiveHeader = std::unique_ptr<archive_entry, decltype(&archive_entry_free)>;
+
+la_ssize_t AppendToString(archive*, void* out, const void* data, size_t size) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(data), size);
+  return static_cast<la_ssize_t>(size);
+}
+
+// What libarchive said went wrong, for a message.
+std::string ArchiveError(archive* handle) {
+  const char* text = archive_error_string(handle);
+  return text != nullptr ? text : "libarchive gave no reason";
+}
+
+// Fills `header` for one member: the fields a tar header holds, each fixed
+// (owner 0, the given mtime), so the same tree is the same bytes.
+void DescribeEntry(archive_entry* header, const ArchiveEntry& entry, int64_t mtime) {
+  archive_entry_clear(header);
+  archive_entry_set_pathname(header, entry.path.c_str());
+  archive_entry_set_mtime(header, static_cast<time_t>(mtime), 0);
+  switch (entry.kind) {
+    case ArchiveEntry::Kind::kFile:
+      archive_entry_set_filetype(header, AE_IFREG);
+      archive_entry_set_perm(header, 0644);
+      archive_entry_set_size(header, static_cast<la_int64_t>(entry.data.size()));
+      break;
+    case ArchiveEntry::Kind::kDirectory:
+      archive_entry_set_filetype(header, AE_IFDIR);
+      archive_entry_set_perm(header, 0755);
+      archive_entry_set_size(header, 0);
+      break;
+    case ArchiveEntry::Kind::kSymlink:
+      archive_entry_set_filetype(header, AE_IFLNK);
+      archive_entry_set_perm(header, 0777);
+      archive_entry_set_symlink(header, entry.target.c_str());
+      archive_entry_set_size(header, 0);
+      break;
   }
-  out.append(2 * kBlock, '\0');  // end-of-archive marker
+}
+
+// Writes `entry` through `writer` (to memory or, unpacking, to disk).
+Result<void> WriteEntry(archive* writer, archive_entry* header, const ArchiveEntry& entry,
+                        int64_t mtime, const std::string& what, const std::string& origin) {
+  DescribeEntry(header, entry, mtime);
+  if (archive_write_header(writer, header) < ARCHIVE_WARN) {
+    return Fail(Status::IO, what + ": " + ArchiveError(writer), origin);
+  }
+  if (entry.kind == ArchiveEntry::Kind::kFile && !entry.data.empty() &&
+      archive_write_data(writer, entry.data.data(), entry.data.size()) !=
+          static_cast<la_ssize_t>(entry.data.size())) {
+    return Fail(Status::IO, what + ": " + ArchiveError(writer), origin);
+  }
+  if (archive_write_finish_entry(writer) < ARCHIVE_WARN) {
+    return Fail(Status::IO, what + ": " + ArchiveError(writer), origin);
+  }
+  return {};
+}
+
+std::string_view FileTypeName(mode_t type) {
+  switch (type) {
+    case AE_IFCHR: return "character device";
+    case AE_IFBLK: return "block device";
+    case AE_IFIFO: return "FIFO";
+    case AE_IFSOCK: return "socket";
+    default: return "hard link or a type tar has and a snapshot has not";
+  }
+}
+
+}  // namespace
+
+Result<std::string> WriteTarArchive(const std::vector<ArchiveEntry>& entries, int64_t mtime) {
+  std::string out;
+  ArchiveWriter writer(archive_write_new(), archive_write_free);
+  ArchiveHeader header(archive_entry_new(), archive_entry_free);
+  if (!writer || !header) return Fail(Status::NO_MEMORY, "write snapshot: libarchive");
+  // POSIX ustar, with pax records only for what ustar cannot hold (long
+  // paths and targets); the last block is not padded to 10 KiB.
+  if (archive_write_set_format_pax_restricted(writer.get()) != ARCHIVE_OK ||
+      archive_write_set_bytes_in_last_block(writer.get(), 1) != ARCHIVE_OK ||
+      archive_write_open(writer.get(), &out, nullptr, AppendToString, nullptr) != ARCHIVE_OK) {
+    return Fail(Status::IO, "write snapshot: " + ArchiveError(writer.get()));
+  }
+  for (const ArchiveEntry& entry : entries) {
+    if (auto written = WriteEntry(writer.get(), header.get(), entry, mtime,
+                                  "write snapshot member " + Quoted(entry.path), entry.path);
+        !written) {
+      return std::unexpected(written.error());
+    }
+  }
+  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
+    return Fail(Status::IO, "write snapshot: " + ArchiveError(writer.get()));
+  }
   return out;
 }
+
+void TarReader::Free::operator()(archive* handle) const { archive_read_free(handle); }
 
 TarReader::TarReader(std::string_view archive, std::string origin)
     : archive_(archive), origin_(std::move(origin)) {}
@@ -748,152 +537,91 @@ std::unexpected<Error> TarReader::Malformed(uint64_t offset, std::string what) c
 }
 
 Result<std::optional<ArchiveEntry>> TarReader::Next() {
-  if (ended_) return std::optional<ArchiveEntry>();
-  std::optional<std::string> pax_path;
-  std::optional<std::string> pax_link;
-  std::optional<uint64_t> pax_size;
-  std::optional<uint64_t> first_offset;
-  while (true) {
-    const uint64_t offset = offset_;
-    const uint64_t remaining = archive_.size() - offset;
-    if (remaining < kBlock) {
-      return Malformed(offset, remaining == 0
-                                   ? "the archive ends without its end-of-archive marker "
-                                     "(two zero blocks): the file is truncated"
-                                   : std::to_string(remaining) +
-                                         " bytes left, less than one 512-byte header: the file "
-                                         "is truncated");
+  if (!reader_) {
+    reader_.reset(archive_read_new());
+    if (!reader_) return Fail(Status::NO_MEMORY, "read snapshot: libarchive", origin_);
+    // tar only: no compression filter, no other format.
+    if (archive_read_support_format_tar(reader_.get()) != ARCHIVE_OK ||
+        archive_read_open_memory(reader_.get(), archive_.data(), archive_.size()) != ARCHIVE_OK) {
+      return Malformed(0, "not a tar archive: " + ArchiveError(reader_.get()));
     }
-    const std::string_view header = archive_.substr(offset, kBlock);
-    if (AllZero(header)) {
-      if (first_offset) return Malformed(offset, "a pax header without the member it describes");
-      if (remaining < 2 * kBlock) {
-        return Malformed(offset + kBlock,
-                         "only one of the two end-of-archive zero blocks: the file is truncated");
-      }
-      const std::string_view rest = archive_.substr(offset + kBlock);
-      const size_t nonzero = rest.find_first_not_of('\0');
-      if (nonzero != std::string_view::npos) {
-        return Malformed(offset + kBlock + nonzero,
-                         nonzero < kBlock ? "a zero block where a header or the end-of-archive "
-                                            "marker's second block belongs"
-                                          : "data after the end-of-archive marker");
-      }
-      offset_ = archive_.size();
-      ended_ = true;
-      return std::optional<ArchiveEntry>();
-    }
-    uint64_t stored_checksum = 0;
-    if (!ParseOctalField(header.substr(kChecksum.offset, kChecksum.width), stored_checksum)) {
-      return Malformed(offset, "no tar header here (the checksum field is not a number)");
-    }
-    if (stored_checksum != HeaderChecksum(header)) {
-      return Malformed(offset, "tar header checksum mismatch (stored " +
-                                   std::to_string(stored_checksum) + ", computed " +
-                                   std::to_string(HeaderChecksum(header)) +
-                                   "): the file is corrupted");
-    }
-    const std::string_view magic = header.substr(kMagic.offset, kMagic.width + kVersion.width);
-    if (magic != std::string_view("ustar\0" "00", 8) && magic != std::string_view("ustar  \0", 8)) {
-      return Malformed(offset, "a tar header without the ustar magic (a pre-POSIX archive)");
-    }
-    std::string name(CString(header.substr(kName.offset, kName.width)));
-    const std::string_view prefix = CString(header.substr(kPrefix.offset, kPrefix.width));
-    if (!prefix.empty()) name = std::string(prefix) + "/" + name;
-    if (pax_path) name = *pax_path;
-    const std::string member = "member " + Quoted(name) + ": ";
-    uint64_t size = 0;
-    if (!ParseOctalField(header.substr(kSize.offset, kSize.width), size)) {
-      return Malformed(offset, member + "the size field is not an octal number");
-    }
-    if (pax_size) size = *pax_size;
-    if (size > kMaxMemberBytes) {
-      return Malformed(offset, member + "declares " + std::to_string(size) +
-                                   " bytes of data, more than a snapshot member may hold (" +
-                                   std::to_string(kMaxMemberBytes) + "); refused unread");
-    }
-    const uint64_t data_offset = offset + kBlock;
-    if (size > archive_.size() - data_offset ||
-        RoundUpToBlock(size) > archive_.size() - data_offset) {
-      return Malformed(offset, member + "declares " + std::to_string(size) +
-                                   " bytes of data (padded to 512-byte blocks), only " +
-                                   std::to_string(archive_.size() - data_offset) +
-                                   " follow: the file is truncated");
-    }
-    const std::string_view data = archive_.substr(data_offset, size);
-    offset_ = data_offset + RoundUpToBlock(size);
-    if (!first_offset) first_offset = offset;
-    const char type = header[kTypeflag];
-    if (type == kTypePax) {
-      if (pax_path || pax_link || pax_size) {
-        return Malformed(offset, "two pax headers for one member");
-      }
-      size_t position = 0;
-      for (size_t record = 0; position < data.size(); ++record) {
-        const std::string where = "pax record " + std::to_string(record) + " at byte " +
-                                  std::to_string(data_offset + position) + ": ";
-        const size_t space = data.find(' ', position);
-        uint64_t length = 0;
-        if (space == std::string_view::npos ||
-            !ParseDecimal(data.substr(position, space - position), length) ||
-            length <= space - position || length > data.size() - position ||
-            data[position + length - 1] != '\n') {
-          return Malformed(offset, where + "not 'LENGTH KEY=VALUE\\n'");
-        }
-        const std::string_view record_text = data.substr(space + 1, position + length - space - 2);
-        const size_t equals = record_text.find('=');
-        if (equals == std::string_view::npos) return Malformed(offset, where + "no '='");
-        const std::string_view key = record_text.substr(0, equals);
-        const std::string_view value = record_text.substr(equals + 1);
-        if (key == "path") {
-          pax_path = std::string(value);
-        } else if (key == "linkpath") {
-          pax_link = std::string(value);
-        } else if (key == "size") {
-          uint64_t pax_size_value = 0;
-          if (!ParseDecimal(value, pax_size_value)) {
-            return Malformed(offset, where + "size " + Quoted(value) + " is not a number");
-          }
-          pax_size = pax_size_value;
-        }  // others (times, owners) say nothing a snapshot needs
-        position += length;
-      }
-      continue;
-    }
-    if (type == kTypePaxGlobal) {
-      return Malformed(offset, member + "a global pax header (type 'g'), which snapshots do not use");
-    }
-    ArchiveEntry entry;
-    entry.offset = *first_offset;
-    if (type == kTypeFile || type == kTypeFileOld) {
-      entry.kind = ArchiveEntry::Kind::kFile;
-      entry.data = std::string(data);
-    } else if (type == kTypeDirectory) {
-      entry.kind = ArchiveEntry::Kind::kDirectory;
-    } else if (type == kTypeSymlink) {
-      entry.kind = ArchiveEntry::Kind::kSymlink;
-      entry.target = pax_link ? *pax_link
-                              : std::string(CString(header.substr(kLinkname.offset, kLinkname.width)));
-    } else {
-      return Malformed(offset, member + "type " + Quoted(std::string(1, type)) + " (" +
-                                   std::string(KindName(type)) +
-                                   "): a snapshot holds only regular files, directories and "
-                                   "symbolic links (repack with tar --format=pax)");
-    }
-    if (entry.kind != ArchiveEntry::Kind::kFile && size != 0) {
-      return Malformed(offset, member + "a directory or link with " + std::to_string(size) +
-                                   " bytes of data");
-    }
-    if (name.ends_with('/')) {
-      if (entry.kind != ArchiveEntry::Kind::kDirectory) {
-        return Malformed(offset, member + "a name ending in '/' for a file or link");
-      }
-      while (name.ends_with('/')) name.pop_back();
-    }
-    if (name.empty()) return Malformed(offset, "a member with an empty name");
-    entry.path = std::move(name);
-    return std::optional<ArchiveEntry>(std::move(entry));
   }
+  archive_entry* header = nullptr;
+  const int status = archive_read_next_header(reader_.get(), &header);
+  if (status == ARCHIVE_EOF) {
+    // libarchive takes the end of the bytes for the end of the archive; a
+    // file cut between two members would read as a smaller tree. The two
+    // zero blocks that end a tar archive must be there, after the data of
+    // the last member.
+    constexpr uint64_t kEndMarker = 1024;
+    const bool marked = archive_.size() >= end_of_members_ + kEndMarker &&
+                        archive_.substr(archive_.size() - kEndMarker).find_first_not_of('\0') ==
+                            std::string_view::npos;
+    if (!marked) {
+      return Malformed(archive_.size(), "the archive ends without its end-of-archive marker "
+                                        "(two zero blocks): the file is truncated");
+    }
+    return std::optional<ArchiveEntry>();
+  }
+  if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {  // RETRY too: a damaged header
+    return Malformed(static_cast<uint64_t>(archive_filter_bytes(reader_.get(), -1)),
+                     ArchiveError(reader_.get()) + " (the file is truncated or corrupted)");
+  }
+  const auto offset = static_cast<uint64_t>(archive_read_header_position(reader_.get()));
+  const char* pathname = archive_entry_pathname(header);
+  std::string name = pathname != nullptr ? pathname : "";
+  const std::string member = "member " + Quoted(name) + ": ";
+  ArchiveEntry entry;
+  entry.offset = offset;
+  const mode_t type = archive_entry_filetype(header);
+  if (archive_entry_hardlink(header) != nullptr) {
+    return Malformed(offset, member + "a hard link: a snapshot holds only regular files, "
+                                      "directories and symbolic links");
+  }
+  if (type == AE_IFREG) {
+    entry.kind = ArchiveEntry::Kind::kFile;
+  } else if (type == AE_IFDIR) {
+    entry.kind = ArchiveEntry::Kind::kDirectory;
+  } else if (type == AE_IFLNK) {
+    entry.kind = ArchiveEntry::Kind::kSymlink;
+    const char* target = archive_entry_symlink(header);
+    entry.target = target != nullptr ? target : "";
+  } else {
+    return Malformed(offset, member + "a " + std::string(FileTypeName(type)) +
+                                 ": a snapshot holds only regular files, directories and "
+                                 "symbolic links");
+  }
+  const la_int64_t size = archive_entry_size_is_set(header) ? archive_entry_size(header) : 0;
+  if (size < 0 || static_cast<uint64_t>(size) > kMaxMemberBytes) {
+    return Malformed(offset, member + "declares " + std::to_string(size) +
+                                 " bytes of data, more than a snapshot member may hold (" +
+                                 std::to_string(kMaxMemberBytes) + "); refused unread");
+  }
+  if (entry.kind != ArchiveEntry::Kind::kFile && size != 0) {
+    return Malformed(offset, member + "a directory or link with " + std::to_string(size) +
+                                 " bytes of data");
+  }
+  if (static_cast<uint64_t>(size) > archive_.size()) {
+    return Malformed(offset, member + "declares " + std::to_string(size) + " bytes of data, more "
+                                 "than the whole file: the file is truncated");
+  }
+  entry.data.resize(static_cast<size_t>(size));
+  size_t done = 0;
+  while (done < entry.data.size()) {
+    const la_ssize_t n =
+        archive_read_data(reader_.get(), entry.data.data() + done, entry.data.size() - done);
+    if (n < 0) return Malformed(offset, member + ArchiveError(reader_.get()));
+    if (n == 0) {
+      return Malformed(offset, member + "declares " + std::to_string(size) + " bytes of data, " +
+                                   std::to_string(done) + " follow: the file is truncated");
+    }
+    done += static_cast<size_t>(n);
+  }
+  end_of_members_ = std::max(end_of_members_, (offset + 512 + done + 511) / 512 * 512);
+  while (name.ends_with('/')) name.pop_back();
+  if (name.empty()) return Malformed(offset, "a member with an empty name");
+  entry.path = std::move(name);
+  return std::optional<ArchiveEntry>(std::move(entry));
 }
 
 // ---- manifest ----
@@ -949,7 +677,9 @@ Result<SnapshotManifest> SnapshotManifest::Decode(std::string_view text, const s
         if (value.starts_with(family)) {
           return Fail(Status::NOT_SUPPORTED,
                       where + "snapshot format version " + Quoted(value.substr(family.size())) +
-                          "; this busctl reads version 1 (" + std::string(kSnapshotFormat) + ")",
+                          "; this busctl reads version " +
+                          std::string(kSnapshotFormat.substr(family.size())) + " (" +
+                          std::string(kSnapshotFormat) + "): record it again",
                       origin);
         }
         return Fail(Status::IO_INVALID, where + "unknown format " + Quoted(value), origin);
@@ -1040,7 +770,7 @@ Result<Snapshot> RecordSnapshot(const std::string& sysfs_root, const SnapshotMan
   return snapshot;
 }
 
-std::string EncodeSnapshot(const Snapshot& snapshot) {
+Result<std::string> EncodeSnapshot(const Snapshot& snapshot) {
   std::vector<ArchiveEntry> entries;
   entries.reserve(snapshot.tree.size() + 1);
   entries.push_back(ArchiveEntry::File(std::string(kManifestName), snapshot.manifest.Encode()));
@@ -1070,7 +800,9 @@ Result<Snapshot> DecodeSnapshot(std::string_view bytes, const std::string& origi
   if (!manifest) return std::unexpected(manifest.error());
   Snapshot snapshot;
   snapshot.manifest = std::move(*manifest);
-  std::unordered_map<std::string, uint64_t> seen;
+  // Each member's path: its offset and kind.
+  std::unordered_map<std::string, std::pair<uint64_t, ArchiveEntry::Kind>> seen;
+  std::unordered_set<std::string> directories;
   while (true) {
     auto entry = reader.Next();
     if (!entry) return std::unexpected(entry.error());
@@ -1089,10 +821,38 @@ Result<Snapshot> DecodeSnapshot(std::string_view bytes, const std::string& origi
         return Fail(Status::IO_INVALID, where + defect + " (" + Quoted(member.target) + ")", origin);
       }
     }
-    auto [previous, inserted] = seen.try_emplace(member.path, member.offset);
+    auto [previous, inserted] = seen.try_emplace(member.path, member.offset, member.kind);
     if (!inserted) {
       return Fail(Status::IO_INVALID,
-                  where + "comes twice (first at byte " + std::to_string(previous->second) + ")",
+                  where + "comes twice (first at byte " + std::to_string(previous->second.first) +
+                      ")",
+                  origin);
+    }
+    // Every directory on the way is a directory: never written through a
+    // file or link of the snapshot. They are counted.
+    for (size_t slash = member.path.find('/'); slash != std::string::npos;
+         slash = member.path.find('/', slash + 1)) {
+      const std::string directory = member.path.substr(0, slash);
+      const auto earlier = seen.find(directory);
+      if (earlier != seen.end() && earlier->second.second != ArchiveEntry::Kind::kDirectory) {
+        return Fail(Status::IO_INVALID,
+                    where + "lies below " + Quoted(directory) + " (byte " +
+                        std::to_string(earlier->second.first) +
+                        "), a file or link of the snapshot, not a directory",
+                    origin);
+      }
+      directories.insert(directory);
+    }
+    if (member.kind == ArchiveEntry::Kind::kDirectory) {
+      directories.insert(member.path);
+    } else if (directories.contains(member.path)) {
+      return Fail(Status::IO_INVALID,
+                  where + "is a file or link where earlier members made a directory", origin);
+    }
+    if (directories.size() > kMaxDirectories) {
+      return Fail(Status::IO_INVALID,
+                  where + "makes the snapshot's directories more than " +
+                      std::to_string(kMaxDirectories) + "; no sysfs view has that many",
                   origin);
     }
     snapshot.tree.push_back(std::move(member));
@@ -1106,7 +866,9 @@ Result<uint64_t> WriteSnapshotFile(const Snapshot& snapshot, const std::string& 
   if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
     return Fail(Status::ALREADY_EXISTS, "the file exists; pass --force to replace it", path);
   }
-  const std::string bytes = EncodeSnapshot(snapshot);
+  auto encoded = EncodeSnapshot(snapshot);
+  if (!encoded) return std::unexpected(encoded.error());
+  const std::string& bytes = *encoded;
   const std::string directory = path.find('/') == std::string::npos ? "." : Dirname(path);
   const std::string temporary = (directory.empty() ? std::string() : directory) + "/." +
                                 Basename(path) + ".busctl-" + std::to_string(::getpid());
@@ -1170,6 +932,44 @@ void SnapshotReplay::Remove() {
   directory_.clear();
 }
 
+namespace {
+
+// Writes the manifest and the tree into the working directory with
+// libarchive's secure extraction: no absolute paths, no "..", nothing
+// written through a link, nothing overwritten. DecodeSnapshot checked the
+// same already; this is the second lock on the door.
+Result<void> ExtractMembers(const Snapshot& snapshot, const std::string& origin) {
+  ArchiveWriter writer(archive_write_disk_new(), archive_write_free);
+  ArchiveHeader header(archive_entry_new(), archive_entry_free);
+  if (!writer || !header) return Fail(Status::NO_MEMORY, "unpack snapshot: libarchive", origin);
+  archive_write_disk_set_options(writer.get(), ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+                                                   ARCHIVE_EXTRACT_NO_OVERWRITE);
+  const int64_t mtime = snapshot.manifest.created;
+  if (auto written = WriteEntry(writer.get(), header.get(),
+                                ArchiveEntry::File(std::string(kManifestName),
+                                                   snapshot.manifest.Encode()),
+                                mtime, "unpack snapshot: the manifest", origin);
+      !written) {
+    return written;
+  }
+  for (const ArchiveEntry& entry : snapshot.tree) {
+    const std::string what = "unpack snapshot: member " + Quoted(entry.path) + " at byte " +
+                             std::to_string(entry.offset);
+    if (auto written = WriteEntry(writer.get(), header.get(), entry, mtime, what, origin);
+        !written) {
+      return written;
+    }
+  }
+  if (archive_write_close(writer.get()) != ARCHIVE_OK) {
+    return Fail(Status::IO, "unpack snapshot: " + ArchiveError(writer.get()), origin);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<SnapshotReplay> SnapshotReplay::Unpack(const Snapshot& snapshot, const std::string& parent,
                                               const std::string& origin) {
   std::string directory = parent + "/busctl-snapshot.XXXXXX";
@@ -1177,26 +977,18 @@ Result<SnapshotReplay> SnapshotReplay::Unpack(const Snapshot& snapshot, const st
     return FailErrno(errno, "unpack snapshot: mkdtemp " + directory, origin);
   }
   SnapshotReplay replay(directory, snapshot.manifest);  // removes the directory on failure
-  UniqueFd root(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return FailErrno(errno, "unpack snapshot: open " + directory, origin);
-  UniqueFd manifest(::openat(root.get(), std::string(kManifestName).c_str(),
-                             O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!manifest) return FailErrno(errno, "unpack snapshot: create the manifest", origin);
-  if (auto written = WriteAll(manifest.get(), snapshot.manifest.Encode(),
-                              "unpack snapshot: write the manifest", origin);
-      !written) {
-    return std::unexpected(written.error());
+  // libarchive extracts relative to the working directory: busctl's for
+  // the time of the unpacking, then the caller's again.
+  UniqueFd previous(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!previous) return FailErrno(errno, "unpack snapshot: open the working directory", origin);
+  if (::chdir(directory.c_str()) != 0) {
+    return FailErrno(errno, "unpack snapshot: chdir " + directory, origin);
   }
-  if (::mkdirat(root.get(), std::string(kTreeName).c_str(), 0755) != 0) {
-    return FailErrno(errno, "unpack snapshot: mkdir " + std::string(kTreeName), origin);
+  auto unpacked = ExtractMembers(snapshot, origin);
+  if (::fchdir(previous.get()) != 0) {
+    return FailErrno(errno, "unpack snapshot: back to the working directory", origin);
   }
-  DirectoryWalker walker(root.get(), origin);
-  for (const ArchiveEntry& entry : snapshot.tree) {
-    if (entry.path == kTreeName) continue;  // made above
-    if (auto created = CreateMember(walker, entry, origin); !created) {
-      return Wrap(created.error(), "unpack snapshot");
-    }
-  }
+  if (!unpacked) return std::unexpected(unpacked.error());
   return replay;
 }
 

@@ -2,17 +2,18 @@
 // a sysfs tree that busctl's read commands look at, in one file, so a bug
 // report can carry a machine's PCI view and tests can replay it.
 //
-// Format, version 1 (docs/busctl.md, "Snapshot file format"): a POSIX tar
+// Format, version 2 (docs/busctl.md, "The snapshot file"): a POSIX tar
 // archive (ustar headers, pax records for paths and link targets longer than
 // ustar holds), so `tar tvf` lists it and `tar xf` unpacks it. Its first
 // member is the regular file `udrv-snapshot`, the manifest: "KEY VALUE" text
-// lines, the first "format udrv.busctl.snapshot/1". Every other member lies
+// lines, the first "format udrv.busctl.snapshot/2". Every other member lies
 // under `sys/` and is a regular file, a directory or a symbolic link with the
 // relative target the kernel gave it; unpacked, `sys` is a sysfs root that
 // SysfsPci reads as it reads /sys.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,9 +22,11 @@
 
 #include "udrv/core/result.h"
 
+struct archive;  // libarchive's handle
+
 namespace udrv::busctl {
 
-inline constexpr std::string_view kSnapshotFormat = "udrv.busctl.snapshot/1";
+inline constexpr std::string_view kSnapshotFormat = "udrv.busctl.snapshot/2";
 inline constexpr std::string_view kManifestName = "udrv-snapshot";
 inline constexpr std::string_view kTreeName = "sys";
 // Bounds on what a snapshot may hold, checked before anything is read or
@@ -66,25 +69,32 @@ struct ArchiveEntry {
   }
 };
 
-// Writes `entries` in order as a tar archive, each with modification time `mtime`.
-std::string WriteTarArchive(const std::vector<ArchiveEntry>& entries, int64_t mtime);
+// Writes `entries` in order as a tar archive (libarchive's pax_restricted:
+// ustar headers, pax records where ustar cannot hold a path or target), each
+// with modification time `mtime`.
+Result<std::string> WriteTarArchive(const std::vector<ArchiveEntry>& entries, int64_t mtime);
 
-// Reads a tar archive member by member. Every defect is IO_INVALID with the
-// byte offset (and the member's name once known), `origin` as the object.
+// Reads a tar archive member by member through libarchive, the data of a
+// member only after its header passed the bounds. Every defect is
+// IO_INVALID with the byte offset (and the member's name once known),
+// `origin` as the object.
 class TarReader {
  public:
   TarReader(std::string_view archive, std::string origin);
 
-  // The next member; nullopt at the end-of-archive marker.
+  // The next member; nullopt at the end of the archive.
   Result<std::optional<ArchiveEntry>> Next();
 
  private:
+  struct Free {
+    void operator()(archive* handle) const;
+  };
   std::unexpected<Error> Malformed(uint64_t offset, std::string what) const;
 
   std::string_view archive_;
   std::string origin_;
-  uint64_t offset_ = 0;
-  bool ended_ = false;
+  std::unique_ptr<archive, Free> reader_;  // opened by the first Next()
+  uint64_t end_of_members_ = 0;  // at least: where the last member's data ends
 };
 
 // What the manifest says about a recording.
@@ -114,8 +124,8 @@ struct SnapshotManifest {
   std::vector<Skipped> skipped;
 
   std::string Encode() const;
-  // Unknown keys are ignored (version 1 readers skip what later writers add);
-  // an unknown format version is NOT_SUPPORTED.
+  // Unknown keys are ignored (readers of a version skip what later writers
+  // of it add); another format version is NOT_SUPPORTED, naming it.
   static Result<SnapshotManifest> Decode(std::string_view text, const std::string& origin);
 };
 
@@ -134,7 +144,7 @@ struct Snapshot {
 Result<Snapshot> RecordSnapshot(const std::string& sysfs_root,
                                 const SnapshotManifest* replayed = nullptr);
 
-std::string EncodeSnapshot(const Snapshot& snapshot);
+Result<std::string> EncodeSnapshot(const Snapshot& snapshot);
 
 // Checks everything a replay relies on: the manifest comes first with a
 // known version; members are files, directories and links under sys/ with

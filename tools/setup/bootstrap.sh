@@ -7,9 +7,9 @@ set -euo pipefail
 profile=${1:-all}
 
 host_packages=(build-essential cmake ccache pkg-config libpci-dev libfdt-dev libcli11-dev pciutils
-               nlohmann-json3-dev)
+               nlohmann-json3-dev libarchive-dev)
 test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu qemu-user-static
-               libpci-dev:arm64 libfdt1:arm64 qemu-system-x86 qemu-system-arm cpio
+               libpci-dev:arm64 libfdt1:arm64 libarchive-dev:arm64 qemu-system-x86 qemu-system-arm cpio
                python3-jsonschema)
 
 packages=("${host_packages[@]}")
