@@ -16,7 +16,9 @@ namespace {
 // which then answers with numbers only and stops consulting the database.
 thread_local std::jmp_buf* t_lookup_escape = nullptr;
 
-[[noreturn]] void OnLibpciError(char* format, ...) {
+// libpci's own spelling of noreturn: under clang it is part of the function
+// pointer's type (pci_access::error), which [[noreturn]] is not.
+PCI_NONRET void OnLibpciError(char* format, ...) {
   va_list args;
   va_start(args, format);
   std::fprintf(stderr, "udrv: pci.ids: ");
