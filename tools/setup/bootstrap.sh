@@ -10,7 +10,7 @@ host_packages=(build-essential cmake ccache pkg-config libpci-dev libfdt-dev lib
                nlohmann-json3-dev libarchive-dev)
 test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu qemu-user-static
                libpci-dev:arm64 libfdt1:arm64 libarchive-dev:arm64 qemu-system-x86 qemu-system-arm cpio
-               python3-jsonschema)
+               python3-jsonschema clang-19 libclang-rt-19-dev)
 
 packages=("${host_packages[@]}")
 [ "$profile" = all ] && packages+=("${test_packages[@]}")
