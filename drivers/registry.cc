@@ -2,8 +2,6 @@
 
 namespace udrv::drivers {
 
-std::vector<bus::Driver> AllDrivers(const DriverSettings& settings) {
-  return {edu::MakeBusDriver(settings.edu)};
-}
+std::vector<bus::Driver> AllDrivers() { return {edu::MakeBusDriver()}; }
 
 }  // namespace udrv::drivers

@@ -3,11 +3,12 @@
 namespace udrv::bus {
 
 DriverContext::DriverContext(std::string driver_name, DeviceNode node, ProtocolSet protocols,
-                             Logger log, ChildPublisher publish_child)
+                             Logger log, DriverOptionValues options, ChildPublisher publish_child)
     : driver_name_(std::move(driver_name)),
       node_(std::move(node)),
       protocols_(std::move(protocols)),
       log_(std::move(log)),
+      options_(std::move(options)),
       publish_child_(std::move(publish_child)) {}
 
 void DriverContext::Log(std::string_view line) const {

@@ -69,6 +69,12 @@ Result<void> DriverManager::Register(Driver driver) {
     return Fail(Status::ALREADY_EXISTS, "register: a driver of that name is registered already",
                 object);
   }
+  auto values = DriverOptionValues::Defaults(driver.name, driver.options);
+  if (!values) return Fail(Status::INVALID_ARGS, "register: " + values.error().what, values.error().object);
+  if (auto set = options_.driver_options.find(driver.name); set != options_.driver_options.end()) {
+    *values = set->second;
+  }
+  option_values_.insert_or_assign(driver.name, std::move(*values));
   drivers_.push_back(std::move(driver));
   return {};
 }
@@ -162,7 +168,7 @@ void DriverManager::Start(const DeviceNode& node, const Driver& driver,
   running->device = std::move(*device);
   running->context = std::make_unique<DriverContext>(
       driver.name, node, running->device->protocols(), options_.log,
-      [this, node](ChildNode child) { return Publish(node, std::move(child)); });
+      option_values_.at(driver.name), [this, node](ChildNode child) { return Publish(node, std::move(child)); });
   Log(node.id + ": starting " + driver.name);
   auto instance = options_.runner ? options_.runner(driver, *running->context)
                                   : driver.start(*running->context);

@@ -90,11 +90,13 @@ struct Fixture {
   EventLog log;
   std::vector<std::string> lines;
   FakeBus bus{"fake", {FakeNode("fake", "a", 1, 1), FakeNode("fake", "c", 2, 1)}, &log};
-  DriverManager manager{bus, DriverManagerOptions{.release = {},
-                                                  .runner = {},
-                                                  .log = [this](std::string_view line) {
-                                                    lines.emplace_back(line);
-                                                  }}};
+  DriverManager manager{bus, Options()};
+
+  DriverManagerOptions Options() {
+    DriverManagerOptions options;
+    options.log = [this](std::string_view line) { lines.emplace_back(line); };
+    return options;
+  }
 };
 
 }  // namespace

@@ -34,11 +34,24 @@ expect 2 "--host-pinned-memory" "$m" --isolated --host-pinned-memory 0
 expect 2 "--host-processes" "$m" --isolated --host-processes 0
 expect 2 "starts no driver" "$m" --list --isolated
 expect 2 "--driver is required|driver" "$h" --node pci/0000:00:02.0
+# Driver options are checked against the registry's declarations, by both.
+expect 2 "no driver 'nic' \(the drivers are: edu\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
+expect 2 "driver 'edu' option 'colour': no such option \(edu has self-test, dma-until-stopped" \
+  "$m" --driver-option edu.colour=red
+expect 2 "driver 'edu' option 'idle-timeout': 'soon' is no duration" "$m" --isolated --driver-option edu.idle-timeout=soon
+expect 2 "expected DRIVER.OPTION=VALUE" "$m" --driver-option idle-timeout=2s
+expect 2 "driver 'edu' option 'self-test': 'maybe' is no bool" \
+  "$h" --driver edu --node pci/0000:00:02.0 --driver-option edu.self-test=maybe
 # --list says what each host would get.
 expect 0 "^driver hosts \\(--isolated\\): uids from 61000; each may use pinned memory 256 MiB, 4096 pins, 64 processes and threads$" \
   "$m" --list --sysfs-root "$sysfs_tree"
 expect 0 "^driver hosts \\(--isolated\\): uids from 70000; each may use pinned memory 3 MiB, 8 pins, 4 processes and threads$" \
   "$m" --list --sysfs-root "$sysfs_tree" --host-uid 70000 --host-pinned-memory 3MiB --host-pins 8 --host-processes 4
+# ... and each driver's options, as declared and as set.
+expect 0 "^  option idle-timeout \(duration, default 2s\): " "$m" --list --sysfs-root "$sysfs_tree"
+expect 0 "^  options now: self-test=false dma-until-stopped=true idle-timeout=250ms completion-timeout=5s$" \
+  "$m" --list --sysfs-root "$sysfs_tree" --driver-option edu.self-test=false --driver-option edu.dma-until-stopped \
+  --driver-option edu.idle-timeout=250ms
 # Started by hand: as root it refuses to run a driver; as anyone else
 # without a socket on fd 3 it says it cannot reach the root bus.
 if [ "$(id -u)" -eq 0 ]; then

@@ -394,7 +394,8 @@ TEST_CASE("isolated: a driver host killed mid-DMA is reclaimed and restarted; th
           "[isolated]") {
   const Address edu = FindEdu();
   Manager manager({"--isolated", "--until-signal", "--restore-kernel-driver", "--restarts", "1",
-                   "--host-uid", std::to_string(kHostUid), "--host-arg", "--edu-dma-until-stopped"});
+                   "--host-uid", std::to_string(kHostUid), "--driver-option",
+                   "edu.dma-until-stopped=true"});
   auto launched = manager.WaitFor("launched driver host pid ([0-9]+)", 60);
   REQUIRE(launched);
   const pid_t first = std::stoi((*launched)[1]);

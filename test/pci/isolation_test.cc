@@ -1258,7 +1258,7 @@ Result<std::unique_ptr<udrv::bus::DriverInstance>> StartHost(const udrv::bus::Dr
   udrv::bus::ProtocolSet protocols;
   protocols.Add<Device>(&device);
   udrv::bus::DriverContext context("test", node, std::move(protocols), {});
-  const udrv::bus::Driver driver{.name = "test", .rules = {}, .start = {}};
+  const udrv::bus::Driver driver{.name = "test", .rules = {}, .options = {}, .start = {}};
   return runner(driver, context);
 }
 

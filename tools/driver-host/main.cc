@@ -2,7 +2,12 @@
 // launches one per driver as an unprivileged uid of its own, with the
 // socket to the root bus as fd 3:
 //
-//   udrv-driver-host --driver edu --node pci/0000:00:03.0
+//   udrv-driver-host --driver edu --node pci/0000:00:03.0 [--driver-option edu.NAME=VALUE ...]
+//
+// Its drivers and their options come from the registry (drivers/): the
+// manager passes on the `--driver-option`s it was given, and the host
+// checks them the same way (an unknown driver or option, or a bad value, is
+// a usage error naming them).
 //
 // It connects (pci::RemoteDevice), builds the driver's context from the
 // node the root bus sent, starts the driver, reports whether it started,
@@ -48,7 +53,7 @@ void Say(std::string_view line) {
 struct Settings {
   std::string driver;
   std::string node;
-  bool edu_dma_until_stopped = false;
+  bus::DriverOptionSettings driver_options;  // ParseDriverOptions over the registry
 };
 
 // A driver host holds nothing but its handles: run as root or with a
@@ -93,10 +98,8 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
   Say("connected: " + node.id + " over the root bus (" + std::string((*device)->route()) +
       "), running as uid " + std::to_string(::getuid()));
 
-  udrv::drivers::DriverSettings driver_settings;
-  driver_settings.edu.dma_until_stopped = settings.edu_dma_until_stopped;
   const bus::Driver* driver = nullptr;
-  const std::vector<bus::Driver> drivers = udrv::drivers::AllDrivers(driver_settings);
+  const std::vector<bus::Driver> drivers = udrv::drivers::AllDrivers();
   for (const bus::Driver& candidate : drivers) {
     if (candidate.name == settings.driver) driver = &candidate;
   }
@@ -113,7 +116,8 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
 
   bus::ProtocolSet protocols;
   protocols.Add<pci::Device>(device->get());
-  bus::DriverContext context(driver->name, node, protocols, Say);
+  bus::DriverContext context(driver->name, node, protocols, Say,
+                             settings.driver_options.at(driver->name));
   auto instance = driver->start(context);
   Result<void> started;
   if (!instance) started = udrv::Wrap(instance.error(), "start " + driver->name);
@@ -140,10 +144,16 @@ int main(int argc, char** argv) {
   Settings settings;
   app.add_option("--driver", settings.driver, "the driver to start")->required();
   app.add_option("--node", settings.node, "the node the root bus gives this host")->required();
-  app.add_flag("--edu-dma-until-stopped", settings.edu_dma_until_stopped,
-               "edu: keep running DMA round trips until stopped");
+  std::vector<std::string> driver_options;
+  app.add_option("--driver-option", driver_options,
+                 "DRIVER.OPTION=VALUE: set one of a driver's options (repeatable; "
+                 "udrv-driver-manager --list shows them)")
+      ->allow_extra_args(false);
   try {
     app.parse(argc, argv);
+    auto parsed = bus::ParseDriverOptions(udrv::drivers::AllDrivers(), driver_options);
+    if (!parsed) throw CLI::ValidationError("--driver-option", parsed.error().ToString());
+    settings.driver_options = std::move(*parsed);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

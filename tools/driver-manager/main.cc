@@ -17,9 +17,13 @@
 // daemon does; otherwise they are stopped once all have started.
 //
 // --list only reads sysfs: the nodes, their properties, for each
-// registered driver whether it matches the node or why not, and the budget
-// each driver host would get (--host-pinned-memory, --host-pins,
-// --host-processes).
+// registered driver whether it matches the node or why not, each driver's
+// options, and the budget each driver host would get
+// (--host-pinned-memory, --host-pins, --host-processes).
+//
+// --driver-option DRIVER.OPTION=VALUE sets an option a driver declares
+// (drivers/registry.h; --list shows them), checked against its declaration
+// before anything starts; with --isolated each host gets them too.
 //
 // Anything but --list binds drivers and drives devices: run it in a
 // testbed guest, never on a machine whose devices matter.
@@ -67,6 +71,8 @@ struct Settings {
   pci::HostBudget budget;
   std::vector<std::string> host_arguments;
   bool until_signal = false;
+  std::vector<std::string> driver_option_assignments;  // as typed, passed on to hosts
+  bus::DriverOptionSettings driver_options;            // checked against the registry
 };
 
 // The signals that end --until-signal; blocked before any thread starts.
@@ -99,6 +105,12 @@ void PrintList(const Settings& settings, const std::vector<bus::Driver>& drivers
               settings.budget.ToString().c_str());
   for (const bus::Driver& driver : drivers) {
     std::printf("driver %s: %s\n", driver.name.c_str(), bus::FormatBindRules(driver.rules).c_str());
+    for (const bus::DriverOption& option : driver.options) {
+      std::printf("  option %s\n", bus::DescribeDriverOption(option).c_str());
+    }
+    if (!driver.options.empty()) {
+      std::printf("  options now: %s\n", settings.driver_options.at(driver.name).ToString().c_str());
+    }
   }
   for (const bus::NodeMatch& match : matches) {
     std::printf("node %s (bus %s, parent %s)\n", match.node.id.c_str(), match.node.bus.c_str(),
@@ -128,6 +140,7 @@ Result<void> Run(const Settings& settings) {
 
   bus::DriverManagerOptions manager_options;
   manager_options.release.restore_kernel_driver = settings.restore_kernel_driver;
+  manager_options.driver_options = settings.driver_options;
   if (!settings.list) manager_options.log = Say;
   if (settings.isolated) {
     pci::IsolatedRunnerOptions isolated;
@@ -139,6 +152,9 @@ Result<void> Run(const Settings& settings) {
       isolated.host_program = settings.host_program;
     }
     isolated.host_arguments = settings.host_arguments;
+    for (const std::string& assignment : settings.driver_option_assignments) {
+      isolated.host_arguments.insert(isolated.host_arguments.end(), {"--driver-option", assignment});
+    }
     isolated.first_uid = settings.host_uid;
     isolated.restarts = settings.restarts;
     isolated.budget = settings.budget;
@@ -256,8 +272,18 @@ int main(int argc, char** argv) {
                         ->allow_extra_args(false);
   app.add_flag("--until-signal", settings.until_signal,
                "keep the drivers running until SIGTERM or SIGINT, then stop them");
+  app.add_option("--driver-option", settings.driver_option_assignments,
+                 "DRIVER.OPTION=VALUE: set one of a driver's options (repeatable; --list shows "
+                 "them), e.g. edu.idle-timeout=5s")
+      ->allow_extra_args(false);
   try {
     app.parse(argc, argv);
+    auto driver_options =
+        bus::ParseDriverOptions(udrv::drivers::AllDrivers(), settings.driver_option_assignments);
+    if (!driver_options) {
+      throw CLI::ValidationError("--driver-option", driver_options.error().ToString());
+    }
+    settings.driver_options = std::move(*driver_options);
     if (sysfs_root->count() != 0 && !settings.list) {
       throw CLI::ValidationError("--sysfs-root", "applies to --list only");
     }

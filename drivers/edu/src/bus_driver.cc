@@ -20,7 +20,7 @@ class EduInstance final : public bus::DriverInstance {
       : driver_(std::move(driver)), context_(context) {}
   ~EduInstance() override { (void)Stop(); }
 
-  // Starts the DMA loop (BusDriverOptions::dma_until_stopped): from here
+  // Starts the DMA loop (option dma-until-stopped): from here
   // only its thread touches the device.
   Result<void> StartDmaLoop() {
     auto source = dma::ContiguousBuffer::Create(driver_.bti(), kMaxTransfer, dma::kBtiPermRead,
@@ -68,30 +68,39 @@ class EduInstance final : public bus::DriverInstance {
 
 }  // namespace
 
-bus::Driver MakeBusDriver(BusDriverOptions options) {
+bus::Driver MakeBusDriver() {
   bus::Driver driver;
   driver.name = std::string(kDriverName);
   driver.rules = {bus::BindRule::Equal(std::string(pci::kPropVendor), kVendorId),
                   bus::BindRule::Equal(std::string(pci::kPropDevice), kDeviceId)};
-  driver.start = [options](bus::DriverContext& context)
-      -> Result<std::unique_ptr<bus::DriverInstance>> {
-    auto device = context.GetProtocol<pci::Device>();
-    if (!device) return std::unexpected(device.error());
-    auto edu = Edu::Create(**device, options.edu);
-    if (!edu) return std::unexpected(edu.error());
-    context.Log(edu->name() + " is up");
-    if (options.self_test_at_start) {
-      auto tested = SelfTest(*edu, options.self_test,
+  using Type = bus::DriverOption::Type;
+  driver.options = {
+      {"self-test", Type::BOOL, "true",
+       "run the self test (ID, liveness, factorials, a DMA round trip) as the driver starts"},
+      {"dma-until-stopped", Type::BOOL, "false",
+       "once started, run verified DMA round trips back to back until the driver stops"},
+      {"idle-timeout", Type::DURATION, "2s",
+       "how long to wait for a factorial or DMA an earlier owner left running"},
+      {"completion-timeout", Type::DURATION, "5s", "how long a factorial or DMA may take"},
+  };
+  driver.start = [](bus::DriverContext& context) -> Result<std::unique_ptr<bus::DriverInstance>> {
+    const bus::DriverOptionValues& settings = context.options();
+    Options options;
+    UDRV_TRY_ASSIGN(options.idle_timeout, settings.GetDuration("idle-timeout"));
+    UDRV_TRY_ASSIGN(options.completion_timeout, settings.GetDuration("completion-timeout"));
+    UDRV_TRY_ASSIGN(const bool self_test, settings.GetBool("self-test"));
+    UDRV_TRY_ASSIGN(const bool dma_until_stopped, settings.GetBool("dma-until-stopped"));
+    UDRV_TRY_ASSIGN(pci::Device* device, context.GetProtocol<pci::Device>());
+    UDRV_TRY_ASSIGN(Edu edu, Edu::Create(*device, options));
+    context.Log(edu.name() + " is up");
+    if (self_test) {
+      auto tested = SelfTest(edu, SelfTestOptions{},
                              [&context](const std::string& line) { context.Log(line); });
       if (!tested) return Wrap(tested.error(), "self test");
       context.Log("self test passed");
     }
-    auto instance = std::make_unique<EduInstance>(std::move(*edu), context);
-    if (options.dma_until_stopped) {
-      if (auto looping = instance->StartDmaLoop(); !looping) {
-        return std::unexpected(looping.error());
-      }
-    }
+    auto instance = std::make_unique<EduInstance>(std::move(edu), context);
+    if (dma_until_stopped) UDRV_TRY(instance->StartDmaLoop());
     return instance;
   };
   return driver;

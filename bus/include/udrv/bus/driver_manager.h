@@ -48,6 +48,9 @@ struct DriverManagerOptions {
   DriverRunner runner;
   // Where the manager says what it does (may be empty).
   Logger log;
+  // The drivers' option values (ParseDriverOptions); a driver missing here
+  // runs with its defaults.
+  DriverOptionSettings driver_options;
 };
 
 struct BindOutcome {
@@ -75,8 +78,9 @@ class DriverManager {
   DriverManager(const DriverManager&) = delete;
   DriverManager& operator=(const DriverManager&) = delete;
 
-  // INVALID_ARGS for an empty name, no start function or rules that
-  // ValidateBindRules refuses; ALREADY_EXISTS for a name registered before.
+  // INVALID_ARGS for an empty name, no start function, rules that
+  // ValidateBindRules refuses or options DriverOptionValues::Defaults
+  // refuses; ALREADY_EXISTS for a name registered before.
   Result<void> Register(Driver driver);
 
   // Enumerates the bus and evaluates every driver on every node
@@ -137,6 +141,7 @@ class DriverManager {
   Bus& bus_;
   DriverManagerOptions options_;
   std::vector<Driver> drivers_;
+  DriverOptionSettings option_values_;             // of each registered driver
   std::vector<std::unique_ptr<Running>> running_;  // in start order
   std::vector<Child> children_;                    // in publishing order
 };

@@ -1,8 +1,10 @@
-// Every driver udrv ships, in the order the driver manager registers them:
-// the first registered driver whose rules hold binds a node
-// (bus/driver_manager.h), so drivers for one device come before drivers
-// for a class of devices. The driver manager matches with this list and a
-// driver host starts a driver from it by name: both must agree.
+// Every driver udrv ships, with the options each declares, in the order the
+// driver manager registers them: among drivers whose rules hold, the first
+// registered binds a node (bus/driver_match.h), so drivers for one device
+// come before drivers for a class of devices. The driver manager matches
+// with this list and checks `--driver-option`s against it
+// (bus::ParseDriverOptions); a driver host starts a driver from it by name,
+// with the options the manager passed: both must agree.
 #pragma once
 
 #include <vector>
@@ -12,10 +14,6 @@
 
 namespace udrv::drivers {
 
-struct DriverSettings {
-  edu::BusDriverOptions edu;
-};
-
-std::vector<bus::Driver> AllDrivers(const DriverSettings& settings = {});
+std::vector<bus::Driver> AllDrivers();
 
 }  // namespace udrv::drivers

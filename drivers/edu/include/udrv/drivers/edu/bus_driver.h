@@ -17,19 +17,15 @@ namespace udrv::drivers::edu {
 
 inline constexpr std::string_view kDriverName = "edu";
 
-struct BusDriverOptions {
-  Options edu;
-  // Run SelfTest when the driver starts; a failed self test fails the start.
-  bool self_test_at_start = true;
-  SelfTestOptions self_test;
-  // Once started, keep edu busy: DMA round trips (host -> edu -> host,
-  // verified) back to back from a thread of the instance until Stop, which
-  // reports how many ran and fails if one did. Tests kill a driver host
-  // while it does this, in the middle of a DMA.
-  bool dma_until_stopped = false;
-};
-
-// The registration: name "edu", rules pci.vendor == 0x1234 && pci.device == 0x11e8.
-bus::Driver MakeBusDriver(BusDriverOptions options = {});
+// The registration: name "edu", rules pci.vendor == 0x1234 && pci.device ==
+// 0x11e8, and its options (`--driver-option edu.NAME=VALUE`):
+//   self-test (bool, true): run SelfTest as the driver starts; a failed self
+//     test fails the start;
+//   dma-until-stopped (bool, false): once started, keep edu busy — verified
+//     DMA round trips back to back from a thread of the instance until Stop,
+//     which reports how many ran and fails if one did (tests kill a driver
+//     host while it does this, in the middle of a DMA);
+//   idle-timeout, completion-timeout (durations): Options' timeouts.
+bus::Driver MakeBusDriver();
 
 }  // namespace udrv::drivers::edu
