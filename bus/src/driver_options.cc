@@ -1,6 +1,7 @@
 // Driver options: declarations checked, values parsed by their type.
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include "udrv/bus/driver.h"
 
@@ -38,19 +39,21 @@ std::optional<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view ExpectedForm(DriverOption::Type type) {
-  switch (type) {
-    case DriverOption::Type::BOOL:
-      return "true or false";
-    case DriverOption::Type::NUMBER:
-      return "an unsigned 64-bit number, decimal or 0x hex";
-    case DriverOption::Type::DURATION:
-      return "a whole number and ns, us, ms, s or min, as 2s or 500ms";
-    case DriverOption::Type::STRING:
-      return "any text";
-  }
-  return "?";
-}
+// Each type's name and the form its values take, indexed by the type.
+struct TypeText {
+  std::string_view name;
+  std::string_view form;
+};
+constexpr TypeText kTypeTexts[] = {
+    {"bool", "true or false"},
+    {"number", "an unsigned 64-bit number, decimal or 0x hex"},
+    {"duration", "a whole number and ns, us, ms, s or min, as 2s or 500ms"},
+    {"string", "any text"},
+};
+
+static_assert(std::size(kTypeTexts) == static_cast<size_t>(DriverOption::Type::STRING) + 1);
+
+const TypeText& TextOf(DriverOption::Type type) { return kTypeTexts[static_cast<size_t>(type)]; }
 
 bool ValidName(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
@@ -60,19 +63,7 @@ bool ValidName(std::string_view name) {
 
 }  // namespace
 
-std::string_view OptionTypeName(DriverOption::Type type) {
-  switch (type) {
-    case DriverOption::Type::BOOL:
-      return "bool";
-    case DriverOption::Type::NUMBER:
-      return "number";
-    case DriverOption::Type::DURATION:
-      return "duration";
-    case DriverOption::Type::STRING:
-      return "string";
-  }
-  return "unknown";
-}
+std::string_view OptionTypeName(DriverOption::Type type) { return TextOf(type).name; }
 
 std::string DescribeDriverOption(const DriverOption& option) {
   return option.name + " (" + std::string(OptionTypeName(option.type)) + ", default " +
@@ -136,7 +127,7 @@ Result<void> DriverOptionValues::Set(std::string_view name, std::string_view tex
     return Fail(Status::INVALID_ARGS,
                 "'" + std::string(text) + "' is no " +
                     std::string(OptionTypeName(entry->option.type)) + " (" +
-                    std::string(ExpectedForm(entry->option.type)) + ")",
+                    std::string(TextOf(entry->option.type).form) + ")",
                 object);
   }
   entry->value = std::move(*value);

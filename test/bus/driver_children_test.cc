@@ -21,10 +21,6 @@ using namespace udrv::bus::testing;
 
 namespace {
 
-std::vector<BindRule> Ids(uint32_t vendor, uint32_t device) {
-  return {BindRule::Equal("fake.vendor", vendor), BindRule::Equal("fake.device", device)};
-}
-
 struct ChildSpec {
   std::string name;
   uint32_t vendor;
@@ -104,9 +100,9 @@ struct Fixture {
 TEST_CASE("children: bound once their parent started, stopped before it, removed with it",
           "[bus][children]") {
   Fixture f;
-  REQUIRE_OK(f.manager.Register(HubDriver("hub", Ids(1, 1), {{"port0", 5, 1}, {"port1", 5, 2}}, &f.log)));
-  REQUIRE_OK(f.manager.Register(FakeDriver("port", Ids(5, 1), &f.log)));
-  REQUIRE_OK(f.manager.Register(FakeDriver("other", Ids(2, 1), &f.log)));
+  REQUIRE_OK(f.manager.Register(HubDriver("hub", FakeIds(1, 1), {{"port0", 5, 1}, {"port1", 5, 2}}, &f.log)));
+  REQUIRE_OK(f.manager.Register(FakeDriver("port", FakeIds(5, 1), &f.log)));
+  REQUIRE_OK(f.manager.Register(FakeDriver("other", FakeIds(2, 1), &f.log)));
 
   auto started = f.manager.BindAll();
   REQUIRE_OK(started);
@@ -174,9 +170,9 @@ TEST_CASE("children: bound once their parent started, stopped before it, removed
 
 TEST_CASE("children: a child's driver may publish children of its own", "[bus][children]") {
   Fixture f;
-  REQUIRE_OK(f.manager.Register(HubDriver("hub", Ids(1, 1), {{"port0", 5, 1}}, &f.log)));
-  REQUIRE_OK(f.manager.Register(HubDriver("subhub", Ids(5, 1), {{"leaf", 6, 1}}, &f.log)));
-  REQUIRE_OK(f.manager.Register(FakeDriver("leaf", Ids(6, 1), &f.log)));
+  REQUIRE_OK(f.manager.Register(HubDriver("hub", FakeIds(1, 1), {{"port0", 5, 1}}, &f.log)));
+  REQUIRE_OK(f.manager.Register(HubDriver("subhub", FakeIds(5, 1), {{"leaf", 6, 1}}, &f.log)));
+  REQUIRE_OK(f.manager.Register(FakeDriver("leaf", FakeIds(6, 1), &f.log)));
   auto started = f.manager.BindAll();
   REQUIRE_OK(started);
   REQUIRE(started->size() == 3);
@@ -196,7 +192,7 @@ TEST_CASE("children: refused names, and a parent that fails takes its children a
           "[bus][children]") {
   Fixture f;
   SECTION("a name published twice") {
-    REQUIRE_OK(f.manager.Register(HubDriver("hub", Ids(1, 1), {{"p", 5, 1}, {"p", 5, 2}}, &f.log)));
+    REQUIRE_OK(f.manager.Register(HubDriver("hub", FakeIds(1, 1), {{"p", 5, 1}, {"p", 5, 2}}, &f.log)));
     auto started = f.manager.BindAll();
     REQUIRE_OK(started);
     REQUIRE(started->size() == 1);
@@ -204,15 +200,15 @@ TEST_CASE("children: refused names, and a parent that fails takes its children a
     CHECK(f.manager.children().empty());
   }
   SECTION("a name that is no path element") {
-    REQUIRE_OK(f.manager.Register(HubDriver("hub", Ids(1, 1), {{"a/b", 5, 1}}, &f.log)));
+    REQUIRE_OK(f.manager.Register(HubDriver("hub", FakeIds(1, 1), {{"a/b", 5, 1}}, &f.log)));
     auto started = f.manager.BindAll();
     REQUIRE_OK(started);
     CHECK(StatusOf((*started)[0].started) == "INVALID_ARGS");
     CHECK_THAT((*started)[0].started.error().what, Catch::Contains("one path element, not 'a/b'"));
   }
   SECTION("a start that fails after publishing") {
-    REQUIRE_OK(f.manager.Register(HubDriver("hub", Ids(1, 1), {{"port0", 5, 1}}, &f.log, true)));
-    REQUIRE_OK(f.manager.Register(FakeDriver("port", Ids(5, 1), &f.log)));
+    REQUIRE_OK(f.manager.Register(HubDriver("hub", FakeIds(1, 1), {{"port0", 5, 1}}, &f.log, true)));
+    REQUIRE_OK(f.manager.Register(FakeDriver("port", FakeIds(5, 1), &f.log)));
     auto started = f.manager.BindAll();
     REQUIRE_OK(started);
     REQUIRE(started->size() == 1);

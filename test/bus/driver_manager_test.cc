@@ -18,10 +18,6 @@ using namespace udrv::bus::testing;
 
 namespace {
 
-std::vector<BindRule> Ids(uint32_t vendor, uint32_t device) {
-  return {BindRule::Equal("fake.vendor", vendor), BindRule::Equal("fake.device", device)};
-}
-
 // Three nodes: two of vendor 1 (devices 1 and 2), one of vendor 2.
 std::vector<DeviceNode> Nodes() {
   return {FakeNode("fake", "a", 1, 1), FakeNode("fake", "b", 1, 2), FakeNode("fake", "c", 2, 1)};
@@ -41,20 +37,20 @@ TEST_CASE("driver manager: registration refuses drivers that could not bind sens
   EventLog log;
   FakeBus bus("fake", Nodes(), &log);
   DriverManager manager(bus, {});
-  REQUIRE_OK(manager.Register(FakeDriver("one", Ids(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("one", FakeIds(1, 1), &log)));
 
-  auto twice = manager.Register(FakeDriver("one", Ids(1, 2), &log));
+  auto twice = manager.Register(FakeDriver("one", FakeIds(1, 2), &log));
   CHECK(StatusOf(twice) == "ALREADY_EXISTS");
   CHECK(twice.error().object == "driver 'one'");
 
-  auto nameless = manager.Register(FakeDriver("", Ids(1, 2), &log));
+  auto nameless = manager.Register(FakeDriver("", FakeIds(1, 2), &log));
   CHECK(StatusOf(nameless) == "INVALID_ARGS");
 
   auto ruleless = manager.Register(FakeDriver("all", {}, &log));
   CHECK(StatusOf(ruleless) == "INVALID_ARGS");
   CHECK_THAT(ruleless.error().what, Catch::Contains("bind every device"));
 
-  Driver startless = FakeDriver("startless", Ids(2, 1), &log);
+  Driver startless = FakeDriver("startless", FakeIds(2, 1), &log);
   startless.start = nullptr;
   auto no_start = manager.Register(std::move(startless));
   CHECK(StatusOf(no_start) == "INVALID_ARGS");
@@ -69,7 +65,7 @@ TEST_CASE("driver manager: matching says who binds each node and why the others 
   EventLog log;
   FakeBus bus("fake", Nodes(), &log);
   DriverManager manager(bus, {});
-  REQUIRE_OK(manager.Register(FakeDriver("specific", Ids(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("specific", FakeIds(1, 1), &log)));
   REQUIRE_OK(manager.Register(FakeDriver("vendor1", {BindRule::Equal("fake.vendor", 1)}, &log)));
 
   auto matches = manager.Match();
@@ -109,8 +105,8 @@ TEST_CASE("driver manager: starts in enumeration order, stops last-started first
   options.release.restore_kernel_driver = true;
   options.log = [&lines](std::string_view line) { lines.emplace_back(line); };
   DriverManager manager(bus, options);
-  REQUIRE_OK(manager.Register(FakeDriver("one", Ids(1, 1), &log)));
-  REQUIRE_OK(manager.Register(FakeDriver("two", Ids(2, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("one", FakeIds(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("two", FakeIds(2, 1), &log)));
 
   auto started = manager.BindAll();
   REQUIRE_OK(started);
@@ -160,8 +156,8 @@ TEST_CASE("driver manager: two drivers match one node: the first registered gets
   EventLog log;
   FakeBus bus("fake", {FakeNode("fake", "a", 1, 1)}, &log);
   DriverManager manager(bus, {});
-  REQUIRE_OK(manager.Register(FakeDriver("first", Ids(1, 1), &log)));
-  REQUIRE_OK(manager.Register(FakeDriver("second", Ids(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("first", FakeIds(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("second", FakeIds(1, 1), &log)));
   auto started = manager.BindAll();
   REQUIRE_OK(started);
   REQUIRE(started->size() == 1);
@@ -173,8 +169,8 @@ TEST_CASE("driver manager: a driver that fails to start has its device released"
   EventLog log;
   FakeBus bus("fake", Nodes(), &log);
   DriverManager manager(bus, {});
-  REQUIRE_OK(manager.Register(FakeDriver("broken", Ids(1, 1), &log, {.fail_start = true})));
-  REQUIRE_OK(manager.Register(FakeDriver("fine", Ids(2, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("broken", FakeIds(1, 1), &log, {.fail_start = true})));
+  REQUIRE_OK(manager.Register(FakeDriver("fine", FakeIds(2, 1), &log)));
 
   auto started = manager.BindAll();
   REQUIRE_OK(started);
@@ -212,7 +208,7 @@ TEST_CASE("driver manager: a driver that fails to stop still loses its device", 
   EventLog log;
   FakeBus bus("fake", Nodes(), &log);
   DriverManager manager(bus, {});
-  REQUIRE_OK(manager.Register(FakeDriver("stuck", Ids(1, 1), &log, {.fail_stop = true})));
+  REQUIRE_OK(manager.Register(FakeDriver("stuck", FakeIds(1, 1), &log, {.fail_stop = true})));
   REQUIRE_OK(manager.BindAll());
   log.clear();
   auto stopped = manager.StopAll();
@@ -227,7 +223,7 @@ TEST_CASE("driver manager: destroying it stops and releases what runs", "[bus]")
   FakeBus bus("fake", Nodes(), &log);
   {
     DriverManager manager(bus, {});
-    REQUIRE_OK(manager.Register(FakeDriver("one", Ids(1, 1), &log)));
+    REQUIRE_OK(manager.Register(FakeDriver("one", FakeIds(1, 1), &log)));
     REQUIRE_OK(manager.BindAll());
     log.clear();
   }
@@ -239,7 +235,7 @@ TEST_CASE("driver manager: a bus that cannot enumerate fails BindAll and Match",
   FakeBus bus("fake", Nodes(), &log);
   bus.FailEnumerate();
   DriverManager manager(bus, {});
-  REQUIRE_OK(manager.Register(FakeDriver("one", Ids(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("one", FakeIds(1, 1), &log)));
   CHECK(StatusOf(manager.BindAll()) == "IO");
   CHECK(StatusOf(manager.Match()) == "IO");
   CHECK(log.empty());
@@ -252,7 +248,7 @@ TEST_CASE("driver context: a protocol the device lacks is NOT_SUPPORTED, naming 
   DriverManager manager(bus, {});
   Driver driver;
   driver.name = "wrong";
-  driver.rules = Ids(1, 1);
+  driver.rules = FakeIds(1, 1);
   driver.start = [](udrv::bus::DriverContext& context)
       -> udrv::Result<std::unique_ptr<udrv::bus::DriverInstance>> {
     CHECK(context.driver_name() == "wrong");
@@ -288,8 +284,8 @@ TEST_CASE("driver manager: a runner starts the drivers instead of this process",
     return std::make_unique<FakeInstance>("hosted-" + driver.name, *device, &log, false);
   };
   DriverManager manager(bus, options);
-  REQUIRE_OK(manager.Register(FakeDriver("one", Ids(1, 1), &log)));
-  REQUIRE_OK(manager.Register(FakeDriver("two", Ids(2, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("one", FakeIds(1, 1), &log)));
+  REQUIRE_OK(manager.Register(FakeDriver("two", FakeIds(2, 1), &log)));
 
   auto started = manager.BindAll();
   REQUIRE_OK(started);

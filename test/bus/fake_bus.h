@@ -33,6 +33,11 @@ namespace udrv::bus::testing {
 
 using EventLog = std::vector<std::string>;
 
+// The rules of a driver for one fake device.
+inline std::vector<BindRule> FakeIds(uint32_t vendor, uint32_t device) {
+  return {BindRule::Equal("fake.vendor", vendor), BindRule::Equal("fake.device", device)};
+}
+
 inline DeviceNode FakeNode(std::string bus, std::string name, uint32_t vendor, uint32_t device) {
   DeviceNode node;
   node.bus = bus;

@@ -1,5 +1,6 @@
 // Device nodes and their properties, protocol sets, release reports.
 #include <catch2/catch.hpp>
+#include <span>
 
 #include "result_helpers.h"
 #include "udrv/bus/bus.h"
@@ -147,6 +148,22 @@ std::string ErrorWhat(const udrv::Result<DeviceNode>& parsed) {
   return parsed ? std::string("OK") : parsed.error().what;
 }
 
+// Node text ParseNode must refuse, and what its error must say.
+struct RefusedText {
+  const char* name;
+  std::string text;
+  const char* says;
+};
+
+void CheckRefused(std::span<const RefusedText> cases) {
+  for (const RefusedText& c : cases) {
+    INFO(c.name);
+    auto parsed = udrv::bus::ParseNode(c.text);
+    CHECK(StatusOf(parsed) == "IO_INVALID");
+    CHECK_THAT(ErrorWhat(parsed), Catch::Contains(c.says));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("node text: SerializeNode and ParseNode round trip", "[bus][node]") {
@@ -195,12 +212,7 @@ TEST_CASE("node text: SerializeNode and ParseNode round trip", "[bus][node]") {
 TEST_CASE("node text: what SerializeNode would not write is IO_INVALID naming the line",
           "[bus][node]") {
   const std::string head = "udrv.node/1\nbus pci\nid pci/0000:00:03.0\nparent \n";
-  struct Case {
-    const char* name;
-    std::string text;
-    const char* says;
-  };
-  const Case cases[] = {
+  const RefusedText cases[] = {
       {"empty", "", "empty"},
       {"no header", "bus pci\nid pci/x\nparent \n", "line 1: expected 'udrv.node/1'"},
       {"another version", "udrv.node/2\nbus pci\nid pci/x\nparent \n", "line 1: expected"},
@@ -223,12 +235,7 @@ TEST_CASE("node text: what SerializeNode would not write is IO_INVALID naming th
       {"no id", "udrv.node/1\nbus pci\nparent \n", "no bus or id"},
       {"no bus", "udrv.node/1\nid pci/x\nparent \n", "no bus or id"},
   };
-  for (const Case& c : cases) {
-    INFO(c.name);
-    auto parsed = udrv::bus::ParseNode(c.text);
-    CHECK(StatusOf(parsed) == "IO_INVALID");
-    CHECK_THAT(ErrorWhat(parsed), Catch::Contains(c.says));
-  }
+  CheckRefused(cases);
 }
 
 // ---- list-valued properties ----
@@ -283,12 +290,7 @@ TEST_CASE("node text: lists round trip, and bad lists are IO_INVALID naming the 
   CHECK(*parsed == node);
 
   const std::string head = "udrv.node/1\nbus fdt\nid fdt/x\nparent \n";
-  struct Case {
-    const char* name;
-    std::string text;
-    const char* says;
-  };
-  const Case cases[] = {
+  const RefusedText cases[] = {
       {"no count", head + "property c strings\n", "line 5: a list without a count of 0 to 256"},
       {"count not a number", head + "property c strings x a\n", "line 5: a list without a count"},
       {"count past the bound", head + "property c numbers 257\n", "line 5: a list without a count"},
@@ -304,10 +306,5 @@ TEST_CASE("node text: lists round trip, and bad lists are IO_INVALID naming the 
                              std::string(9000, 'b') + "\n",
        "line 5: property c: a list of 2 strings of 18000 bytes"},
   };
-  for (const Case& c : cases) {
-    INFO(c.name);
-    auto bad = udrv::bus::ParseNode(c.text);
-    CHECK(StatusOf(bad) == "IO_INVALID");
-    CHECK_THAT(ErrorWhat(bad), Catch::Contains(c.says));
-  }
+  CheckRefused(cases);
 }
