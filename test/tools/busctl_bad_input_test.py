@@ -174,7 +174,7 @@ def test_group_loop():
           "show --json: iommu_group_error says why the group is null", run)
     run = Run([*base, "--json", "list"])
     doc = run.document()
-    check(doc and [f["iommu_group_error"] is not None for f in doc["functions"]] == [True, False],
+    check(doc and [f["iommu_group_error"] is not None for f in doc["devices"]] == [True, False],
           "list --json: iommu_group_error on the function whose link loops only", run)
     shutil.rmtree(tree.root)
 
@@ -260,7 +260,7 @@ def test_terminal_escapes():
           "show --json: no raw escape on stdout", run)
     run = Run([*base, "--json", "list"])
     doc = run.document()
-    check(doc and [f["driver"] for f in doc["functions"]] == [None, "e1000e\x1b]0;owned\x07"],
+    check(doc and [f["driver"] for f in doc["devices"]] == [None, "e1000e\x1b]0;owned\x07"],
           "list --json: the driver's real name", run)
     run = Run([*base, "--json", "iommu"])
     doc = run.document()

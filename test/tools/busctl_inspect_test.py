@@ -73,7 +73,26 @@ def check_tree(root, name):
     if listing is None:
         return
     text = run(["--sysfs-root", root, "list"]).stdout.splitlines()
-    addresses = [entry["address"] for entry in listing["functions"]]
+    # The global options work after the command too, where users type them,
+    # and node ids name functions.
+    after = run(["list", "--json", "--sysfs-root", root])
+    check(after.returncode == 0 and json.loads(after.stdout) == listing,
+          f"{name}: list --json --sysfs-root (after the command) is --json list", after.stderr)
+    check(all(entry["bus"] == "pci" for entry in listing["devices"]),
+          f"{name}: every device says its bus", listing["devices"][:1])
+    if listing["devices"]:
+        first = listing["devices"][0]["address"]
+        before = run(["--json", "--sysfs-root", root, "show", first])
+        for args in (["show", first, "--json", "--sysfs-root", root],
+                     ["--sysfs-root", root, "show", "pci/" + first, "--json"]):
+            shown = run(args)
+            check(shown.returncode == before.returncode and shown.stdout == before.stdout,
+                  f"{name}: busctl {' '.join(args)} is busctl --json show {first}", shown.stderr)
+    bus = run(["--sysfs-root", root, "list", "--bus", "pci"]).stdout.splitlines()
+    check(bus == text, f"{name}: list --bus pci lists what list does", bus[:3])
+    other = run(["--sysfs-root", root, "list", "--bus", "usb"])
+    check(other.returncode == 2, f"{name}: list --bus of no module is a usage error", other.stderr)
+    addresses = [entry["address"] for entry in listing["devices"]]
     check(addresses == [line.split()[0] for line in text],
           f"{name}: list --json has the functions list prints, in its order", addresses)
     check(addresses == sorted(addresses), f"{name}: functions sorted by address")
@@ -81,11 +100,11 @@ def check_tree(root, name):
         selected = document(["--sysfs-root", root, "list", *selection])
         shown = run(["--sysfs-root", root, "list", *selection]).stdout.splitlines()
         if selected is not None:
-            check([e["address"] for e in selected["functions"]] == [l.split()[0] for l in shown],
+            check([e["address"] for e in selected["devices"]] == [l.split()[0] for l in shown],
                   f"{name}: list {' '.join(selection)} selects the same in JSON and text")
     document(["--sysfs-root", root, "list", "--tree"])
     document(["--sysfs-root", root, "iommu"])
-    by_address = {entry["address"]: entry for entry in listing["functions"]}
+    by_address = {entry["address"]: entry for entry in listing["devices"]}
     for address in addresses:
         shown = document(["--sysfs-root", root, "show", address])
         if shown is not None:
@@ -182,7 +201,7 @@ def check_unprivileged():
     listing = document(["list"], prefix)
     if listing is None:
         return
-    for entry in listing["functions"]:
+    for entry in listing["devices"]:
         address = entry["address"]
         size = os.path.getsize(f"/sys/bus/pci/devices/{address}/config")
         for command in ("show", "config"):

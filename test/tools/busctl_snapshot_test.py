@@ -91,7 +91,7 @@ def normalized_iommu(text, json_mode):
 def functions_of(root_args):
     result = run([*root_args, "--json", "list"])
     doc = validated(result, f"{' '.join(root_args)} list --json")
-    return [f["address"] for f in doc["functions"]] if doc else []
+    return [f["address"] for f in doc["devices"]] if doc else []
 
 
 def compare_replay(label, root_args, root, snapshot):

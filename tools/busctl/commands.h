@@ -31,6 +31,8 @@ void AddConfigCommand(CLI::App& app, GlobalOptions& options, int& status);
 void AddIommuCommand(CLI::App& app, GlobalOptions& options, int& status);
 // registers.cc: read, write.
 void AddRegisterCommands(CLI::App& app, GlobalOptions& options, int& status);
+// match.cc: match ID, the driver manager's verdicts on one root-bus node.
+void AddMatchCommand(CLI::App& app, GlobalOptions& options, int& status);
 // binding.cc: bind, unbind, restore.
 void AddBindingCommands(CLI::App& app, GlobalOptions& options, int& status);
 

@@ -227,6 +227,8 @@ int RunIommu(const GlobalOptions& options) {
       Json members = Json::array();
       for (const Member& member : group.members) {
         Json entry = Json::object();
+        // arm64 groups hold platform devices too.
+        entry["bus"] = pci::Address::Parse(member.name) ? pci::kBusName : "platform";
         entry["device"] = member.name;
         entry["driver"] = member.driver ? Json(*member.driver) : Json();
         members.push_back(std::move(entry));

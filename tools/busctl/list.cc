@@ -25,6 +25,7 @@ struct ListArguments {
   bool numeric = false;
   std::string slot;
   std::string id;
+  std::string bus;  // empty: every bus
 };
 
 struct Function {
@@ -356,7 +357,7 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
 
   if (options.json) {
     Json document = NewDocument("list");
-    Json& list = document["functions"] = Json::array();
+    Json& list = document["devices"] = Json::array();
     for (const Function& function : functions) {
       if (selection.Matches(function.info)) list.push_back(FunctionToJson(function.info, *names));
     }
@@ -392,6 +393,10 @@ void AddListCommand(CLI::App& app, GlobalOptions& options, int& status) {
   list->add_option("-d", arguments->id,
                    "only functions with [vendor]:[device][:class[:prog_if]] (lspci -d)")
       ->check(IdSelectorValidator());
+  // Each bus module lists its own devices; PCI is the only one yet, so
+  // --bus pci lists what list does.
+  list->add_option("--bus", arguments->bus, "only the devices of bus NAME (pci)")
+      ->check(CLI::IsMember({std::string(pci::kBusName)}));
   list->callback([&options, &status, arguments] { status = RunList(options, *arguments); });
 }
 

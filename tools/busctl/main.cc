@@ -6,6 +6,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"busctl: inspect buses and devices for udrv drivers"};
   app.require_subcommand(1);
+  // The global options are taken after the command too, where users type
+  // them: `busctl list --json`, `busctl show DEV --json`.
+  app.fallthrough();
   udrv::busctl::GlobalOptions options;
   app.add_option("--sysfs-root", options.sysfs_root,
                  "directory holding bus/pci/devices (default /sys; a recorded tree for tests)");
@@ -17,6 +20,7 @@ int main(int argc, char** argv) {
   udrv::busctl::AddShowCommand(app, options, status);
   udrv::busctl::AddConfigCommand(app, options, status);
   udrv::busctl::AddIommuCommand(app, options, status);
+  udrv::busctl::AddMatchCommand(app, options, status);
   udrv::busctl::AddSnapshotCommand(app, options, status);
   udrv::busctl::AddRegisterCommands(app, options, status);
   udrv::busctl::AddBindingCommands(app, options, status);

@@ -1,6 +1,6 @@
 // How every busctl command prints its result and its errors (docs/busctl.md):
 // text by default; with --json one document on stdout,
-// {"schema": "udrv.busctl/1", "command": NAME, ...}, an "error" member in it
+// {"schema": "udrv.busctl/2", "command": NAME, ...}, an "error" member in it
 // when the command failed.
 #pragma once
 
@@ -15,7 +15,7 @@
 namespace udrv::busctl {
 
 // The version of the documents' layout: docs/busctl.schema.json's $id.
-inline constexpr std::string_view kJsonSchema = "udrv.busctl/1";
+inline constexpr std::string_view kJsonSchema = "udrv.busctl/2";
 
 // {"schema": kJsonSchema, "command": `command`}, for the command's fields.
 Json NewDocument(std::string_view command);

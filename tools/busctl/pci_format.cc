@@ -50,6 +50,7 @@ void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& na
 
 Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
   Json object = Json::object();
+  object["bus"] = pci::kBusName;
   SetIdentity(object, info, names);
   object["driver"] = info.driver ? Json(*info.driver) : Json();
   object["iommu_group"] = info.iommu_group ? Json(*info.iommu_group) : Json();

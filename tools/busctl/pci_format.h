@@ -10,6 +10,7 @@
 #include "document.h"
 #include "privilege.h"
 #include "udrv/pci/config.h"
+#include "udrv/pci/pci_bus.h"
 #include "udrv/pci/names.h"
 #include "udrv/pci/sysfs.h"
 

@@ -1,7 +1,10 @@
 #include "select.h"
 
 #include <cstdio>
+#include <string>
 #include <vector>
+
+#include "udrv/pci/pci_bus.h"
 
 namespace udrv::busctl {
 
@@ -82,11 +85,23 @@ CLI::Validator ValidatorFor(Parse parse, std::string name) {
 
 }  // namespace
 
-Result<pci::Address> ParseDeviceArgument(std::string_view text) {
+Result<pci::Address> ParseDeviceArgument(std::string_view argument) {
+  // A root-bus node id names the function by the last address of its path:
+  // pci/0000:00:1c.0/0000:03:00.0.
+  std::string_view text = argument;
+  if (const size_t slash = text.find('/'); slash != std::string_view::npos) {
+    if (text.substr(0, slash) != pci::kBusName) {
+      return Fail(Status::INVALID_ARGS, "device '" + std::string(argument) +
+                                            "': busctl knows no bus '" +
+                                            std::string(text.substr(0, slash)) + "' (buses: pci)");
+    }
+    text = text.substr(text.rfind('/') + 1);
+  }
   auto bad = [&](std::string_view why) -> std::unexpected<Error> {
     return Fail(Status::INVALID_ARGS,
-                "device '" + std::string(text) + "': " + std::string(why) +
-                    " (expected [[domain:]bus:]device.function in hex, as lspci -D prints it)");
+                "device '" + std::string(argument) + "': " + std::string(why) +
+                    " (expected [[domain:]bus:]device.function in hex, as lspci -D prints it, "
+                    "or the node id pci/DOMAIN:BUS:DEVICE.FUNCTION)");
   };
   const std::vector<std::string_view> fields = Split(text, ':');
   if (fields.size() > 3) return bad("too many ':'");

@@ -18,7 +18,8 @@
 namespace udrv::busctl {
 
 // DEV: [[domain:]bus:]device.function in hex, as lspci writes one function
-// ("0000:00:1f.2", "00:1f.2", "1f.2"; domain and bus default to 0).
+// ("0000:00:1f.2", "00:1f.2", "1f.2"; domain and bus default to 0), or a
+// root-bus node id ("pci/0000:00:1f.2", "pci/0000:00:1c.0/0000:03:00.0").
 // INVALID_ARGS saying which part is wrong; no wildcards (that is -s).
 Result<pci::Address> ParseDeviceArgument(std::string_view text);
 

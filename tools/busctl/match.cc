@@ -1,0 +1,124 @@
+// busctl match ID: which registered driver's bind rules hold on one root-bus
+// node, and why the others' do not. It asks the driver manager itself
+// (DriverManager::Match with drivers::AllDrivers()), so busctl and
+// `udrv-driver-manager --list` cannot disagree; the text is --list's block
+// for the node.
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "commands.h"
+#include "output.h"
+#include "select.h"
+#include "udrv/bus/driver_manager.h"
+#include "udrv/bus/root_bus.h"
+#include "udrv/core/text.h"
+#include "udrv/drivers/registry.h"
+#include "udrv/pci/pci_bus.h"
+
+namespace udrv::busctl {
+namespace {
+
+struct MatchArguments {
+  std::string id;
+};
+
+// The node `id` names: its full id ("pci/0000:00:1c.0/0000:03:00.0") or,
+// for PCI, any DEV form of its function ("pci/0000:03:00.0", "03:00.0").
+const bus::NodeMatch* FindNode(const std::vector<bus::NodeMatch>& matches, const std::string& id) {
+  for (const bus::NodeMatch& match : matches) {
+    if (match.node.id == id) return &match;
+  }
+  auto address = ParseDeviceArgument(id);
+  if (!address) return nullptr;
+  const std::string wanted = address->ToString();
+  for (const bus::NodeMatch& match : matches) {
+    if (match.node.bus != pci::kBusName) continue;
+    const size_t slash = match.node.id.rfind('/');
+    if (match.node.id.substr(slash + 1) == wanted) return &match;
+  }
+  return nullptr;
+}
+
+Result<std::vector<bus::NodeMatch>> MatchEveryNode(const GlobalOptions& options) {
+  pci::PciBusOptions pci_options;
+  pci_options.sysfs_root = options.sysfs_root;
+  pci_options.log = [](std::string_view line) {
+    std::fprintf(stderr, "busctl match: %s\n", Printable(line).c_str());
+  };
+  UDRV_TRY_ASSIGN(auto pci_bus, pci::PciBus::Create(pci_options));
+  bus::RootBus root;
+  UDRV_TRY(root.AddBus(std::move(pci_bus)));
+  bus::DriverManager manager(root, bus::DriverManagerOptions{});
+  for (const bus::Driver& driver : drivers::AllDrivers()) UDRV_TRY(manager.Register(driver));
+  return manager.Match();
+}
+
+std::string RulesOf(const std::string& driver) {
+  for (const bus::Driver& registered : drivers::AllDrivers()) {
+    if (registered.name == driver) return bus::FormatBindRules(registered.rules);
+  }
+  return {};
+}
+
+int RunMatch(const GlobalOptions& options, const MatchArguments& arguments) {
+  auto matches = MatchEveryNode(options);
+  if (!matches) return ReportError(options, "match", matches.error());
+  const bus::NodeMatch* match = FindNode(*matches, arguments.id);
+  if (match == nullptr) {
+    return ReportError(options, "match",
+                       Fail(Status::NOT_FOUND, "no such node on the root bus", arguments.id)
+                           .error());
+  }
+  const bus::DeviceNode& node = match->node;
+  if (options.json) {
+    Json document = NewDocument("match");
+    Json properties = Json::object();
+    for (const auto& [key, value] : node.properties.entries()) {
+      properties[key] = bus::FormatPropertyValue(value);
+    }
+    document["node"] = {{"id", node.id},
+                        {"bus", node.bus},
+                        {"parent", node.parent.empty() ? Json() : Json(node.parent)},
+                        {"properties", std::move(properties)}};
+    document["driver"] = match->driver ? Json(*match->driver) : Json();
+    Json candidates = Json::array();
+    for (const bus::DriverMatch& candidate : match->candidates) {
+      candidates.push_back({{"driver", candidate.driver},
+                            {"matched", candidate.evaluation.matched},
+                            {"binds", match->driver == candidate.driver},
+                            {"rules", RulesOf(candidate.driver)},
+                            {"verdict", bus::ExplainDriverMatch(*match, candidate)}});
+    }
+    document["candidates"] = std::move(candidates);
+    PrintDocument(document);
+    return kExitOk;
+  }
+  std::printf("node %s (bus %s, parent %s)\n", Printable(node.id).c_str(),
+              Printable(node.bus).c_str(),
+              node.parent.empty() ? "none" : Printable(node.parent).c_str());
+  for (const auto& [key, value] : node.properties.entries()) {
+    std::printf("  %s = %s\n", Printable(key).c_str(),
+                Printable(bus::FormatPropertyValue(value)).c_str());
+  }
+  for (const bus::DriverMatch& candidate : match->candidates) {
+    std::printf("  driver %s: %s\n", candidate.driver.c_str(),
+                Printable(bus::ExplainDriverMatch(*match, candidate)).c_str());
+  }
+  if (!match->driver) std::printf("  no driver binds\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddMatchCommand(CLI::App& app, GlobalOptions& options, int& status) {
+  auto* command = app.add_subcommand(
+      "match", "which registered driver binds a root-bus node, and why the others do not");
+  auto arguments = std::make_shared<MatchArguments>();
+  command->add_option("ID", arguments->id, "the node: pci/0000:00:02.0, or a PCI DEV")
+      ->required();
+  command->callback([&options, &status, arguments] { status = RunMatch(options, *arguments); });
+}
+
+}  // namespace udrv::busctl
