@@ -8,7 +8,8 @@
 //   shape bit 0: SOCK_SEQPACKET (else SOCK_STREAM); bits 1-2: fd count 0..3;
 //   bit 3: receive with the wanted rights (else kRightSameRights);
 //   bit 4: send the bytes in two parts, cut in the middle; bit 5: the fds
-//   ride on the second part.
+//   ride on the second part; bits 6-7: receive with ReceiveHandle, or with
+//   ReceiveVmo or ReceiveInterrupt, which close what is not theirs.
 //   fd kinds, 2 bits per fd: 0 a 4 KiB memfd, 1 the same memfd read-only,
 //   2 an eventfd, 3 a pipe's read end.
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -101,26 +103,61 @@ bool Send(int socket_fd, const uint8_t* bytes, size_t size, const std::vector<Un
   return sendmsg(socket_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(size);
 }
 
-void Receive(int socket_fd, udrv::Rights wanted) {
-  auto handle = udrv::ReceiveHandle(socket_fd, wanted, udrv::DeadlineAfter(std::chrono::seconds(1)));
-  if (!handle) {
-    Require(handle.error().status != udrv::Status::TIMED_OUT,
-            "a message that was all there timed out");
-    Require(!handle.error().ToString().empty(), "an error that renders empty");
+void CheckError(const udrv::Error& error) {
+  Require(error.status != udrv::Status::TIMED_OUT, "a message that was all there timed out");
+  Require(!error.ToString().empty(), "an error that renders empty");
+}
+
+void CheckVmo(const udrv::Vmo& vmo, udrv::Rights wanted) {
+  Require(vmo.is_valid(), "an invalid VMO received");
+  Require(wanted == udrv::kRightSameRights || vmo.rights() == wanted,
+          "a VMO with rights other than asked for");
+  if (auto description = vmo.Describe(); description) {
+    Require(description->name.size() < udrv::wire::kNameSize, "a name longer than the wire's");
+  }
+  // What the kernel backs: a file received without WRITE is open read-only.
+  struct stat st {};
+  if (auto backing = vmo.GetBacking();
+      backing && (vmo.rights() & udrv::kRightWrite) == 0 && fstat(backing->fd, &st) == 0 &&
+      S_ISREG(st.st_mode)) {
+    Require((fcntl(backing->fd, F_GETFL) & O_ACCMODE) == O_RDONLY,
+            "a VMO without WRITE backed by a writable file");
+  }
+}
+
+void CheckInterrupt(const udrv::Interrupt& interrupt, udrv::Rights wanted) {
+  Require(interrupt.is_valid(), "an invalid interrupt received");
+  Require(wanted == udrv::kRightSameRights || interrupt.rights() == wanted,
+          "an interrupt with rights other than asked for");
+}
+
+void Receive(int socket_fd, udrv::Rights wanted, uint8_t how) {
+  const udrv::Time deadline = udrv::DeadlineAfter(std::chrono::seconds(1));
+  if (how == 1) {
+    auto vmo = udrv::ReceiveVmo(socket_fd, wanted, deadline);
+    if (vmo) {
+      CheckVmo(*vmo, wanted);
+    } else {
+      CheckError(vmo.error());
+    }
     return;
   }
-  if (auto* vmo = std::get_if<udrv::Vmo>(&*handle)) {
-    Require(vmo->is_valid(), "an invalid VMO received");
-    Require(wanted == udrv::kRightSameRights || vmo->rights() == wanted,
-            "a VMO with rights other than asked for");
-    if (auto description = vmo->Describe(); description) {
-      Require(description->name.size() < udrv::wire::kNameSize, "a name longer than the wire's");
+  if (how == 2) {
+    auto interrupt = udrv::ReceiveInterrupt(socket_fd, wanted, deadline);
+    if (interrupt) {
+      CheckInterrupt(*interrupt, wanted);
+    } else {
+      CheckError(interrupt.error());
     }
+    return;
+  }
+  auto handle = udrv::ReceiveHandle(socket_fd, wanted, deadline);
+  if (!handle) {
+    CheckError(handle.error());
+  } else if (auto* vmo = std::get_if<udrv::Vmo>(&*handle)) {
+    CheckVmo(*vmo, wanted);
   } else {
-    auto& interrupt = std::get<udrv::Interrupt>(*handle);
-    Require(interrupt.is_valid(), "an invalid interrupt received");
-    Require(wanted == udrv::kRightSameRights || interrupt.rights() == wanted,
-            "an interrupt with rights other than asked for");
+    CheckInterrupt(std::get<udrv::Interrupt>(*handle), wanted);
   }
 }
 
@@ -159,7 +196,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sender.reset();  // end of stream: a short message is truncated, not pending
     if (sent) {
       const udrv::Rights wanted = (shape & 0x8) != 0 ? wanted_bits : udrv::kRightSameRights;
-      Receive(receiver.get(), wanted);
+      Receive(receiver.get(), wanted, static_cast<uint8_t>(shape >> 6));
     }
   }
   Require(CountOpenFds() == open_before, "an fd leaked");

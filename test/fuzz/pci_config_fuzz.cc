@@ -4,7 +4,8 @@
 //
 // Input: [mode][offset lo][offset hi][config bytes...]. mode % 3 picks the
 // space: 0 a 256-byte one, 1 a 4 KiB one (the bytes zero-padded or cut), 2
-// the bytes as they are (64 bytes, truncated captures, odd sizes).
+// the bytes as they are (64 bytes, truncated captures, odd sizes). The
+// offset is where the reads and the forged capabilities go.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -102,6 +103,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   CheckList(config, udrv::pci::ListCapabilities(config), /*extended=*/false);
   CheckList(config, udrv::pci::ListExtendedCapabilities(config), /*extended=*/true);
+
+  // Reads succeed exactly when they fit in the bytes captured.
+  Require(config.Read8(forged_offset).has_value() == (forged_offset + 1u <= config.size()),
+          "Read8 disagrees with the size");
+  Require(config.Read16(forged_offset).has_value() == (forged_offset + 2u <= config.size()),
+          "Read16 disagrees with the size");
+  Require(config.Read32(forged_offset).has_value() == (forged_offset + 4u <= config.size()),
+          "Read32 disagrees with the size");
 
   // Decoders also get capabilities no walk found (a caller may keep offsets).
   for (uint16_t id : {udrv::pci::kCapPowerManagement, udrv::pci::kCapMsi,
