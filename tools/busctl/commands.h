@@ -1,5 +1,7 @@
-// busctl's subcommands. Each command file adds its subcommands to the CLI11
-// app; their callbacks leave the process exit status in `status`.
+// busctl's core commands and what every command shares. Each command file
+// adds its subcommands to the CLI11 app; their callbacks leave the process
+// exit status in `status`. The buses' own commands come from their modules
+// (bus_modules.h).
 #pragma once
 
 #include <string>
@@ -24,17 +26,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
-void AddListCommand(CLI::App& app, GlobalOptions& options, int& status);
-// show.cc, config.cc, iommu.cc: show DEV, config DEV, iommu.
-void AddShowCommand(CLI::App& app, GlobalOptions& options, int& status);
-void AddConfigCommand(CLI::App& app, GlobalOptions& options, int& status);
-void AddIommuCommand(CLI::App& app, GlobalOptions& options, int& status);
-// registers.cc: read, write.
-void AddRegisterCommands(CLI::App& app, GlobalOptions& options, int& status);
 // match.cc: match ID, the driver manager's verdicts on one root-bus node.
 void AddMatchCommand(CLI::App& app, GlobalOptions& options, int& status);
-// binding.cc: bind, unbind, restore.
-void AddBindingCommands(CLI::App& app, GlobalOptions& options, int& status);
 
 // snapshot.cc: snapshot, and the global --from SNAPSHOT that replays one for
 // the read commands (registered after --json, whose value its errors use).

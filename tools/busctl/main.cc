@@ -1,6 +1,7 @@
 // busctl: inspect the machine's buses and the devices on them.
 #include <CLI/CLI.hpp>
 
+#include "bus_modules.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
@@ -16,14 +17,11 @@ int main(int argc, char** argv) {
   app.add_flag("--json", options.json, "print a JSON document (schema: docs/busctl.md)");
 
   int status = udrv::busctl::kExitOk;
-  udrv::busctl::AddListCommand(app, options, status);
-  udrv::busctl::AddShowCommand(app, options, status);
-  udrv::busctl::AddConfigCommand(app, options, status);
-  udrv::busctl::AddIommuCommand(app, options, status);
+  for (const udrv::busctl::BusModule& module : udrv::busctl::BusModules()) {
+    module.add_commands(app, options, status);
+  }
   udrv::busctl::AddMatchCommand(app, options, status);
   udrv::busctl::AddSnapshotCommand(app, options, status);
-  udrv::busctl::AddRegisterCommands(app, options, status);
-  udrv::busctl::AddBindingCommands(app, options, status);
 
   try {
     app.parse(argc, argv);

@@ -10,7 +10,6 @@
 
 #include "commands.h"
 #include "output.h"
-#include "select.h"
 #include "udrv/bus/driver_manager.h"
 #include "udrv/bus/root_bus.h"
 #include "udrv/core/text.h"
@@ -24,19 +23,15 @@ struct MatchArguments {
   std::string id;
 };
 
-// The node `id` names: its full id ("pci/0000:00:1c.0/0000:03:00.0") or,
-// for PCI, any DEV form of its function ("pci/0000:03:00.0", "03:00.0").
+// The node `id` names: its full id ("pci/0000:00:1c.0/0000:03:00.0"), or
+// its bus and the last component of its path ("pci/0000:03:00.0").
 const bus::NodeMatch* FindNode(const std::vector<bus::NodeMatch>& matches, const std::string& id) {
   for (const bus::NodeMatch& match : matches) {
     if (match.node.id == id) return &match;
   }
-  auto address = ParseDeviceArgument(id);
-  if (!address) return nullptr;
-  const std::string wanted = address->ToString();
   for (const bus::NodeMatch& match : matches) {
-    if (match.node.bus != pci::kBusName) continue;
-    const size_t slash = match.node.id.rfind('/');
-    if (match.node.id.substr(slash + 1) == wanted) return &match;
+    const std::string& node = match.node.id;
+    if (id == match.node.bus + "/" + node.substr(node.rfind('/') + 1)) return &match;
   }
   return nullptr;
 }
@@ -116,7 +111,7 @@ void AddMatchCommand(CLI::App& app, GlobalOptions& options, int& status) {
   auto* command = app.add_subcommand(
       "match", "which registered driver binds a root-bus node, and why the others do not");
   auto arguments = std::make_shared<MatchArguments>();
-  command->add_option("ID", arguments->id, "the node: pci/0000:00:02.0, or a PCI DEV")
+  command->add_option("ID", arguments->id, "the node: pci/0000:00:02.0")
       ->required();
   command->callback([&options, &status, arguments] { status = RunMatch(options, *arguments); });
 }

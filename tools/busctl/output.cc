@@ -28,16 +28,6 @@ Json ErrorToJson(const Error& error) {
   return json;
 }
 
-Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address) {
-  auto info = pci::SysfsPci(options.sysfs_root).Read(address);
-  if (!info && info.error().status == Status::IO_NOT_PRESENT) {
-    return Fail(Status::NOT_FOUND,
-                "no such PCI function in " + options.sysfs_root + "/bus/pci/devices",
-                address.ToString());
-  }
-  return info;
-}
-
 std::string NameReplayedFiles(const GlobalOptions& options, std::string text) {
   if (options.replay_directory.empty()) return text;
   const std::string directory = options.replay_directory + "/";

@@ -9,8 +9,6 @@
 #include "commands.h"
 #include "document.h"
 #include "udrv/core/result.h"
-#include "udrv/pci/address.h"
-#include "udrv/pci/sysfs.h"
 
 namespace udrv::busctl {
 
@@ -25,10 +23,6 @@ void PrintDocument(const Json& document);
 
 // {"status": "NOT_FOUND", "what": ..., "object": ..., "errno": N}
 Json ErrorToJson(const Error& error);
-
-// The sysfs attributes of the function a DEV argument names; NOT_FOUND when
-// the tree has no such function (docs/busctl.md, Device arguments).
-Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address);
 
 // With --from, `text` with the private directory the snapshot was unpacked
 // into named as the snapshot: ".../busctl-snapshot.Ab12Cd/sys/bus/..."

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "commands.h"
+#include "pci/module.h"
 #include "output.h"
+#include "pci_format.h"
 #include "privilege.h"
 #include "select.h"
 #include "udrv/core/text.h"

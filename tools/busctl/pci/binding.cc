@@ -10,7 +10,9 @@
 
 #include "binding_state.h"
 #include "commands.h"
+#include "pci/module.h"
 #include "output.h"
+#include "pci_format.h"
 #include "privilege.h"
 #include "select.h"
 #include "udrv/core/text.h"

@@ -85,4 +85,14 @@ Result<pci::ConfigSpace> ReadConfigNoting(const pci::SysfsPci& sysfs, const pci:
   return config;
 }
 
+Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address) {
+  auto info = pci::SysfsPci(options.sysfs_root).Read(address);
+  if (!info && info.error().status == Status::IO_NOT_PRESENT) {
+    return Fail(Status::NOT_FOUND,
+                "no such PCI function in " + options.sysfs_root + "/bus/pci/devices",
+                address.ToString());
+  }
+  return info;
+}
+
 }  // namespace udrv::busctl

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "pci/module.h"
 #include "output.h"
 #include "pci_format.h"
 #include "select.h"

@@ -13,6 +13,7 @@
 
 #include "capabilities.h"
 #include "commands.h"
+#include "pci/module.h"
 #include "output.h"
 #include "pci_format.h"
 #include "privilege.h"

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "commands.h"
 #include "document.h"
 #include "privilege.h"
 #include "udrv/pci/config.h"
@@ -45,5 +46,9 @@ std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skippe
 // says which bytes were left out and why.
 Result<pci::ConfigSpace> ReadConfigNoting(const pci::SysfsPci& sysfs, const pci::Address& address,
                                           Skipped& skipped);
+
+// The sysfs attributes of the function a DEV argument names; NOT_FOUND when
+// the tree has no such function (docs/busctl.md, Device arguments).
+Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address);
 
 }  // namespace udrv::busctl
