@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "list_report.h"
 #include "pci/module.h"
 #include "output.h"
 #include "pci_format.h"
@@ -29,15 +30,6 @@ struct ListArguments {
   std::string bus;  // empty: every bus
 };
 
-struct Function {
-  pci::DeviceInfo info;
-  // Bridges' bus numbers from the config header (PCI-to-PCI: type 1,
-  // CardBus: type 2; both keep secondary and subordinate at 0x19/0x1a).
-  std::optional<uint8_t> header_type;
-  uint8_t secondary_bus = 0;
-  uint8_t subordinate_bus = 0;
-};
-
 // The tree as lspci (pciutils ls-tree.c, 3.10 and later) builds and draws
 // it: a bridge per domain, one per PCI-to-PCI or CardBus bridge (bus numbers
 // from its config header) and one per sysfs parent that has none; functions
@@ -46,16 +38,15 @@ struct Function {
 // lspci's character for character.
 class Tree {
  public:
-  Tree(const std::vector<Function>& functions, const pci::Names& names, bool numeric,
-       const Selection* selection)
-      : functions_(functions), names_(names), numeric_(numeric), selection_(selection) {
+  Tree(const ListReport& report, bool numeric)
+      : functions_(report.functions), names_(report.names), numeric_(numeric), filtered_(report.filtered) {
     Grow();
   }
 
   std::string Draw() {
     std::string line;
     // The host bridge's children are the domains, drawn in the order made.
-    for (const size_t domain : bridges_[kHost].children) DrawBridge(selection_, domain, line, 0);
+    for (const size_t domain : bridges_[kHost].children) DrawBridge(filtered_, domain, line, 0);
     return out_;
   }
 
@@ -111,13 +102,13 @@ class Tree {
     for (size_t i = 0; i < functions_.size(); ++i) {
       parent_[i] = FindFunction(functions_[i].info.parent_bridge);
     }
-    for (const Function& function : functions_) {
+    for (const ListedFunction& function : functions_) {
       bool known = false;
       for (size_t b = 1; b < bridges_.size(); ++b) known |= bridges_[b].domain == function.info.address.domain;
       if (!known) NewBridge(Bridge{function.info.address.domain, kAll, 0, kAll, std::nullopt, {}, {}});
     }
     for (size_t i = 0; i < functions_.size(); ++i) {
-      const Function& function = functions_[i];
+      const ListedFunction& function = functions_[i];
       if (function.info.base_class() != 0x06 || !function.header_type ||
           (*function.header_type != 1 && *function.header_type != 2)) {
         continue;
@@ -197,28 +188,27 @@ class Tree {
     buses_[*bus].devices.push_back(function);
   }
 
-  bool MatchesFunction(const Selection* selection, size_t function) const {
-    if (selection == nullptr || selection->Matches(functions_[function].info)) return true;
+  bool MatchesFunction(bool filtering, size_t function) const {
+    if (!filtering || functions_[function].selected) return true;
     if (const std::optional<size_t> bridge = bridge_of_[function]) {
       for (const size_t bus : bridges_[*bridge].buses) {
-        if (MatchesBus(selection, bus)) return true;
+        if (MatchesBus(filtering, bus)) return true;
       }
     }
     return false;
   }
 
-  bool MatchesBus(const Selection* selection, size_t bus) const {
-    if (selection == nullptr) return true;
+  bool MatchesBus(bool filtering, size_t bus) const {
+    if (!filtering) return true;
     for (const size_t function : buses_[bus].devices) {
-      if (MatchesFunction(selection, function)) return true;
+      if (MatchesFunction(filtering, function)) return true;
     }
     return false;
   }
 
   // Below a function that matches, everything is drawn.
-  const Selection* SelectionBelow(const Selection* selection, size_t function) const {
-    return selection != nullptr && selection->Matches(functions_[function].info) ? nullptr
-                                                                                : selection;
+  bool FilteringBelow(bool filtering, size_t function) const {
+    return filtering && !functions_[function].selected;
   }
 
   // Appends at `at`; what lay beyond is never printed again.
@@ -236,7 +226,7 @@ class Tree {
     for (char& c : line) c = (c == '+' || c == '|') ? '|' : ' ';
   }
 
-  void DrawFunction(const Selection* selection, size_t function, std::string& line, size_t at) {
+  void DrawFunction(bool filtering, size_t function, std::string& line, size_t at) {
     const pci::DeviceInfo& info = functions_[function].info;
     at = Put(line, at, HexId(info.address.device, 2) + "." + HexId(info.address.function, 1));
     if (const std::optional<size_t> b = bridge_of_[function]) {
@@ -248,7 +238,7 @@ class Tree {
       } else {
         at = Put(line, at, "-[" + HexId(bridge.secondary, 2) + "-" + HexId(bridge.subordinate, 2) + "]-");
       }
-      DrawBridge(selection, *b, line, at);
+      DrawBridge(filtering, *b, line, at);
       return;
     }
     const std::string name =
@@ -258,38 +248,38 @@ class Tree {
     PrintLine(line, at);
   }
 
-  void DrawBus(const Selection* selection, size_t bus, std::string& line, size_t at) {
+  void DrawBus(bool filtering, size_t bus, std::string& line, size_t at) {
     const std::vector<size_t>& devices = buses_[bus].devices;
     size_t count = 0;
-    for (const size_t function : devices) count += MatchesFunction(selection, function) ? 1 : 0;
+    for (const size_t function : devices) count += MatchesFunction(filtering, function) ? 1 : 0;
     if (count == 0) {
       PrintLine(line, at);
       return;
     }
     size_t drawn = 0;
     for (const size_t function : devices) {
-      if (!MatchesFunction(selection, function)) continue;
+      if (!MatchesFunction(filtering, function)) continue;
       ++drawn;
       const size_t next = Put(line, at, count == 1 ? "--" : drawn == count ? "\\-" : "+-");
-      DrawFunction(SelectionBelow(selection, function), function, line, next);
+      DrawFunction(FilteringBelow(filtering, function), function, line, next);
     }
   }
 
-  void DrawBridge(const Selection* selection, size_t b, std::string& line, size_t at) {
+  void DrawBridge(bool filtering, size_t b, std::string& line, size_t at) {
     const Bridge& bridge = bridges_[b];
     // A domain whose root buses all sit below another domain's function
     // (VMD) has nothing of its own to draw.
     if (bridge.buses.empty() && !bridge.device) return;
     at = Put(line, at, "-");
     size_t count = 0;
-    for (const size_t bus : bridge.buses) count += MatchesBus(selection, bus) ? 1 : 0;
+    for (const size_t bus : bridge.buses) count += MatchesBus(filtering, bus) ? 1 : 0;
     if (count == 0) {
       PrintLine(line, at);
       return;
     }
     size_t drawn = 0;
     for (const size_t bus : bridge.buses) {
-      if (!MatchesBus(selection, bus)) continue;
+      if (!MatchesBus(filtering, bus)) continue;
       ++drawn;
       const std::string label =
           "[" + HexId(buses_[bus].domain, 4) + ":" + HexId(buses_[bus].number, 2) + "]-";
@@ -299,14 +289,14 @@ class Tree {
       } else if (!bridge.device) {
         next = Put(line, at, label);
       }
-      DrawBus(selection, bus, line, next);
+      DrawBus(filtering, bus, line, next);
     }
   }
 
-  const std::vector<Function>& functions_;
+  const std::vector<ListedFunction>& functions_;
   const pci::Names& names_;
   const bool numeric_;
-  const Selection* const selection_;
+  const bool filtered_;  // -s or -d: draw only what leads to a selected function
   std::vector<Bridge> bridges_;
   std::vector<Bus> buses_;
   std::vector<std::optional<size_t>> bridge_of_;  // per function: the bridge it is
@@ -314,21 +304,22 @@ class Tree {
   std::string out_;
 };
 
-int RunList(const GlobalOptions& options, const ListArguments& arguments) {
+// Reads every function once; a bridge's bus numbers only for the tree,
+// which alone draws them.
+Result<ListReport> GatherList(const GlobalOptions& options, const ListArguments& arguments) {
   Selection selection;
-  const bool selecting = !arguments.slot.empty() || !arguments.id.empty();
   // The validators accepted both already.
   if (!arguments.slot.empty()) selection.slot = *SlotSelector::Parse(arguments.slot);
   if (!arguments.id.empty()) selection.id = *IdSelector::Parse(arguments.id);
 
   pci::SysfsPci sysfs(options.sysfs_root);
   auto addresses = sysfs.List();
-  if (!addresses) return ReportError(options, "list", addresses.error());
+  if (!addresses) return std::unexpected(addresses.error());
   auto names = pci::Names::Create(options.pci_ids);
-  if (!names) return ReportError(options, "list", names.error());
+  if (!names) return std::unexpected(names.error());
 
-  int status = kExitOk;
-  std::vector<Function> functions;
+  ListReport report{{}, !arguments.slot.empty() || !arguments.id.empty(), std::move(*names),
+                    kExitOk};
   for (const pci::Address& address : *addresses) {
     auto info = sysfs.Read(address);
     if (!info) {
@@ -336,13 +327,14 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
       // say so and go on with the others.
       std::fprintf(stderr, "busctl list: %s\n",
                    Printable(NameReplayedFiles(options, info.error()).ToString()).c_str());
-      status = kExitFailed;
+      report.status = kExitFailed;
       continue;
     }
     if (info->iommu_group_error) {
       info->iommu_group_error = NameReplayedFiles(options, *info->iommu_group_error);
     }
-    Function function{std::move(*info), std::nullopt, 0, 0};
+    const bool selected = selection.Matches(*info);
+    ListedFunction function{std::move(*info), std::nullopt, 0, 0, selected};
     if (arguments.tree && !options.json) {
       // The first 64 bytes, which every user may read, hold the bridge header.
       if (auto config = sysfs.ReadConfig(address)) {
@@ -353,31 +345,44 @@ int RunList(const GlobalOptions& options, const ListArguments& arguments) {
         }
       }
     }
-    functions.push_back(std::move(function));
+    report.functions.push_back(std::move(function));
   }
+  return report;
+}
 
-  if (options.json) {
-    Json document = NewDocument("list");
-    Json& list = document["devices"] = Json::array();
-    for (const Function& function : functions) {
-      if (selection.Matches(function.info)) list.push_back(FunctionToJson(function.info, *names));
-    }
-    PrintDocument(document);
-    return status;
+// The selected functions as one document; --tree changes nothing here.
+void RenderListJson(const ListReport& report) {
+  Json document = NewDocument("list");
+  Json& list = document["devices"] = Json::array();
+  for (const ListedFunction& function : report.functions) {
+    if (function.selected) list.push_back(FunctionToJson(function.info, report.names));
   }
+  PrintDocument(document);
+}
+
+void RenderListText(const ListReport& report, const ListArguments& arguments) {
   if (arguments.tree) {
-    Tree tree(functions, *names, arguments.numeric, selecting ? &selection : nullptr);
-    const std::string text = tree.Draw();
+    const std::string text = Tree(report, arguments.numeric).Draw();
     std::fwrite(text.data(), 1, text.size(), stdout);
-    return status;
+    return;
   }
-  for (const Function& function : functions) {
-    if (!selection.Matches(function.info)) continue;
-    std::string line = SummaryLine(function.info, *names, arguments.numeric);
+  for (const ListedFunction& function : report.functions) {
+    if (!function.selected) continue;
+    std::string line = SummaryLine(function.info, report.names, arguments.numeric);
     if (function.info.driver) line += " driver=" + Printable(*function.info.driver);
     std::printf("%s\n", line.c_str());
   }
-  return status;
+}
+
+int RunList(const GlobalOptions& options, const ListArguments& arguments) {
+  auto report = GatherList(options, arguments);
+  if (!report) return ReportError(options, "list", report.error());
+  if (options.json) {
+    RenderListJson(*report);
+  } else {
+    RenderListText(*report, arguments);
+  }
+  return report->status;
 }
 
 }  // namespace
