@@ -4,6 +4,11 @@
 
 namespace udrv::bus {
 
+ReleaseStep StepOf(std::string name, const Result<void>& result, std::string done_detail) {
+  if (result) return {std::move(name), ReleaseStep::Outcome::DONE, std::move(done_detail)};
+  return {std::move(name), ReleaseStep::Outcome::FAILED, result.error().ToString()};
+}
+
 std::string_view OutcomeName(ReleaseStep::Outcome outcome) {
   switch (outcome) {
     case ReleaseStep::Outcome::DONE:

@@ -54,7 +54,7 @@ class PciBoundDevice final : public bus::BoundDevice {
 
 using Outcome = bus::ReleaseStep::Outcome;
 
-using internal::StepOf;
+using bus::StepOf;
 
 Result<bus::ReleaseReport> PciBoundDevice::Release(const bus::ReleaseOptions& options) {
   if (released_) {

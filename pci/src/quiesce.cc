@@ -4,12 +4,8 @@
 
 namespace udrv::pci::internal {
 
+using bus::StepOf;
 using Outcome = bus::ReleaseStep::Outcome;
-
-bus::ReleaseStep StepOf(std::string name, const Result<void>& result, std::string done_detail) {
-  if (result) return {std::move(name), Outcome::DONE, std::move(done_detail)};
-  return {std::move(name), Outcome::FAILED, result.error().ToString()};
-}
 
 bool Quiesce(Device& device, bus::ReleaseReport& report) {
   report.steps.push_back(StepOf("interrupts off", device.SetInterruptMode(InterruptMode::DISABLED, 0)));

@@ -11,9 +11,6 @@
 
 namespace udrv::pci::internal {
 
-// DONE with `done_detail`, or FAILED with the error's text.
-bus::ReleaseStep StepOf(std::string name, const Result<void>& result, std::string done_detail = {});
-
 // Interrupts off, bus mastering off (read back from the command register)
 // and a reset where the device has a method, each appended to `report`;
 // a failed step does not stop the next. True when no DMA can still run:

@@ -38,8 +38,9 @@
 #include <vector>
 
 #include "forged_handle.h"
-#include "isolation_wire.h"
-#include "udrv/bus/host_process.h"
+#include "pci_host_messages.h"
+#include "raw_host_peer.h"
+#include "udrv/host/host_process.h"
 #include "udrv/core/transfer.h"
 #include "udrv/core/vmar.h"
 #include "udrv/dma/buffer.h"
@@ -54,6 +55,7 @@ using udrv::Result;
 using udrv::Status;
 namespace pci = udrv::pci;
 namespace wire = udrv::pci::wire;
+namespace hw = udrv::host::wire;
 
 std::vector<std::string> allowed;
 int checks = 0;
@@ -93,41 +95,29 @@ void Control(const std::string& name, bool ok, const std::string& detail) {
   Say(name + ": " + (ok ? "works" : "FAILED") + " (" + detail + ")");
 }
 
-// One raw request on the socket, as the library would never send it; the
-// reply's result. `follow` sends what goes after the request (a pin's VMO).
-Result<wire::Reply> Raw(wire::Op op, wire::Request request,
-                        const std::function<void()>& follow = {}) {
-  request.op = static_cast<uint16_t>(op);
-  if (auto sent = wire::SendMessage(udrv::bus::kHostChannelFd, request, "raw request"); !sent) {
-    return std::unexpected(sent.error());
-  }
-  if (follow) follow();
-  auto reply = wire::ReceiveMessage<wire::Reply>(udrv::bus::kHostChannelFd, udrv::DeadlineAfter(30'000'000'000),
-                                                 "raw reply");
-  if (!reply) return std::unexpected(reply.error());
-  if (auto result = wire::ReplyResult(*reply); !result) return std::unexpected(result.error());
-  return *reply;
+// One raw request on the socket, as the library would never send it (as
+// device `device`); the reply's result. `follow` sends what goes after the
+// request (a pin's VMO).
+template <typename Request>
+Result<typename Request::Reply> Raw(const Request& request, const std::function<void()>& follow = {},
+                                    uint32_t device = hw::kGivenDevice) {
+  return udrv::testing::RawCall(udrv::host::kHostChannelFd, request, device, follow);
 }
 
 // A handle message that says "a paged VMO of `size` bytes" about whatever
 // `fd` is, as a forger would send it.
 void SendForgedVmo(int fd, uint64_t size, udrv::Rights rights) {
-  if (!udrv::testing::SendForgedVmo(udrv::bus::kHostChannelFd, fd, size, rights)) Say("forged send failed");
+  if (!udrv::testing::SendForgedVmo(udrv::host::kHostChannelFd, fd, size, rights)) Say("forged send failed");
 }
 
-wire::Request PinRequest(uint64_t bti, uint32_t options, uint64_t size) {
-  wire::Request request;
-  request.args[0] = bti;
-  request.args[1] = options;
-  request.args[2] = 0;
-  request.args[3] = size;
-  return request;
+hw::PinRequest PinRequest(uint64_t bti, uint32_t options, uint64_t size) {
+  return {.bti = bti, .options = options, .offset = 0, .size = size};
 }
 
 // A handle message forged for `fd` with `rights`, after a raw pin request:
 // the reply's result.
-Result<wire::Reply> RawPin(uint32_t options, uint64_t size, int fd, udrv::Rights rights) {
-  return Raw(wire::Op::BTI_PIN, PinRequest(0, options, size), [&] { SendForgedVmo(fd, size, rights); });
+Result<hw::PinReply> RawPin(uint32_t options, uint64_t size, int fd, udrv::Rights rights) {
+  return Raw(PinRequest(0, options, size), [&] { SendForgedVmo(fd, size, rights); });
 }
 
 void TryNodeVmo(const pci::RemoteDevice& device) {
@@ -164,11 +154,8 @@ void TryNodeVmo(const pci::RemoteDevice& device) {
 
 void TryConfigHeader(pci::RemoteDevice& device) {
   Expect("config-header-write-library", device.WriteConfig16(0x04, 0), Status::ACCESS_DENIED);
-  wire::Request request;
-  request.args[0] = 0x04;
-  request.args[1] = 2;
-  request.args[2] = 0;
-  Expect("config-header-write-raw", Raw(wire::Op::WRITE_CONFIG, request), Status::ACCESS_DENIED);
+  Expect("config-header-write-raw", Raw(wire::WriteConfigRequest{.offset = 0x04, .width = 2, .value = 0}),
+         Status::ACCESS_DENIED);
   const std::string config = "/sys/bus/pci/devices/" + device.address().ToString() + "/config";
   ExpectErrno("config-header-write-sysfs", ::open(config.c_str(), O_RDWR | O_CLOEXEC), EACCES);
 }
@@ -195,13 +182,13 @@ void TryPins(pci::RemoteDevice& device) {
   if (node_backing && node_size) {
     // Claiming WRITE for a read-only fd: the handle does not even arrive.
     Expect("pin-forged-rights-raw",
-           Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermWrite, *node_size),
+           Raw(PinRequest(0, udrv::dma::kBtiPermWrite, *node_size),
                [&] { SendForgedVmo(node_backing->fd, *node_size, udrv::kDefaultVmoRights); }),
            Status::INVALID_ARGS);
     // Honest rights, but the device is to write it.
     Expect("pin-root-bus-memory-raw",
-           Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermWrite, *node_size),
-               [&] { SendForgedVmo(node_backing->fd, *node_size, pci::kHostNodeRights); }),
+           Raw(PinRequest(0, udrv::dma::kBtiPermWrite, *node_size),
+               [&] { SendForgedVmo(node_backing->fd, *node_size, udrv::host::kHostNodeRights); }),
            Status::ACCESS_DENIED);
   }
   // Device memory (BAR 0's resource file) claimed to be a paged VMO.
@@ -210,7 +197,7 @@ void TryPins(pci::RemoteDevice& device) {
     auto bar_backing = bar->vmo.GetBacking();
     if (bar_backing) {
       Expect("pin-device-memory-raw",
-             Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermRead, udrv::PageSize()),
+             Raw(PinRequest(0, udrv::dma::kBtiPermRead, udrv::PageSize()),
                  [&] { SendForgedVmo(bar_backing->fd, bar->size, pci::kHostBarRights); }),
              Status::ACCESS_DENIED);
     }
@@ -219,15 +206,12 @@ void TryPins(pci::RemoteDevice& device) {
   const int small = ::memfd_create("rogue-small", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (small >= 0 && ::ftruncate(small, static_cast<off_t>(udrv::PageSize())) == 0) {
     Expect("pin-past-end-raw",
-           Raw(wire::Op::BTI_PIN, PinRequest(0, udrv::dma::kBtiPermRead, 16 * udrv::PageSize()),
+           Raw(PinRequest(0, udrv::dma::kBtiPermRead, 16 * udrv::PageSize()),
                [&] { SendForgedVmo(small, udrv::PageSize(), udrv::kDefaultVmoRights); }),
            Status::OUT_OF_RANGE);
   }
   if (small >= 0) ::close(small);
-  wire::Request unpin;
-  unpin.args[0] = 0;
-  unpin.args[1] = 999;
-  Expect("unpin-not-ours-raw", Raw(wire::Op::BTI_UNPIN, unpin), Status::NOT_FOUND);
+  Expect("unpin-not-ours-raw", Raw(hw::UnpinRequest{.bti = 0, .pin = 999}), Status::NOT_FOUND);
 }
 
 // The manager runs this host with --host-pinned-memory 16MiB --host-pins 64.
@@ -301,11 +285,9 @@ void TryInterruptRouting(pci::RemoteDevice& device) {
   const uint16_t address = static_cast<uint16_t>((*msi)->offset + 4);
   Expect("config-msi-address-write-library", device.WriteConfig32(address, 0xfee01000),
          Status::ACCESS_DENIED);
-  wire::Request request;
-  request.args[0] = address;
-  request.args[1] = 4;
-  request.args[2] = 0xfee01000;
-  Expect("config-msi-address-write-raw", Raw(wire::Op::WRITE_CONFIG, request), Status::ACCESS_DENIED);
+  Expect("config-msi-address-write-raw",
+         Raw(wire::WriteConfigRequest{.offset = address, .width = 4, .value = 0xfee01000}),
+         Status::ACCESS_DENIED);
   auto pm = pci::FindCapability(*config, pci::kCapPowerManagement);
   if (pm && *pm) {
     Expect("config-power-state-write", device.WriteConfig16(static_cast<uint16_t>((*pm)->offset + 4), 3),
@@ -322,7 +304,7 @@ void TryReopenedMemory() {
   const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (read_only >= 0) {
     Expect("pin-unsealed-read-only-raw",
-           RawPin(udrv::dma::kBtiPermRead, udrv::PageSize(), read_only, pci::kHostNodeRights),
+           RawPin(udrv::dma::kBtiPermRead, udrv::PageSize(), read_only, udrv::host::kHostNodeRights),
            Status::ACCESS_DENIED);
     ::close(read_only);
   }
@@ -331,7 +313,7 @@ void TryReopenedMemory() {
   const int write_only = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (write_only >= 0) {
     Expect("pin-write-only-as-read-only-raw",
-           RawPin(udrv::dma::kBtiPermRead, udrv::PageSize(), write_only, pci::kHostNodeRights),
+           RawPin(udrv::dma::kBtiPermRead, udrv::PageSize(), write_only, udrv::host::kHostNodeRights),
            Status::ACCESS_DENIED);
     ::close(write_only);
   }
@@ -361,11 +343,8 @@ void TryIommu(pci::RemoteDevice& device) {
 }
 
 void TryOtherDevice(pci::RemoteDevice& device) {
-  wire::Request request;
-  request.device = 1;
-  request.args[0] = 0;
-  request.args[1] = 4;
-  Expect("other-device-request-raw", Raw(wire::Op::READ_CONFIG, request), Status::ACCESS_DENIED);
+  Expect("other-device-request-raw", Raw(wire::ReadConfigRequest{.offset = 0, .width = 4}, {}, 1),
+         Status::ACCESS_DENIED);
   pci::SysfsPci sysfs;
   auto addresses = sysfs.List();
   if (!addresses) return;
@@ -454,10 +433,9 @@ int ForkAttack(pci::RemoteDevice& device, const sigset_t& stop) {
 // --attack no-read: requests, and never a reply read.
 int NoReadAttack(pci::RemoteDevice& device) {
   if (auto reported = device.ReportStarted({}); !reported) return 1;
-  wire::Request request;
-  request.op = static_cast<uint16_t>(wire::Op::GET_DEVICE_INFO);
+  const auto request = hw::FrameRequest(wire::GetDeviceInfoRequest{});
   int sent = 0;
-  while (sent < 100000 && wire::SendMessage(udrv::bus::kHostChannelFd, request, "flood")) ++sent;
+  while (sent < 100000 && hw::Send(udrv::host::kHostChannelFd, request, "flood")) ++sent;
   Say("sent " + std::to_string(sent) + " requests without reading");
   for (;;) ::pause();
 }
@@ -475,7 +453,7 @@ int main(int argc, char** argv) {
 
   // The library's connection owns fd 3; raw requests use the same number
   // in between its calls (one thread).
-  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(::dup(udrv::bus::kHostChannelFd)));
+  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(::dup(udrv::host::kHostChannelFd)));
   if (!device) {
     std::fprintf(stderr, "rogue: connect: %s\n", device.error().ToString().c_str());
     return 1;

@@ -1,6 +1,7 @@
 // The isolated-driver protocol (pci/isolation.h) over a socketpair: a
-// DeviceServer serving a fake device on a thread, a RemoteDevice (or a raw
-// peer speaking isolation_wire.h, for what the library would never send) on
+// host::HostServer with the PCI service serving a fake device on a thread, a
+// RemoteDevice (or a raw peer speaking host/wire.h and pci_host_messages.h,
+// for what the library would never send) on
 // the other end. Each case checks what the host gets, with which rights,
 // what the server refuses, and what the fake device and IOMMU domain saw.
 // Nothing here touches a real PCI device.
@@ -34,8 +35,9 @@
 #include "fake_config_device.h"
 #include "fake_iommu_domain.h"
 #include "forged_handle.h"
-#include "isolation_wire.h"
+#include "pci_host_messages.h"
 #include "program_dir.h"
+#include "raw_host_peer.h"
 #include "result_helpers.h"
 #include "udrv/core/interrupt.h"
 #include "udrv/core/transfer.h"
@@ -66,6 +68,11 @@ using udrv::testing::FakeDomain;
 using udrv::testing::StatusOf;
 using namespace udrv::pci;
 namespace wire = udrv::pci::wire;
+namespace hw = udrv::host::wire;
+using udrv::host::HostServer;
+using udrv::host::kHostInterruptRights;
+using udrv::host::kHostNodeRights;
+using udrv::host::HostServerOptions;
 namespace dma = udrv::dma;
 
 namespace {
@@ -188,19 +195,18 @@ DeviceNode TestNode() {
   return node;
 }
 
-// A DeviceServer over the fake device, serving on a thread, and the host's
+// A HostServer with the PCI service over the fake device, serving on a thread, and the host's
 // end of the socket (`host`), which a case gives to RemoteDevice::Connect
 // or speaks raw on (or both: `raw` is a dup of the host's end).
 class Harness {
  public:
-  explicit Harness(const std::function<void(DeviceServerOptions&)>& adjust = {}) {
+  explicit Harness(const std::function<void(HostServerOptions&)>& adjust = {}) {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
     host = UniqueFd(fds[1]);
     raw = UniqueFd(::dup(host.get()));
     REQUIRE(raw);
-    DeviceServerOptions options;
-    options.sysfs_root = "/nonexistent-sysfs";  // TEST_FILE BARs never need it
+    HostServerOptions options;
     options.on_started = [this](const Result<void>& started) {
       std::lock_guard lock(mutex_);
       started_.push_back(started);
@@ -210,7 +216,7 @@ class Harness {
       log_.emplace_back(line);
     };
     if (adjust) adjust(options);
-    server = std::make_unique<DeviceServer>(device, node, UniqueFd(fds[0]), std::move(options));
+    server = std::make_unique<HostServer>(*service, node, UniqueFd(fds[0]), std::move(options));
     thread_ = std::thread([this] {
       served_ = server->Serve();
       served_done_ = true;
@@ -263,10 +269,13 @@ class Harness {
   }
 
   FakeIsoDevice device;
+  // TEST_FILE BARs never need the sysfs root.
+  std::unique_ptr<udrv::host::HostService> service =
+      MakeHostService(device, {.sysfs_root = "/nonexistent-sysfs"});
   DeviceNode node = TestNode();
   UniqueFd host;
   UniqueFd raw;
-  std::unique_ptr<DeviceServer> server;
+  std::unique_ptr<HostServer> server;
 
  private:
   std::mutex mutex_;
@@ -279,50 +288,48 @@ class Harness {
 
 // ---- a raw peer ----
 
-wire::Request MakeRequest(wire::Op op, std::initializer_list<uint64_t> args = {}) {
-  wire::Request request;
-  request.op = static_cast<uint16_t>(op);
-  size_t i = 0;
-  for (uint64_t arg : args) request.args[i++] = arg;
-  return request;
-}
-
-void SendRequest(int fd, const wire::Request& request) {
-  REQUIRE_OK(wire::SendMessage(fd, request, "test request"));
-}
-
-wire::Reply ReceiveReply(int fd) {
-  auto reply = wire::ReceiveMessage<wire::Reply>(fd, udrv::DeadlineAfter(10s), "test reply");
-  REQUIRE_OK(reply);
-  return *reply;
-}
-
 // One request, its reply (nothing follows either).
-wire::Reply RawCall(int fd, const wire::Request& request) {
-  SendRequest(fd, request);
-  wire::Reply reply = ReceiveReply(fd);
-  CHECK(reply.op == request.op);
-  return reply;
+template <typename Request>
+Result<typename Request::Reply> RawCall(int fd, const Request& request, uint32_t device = 0) {
+  return udrv::testing::RawCall(fd, request, device, {}, 10'000'000'000);
 }
 
-Result<void> ResultOf(const wire::Reply& reply) { return wire::ReplyResult(reply); }
+template <typename T>
+Result<void> ResultOf(const Result<T>& result) {
+  if (!result) return std::unexpected(result.error());
+  return {};
+}
+
+// The text of a refusal.
+template <typename T>
+std::string ErrorText(const Result<T>& result) {
+  return result ? std::string() : result.error().what;
+}
+
+wire::ReadConfigRequest ReadConfig(uint16_t offset, uint8_t width) {
+  return {.offset = offset, .width = width};
+}
+wire::WriteConfigRequest WriteConfig(uint16_t offset, uint8_t width, uint32_t value) {
+  return {.offset = offset, .width = width, .value = value};
+}
 
 // A raw BTI_PIN: the request, then `vmo` sent with `sent_rights`; the reply,
 // then the addresses when it says OK.
 struct RawPin {
-  wire::Reply reply;
+  Result<hw::PinReply> reply;
   std::vector<uint64_t> addresses;
 };
-RawPin RawPinCall(int fd, uint64_t bti, uint64_t options, uint64_t offset, uint64_t size, Vmo vmo,
+RawPin RawPinCall(int fd, uint64_t bti, uint32_t options, uint64_t offset, uint64_t size, Vmo vmo,
                   Rights sent_rights = udrv::kRightSameRights) {
-  SendRequest(fd, MakeRequest(wire::Op::BTI_PIN, {bti, options, offset, size}));
+  REQUIRE_OK(udrv::testing::SendRawRequest(
+      fd, hw::PinRequest{.bti = bti, .options = options, .offset = offset, .size = size}));
   REQUIRE_OK(udrv::SendHandle(fd, std::move(vmo), sent_rights));
-  RawPin pin{ReceiveReply(fd), {}};
-  if (pin.reply.status == 0) {
-    pin.addresses.resize(pin.reply.values[1]);
-    REQUIRE(pin.addresses.size() <= wire::kAddressesPerMessage);
-    REQUIRE_OK(wire::Receive(fd, std::as_writable_bytes(std::span(pin.addresses)),
-                             udrv::DeadlineAfter(10s), "test pin addresses"));
+  RawPin pin{udrv::testing::ReceiveRawReply<hw::PinRequest>(fd, udrv::DeadlineAfter(10s)), {}};
+  if (pin.reply) {
+    pin.addresses.resize(pin.reply->address_count);
+    REQUIRE(pin.addresses.size() <= hw::kAddressesPerMessage);
+    REQUIRE_OK(hw::Receive(fd, std::as_writable_bytes(std::span(pin.addresses)),
+                           udrv::DeadlineAfter(10s), "test pin addresses"));
   }
   return pin;
 }
@@ -446,15 +453,15 @@ TEST_CASE("isolation: config space goes through the server, whose header check i
   const std::vector<uint8_t> before = harness.device.config;
   for (uint64_t width : {1, 2, 4}) {
     INFO("width " << width);
-    auto reply = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x04, width, 0x0007}));
+    auto reply = RawCall(harness.raw.get(), WriteConfig(0x04, static_cast<uint8_t>(width), 0x0007));
     CHECK(StatusOf(ResultOf(reply)) == "ACCESS_DENIED");
   }
-  auto bar_write = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x10, 4, 0xffffffff}));
+  auto bar_write = RawCall(harness.raw.get(), WriteConfig(0x10, 4, 0xffffffff));
   CHECK(StatusOf(ResultOf(bar_write)) == "ACCESS_DENIED");
-  auto bad_width = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x40, 3, 0}));
+  auto bad_width = RawCall(harness.raw.get(), WriteConfig(0x40, 3, 0));
   CHECK(StatusOf(ResultOf(bad_width)) == "INVALID_ARGS");
-  auto far = RawCall(harness.raw.get(), MakeRequest(wire::Op::READ_CONFIG, {0x10000, 4}));
-  CHECK(StatusOf(ResultOf(far)) == "INVALID_ARGS");
+  auto bad_read = RawCall(harness.raw.get(), ReadConfig(0, 8));
+  CHECK(StatusOf(ResultOf(bad_read)) == "INVALID_ARGS");
   CHECK(harness.device.config == before);
   CHECK(harness.device.writes.size() == 1);
   // Each refusal was logged; the connection is still good.
@@ -480,22 +487,21 @@ TEST_CASE("isolation: a request naming another device is refused, the connection
   Harness harness;
   auto device = harness.Connect();
 
-  wire::Request read = MakeRequest(wire::Op::READ_CONFIG, {0, 2});
-  read.device = 1;
-  auto refused = RawCall(harness.raw.get(), read);
+  auto refused = RawCall(harness.raw.get(), ReadConfig(0, 2), 1);
   CHECK(StatusOf(ResultOf(refused)) == "ACCESS_DENIED");
-  CHECK(Contains(wire::GetText(refused.text), "names device 1"));
-  CHECK(refused.values[0] == 0);
+  CHECK(Contains(ErrorText(refused), "names device 1"));
 
   // A pin naming another device: its VMO is taken with it, the next
   // request is read as a request.
-  wire::Request pin = MakeRequest(wire::Op::BTI_PIN, {0, dma::kBtiPermRead, 0, udrv::PageSize()});
-  pin.device = 7;
-  SendRequest(harness.raw.get(), pin);
+  REQUIRE_OK(udrv::testing::SendRawRequest(
+      harness.raw.get(),
+      hw::PinRequest{.bti = 0, .options = dma::kBtiPermRead, .offset = 0, .size = udrv::PageSize()}, 7));
   auto memory = Vmo::Create(udrv::PageSize(), "other device's pin");
   REQUIRE_OK(memory);
   REQUIRE_OK(udrv::SendHandle(harness.raw.get(), std::move(*memory)));
-  CHECK(StatusOf(ResultOf(ReceiveReply(harness.raw.get()))) == "ACCESS_DENIED");
+  CHECK(StatusOf(udrv::testing::ReceiveRawReply<hw::PinRequest>(harness.raw.get(),
+                                                                 udrv::DeadlineAfter(10s))) ==
+        "ACCESS_DENIED");
 
   CHECK(device->ReadConfig16(0).value() == kVendor);
   auto modes = device->GetInterruptModes();
@@ -690,9 +696,9 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
   const uint64_t page = udrv::PageSize();
   Harness harness;
   const int fd = harness.raw.get();
-  auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  auto got = RawCall(fd, hw::GetBtiRequest{.index = 0, .dma_limit = dma::kNoDmaLimit});
   REQUIRE_OK(ResultOf(got));
-  const uint64_t bti = got.values[0];
+  const uint64_t bti = got->bti;
   FakeDomain& domain = *harness.device.domain;
 
   SECTION("a raw pin of a memfd works: the baseline") {
@@ -734,7 +740,7 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
     // And raw.
     auto raw = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*vmo));
     CHECK(StatusOf(ResultOf(raw.reply)) == "ACCESS_DENIED");
-    CHECK(Contains(wire::GetText(raw.reply.text), "shared memory"));
+    CHECK(Contains(ErrorText(raw.reply), "shared memory"));
   }
   SECTION("a memfd sent read-only cannot be pinned for the device to write") {
     auto memory = Vmo::Create(page, "read-only");
@@ -746,7 +752,7 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
     auto pin = RawPinCall(fd, bti, dma::kBtiPermRead | dma::kBtiPermWrite, 0, page, std::move(*memory),
                           udrv::kDefaultVmoRights & ~udrv::kRightWrite);
     CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
-    CHECK(Contains(wire::GetText(pin.reply.text), "read-only"));
+    CHECK(Contains(ErrorText(pin.reply), "read-only"));
     // For the device to read it is fine, once sealed: the root bus cannot
     // add the seal through a read-only fd, and never reopens it writable.
     auto backing = memory_fd_holder->GetBacking();
@@ -767,7 +773,7 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
     auto pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*memory),
                           udrv::kDefaultVmoRights & ~udrv::kRightWrite);
     CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
-    CHECK(Contains(wire::GetText(pin.reply.text), "must come sealed"));
+    CHECK(Contains(ErrorText(pin.reply), "must come sealed"));
     auto backing = holder->GetBacking();
     REQUIRE_OK(backing);
     CHECK((::fcntl(backing->fd, F_GET_SEALS) & F_SEAL_SHRINK) == 0);  // the root bus added nothing
@@ -799,7 +805,7 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
     REQUIRE_OK(vmo);
     auto pin = RawPinCall(fd, bti, dma::kBtiPermRead, 0, page, std::move(*vmo));
     CHECK(StatusOf(ResultOf(pin.reply)) == "ACCESS_DENIED");
-    CHECK(Contains(wire::GetText(pin.reply.text), "sealed against shrinking"));
+    CHECK(Contains(ErrorText(pin.reply), "sealed against shrinking"));
     std::lock_guard lock(domain.mutex_);
     CHECK(domain.mappings.empty());
   }
@@ -817,11 +823,11 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
     CHECK(domain.mappings.empty());
   }
   SECTION("unpinning what was never pinned is NOT_FOUND; an unknown BTI is BAD_HANDLE") {
-    auto unpin = RawCall(fd, MakeRequest(wire::Op::BTI_UNPIN, {bti, 999}));
+    auto unpin = RawCall(fd, hw::UnpinRequest{.bti = bti, .pin = 999});
     CHECK(StatusOf(ResultOf(unpin)) == "NOT_FOUND");
-    auto quarantine = RawCall(fd, MakeRequest(wire::Op::BTI_QUARANTINE, {bti, 999}));
+    auto quarantine = RawCall(fd, hw::QuarantineRequest{.bti = bti, .pin = 999});
     CHECK(StatusOf(ResultOf(quarantine)) == "NOT_FOUND");
-    auto info = RawCall(fd, MakeRequest(wire::Op::BTI_INFO, {bti + 5}));
+    auto info = RawCall(fd, hw::BtiInfoRequest{.bti = bti + 5});
     CHECK(StatusOf(ResultOf(info)) == "BAD_HANDLE");
     auto memory = Vmo::Create(page, "unknown bti");
     REQUIRE_OK(memory);
@@ -829,7 +835,7 @@ TEST_CASE("isolation: the daemon pins only shared memory the host may use that w
     CHECK(StatusOf(ResultOf(pin.reply)) == "BAD_HANDLE");
   }
   // None of the refusals ended the connection.
-  auto info = RawCall(fd, MakeRequest(wire::Op::BTI_INFO, {bti}));
+  auto info = RawCall(fd, hw::BtiInfoRequest{.bti = bti});
   CHECK(StatusOf(ResultOf(info)) == "OK");
   REQUIRE_OK(harness.Finish());
 }
@@ -919,18 +925,36 @@ TEST_CASE("isolation: a malformed request ends Serve with IO_INVALID", "[isolati
   CHECK(device->ReadConfig16(0).value() == kVendor);
 
   SECTION("bad magic") {
-    wire::Request request = MakeRequest(wire::Op::READ_CONFIG, {0, 2});
-    request.magic = 0xdeadbeef;
-    SendRequest(harness.raw.get(), request);
+    auto bytes = hw::FrameRequest(ReadConfig(0, 2));
+    const uint32_t magic = 0xdeadbeef;
+    std::memcpy(bytes.data(), &magic, sizeof(magic));
+    REQUIRE_OK(hw::Send(harness.raw.get(), bytes, "bad magic"));
   }
-  SECTION("unknown op") {
-    wire::Request request;
-    request.op = wire::kLastOp + 1;
-    SendRequest(harness.raw.get(), request);
+  SECTION("the last protocol version") {
+    auto bytes = hw::FrameRequest(ReadConfig(0, 2));
+    const uint16_t version = 1;
+    std::memcpy(bytes.data() + offsetof(hw::Header, version), &version, sizeof(version));
+    REQUIRE_OK(hw::Send(harness.raw.get(), bytes, "old version"));
+  }
+  SECTION("unknown ops, generic and the service's") {
+    const uint16_t op = GENERATE(uint16_t{0}, uint16_t{hw::kLastOp + 1}, uint16_t{wire::kLastPciOp + 1});
+    REQUIRE_OK(hw::Send(harness.raw.get(), hw::Frame(op, {}), "unknown op"));
+  }
+  SECTION("a body of another op's size") {
+    // A read-config header with a write-config body.
+    const auto write = WriteConfig(0x40, 4, 0);
+    REQUIRE_OK(hw::Send(harness.raw.get(),
+                        hw::Frame(wire::ReadConfigRequest::kOp, std::as_bytes(std::span(&write, 1))),
+                        "wrong size"));
+  }
+  SECTION("a header whose size is not what follows") {
+    auto bytes = hw::FrameRequest(ReadConfig(0, 2));
+    bytes.push_back(std::byte{0});
+    REQUIRE_OK(hw::Send(harness.raw.get(), bytes, "size mismatch"));
   }
   SECTION("a short message") {
-    const uint32_t magic = wire::kMagic;
-    REQUIRE_OK(wire::Send(harness.raw.get(), std::as_bytes(std::span(&magic, 1)), "short"));
+    const uint32_t magic = hw::kMagic;
+    REQUIRE_OK(hw::Send(harness.raw.get(), std::as_bytes(std::span(&magic, 1)), "short"));
   }
   auto served = harness.Join();
   CHECK(StatusOf(served) == "IO_INVALID");
@@ -959,7 +983,7 @@ TEST_CASE("isolation: the host's start report reaches on_started", "[isolation]"
   CHECK(Contains(started[0].error().what, "edu: no DMA engine"));
   CHECK(started[0].error().object == harness.node.id);
   // A status that is no udrv status is refused, not taken for one.
-  auto odd = RawCall(harness.raw.get(), MakeRequest(wire::Op::STARTED, {uint64_t{1} << 31}));
+  auto odd = RawCall(harness.raw.get(), hw::StartedRequest{.status = 1});
   CHECK(StatusOf(ResultOf(odd)) == "INVALID_ARGS");
   CHECK(harness.started().size() == 1);
 
@@ -991,7 +1015,7 @@ TEST_CASE("isolation: the MSI, MSI-X and power management registers are the root
                                  Attempt{kPmCap + 2, 4, "PM capabilities and control"}}) {
     INFO(attempt.what);
     auto reply = RawCall(harness.raw.get(),
-                         MakeRequest(wire::Op::WRITE_CONFIG, {attempt.offset, attempt.width, 3}));
+                         WriteConfig(attempt.offset, static_cast<uint8_t>(attempt.width), 3));
     CHECK(StatusOf(ResultOf(reply)) == "ACCESS_DENIED");
   }
   CHECK(StatusOf(device->WriteConfig16(kPmCap + 4, 3)) == "ACCESS_DENIED");
@@ -1027,17 +1051,15 @@ TEST_CASE("isolation: one BTI per index, however often the host asks", "[isolati
   const int fd = harness.raw.get();
   uint64_t first = 0;
   for (int i = 0; i < 1000; ++i) {
-    auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, uint64_t{1} << 32}));
+    auto got = RawCall(fd, hw::GetBtiRequest{.index = 0, .dma_limit = uint64_t{1} << 32});
     REQUIRE_OK(ResultOf(got));
-    if (i == 0) first = got.values[0];
-    REQUIRE(got.values[0] == first);
+    if (i == 0) first = got->bti;
+    REQUIRE(got->bti == first);
   }
   CHECK(harness.device.bti_requests.size() == 1);
   // Another limit for the same index is not another BTI.
-  auto other = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, uint64_t{1} << 28}));
+  auto other = RawCall(fd, hw::GetBtiRequest{.index = 0, .dma_limit = uint64_t{1} << 28});
   CHECK(StatusOf(ResultOf(other)) == "ALREADY_EXISTS");
-  auto huge = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {uint64_t{1} << 40, 0}));
-  CHECK(StatusOf(ResultOf(huge)) == "INVALID_ARGS");  // an index past 32 bits
   CHECK(harness.device.bti_requests.size() == 1);
   REQUIRE_OK(harness.Finish());
 }
@@ -1045,14 +1067,14 @@ TEST_CASE("isolation: one BTI per index, however often the host asks", "[isolati
 TEST_CASE("isolation: a host's pins are bounded by its budget, quarantined ones included",
           "[isolation]") {
   const uint64_t page = udrv::PageSize();
-  Harness harness([&](DeviceServerOptions& options) {
+  Harness harness([&](HostServerOptions& options) {
     options.budget.max_pinned_bytes = 8 * page;
     options.budget.max_pins = 3;
   });
   const int fd = harness.raw.get();
-  auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  auto got = RawCall(fd, hw::GetBtiRequest{.index = 0, .dma_limit = dma::kNoDmaLimit});
   REQUIRE_OK(ResultOf(got));
-  const uint64_t bti = got.values[0];
+  const uint64_t bti = got->bti;
   FakeDomain& domain = *harness.device.domain;
   auto pin = [&](uint64_t offset, uint64_t size, uint64_t file_size) {
     auto memory = Vmo::Create(file_size, "budget");
@@ -1068,7 +1090,7 @@ TEST_CASE("isolation: a host's pins are bounded by its budget, quarantined ones 
     // The host never touched these pages; the root bus would populate them.
     auto big = pin(0, 64 * page, 64 * page);
     REQUIRE(StatusOf(ResultOf(big.reply)) == "NO_RESOURCES");
-    CHECK(Contains(wire::GetText(big.reply.text), "budget of 32 KiB"));
+    CHECK(Contains(ErrorText(big.reply), "budget of 32 KiB"));
     CHECK(mappings() == 0);
     auto two = pin(0, 2 * page, 2 * page);
     REQUIRE_OK(ResultOf(two.reply));
@@ -1077,7 +1099,7 @@ TEST_CASE("isolation: a host's pins are bounded by its budget, quarantined ones 
     auto one_more = pin(0, page, page);
     CHECK(StatusOf(ResultOf(one_more.reply)) == "NO_RESOURCES");
     // Unpinning gives it back.
-    REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::BTI_UNPIN, {bti, two.reply.values[0]}))));
+    REQUIRE_OK(ResultOf(RawCall(fd, hw::UnpinRequest{.bti = bti, .pin = two.reply->pin})));
     REQUIRE_OK(ResultOf(pin(0, 2 * page, 2 * page).reply));
   }
   SECTION("the pin count, and quarantined pins count until released") {
@@ -1085,16 +1107,16 @@ TEST_CASE("isolation: a host's pins are bounded by its budget, quarantined ones 
     for (int i = 0; i < 3; ++i) {
       auto made = pin(0, page, page);
       REQUIRE_OK(ResultOf(made.reply));
-      ids.push_back(made.reply.values[0]);
+      ids.push_back(made.reply->pin);
     }
     auto fourth = pin(0, page, page);
     REQUIRE(StatusOf(ResultOf(fourth.reply)) == "NO_RESOURCES");
-    CHECK(Contains(wire::GetText(fourth.reply.text), "budget of 3 pins"));
+    CHECK(Contains(ErrorText(fourth.reply), "budget of 3 pins"));
     // Quarantined: still mapped, still charged.
-    REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::BTI_QUARANTINE, {bti, ids[0]}))));
+    REQUIRE_OK(ResultOf(RawCall(fd, hw::QuarantineRequest{.bti = bti, .pin = ids[0]})));
     CHECK(mappings() == 3);
     CHECK(StatusOf(ResultOf(pin(0, page, page).reply)) == "NO_RESOURCES");
-    REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::BTI_RELEASE_QUARANTINE, {bti}))));
+    REQUIRE_OK(ResultOf(RawCall(fd, hw::ReleaseQuarantineRequest{.bti = bti})));
     CHECK(mappings() == 2);
     REQUIRE_OK(ResultOf(pin(0, page, page).reply));
   }
@@ -1106,13 +1128,13 @@ TEST_CASE("isolation: a host's pins are bounded by its budget, quarantined ones 
 }
 
 TEST_CASE("isolation: a host that does not read its replies is disconnected", "[isolation]") {
-  Harness harness([](DeviceServerOptions& options) { options.reply_timeout = 200'000'000; });
+  Harness harness([](HostServerOptions& options) { options.reply_timeout = 200'000'000; });
   // Requests, and no read of a single reply: the host's receive queue fills
   // and the root bus's send would block.
-  const wire::Request request = MakeRequest(wire::Op::GET_DEVICE_INFO);
+  const auto request = hw::FrameRequest(wire::GetDeviceInfoRequest{});
   std::thread flood([&] {
     for (int i = 0; i < 2000; ++i) {
-      if (!wire::SendMessage(harness.raw.get(), request, "flood")) return;
+      if (!hw::Send(harness.raw.get(), request, "flood")) return;
     }
   });
   const bool ended = harness.JoinWithin(20s);
@@ -1132,8 +1154,8 @@ TEST_CASE("isolation: Serve ends when the host ends, even while its socket lives
   // here) says it ended.
   UniqueFd host_ended(::eventfd(0, EFD_CLOEXEC));
   REQUIRE(host_ended);
-  Harness harness([&](DeviceServerOptions& options) { options.host_ended_fd = host_ended.get(); });
-  auto reply = RawCall(harness.raw.get(), MakeRequest(wire::Op::READ_CONFIG, {0, 2}));
+  Harness harness([&](HostServerOptions& options) { options.host_ended_fd = host_ended.get(); });
+  auto reply = RawCall(harness.raw.get(), ReadConfig(0, 2));
   REQUIRE_OK(ResultOf(reply));
   const uint64_t one = 1;
   REQUIRE(::write(host_ended.get(), &one, sizeof(one)) == sizeof(one));
@@ -1165,15 +1187,18 @@ TEST_CASE("isolation: what the host says reaches the daemon's log escaped", "[is
   UniqueFd write_only(::open(("/proc/self/fd/" + std::to_string(backing->fd)).c_str(),
                              O_WRONLY | O_CLOEXEC));
   REQUIRE(write_only);
-  auto got = RawCall(harness.raw.get(), MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  auto got = RawCall(harness.raw.get(), hw::GetBtiRequest{.index = 0, .dma_limit = dma::kNoDmaLimit});
   REQUIRE_OK(ResultOf(got));
-  SendRequest(harness.raw.get(),
-              MakeRequest(wire::Op::BTI_PIN, {got.values[0], dma::kBtiPermRead, 0, udrv::PageSize()}));
+  REQUIRE_OK(udrv::testing::SendRawRequest(
+      harness.raw.get(),
+      hw::PinRequest{.bti = got->bti, .options = dma::kBtiPermRead, .offset = 0, .size = udrv::PageSize()}));
   REQUIRE(udrv::testing::SendForgedVmo(harness.raw.get(), write_only.get(), udrv::PageSize(),
                                        udrv::kRightRead | udrv::kRightMap | udrv::kRightInspect |
                                            udrv::kRightTransfer,
                                        "x\x1b[2J\nudrv: forged"));
-  CHECK(StatusOf(ResultOf(ReceiveReply(harness.raw.get()))) == "ACCESS_DENIED");
+  CHECK(StatusOf(udrv::testing::ReceiveRawReply<hw::PinRequest>(harness.raw.get(),
+                                                                 udrv::DeadlineAfter(10s))) ==
+        "ACCESS_DENIED");
   auto log = harness.log();
   CHECK(std::count_if(log.begin(), log.end(), [](const std::string& l) {
           return Contains(l, "refused pin") && Contains(l, "x\\e[2J\\nudrv: forged");
@@ -1412,35 +1437,30 @@ TEST_CASE("isolated runner: a host's words reach the log escaped", "[isolation][
   CHECK(Contains(log.Text(), "failed to start in driver host pid"));
 }
 
-TEST_CASE("isolation: arguments that do not fit are refused, never cut", "[isolation]") {
+TEST_CASE("isolation: values are typed to their width; what is none of them is refused",
+          "[isolation]") {
   Harness harness;
   const int fd = harness.raw.get();
-  const uint64_t past32 = (uint64_t{1} << 32) | 1;  // cut to 32 bits, it would be 1
-  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::SET_INTERRUPT_MODE, {99, 1})))) ==
+  // Every field has its value's width (a 32-bit vector, count, index or pin
+  // option cannot carry more), and a request of any other size ends the
+  // connection (the malformed-request case). What the width allows but the
+  // value is none of is refused, never cut or taken for another.
+  CHECK(StatusOf(ResultOf(RawCall(fd, wire::SetInterruptModeRequest{.mode = 99, .count = 1}))) ==
         "INVALID_ARGS");
-  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::SET_INTERRUPT_MODE,
-                                                  {static_cast<uint64_t>(InterruptMode::MSI), past32})))) ==
+  CHECK(StatusOf(ResultOf(RawCall(fd, wire::SetInterruptModeRequest{.mode = 2, .count = 1}))) ==
         "INVALID_ARGS");
   CHECK(harness.device.mode_calls.empty());
-  REQUIRE_OK(ResultOf(RawCall(fd, MakeRequest(wire::Op::SET_INTERRUPT_MODE,
-                                              {static_cast<uint64_t>(InterruptMode::MSI), 1}))));
-  // Vector 2^32 is not vector 0.
-  auto map = RawCall(fd, MakeRequest(wire::Op::MAP_INTERRUPT, {uint64_t{1} << 32}));
-  CHECK(StatusOf(ResultOf(map)) == "INVALID_ARGS");
-  CHECK(harness.device.interrupts.empty());
-  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::ACK_INTERRUPT, {uint64_t{1} << 32})))) ==
-        "INVALID_ARGS");
-  CHECK(harness.device.acks == 0);
-  CHECK(StatusOf(ResultOf(RawCall(fd, MakeRequest(wire::Op::GET_BTI, {uint64_t{1} << 32, 0})))) ==
-        "INVALID_ARGS");
-  CHECK(harness.device.bti_requests.empty());
-  // Pin options past 32 bits: refused before anything is pinned.
-  auto got = RawCall(fd, MakeRequest(wire::Op::GET_BTI, {0, dma::kNoDmaLimit}));
+  CHECK(StatusOf(ResultOf(RawCall(fd, wire::SetBusMasteringRequest{.enable = 2}))) == "INVALID_ARGS");
+  CHECK(StatusOf(ResultOf(RawCall(fd, hw::StartedRequest{.status = 5}))) == "INVALID_ARGS");
+  CHECK(harness.started().empty());
+  CHECK(StatusOf(ResultOf(RawCall(fd, ReadConfig(0, 3)))) == "INVALID_ARGS");
+  // Pin options are the device's access, nothing else.
+  auto got = RawCall(fd, hw::GetBtiRequest{.index = 0, .dma_limit = dma::kNoDmaLimit});
   REQUIRE_OK(ResultOf(got));
   auto memory = Vmo::Create(udrv::PageSize(), "options");
   REQUIRE_OK(memory);
-  auto pin = RawPinCall(fd, got.values[0], (uint64_t{1} << 32) | dma::kBtiPermRead, 0,
-                        udrv::PageSize(), std::move(*memory));
+  auto pin = RawPinCall(fd, got->bti, 0x80000000u | dma::kBtiPermRead, 0, udrv::PageSize(),
+                        std::move(*memory));
   CHECK(StatusOf(ResultOf(pin.reply)) == "INVALID_ARGS");
   {
     std::lock_guard lock(harness.device.domain->mutex_);
@@ -1452,7 +1472,7 @@ TEST_CASE("isolation: arguments that do not fit are refused, never cut", "[isola
 TEST_CASE("isolation: a host's refused requests cannot flood the log", "[isolation]") {
   Harness harness;
   for (int i = 0; i < 500; ++i) {
-    auto reply = RawCall(harness.raw.get(), MakeRequest(wire::Op::WRITE_CONFIG, {0x04, 2, 0}));
+    auto reply = RawCall(harness.raw.get(), WriteConfig(0x04, 2, 0));
     REQUIRE(StatusOf(ResultOf(reply)) == "ACCESS_DENIED");  // every one is still answered
   }
   const auto log = harness.log();

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <string>
 
-#include "udrv/bus/host_process.h"
+#include "udrv/host/host_process.h"
 #include "udrv/core/result.h"
 #include "udrv/pci/isolation.h"
 
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  auto device = udrv::pci::RemoteDevice::Connect(udrv::UniqueFd(udrv::bus::kHostChannelFd));
+  auto device = udrv::pci::RemoteDevice::Connect(udrv::UniqueFd(udrv::host::kHostChannelFd));
   if (!device) {
     std::fprintf(stderr, "isolation-test-host: %s\n", device.error().ToString().c_str());
     return 1;

@@ -30,7 +30,7 @@
 #include <string>
 #include <string_view>
 
-#include "udrv/bus/host_process.h"
+#include "udrv/host/host_process.h"
 #include "udrv/drivers/registry.h"
 #include "udrv/pci/isolation.h"
 #include "udrv/pci/pci_bus.h"
@@ -86,13 +86,13 @@ Result<void> CheckUnprivileged() {
 Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
   if (auto unprivileged = CheckUnprivileged(); !unprivileged) return unprivileged;
   struct stat channel{};
-  if (::fstat(bus::kHostChannelFd, &channel) != 0 || !S_ISSOCK(channel.st_mode)) {
+  if (::fstat(udrv::host::kHostChannelFd, &channel) != 0 || !S_ISSOCK(channel.st_mode)) {
     return Fail(Status::BAD_STATE,
-                "fd " + std::to_string(bus::kHostChannelFd) +
+                "fd " + std::to_string(udrv::host::kHostChannelFd) +
                     " is not a socket to the root bus: driver hosts are started by "
                     "udrv-driver-manager --isolated, not by hand");
   }
-  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(bus::kHostChannelFd));
+  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(udrv::host::kHostChannelFd));
   if (!device) return std::unexpected(device.error());
   const bus::DeviceNode& node = (*device)->node();
   Say("connected: " + node.id + " over the root bus (" + std::string((*device)->route()) +

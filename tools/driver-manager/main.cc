@@ -68,7 +68,7 @@ struct Settings {
   std::string host_program;  // empty: udrv-driver-host beside this program
   uint32_t host_uid = 61000;
   uint32_t restarts = 1;
-  pci::HostBudget budget;
+  udrv::host::HostBudget budget;
   std::vector<std::string> host_arguments;
   bool until_signal = false;
   std::vector<std::string> driver_option_assignments;  // as typed, passed on to hosts

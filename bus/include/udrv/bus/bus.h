@@ -42,6 +42,8 @@ struct ReleaseStep {
   std::string detail;  // what was seen, or the error's text
 };
 std::string_view OutcomeName(ReleaseStep::Outcome outcome);
+// A step DONE with `done_detail`, or FAILED with the error's text.
+ReleaseStep StepOf(std::string name, const Result<void>& result, std::string done_detail = {});
 
 struct ReleaseReport {
   std::vector<ReleaseStep> steps;

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "result_helpers.h"
-#include "udrv/bus/host_process.h"
+#include "udrv/host/host_process.h"
 #include "udrv/core/time.h"
 #include "udrv/core/unique_fd.h"
 
@@ -36,8 +36,8 @@ using udrv::DeadlineAfter;
 using udrv::Now;
 using udrv::Status;
 using udrv::UniqueFd;
-using udrv::bus::HostProcess;
-using udrv::bus::HostProcessOptions;
+using udrv::host::HostProcess;
+using udrv::host::HostProcessOptions;
 using udrv::testing::StatusOf;
 using namespace std::chrono_literals;
 

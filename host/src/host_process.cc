@@ -1,4 +1,4 @@
-#include "udrv/bus/host_process.h"
+#include "udrv/host/host_process.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -16,7 +16,7 @@
 #include <cstring>
 #include <utility>
 
-namespace udrv::bus {
+namespace udrv::host {
 namespace {
 
 // The host's whole environment: no LD_PRELOAD, locale or daemon secrets
@@ -471,4 +471,4 @@ Result<ExitStatus> HostProcess::Terminate(Duration grace) {
   return Wait(kInfinite);
 }
 
-}  // namespace udrv::bus
+}  // namespace udrv::host

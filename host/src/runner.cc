@@ -1,76 +1,21 @@
-#include "udrv/pci/isolated_runner.h"
+#include "udrv/host/runner.h"
 
 #include <signal.h>
 #include <sys/socket.h>
 
 #include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 
-#include "udrv/bus/host_process.h"
 #include "udrv/core/text.h"
-#include "udrv/pci/isolation.h"
-#include "udrv/pci/pci_bus.h"
+#include "udrv/host/host_process.h"
 
-namespace udrv::pci {
+namespace udrv::host {
 
 namespace {
-
-// The IOMMU groups that have a driver host, and which node each host serves.
-class GroupClaims {
- public:
-  // Claims `group` for `node_id`: ALREADY_BOUND naming the group and the
-  // node whose host has it.
-  Result<void> Claim(uint32_t group, const std::string& node_id) {
-    std::lock_guard lock(mutex_);
-    auto [it, claimed] = holders_.emplace(group, node_id);
-    if (claimed) return {};
-    return Fail(Status::ALREADY_BOUND,
-                "IOMMU group " + std::to_string(group) + " already has a driver host (for " +
-                    it->second +
-                    "): the devices of a group share one IOVA space, so hosts of their own "
-                    "could DMA into each other's memory; isolated drivers take one device per "
-                    "IOMMU group",
-                node_id);
-  }
-  void Release(uint32_t group) {
-    std::lock_guard lock(mutex_);
-    holders_.erase(group);
-  }
-
- private:
-  std::mutex mutex_;
-  std::map<uint32_t, std::string> holders_;
-};
-
-// Held by a host's supervisor for as long as it serves the group.
-class GroupClaim {
- public:
-  GroupClaim() = default;
-  GroupClaim(std::shared_ptr<GroupClaims> claims, uint32_t group)
-      : claims_(std::move(claims)), group_(group) {}
-  GroupClaim(GroupClaim&& other) noexcept
-      : claims_(std::move(other.claims_)), group_(other.group_) {}
-  GroupClaim& operator=(GroupClaim&& other) noexcept {
-    if (this != &other) {
-      if (claims_) claims_->Release(group_);
-      claims_ = std::move(other.claims_);
-      group_ = other.group_;
-    }
-    return *this;
-  }
-  ~GroupClaim() {
-    if (claims_) claims_->Release(group_);
-  }
-
- private:
-  std::shared_ptr<GroupClaims> claims_;
-  uint32_t group_ = 0;
-};
 
 // The uid and gid of the n-th host: first_uid + n, refused (not wrapped)
 // past 0xfffffffe.
@@ -90,14 +35,13 @@ Result<uid_t> HostUid(uid_t first_uid, uint32_t n, const std::string& node_id) {
 // One driver's host, and the thread that serves and restarts it.
 class HostSupervisor final : public bus::DriverInstance {
  public:
-  HostSupervisor(std::shared_ptr<const IsolatedRunnerOptions> options, Device& device,
-                 bus::DeviceNode node, std::string driver, uid_t uid, GroupClaim group)
+  HostSupervisor(std::shared_ptr<const RunnerOptions> options, std::unique_ptr<HostService> service,
+                 bus::DeviceNode node, std::string driver, uid_t uid)
       : options_(std::move(options)),
-        device_(device),
+        service_(std::move(service)),
         node_(std::move(node)),
         driver_(std::move(driver)),
-        uid_(uid),
-        group_(std::move(group)) {}
+        uid_(uid) {}
 
   ~HostSupervisor() override { (void)Stop(); }
 
@@ -156,7 +100,7 @@ class HostSupervisor final : public bus::DriverInstance {
       std::vector<std::string> arguments = {"--driver", driver_, "--node", node_.id};
       arguments.insert(arguments.end(), options_->host_arguments.begin(),
                        options_->host_arguments.end());
-      auto host = bus::HostProcess::Launch({.program = options_->host_program,
+      auto host = HostProcess::Launch({.program = options_->host_program,
                                             .arguments = std::move(arguments),
                                             .uid = uid_,
                                             .gid = static_cast<gid_t>(uid_),
@@ -177,8 +121,7 @@ class HostSupervisor final : public bus::DriverInstance {
         if (stopping_) (void)host->Signal(SIGTERM);
       }
 
-      DeviceServerOptions server_options;
-      server_options.sysfs_root = options_->sysfs_root;
+      HostServerOptions server_options;
       server_options.log = options_->log;
       server_options.budget = options_->budget;
       server_options.host_ended_fd = host->pidfd();
@@ -191,7 +134,7 @@ class HostSupervisor final : public bus::DriverInstance {
         if (!first_start_) first_start_ = outcome;
         cv_.notify_all();
       };
-      DeviceServer server(device_, node_, std::move(ours), std::move(server_options));
+      HostServer server(*service_, node_, std::move(ours), std::move(server_options));
       const Result<void> served = server.Serve();
 
       {
@@ -252,26 +195,25 @@ class HostSupervisor final : public bus::DriverInstance {
     cv_.notify_all();
   }
 
-  const std::shared_ptr<const IsolatedRunnerOptions> options_;
-  Device& device_;
+  const std::shared_ptr<const RunnerOptions> options_;
+  const std::unique_ptr<HostService> service_;
   const bus::DeviceNode node_;
   const std::string driver_;
   const uid_t uid_;
-  const GroupClaim group_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
   std::optional<Result<void>> first_start_;  // guarded by mutex_
   bool stopping_ = false;                     // guarded by mutex_
   // The host being served; only signalled through here, under mutex_.
-  bus::HostProcess* current_ = nullptr;
+  HostProcess* current_ = nullptr;
   Result<void> stop_result_;  // written by the thread before it ends
   std::thread thread_;
 };
 
 }  // namespace
 
-Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
+Result<bus::DriverRunner> MakeIsolatedRunner(RunnerOptions options, ServiceFactory make_service) {
   if (options.host_program.empty()) {
     return Fail(Status::INVALID_ARGS, "isolated runner: no driver host program");
   }
@@ -281,29 +223,20 @@ Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
                     ": driver hosts never run as root (0) or as (uid_t)-1, which set*id reads as "
                     "\"no change\"; give them uids of their own");
   }
-  auto shared = std::make_shared<const IsolatedRunnerOptions>(std::move(options));
+  auto shared = std::make_shared<const RunnerOptions>(std::move(options));
   auto next_host = std::make_shared<uint32_t>(0);
-  auto claims = std::make_shared<GroupClaims>();
-  return [shared, next_host, claims](const bus::Driver& driver, bus::DriverContext& context)
-             -> Result<std::unique_ptr<bus::DriverInstance>> {
-    auto device = context.GetProtocol<Device>();
-    if (!device) return std::unexpected(device.error());
+  return [shared, next_host, make_service = std::move(make_service)](
+             const bus::Driver& driver,
+             bus::DriverContext& context) -> Result<std::unique_ptr<bus::DriverInstance>> {
+    UDRV_TRY_ASSIGN(std::unique_ptr<HostService> service, make_service(context));
     const bus::DeviceNode& node = context.node();
-    GroupClaim claim;
-    if (auto group = node.properties.FindNumber(kPropIommuGroup)) {
-      if (auto claimed = claims->Claim(*group, node.id); !claimed) {
-        return std::unexpected(claimed.error());
-      }
-      claim = GroupClaim(claims, *group);
-    }
-    auto uid = HostUid(shared->first_uid, *next_host, node.id);
-    if (!uid) return std::unexpected(uid.error());
+    UDRV_TRY_ASSIGN(const uid_t uid, HostUid(shared->first_uid, *next_host, node.id));
     ++*next_host;
-    auto supervisor = std::make_unique<HostSupervisor>(shared, **device, node, driver.name, *uid,
-                                                       std::move(claim));
-    if (auto started = supervisor->Start(); !started) return std::unexpected(started.error());
+    auto supervisor =
+        std::make_unique<HostSupervisor>(shared, std::move(service), node, driver.name, uid);
+    UDRV_TRY(supervisor->Start());
     return std::unique_ptr<bus::DriverInstance>(std::move(supervisor));
   };
 }
 
-}  // namespace udrv::pci
+}  // namespace udrv::host

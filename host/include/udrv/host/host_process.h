@@ -39,7 +39,7 @@
 #include "udrv/core/time.h"
 #include "udrv/core/unique_fd.h"
 
-namespace udrv::bus {
+namespace udrv::host {
 
 // Where the host finds its channel socket.
 inline constexpr int kHostChannelFd = 3;
@@ -123,4 +123,4 @@ class HostProcess {
   bool lost_ = false;
 };
 
-}  // namespace udrv::bus
+}  // namespace udrv::host
