@@ -237,6 +237,8 @@ Result<Vmo> BuildVmo(const HandleMessage& message, UniqueFd fd, Rights rights,
   description.route = static_cast<PhysicalRoute>(message.route);
   description.cache_policy = static_cast<CachePolicy>(message.cache_policy);
   description.name = message.name;
+  // Only a VMO whose fd reaches its region alone is sent (SendHandle).
+  description.reach = FdReach::REGION_ONLY;
   auto vmo = Vmo::FromDescription(std::move(fd), description, rights);
   if (!vmo) return Wrap(std::move(vmo.error()), "receive vmo");
   return vmo;
@@ -277,6 +279,16 @@ Result<void> SendHandle(int socket_fd, Vmo&& vmo, Rights sent_rights) {
   auto backing = sending.GetBacking();
   if (!backing) return Wrap(std::move(backing.error()), "send vmo");
   const std::string object = "vmo '" + description->name + "'";
+  // The route that made a physical VMO said whether its fd reaches more
+  // than the region (a VFIO device fd reaches the whole device): such an fd
+  // stays in this process, whatever the handle's rights.
+  if (description->kind == VmoKind::PHYSICAL && description->reach != FdReach::REGION_ONLY) {
+    return Fail(Status::ACCESS_DENIED,
+                "send vmo: its fd reaches more than its region (route " +
+                    std::string(PhysicalRouteName(description->route)) +
+                    "), so it never leaves the process that made it",
+                object);
+  }
 
   HandleMessage message;
   message.type = static_cast<uint16_t>(ObjectType::VMO);

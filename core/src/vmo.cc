@@ -221,6 +221,7 @@ VmoObject::VmoObject(Params params)
       size_(params.size),
       fd_offset_(params.fd_offset),
       route_(params.route),
+      reach_(params.reach),
       name_(std::move(params.name)),
       copy_window_(params.copy_window),
       cache_policy_(params.cache_policy) {}
@@ -308,7 +309,7 @@ Result<Vmo> Vmo::Create(uint64_t size, std::string name) {
 }
 
 Result<Vmo> Vmo::CreatePhysical(UniqueFd fd, uint64_t offset, uint64_t size, PhysicalRoute route,
-                                std::string name) {
+                                std::string name, FdReach reach) {
   if (!fd.is_valid())
     return Fail(Status::BAD_HANDLE, "create physical VMO: invalid fd", Quoted(name));
   if (!IsValidRoute(route)) {
@@ -328,6 +329,7 @@ Result<Vmo> Vmo::CreatePhysical(UniqueFd fd, uint64_t offset, uint64_t size, Phy
   params.size = size;
   params.fd_offset = offset;
   params.route = route;
+  params.reach = reach;
   params.cache_policy = natural;
   params.name = std::move(name);
   return Vmo(std::make_shared<VmoObject>(std::move(params)), rights);
@@ -469,6 +471,7 @@ Result<Vmo> Vmo::FromDescription(UniqueFd fd, const Description& description, Ri
       }
       params.fd_offset = description.offset;
       params.route = description.route;
+      params.reach = description.reach;
       break;
     }
     default:
@@ -485,8 +488,9 @@ Result<Vmo::Description> Vmo::Describe() const {
   auto vmo = Check(kRightInspect, "describe");
   if (!vmo) return std::unexpected(vmo.error());
   const VmoObject& object = **vmo;
-  return Description{object.kind(),  object.size(),         object.fd_offset(),
-                     object.route(), object.cache_policy(), object.name()};
+  return Description{object.kind(),         object.size(),  object.fd_offset(),
+                     object.route(),        object.cache_policy(), object.name(),
+                     object.reach()};
 }
 
 Result<void> Vmo::Read(std::span<std::byte> out, uint64_t offset) const {

@@ -24,6 +24,7 @@ class VmoObject {
     uint64_t size = 0;
     uint64_t fd_offset = 0;  // where VMO byte 0 sits in fd
     PhysicalRoute route = PhysicalRoute::TEST_FILE;
+    FdReach reach = FdReach::BEYOND_REGION;
     CachePolicy cache_policy = CachePolicy::CACHED;
     std::string name;
     // Contiguous only: a mapping of the whole huge page that Read and Write
@@ -42,6 +43,7 @@ class VmoObject {
   uint64_t size() const { return size_; }
   uint64_t fd_offset() const { return fd_offset_; }
   PhysicalRoute route() const { return route_; }
+  FdReach reach() const { return reach_; }
   const std::string& name() const { return name_; }
   std::byte* copy_window() const { return copy_window_; }
 
@@ -69,6 +71,7 @@ class VmoObject {
   const uint64_t size_;
   const uint64_t fd_offset_;
   const PhysicalRoute route_;
+  const FdReach reach_;
   const std::string name_;
   std::byte* const copy_window_;
 

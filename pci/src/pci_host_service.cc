@@ -352,12 +352,10 @@ class PciHostService final : public host::HostService {
   // only.
   Result<Vmo> HostBarVmo(uint32_t index, Vmo vmo) {
     UDRV_TRY_ASSIGN(const Vmo::Description description, vmo.Describe());
-    if (description.route == PhysicalRoute::TEST_FILE ||
-        description.route == PhysicalRoute::SYSFS_RESOURCE) {
-      return vmo;
-    }
-    // The route's fd reaches more than the BAR (a VFIO device fd reaches
-    // the whole device): hand out the BAR's resource file instead.
+    // The route that made the VMO says whether its fd reaches more than
+    // the BAR (a VFIO device fd reaches the whole device): then the host
+    // gets the BAR's resource file instead.
+    if (description.reach == FdReach::REGION_ONLY) return vmo;
     UDRV_TRY_ASSIGN(const pci::DeviceInfo info, device_.GetDeviceInfo());
     const BarInfo* bar_info = info.FindBar(index);
     if (bar_info == nullptr) {

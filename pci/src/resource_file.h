@@ -44,7 +44,8 @@ inline Result<Vmo> OpenResourceVmo(int device_dir_fd, const BarInfo& bar, bool w
   return Vmo::CreatePhysical(
       std::move(fd), 0, bar.size,
       write_combining ? PhysicalRoute::SYSFS_RESOURCE_WC : PhysicalRoute::SYSFS_RESOURCE,
-      object + " BAR " + std::to_string(bar.index) + (write_combining ? " (write-combining)" : ""));
+      object + " BAR " + std::to_string(bar.index) + (write_combining ? " (write-combining)" : ""),
+      FdReach::REGION_ONLY);
 }
 
 }  // namespace udrv::pci::internal

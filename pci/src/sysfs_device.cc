@@ -137,7 +137,7 @@ Result<Bar> SysfsDevice::OpenMemoryBar(const BarInfo& info, bool write_combining
   auto vmo = Vmo::CreatePhysical(
       std::move(fd), 0, RoundUpToPage(info.size),
       write_combining ? PhysicalRoute::SYSFS_RESOURCE_WC : PhysicalRoute::SYSFS_RESOURCE,
-      address().ToString() + " " + file);
+      address().ToString() + " " + file, FdReach::REGION_ONLY);  // that BAR only
   if (!vmo) return Wrap(vmo.error(), what);
   Bar bar;
   bar.index = info.index;

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -193,13 +194,14 @@ TEST_CASE("transfer: a VMO sent without WRITE is read-only to the kernel too", "
 
 TEST_CASE("transfer: a physical VMO keeps its route, offset and cache policy", "[transfer]") {
   const size_t page = udrv::PageSize();
-  // An ordinary file stands in for a device's memory region.
+  // An ordinary file stands in for a device's memory region, one that its
+  // route says reaches nothing else (as a sysfs resource file).
   UniqueFd file(memfd_create("fake-bar", MFD_CLOEXEC));
   REQUIRE(file);
   REQUIRE(ftruncate(file.get(), static_cast<off_t>(3 * page)) == 0);
   UniqueFd file_view(dup(file.get()));
-  auto bar =
-      Vmo::CreatePhysical(std::move(file), page, page, udrv::PhysicalRoute::TEST_FILE, "bar0");
+  auto bar = Vmo::CreatePhysical(std::move(file), page, page, udrv::PhysicalRoute::TEST_FILE, "bar0",
+                                 udrv::FdReach::REGION_ONLY);
   REQUIRE_OK(bar);
   auto sockets = MakeSocketPair();
 
@@ -225,6 +227,27 @@ TEST_CASE("transfer: a physical VMO keeps its route, offset and cache policy", "
   uint32_t value = 0;
   REQUIRE(pread(file_view.get(), &value, sizeof(value), static_cast<off_t>(page + 8)) == 4);
   CHECK(value == 0xfeedf00d);
+}
+
+TEST_CASE("transfer: a physical VMO whose route says its fd reaches more never leaves", "[transfer]") {
+  const size_t page = udrv::PageSize();
+  // The default, and what a VFIO region is: its fd reaches the whole device.
+  for (auto route : {udrv::PhysicalRoute::TEST_FILE, udrv::PhysicalRoute::VFIO_REGION,
+                     udrv::PhysicalRoute::SYSFS_RESOURCE}) {
+    UniqueFd file(memfd_create("device-fd", MFD_CLOEXEC));
+    REQUIRE(file);
+    REQUIRE(ftruncate(file.get(), static_cast<off_t>(page)) == 0);
+    auto region = Vmo::CreatePhysical(std::move(file), 0, page, route, "region");
+    REQUIRE_OK(region);
+    CHECK(region->Describe()->reach == udrv::FdReach::BEYOND_REGION);
+    auto sockets = MakeSocketPair();
+    auto refused = udrv::SendHandle(sockets.parent.get(), std::move(*region));
+    CHECK(StatusOf(refused) == "ACCESS_DENIED");
+    CHECK(refused.error().what.find("reaches more than its region") != std::string::npos);
+    // Nothing went: the peer has no message to read.
+    pollfd pfd{sockets.child.get(), POLLIN, 0};
+    CHECK(poll(&pfd, 1, 0) == 0);
+  }
 }
 
 TEST_CASE("transfer: a virtual interrupt triggered in one process wakes the other", "[transfer]") {

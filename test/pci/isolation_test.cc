@@ -131,7 +131,8 @@ class FakeIsoDevice final : public udrv::testing::FakeConfigDevice {
     bar.size = kBarSize;
     bar.mappable = {{0, kBarSize}};
     auto vmo = Vmo::CreatePhysical(UniqueFd(::dup(bar_file.get())), 0, kBarSize,
-                                   udrv::PhysicalRoute::TEST_FILE, "fake BAR 0");
+                                   udrv::PhysicalRoute::TEST_FILE, "fake BAR 0",
+                                   udrv::FdReach::REGION_ONLY);
     if (!vmo) return std::unexpected(vmo.error());
     bar.vmo = std::move(*vmo);
     return bar;

@@ -56,6 +56,14 @@ enum class PhysicalRoute : uint32_t {
   TEST_FILE = 5,        // an ordinary file standing in for device memory in tests: CACHED
 };
 std::string_view PhysicalRouteName(PhysicalRoute route);
+
+// What a physical VMO's fd reaches besides the VMO's region. The route that
+// makes the VMO says, since only it knows its fd; SendHandle sends a
+// physical VMO to another process only when it is REGION_ONLY.
+enum class FdReach : uint32_t {
+  BEYOND_REGION = 0,  // e.g. a VFIO device fd (the whole device), /dev/mem, a UIO device
+  REGION_ONLY = 1,    // e.g. a sysfs resourceN file: that BAR and nothing else
+};
 // The cache policies `route` can honour.
 CachePolicySet PhysicalRoutePolicies(PhysicalRoute route);
 
@@ -75,8 +83,11 @@ class Vmo : public Handle<Vmo, VmoObject> {
   // A device region the caller already reaches through `fd` (a root bus does
   // this; drivers receive the VMO). `offset` and `size` must be page aligned,
   // size non-zero. The initial cache policy is the route's natural one.
+  // `reach` is what else `fd` reaches: whether the VMO may leave this
+  // process.
   static Result<Vmo> CreatePhysical(UniqueFd fd, uint64_t offset, uint64_t size,
-                                    PhysicalRoute route, std::string name);
+                                    PhysicalRoute route, std::string name,
+                                    FdReach reach = FdReach::BEYOND_REGION);
 
   // One huge page of at least `size` bytes, from the smallest hugetlb pool
   // that fits. NO_RESOURCES names the pool (nr_hugepages) when it has no free page.
@@ -91,6 +102,7 @@ class Vmo : public Handle<Vmo, VmoObject> {
     PhysicalRoute route = PhysicalRoute::TEST_FILE;
     CachePolicy cache_policy = CachePolicy::CACHED;
     std::string name;
+    FdReach reach = FdReach::BEYOND_REGION;  // physical: what else the fd reaches
   };
   static Result<Vmo> FromDescription(UniqueFd fd, const Description& description, Rights rights);
   Result<Description> Describe() const;  // needs INSPECT

@@ -11,7 +11,7 @@
 //     and power management registers (the service refuses them itself,
 //     whatever the host's library says);
 //   - BARs: a VMO whose fd reaches that BAR and nothing else — the one the
-//     route made when its route says the fd may travel, else the BAR's
+//     route made when the route says so (FdReach::REGION_ONLY), else the BAR's
 //     sysfs resource file (never the VFIO device fd, which would give the
 //     whole device). A BAR holding the MSI-X table or PBA is refused: the
 //     host could rewrite where the device's interrupts go;
