@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <span>
 
 #include "fake_config_device.h"
@@ -70,7 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   udrv::host::HostServerOptions options;
   options.reply_timeout = 100'000'000;  // replies nobody reads fill the socket: not for long
   udrv::host::HostServer server(*service, node, udrv::UniqueFd(fds[0]), std::move(options));
-  (void)server.Serve();
+  // Whatever ended the connection says what it was; after the reclaim no
+  // pin is left.
+  const udrv::Result<void> served = server.Serve();
+  if (!served && served.error().what.empty()) std::abort();
   (void)server.Reclaim();
+  if (server.live_pins() != 0) std::abort();
   return 0;
 }
