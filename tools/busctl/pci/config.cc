@@ -8,6 +8,7 @@
 
 #include "capabilities.h"
 #include "commands.h"
+#include "config_report.h"
 #include "pci/module.h"
 #include "output.h"
 #include "pci_format.h"
@@ -65,48 +66,80 @@ std::string CapabilityText(const CapabilityReport& report) {
   return text;
 }
 
-int RunConfig(const GlobalOptions& options, const ConfigArguments& arguments) {
-  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
-  Json document = NewDocument("config");
-  document["device"] = address.ToString();
+// Reads the function and its config space once and walks its capabilities;
+// the pci.ids lookup only when `with_names` (text).
+Result<ConfigReport> GatherConfig(const GlobalOptions& options, const pci::Address& address,
+                                  bool with_names) {
   pci::SysfsPci sysfs(options.sysfs_root);
   auto info = sysfs.Read(address);
-  if (!info) return ReportError(options, "config", info.error(), std::move(document));
+  if (!info) return std::unexpected(info.error());
   Skipped skipped;
   auto config = ReadConfigNoting(sysfs, address, skipped);
-  if (!config) return ReportError(options, "config", config.error(), std::move(document));
+  if (!config) return std::unexpected(config.error());
   CapabilityWalk walk = WalkCapabilities(*config, *info);
   // A capability pointer past the 64 bytes an unprivileged reader gets is
   // what `skipped` already says, not a defect of the device.
   if (walk.error && walk.error->status == Status::OUT_OF_RANGE && !skipped.empty()) {
     walk.error.reset();
   }
-
-  if (options.json) {
-    document["size"] = uint64_t{config->size()};
-    std::string bytes;
-    for (const uint8_t byte : config->bytes()) bytes += HexId(byte, 2);
-    document["bytes"] = std::move(bytes);
-    Json capabilities = Json::array();
-    for (const CapabilityReport& report : walk.reports) capabilities.push_back(CapabilityToJson(report));
-    document["capabilities"] = std::move(capabilities);
-    document["capability_error"] = walk.error ? ErrorToJson(*walk.error) : Json();
-    document["skipped"] = skipped.ToJson(options);
-    PrintDocument(document);
-    return kExitOk;
+  std::optional<pci::Names> names;
+  if (with_names) {
+    auto created = pci::Names::Create(options.pci_ids);
+    if (!created) return std::unexpected(created.error());
+    names = std::move(*created);
   }
+  return ConfigReport{std::move(*info), std::move(*config), std::move(walk), std::move(skipped),
+                      std::move(names)};
+}
 
-  auto names = pci::Names::Create(options.pci_ids);
-  if (!names) return ReportError(options, "config", names.error());
+Json ConfigDocument(const pci::Address& address) {
+  Json document = NewDocument("config");
+  document["device"] = address.ToString();
+  return document;
+}
+
+void RenderConfigJson(const GlobalOptions& options, const pci::Address& address,
+                      const ConfigReport& report) {
+  Json document = ConfigDocument(address);
+  document["size"] = uint64_t{report.config.size()};
+  std::string bytes;
+  for (const uint8_t byte : report.config.bytes()) bytes += HexId(byte, 2);
+  document["bytes"] = std::move(bytes);
+  Json capabilities = Json::array();
+  for (const CapabilityReport& capability : report.walk.reports) {
+    capabilities.push_back(CapabilityToJson(capability));
+  }
+  document["capabilities"] = std::move(capabilities);
+  document["capability_error"] = report.walk.error ? ErrorToJson(*report.walk.error) : Json();
+  document["skipped"] = report.skipped.ToJson(options);
+  PrintDocument(document);
+}
+
+void RenderConfigText(const GlobalOptions& options, const ConfigArguments& arguments,
+                      const ConfigReport& report) {
+  const pci::ConfigSpace& config = report.config;
   // lspci -x shows the standard header: 64 bytes, 128 for a CardBus bridge.
-  const size_t header = (config->Read8(pci::kConfigHeaderType).value_or(0) & 0x7f) == 2 ? 128 : 64;
-  const size_t length = arguments.all ? config->size() : std::min(header, config->size());
-  std::string text = SummaryLine(*info, *names, arguments.numeric) + "\n" +
-                     HexDump(*config, length) + "\n";
-  for (const CapabilityReport& report : walk.reports) text += CapabilityText(report);
-  if (walk.error) text += "\tCapabilities: <" + Printable(walk.error->ToString()) + ">\n";
+  const size_t header = (config.Read8(pci::kConfigHeaderType).value_or(0) & 0x7f) == 2 ? 128 : 64;
+  const size_t length = arguments.all ? config.size() : std::min(header, config.size());
+  std::string text = SummaryLine(report.info, *report.names, arguments.numeric) + "\n" +
+                     HexDump(config, length) + "\n";
+  for (const CapabilityReport& capability : report.walk.reports) text += CapabilityText(capability);
+  if (report.walk.error) {
+    text += "\tCapabilities: <" + Printable(report.walk.error->ToString()) + ">\n";
+  }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("config", options);
+  report.skipped.Print("config", options);
+}
+
+int RunConfig(const GlobalOptions& options, const ConfigArguments& arguments) {
+  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
+  auto report = GatherConfig(options, address, !options.json);
+  if (!report) return ReportError(options, "config", report.error(), ConfigDocument(address));
+  if (options.json) {
+    RenderConfigJson(options, address, *report);
+  } else {
+    RenderConfigText(options, arguments, *report);
+  }
   return kExitOk;
 }
 
