@@ -18,6 +18,7 @@
 #include "pci_format.h"
 #include "privilege.h"
 #include "select.h"
+#include "show_report.h"
 #include "udrv/core/text.h"
 #include "udrv/pci/bind.h"
 #include "udrv/pci/names.h"
@@ -46,25 +47,6 @@ std::string SizeText(uint64_t size) {
   }
   return " [size=" + std::to_string(static_cast<unsigned>(size)) + kSuffixes[unit] + "]";
 }
-
-// One way to reach a BAR (device.h): the sysfs and UIO routes map
-// resourceN (uncached) and, for prefetchable BARs, resourceN_wc
-// (write-combining); VFIO maps its BAR region, uncached only.
-struct Route {
-  std::string route;  // "sysfs", "uio", "vfio" (pci::Device::route())
-  std::optional<std::string> file;
-  std::optional<uint32_t> region;
-  std::string cache_policy;  // the CachePolicy MapMmio takes through it
-  bool mappable = false;     // MapMmio can map it (VFIO can still read and write a region)
-  std::optional<std::string> why_not;  // why it is not usable now
-};
-
-struct BarReport {
-  const pci::BarInfo* bar;
-  bool enabled = false;  // the command register decodes its space
-  std::string text;      // lspci's "Region N: ..." line, without the tab
-  std::vector<Route> routes;
-};
 
 // `no_group`: why VFIO cannot have the function at all (no IOMMU group), if so.
 std::vector<Route> RoutesOf(const pci::BarInfo& bar, const pci::DeviceInfo& info,
@@ -124,7 +106,7 @@ std::vector<Route> RoutesOf(const pci::BarInfo& bar, const pci::DeviceInfo& info
 // when the command register does not decode its space.
 BarReport DescribeBar(const pci::BarInfo& bar, const pci::ConfigSpace& config, uint16_t command,
                       size_t bar_count) {
-  BarReport report{&bar, false, "Region " + std::to_string(bar.index) + ": ", {}};
+  BarReport report{bar, false, "Region " + std::to_string(bar.index) + ": ", {}};
   const uint16_t register_offset = static_cast<uint16_t>(pci::kConfigBar0 + 4 * bar.index);
   const uint32_t lower = config.Read32(register_offset).value_or(0);
   uint32_t upper = 0;
@@ -218,20 +200,20 @@ Json RouteToJson(const Route& route) {
   return json;
 }
 
-int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
-  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
-  Json document = NewDocument("show");
+// Reads the function and its config space once, and asks VFIO's question
+// of its IOMMU group.
+Result<ShowReport> GatherShow(const GlobalOptions& options, const pci::Address& address) {
   pci::SysfsPci sysfs(options.sysfs_root);
   auto info = sysfs.Read(address);
-  if (!info) return ReportError(options, "show", info.error(), std::move(document));
+  if (!info) return std::unexpected(info.error());
   if (info->iommu_group_error) {
     info->iommu_group_error = NameReplayedFiles(options, *info->iommu_group_error);
   }
   auto names = pci::Names::Create(options.pci_ids);
-  if (!names) return ReportError(options, "show", names.error(), std::move(document));
+  if (!names) return std::unexpected(names.error());
   Skipped skipped;
   auto config = ReadConfigNoting(sysfs, address, skipped);
-  if (!config) return ReportError(options, "show", config.error(), std::move(document));
+  if (!config) return std::unexpected(config.error());
 
   const uint16_t command = config->Read16(pci::kConfigCommand).value_or(0);
   const uint8_t header_type = config->Read8(pci::kConfigHeaderType).value_or(0) & 0x7f;
@@ -275,6 +257,10 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
     bars.push_back(std::move(report));
   }
   const uint16_t rom_register = header_type == 1 ? 0x38 : pci::kConfigExpansionRom;
+  std::optional<std::string> rom_line;
+  if (info->expansion_rom && header_type != 2) {
+    rom_line = DescribeRom(*info->expansion_rom, *config, command, rom_register);
+  }
   std::optional<std::string> group_type;
   if (info->iommu_group) {
     group_type = ReadOptionalAttribute(options.sysfs_root + "/kernel/iommu_groups/" +
@@ -282,114 +268,140 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
                                        skipped);
   }
 
-  if (options.json) {
-    document["function"] = FunctionToJson(*info, *names);
-    document["driver_override"] = info->driver_override ? Json(*info->driver_override) : Json();
-    document["header_type"] = uint32_t{header_type};
-    Json interrupts = Json::object();
-    interrupts["pin"] = pin >= 1 && pin <= 4 ? Json(std::string(1, static_cast<char>('A' + pin - 1)))
-                                              : Json();
-    interrupts["irq"] = info->irq != 0 ? Json(info->irq) : Json();
-    interrupts["msi_vectors"] = msi_vectors ? Json(*msi_vectors) : Json();
-    interrupts["msix_vectors"] = msix_vectors ? Json(*msix_vectors) : Json();
-    document["interrupts"] = std::move(interrupts);
-    Json bar_list = Json::array();
-    for (const BarReport& report : bars) {
-      Json bar = Json::object();
-      bar["index"] = report.bar->index;
-      bar["type"] = report.bar->is_io ? "io" : "memory";
-      bar["address"] = report.bar->address;
-      bar["size"] = report.bar->size;
-      bar["is_64bit"] = report.bar->is_64bit;
-      bar["prefetchable"] = report.bar->is_prefetchable;
-      bar["enabled"] = report.enabled;
-      Json routes = Json::array();
-      for (const Route& route : report.routes) routes.push_back(RouteToJson(route));
-      bar["routes"] = std::move(routes);
-      bar_list.push_back(std::move(bar));
-    }
-    document["bars"] = std::move(bar_list);
-    if (info->expansion_rom) {
-      Json rom = Json::object();
-      rom["address"] = info->expansion_rom->address;
-      rom["size"] = info->expansion_rom->size;
-      document["expansion_rom"] = std::move(rom);
-    } else {
-      document["expansion_rom"] = Json();
-    }
-    Json iommu = Json::object();
-    iommu["group"] = info->iommu_group ? Json(*info->iommu_group) : Json();
-    iommu["type"] = group_type ? Json(*group_type) : Json();
-    iommu["viable"] = viability ? Json(viability->viable) : Json();
-    Json members = Json::array();
-    Json blockers = Json::array();
-    if (viability) {
-      for (const auto& [member, driver] : viability->members) {
-        Json entry = Json::object();
-        entry["address"] = member.ToString();
-        entry["driver"] = driver.empty() ? Json() : Json(driver);
-        members.push_back(std::move(entry));
-      }
-      for (const std::string& blocker : viability->blockers) blockers.push_back(blocker);
-    }
-    iommu["members"] = std::move(members);
-    iommu["blockers"] = std::move(blockers);
-    iommu["why_none"] = viability ? Json() : Json(viability.error().what);
-    document["iommu"] = std::move(iommu);
-    document["skipped"] = skipped.ToJson(options);
-    PrintDocument(document);
-    return kExitOk;
-  }
+  return ShowReport{address,          std::move(*info),       std::move(*names),
+                    header_type,      pin,                    msi_vectors,
+                    msix_vectors,     std::move(bars),        std::move(rom_line),
+                    std::move(group_type), std::move(viability), std::move(no_group),
+                    std::move(skipped)};
+}
 
-  std::string text = SummaryLine(*info, *names, arguments.numeric) + "\n";
-  text += "\tSubsystem IDs: " + HexId(info->subsystem_vendor_id, 4) + ":" +
-          HexId(info->subsystem_id, 4) + "\n";
-  if (pin != 0 || info->irq != 0) {
+void RenderShowJson(const GlobalOptions& options, const ShowReport& report) {
+  const pci::DeviceInfo& info = report.info;
+  const uint8_t pin = report.interrupt_pin;
+  Json document = NewDocument("show");
+  document["function"] = FunctionToJson(info, report.names);
+  document["driver_override"] = info.driver_override ? Json(*info.driver_override) : Json();
+  document["header_type"] = uint32_t{report.header_type};
+  Json interrupts = Json::object();
+  interrupts["pin"] = pin >= 1 && pin <= 4 ? Json(std::string(1, static_cast<char>('A' + pin - 1)))
+                                            : Json();
+  interrupts["irq"] = info.irq != 0 ? Json(info.irq) : Json();
+  interrupts["msi_vectors"] = report.msi_vectors ? Json(*report.msi_vectors) : Json();
+  interrupts["msix_vectors"] = report.msix_vectors ? Json(*report.msix_vectors) : Json();
+  document["interrupts"] = std::move(interrupts);
+  Json bar_list = Json::array();
+  for (const BarReport& bar_report : report.bars) {
+    Json bar = Json::object();
+    bar["index"] = bar_report.bar.index;
+    bar["type"] = bar_report.bar.is_io ? "io" : "memory";
+    bar["address"] = bar_report.bar.address;
+    bar["size"] = bar_report.bar.size;
+    bar["is_64bit"] = bar_report.bar.is_64bit;
+    bar["prefetchable"] = bar_report.bar.is_prefetchable;
+    bar["enabled"] = bar_report.enabled;
+    Json routes = Json::array();
+    for (const Route& route : bar_report.routes) routes.push_back(RouteToJson(route));
+    bar["routes"] = std::move(routes);
+    bar_list.push_back(std::move(bar));
+  }
+  document["bars"] = std::move(bar_list);
+  if (info.expansion_rom) {
+    Json rom = Json::object();
+    rom["address"] = info.expansion_rom->address;
+    rom["size"] = info.expansion_rom->size;
+    document["expansion_rom"] = std::move(rom);
+  } else {
+    document["expansion_rom"] = Json();
+  }
+  Json iommu = Json::object();
+  iommu["group"] = info.iommu_group ? Json(*info.iommu_group) : Json();
+  iommu["type"] = report.group_type ? Json(*report.group_type) : Json();
+  iommu["viable"] = report.viability ? Json(report.viability->viable) : Json();
+  Json members = Json::array();
+  Json blockers = Json::array();
+  if (report.viability) {
+    for (const auto& [member, driver] : report.viability->members) {
+      Json entry = Json::object();
+      entry["address"] = member.ToString();
+      entry["driver"] = driver.empty() ? Json() : Json(driver);
+      members.push_back(std::move(entry));
+    }
+    for (const std::string& blocker : report.viability->blockers) blockers.push_back(blocker);
+  }
+  iommu["members"] = std::move(members);
+  iommu["blockers"] = std::move(blockers);
+  iommu["why_none"] = report.viability ? Json() : Json(report.viability.error().what);
+  document["iommu"] = std::move(iommu);
+  document["skipped"] = report.skipped.ToJson(options);
+  PrintDocument(document);
+}
+
+
+void RenderShowText(const GlobalOptions& options, const ShowArguments& arguments,
+                    const ShowReport& report) {
+  const pci::DeviceInfo& info = report.info;
+  const uint8_t pin = report.interrupt_pin;
+  std::string text = SummaryLine(info, report.names, arguments.numeric) + "\n";
+  text += "\tSubsystem IDs: " + HexId(info.subsystem_vendor_id, 4) + ":" +
+          HexId(info.subsystem_id, 4) + "\n";
+  if (pin != 0 || info.irq != 0) {
     text += "\tInterrupt: pin " + std::string(1, pin != 0 ? static_cast<char>('A' + pin - 1) : '?') +
-            " routed to IRQ " + std::to_string(info->irq) + "\n";
+            " routed to IRQ " + std::to_string(info.irq) + "\n";
   }
-  if (info->numa_node >= 0) text += "\tNUMA node: " + std::to_string(info->numa_node) + "\n";
-  if (info->iommu_group) text += "\tIOMMU group: " + std::to_string(*info->iommu_group) + "\n";
-  if (info->iommu_group_error) {
-    text += "\tIOMMU group: unreadable: " + Printable(info->iommu_group_error->ToString()) + "\n";
+  if (info.numa_node >= 0) text += "\tNUMA node: " + std::to_string(info.numa_node) + "\n";
+  if (info.iommu_group) text += "\tIOMMU group: " + std::to_string(*info.iommu_group) + "\n";
+  if (info.iommu_group_error) {
+    text += "\tIOMMU group: unreadable: " + Printable(info.iommu_group_error->ToString()) + "\n";
   }
-  for (const BarReport& report : bars) {
-    text += "\t" + report.text + "\n";
-    if (report.routes.empty()) {
+  for (const BarReport& bar : report.bars) {
+    text += "\t" + bar.text + "\n";
+    if (bar.routes.empty()) {
       text += "\t\tRoutes: none map I/O ports; the routes give the port range\n";
       continue;
     }
-    for (const Route& route : report.routes) text += "\t\tRoute: " + RouteText(route) + "\n";
+    for (const Route& route : bar.routes) text += "\t\tRoute: " + RouteText(route) + "\n";
   }
-  if (info->expansion_rom && header_type != 2) {
-    text += "\t" + DescribeRom(*info->expansion_rom, *config, command, rom_register) + "\n";
-  }
-  if (info->driver) text += "\tKernel driver in use: " + Printable(*info->driver) + "\n";
-  text += "\tDriver override: " + Printable(info->driver_override.value_or("none")) + "\n";
-  text += "\tParent bridge: " + (info->parent_bridge ? info->parent_bridge->ToString() : "none (root bus)") + "\n";
+  if (report.rom_line) text += "\t" + *report.rom_line + "\n";
+  if (info.driver) text += "\tKernel driver in use: " + Printable(*info.driver) + "\n";
+  text += "\tDriver override: " + Printable(info.driver_override.value_or("none")) + "\n";
+  text += "\tParent bridge: " +
+          (info.parent_bridge ? info.parent_bridge->ToString() : "none (root bus)") + "\n";
   auto count = [](const std::optional<uint32_t>& vectors) {
     return vectors ? std::to_string(*vectors) : std::string("unknown");
   };
   text += "\tInterrupt modes: INTx " +
           (pin != 0 ? std::string("pin ") + static_cast<char>('A' + pin - 1) : std::string("none")) +
-          ", MSI vectors " + count(msi_vectors) + ", MSI-X vectors " + count(msix_vectors) + "\n";
-  if (!viability) {
-    text += "\tVFIO: " + Printable(*no_group) + "\n";
+          ", MSI vectors " + count(report.msi_vectors) +
+          ", MSI-X vectors " + count(report.msix_vectors) + "\n";
+  if (!report.viability) {
+    text += "\tVFIO: " + Printable(*report.no_group) + "\n";
   } else {
-    text += "\tIOMMU group " + std::to_string(viability->group) +
-            (group_type ? " (" + Printable(*group_type) + ")" : std::string()) + ": " +
-            (viability->viable ? "viable for vfio-pci" : "not viable for vfio-pci") + "\n";
-    for (const auto& [member, driver] : viability->members) {
+    text += "\tIOMMU group " + std::to_string(report.viability->group) +
+            (report.group_type ? " (" + Printable(*report.group_type) + ")" : std::string()) +
+            ": " +
+            (report.viability->viable ? "viable for vfio-pci" : "not viable for vfio-pci") + "\n";
+    for (const auto& [member, driver] : report.viability->members) {
       text += "\t\t" + member.ToString() + " " +
               (driver.empty() ? "no driver" : Printable(driver)) +
-              (member == address ? " (this function)" : "") + "\n";
+              (member == report.address ? " (this function)" : "") + "\n";
     }
-    for (const std::string& blocker : viability->blockers) {
+    for (const std::string& blocker : report.viability->blockers) {
       text += "\t\tblocked by " + Printable(blocker) + "\n";
     }
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("show", options);
+  report.skipped.Print("show", options);
+}
+
+int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
+  const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
+  auto report = GatherShow(options, address);
+  if (!report) return ReportError(options, "show", report.error());
+  if (options.json) {
+    RenderShowJson(options, *report);
+  } else {
+    RenderShowText(options, arguments, *report);
+  }
   return kExitOk;
 }
 
