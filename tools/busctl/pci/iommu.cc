@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "iommu_report.h"
 #include "pci/module.h"
 #include "output.h"
 #include "pci_format.h"
@@ -28,25 +29,6 @@
 namespace udrv::busctl {
 
 namespace {
-
-struct Region {
-  uint64_t start = 0;
-  uint64_t last = 0;
-  std::string type;  // "msi", "direct", "direct-relaxable", "reserved", "sw-msi"
-};
-
-struct Member {
-  std::string name;  // "0000:00:1f.2", or a platform device's sysfs name
-  std::optional<std::string> driver;
-};
-
-struct Group {
-  uint32_t number = 0;
-  std::optional<std::string> type;  // "DMA", "DMA-FQ", "identity", ...; absent before Linux 5.11
-  std::vector<Member> members;
-  std::optional<std::vector<Region>> reserved;  // nullopt: no reserved_regions file
-  std::vector<std::pair<uint64_t, uint64_t>> usable;  // [start, last]
-};
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   DIR* dir = ::opendir(path.c_str());
@@ -147,20 +129,20 @@ std::string LimitText(rlim_t value) {
   return text;
 }
 
-int RunIommu(const GlobalOptions& options) {
-  Json document = NewDocument("iommu");
-  Skipped skipped;
+// Reads the tree once; the device nodes only when it is this machine's.
+Result<IommuReport> GatherIommu(const GlobalOptions& options) {
+  IommuReport report;
+  Skipped& skipped = report.skipped;
   const std::string root = options.sysfs_root;
   if (::access(root.c_str(), X_OK) != 0) {
-    return ReportError(options, "iommu", FailErrno(errno, "read the sysfs tree", root).error(),
-                       std::move(document));
+    return std::unexpected(FailErrno(errno, "read the sysfs tree", root).error());
   }
 
   // IOMMU units (dmar0, smmu3.0x...): /sys/class/iommu. None: no IOMMU.
-  std::vector<std::string> units;
-  if (auto names = ListDirectory(root + "/class/iommu")) units = std::move(*names);
+  report.units_directory = root + "/class/iommu";
+  if (auto names = ListDirectory(report.units_directory)) report.units = std::move(*names);
 
-  std::vector<Group> groups;
+  std::vector<Group>& groups = report.groups;
   const std::string groups_dir = root + "/kernel/iommu_groups";
   if (auto names = ListDirectory(groups_dir)) {
     for (const std::string& name : *names) {
@@ -177,7 +159,7 @@ int RunIommu(const GlobalOptions& options) {
         }
       }
       auto regions = ReadReservedRegions(dir + "/reserved_regions");
-      if (!regions) return ReportError(options, "iommu", regions.error(), std::move(document));
+      if (!regions) return std::unexpected(regions.error());
       if (*regions) {
         group.usable = UsableRanges(**regions);
         group.reserved = std::move(*regions);
@@ -188,93 +170,96 @@ int RunIommu(const GlobalOptions& options) {
               [](const Group& a, const Group& b) { return a.number < b.number; });
   }
 
-  rlimit memlock{};
-  ::getrlimit(RLIMIT_MEMLOCK, &memlock);
+  ::getrlimit(RLIMIT_MEMLOCK, &report.memlock);
 
   // "Y"/"N". A loaded vfio without the parameter was built without
   // CONFIG_VFIO_NOIOMMU: the mode is off for good.
-  const std::string vfio_module = root + "/module/vfio";
-  const std::string noiommu_file = vfio_module + "/parameters/enable_unsafe_noiommu_mode";
+  report.vfio_module = root + "/module/vfio";
+  const std::string noiommu_file = report.vfio_module + "/parameters/enable_unsafe_noiommu_mode";
   const std::optional<std::string> parameter = ReadOptionalAttribute(noiommu_file, skipped);
-  const bool vfio_loaded = ::access(vfio_module.c_str(), F_OK) == 0;
-  std::optional<bool> noiommu;
+  report.vfio_loaded = ::access(report.vfio_module.c_str(), F_OK) == 0;
+  report.noiommu_parameter = parameter.has_value();
   if (parameter) {
-    noiommu = *parameter == "Y";
-  } else if (vfio_loaded) {
-    noiommu = false;
+    report.noiommu = *parameter == "Y";
+  } else if (report.vfio_loaded) {
+    report.noiommu = false;
   }
 
   // Device nodes are the running machine's: only meaningful for its own /sys.
-  const bool live = options.sysfs_root == "/sys";
-  std::optional<bool> vfio_node, iommufd_node;
-  if (live) {
-    vfio_node = ::access("/dev/vfio/vfio", F_OK) == 0;
-    iommufd_node = ::access("/dev/iommu", F_OK) == 0;
+  if (options.sysfs_root == "/sys") {
+    report.vfio_node = ::access("/dev/vfio/vfio", F_OK) == 0;
+    report.iommufd_node = ::access("/dev/iommu", F_OK) == 0;
   } else {
     skipped.Add("/dev/vfio/vfio and /dev/iommu",
                 options.from.empty() ? "the sysfs tree read (" + root + ") is not this machine's /sys"
                                      : "replaying the snapshot " + options.from);
   }
+  return report;
+}
 
-  if (options.json) {
-    Json unit_list = Json::array();
-    for (const std::string& unit : units) unit_list.push_back(unit);
-    document["iommus"] = std::move(unit_list);
-    Json group_list = Json::array();
-    for (const Group& group : groups) {
-      Json json = Json::object();
-      json["group"] = group.number;
-      json["type"] = group.type ? Json(*group.type) : Json();
-      Json members = Json::array();
-      for (const Member& member : group.members) {
-        Json entry = Json::object();
-        // arm64 groups hold platform devices too.
-        entry["bus"] = pci::Address::Parse(member.name) ? pci::kBusName : "platform";
-        entry["device"] = member.name;
-        entry["driver"] = member.driver ? Json(*member.driver) : Json();
-        members.push_back(std::move(entry));
-      }
-      json["members"] = std::move(members);
-      if (group.reserved) {
-        Json reserved = Json::array();
-        for (const Region& region : *group.reserved) {
-          Json entry = RangeToJson(region.start, region.last);
-          entry["type"] = region.type;
-          reserved.push_back(std::move(entry));
-        }
-        json["reserved_regions"] = std::move(reserved);
-        Json usable = Json::array();
-        for (const auto& [start, last] : group.usable) usable.push_back(RangeToJson(start, last));
-        json["usable_iova"] = std::move(usable);
-      } else {
-        json["reserved_regions"] = Json();
-        json["usable_iova"] = Json();
-      }
-      group_list.push_back(std::move(json));
+void RenderIommuJson(const GlobalOptions& options, const IommuReport& report) {
+  Json document = NewDocument("iommu");
+  Json unit_list = Json::array();
+  for (const std::string& unit : report.units) unit_list.push_back(unit);
+  document["iommus"] = std::move(unit_list);
+  Json group_list = Json::array();
+  for (const Group& group : report.groups) {
+    Json json = Json::object();
+    json["group"] = group.number;
+    json["type"] = group.type ? Json(*group.type) : Json();
+    Json members = Json::array();
+    for (const Member& member : group.members) {
+      Json entry = Json::object();
+      // arm64 groups hold platform devices too.
+      entry["bus"] = pci::Address::Parse(member.name) ? pci::kBusName : "platform";
+      entry["device"] = member.name;
+      entry["driver"] = member.driver ? Json(*member.driver) : Json();
+      members.push_back(std::move(entry));
     }
-    document["groups"] = std::move(group_list);
-    Json limit = Json::object();
-    limit["soft"] = LimitToJson(memlock.rlim_cur);
-    limit["hard"] = LimitToJson(memlock.rlim_max);
-    document["memlock"] = std::move(limit);
-    document["noiommu_mode"] = noiommu ? Json(*noiommu) : Json();
-    document["dev_vfio_vfio"] = vfio_node ? Json(*vfio_node) : Json();
-    document["dev_iommu"] = iommufd_node ? Json(*iommufd_node) : Json();
-    document["skipped"] = skipped.ToJson(options);
-    PrintDocument(document);
-    return kExitOk;
+    json["members"] = std::move(members);
+    if (group.reserved) {
+      Json reserved = Json::array();
+      for (const Region& region : *group.reserved) {
+        Json entry = RangeToJson(region.start, region.last);
+        entry["type"] = region.type;
+        reserved.push_back(std::move(entry));
+      }
+      json["reserved_regions"] = std::move(reserved);
+      Json usable = Json::array();
+      for (const auto& [start, last] : group.usable) usable.push_back(RangeToJson(start, last));
+      json["usable_iova"] = std::move(usable);
+    } else {
+      json["reserved_regions"] = Json();
+      json["usable_iova"] = Json();
+    }
+    group_list.push_back(std::move(json));
   }
+  document["groups"] = std::move(group_list);
+  Json limit = Json::object();
+  limit["soft"] = LimitToJson(report.memlock.rlim_cur);
+  limit["hard"] = LimitToJson(report.memlock.rlim_max);
+  document["memlock"] = std::move(limit);
+  document["noiommu_mode"] = report.noiommu ? Json(*report.noiommu) : Json();
+  document["dev_vfio_vfio"] = report.vfio_node ? Json(*report.vfio_node) : Json();
+  document["dev_iommu"] = report.iommufd_node ? Json(*report.iommufd_node) : Json();
+  document["skipped"] = report.skipped.ToJson(options);
+  PrintDocument(document);
+}
 
+
+void RenderIommuText(const GlobalOptions& options, const IommuReport& report) {
   std::string text = "IOMMU units: ";
-  if (units.empty()) {
-    text += "none (" + Printable(NameReplayedFiles(options, root + "/class/iommu")) +
+  if (report.units.empty()) {
+    text += "none (" + Printable(NameReplayedFiles(options, report.units_directory)) +
             " is empty or missing: no IOMMU, or it is off)\n";
   } else {
-    for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + Printable(units[i]);
+    for (size_t i = 0; i < report.units.size(); ++i) {
+      text += (i ? ", " : "") + Printable(report.units[i]);
+    }
     text += "\n";
   }
-  text += "IOMMU groups: " + std::to_string(groups.size()) + "\n";
-  for (const Group& group : groups) {
+  text += "IOMMU groups: " + std::to_string(report.groups.size()) + "\n";
+  for (const Group& group : report.groups) {
     text += "group " + std::to_string(group.number) + " (" +
             Printable(group.type.value_or("type unknown")) + "):";
     for (const Member& member : group.members) {
@@ -295,23 +280,34 @@ int RunIommu(const GlobalOptions& options) {
       text += "\tusable IOVA " + Hex64(start) + "-" + Hex64(last) + "\n";
     }
   }
-  text += "RLIMIT_MEMLOCK: soft " + LimitText(memlock.rlim_cur) + ", hard " +
-          LimitText(memlock.rlim_max) + "\n";
+  text += "RLIMIT_MEMLOCK: soft " + LimitText(report.memlock.rlim_cur) + ", hard " +
+          LimitText(report.memlock.rlim_max) + "\n";
   text += "VFIO no-IOMMU mode: ";
-  if (parameter) {
-    text += *noiommu ? "on (enable_unsafe_noiommu_mode=Y)\n" : "off\n";
-  } else if (vfio_loaded) {
+  if (report.noiommu_parameter) {
+    text += *report.noiommu ? "on (enable_unsafe_noiommu_mode=Y)\n" : "off\n";
+  } else if (report.vfio_loaded) {
     text += "off (vfio was built without CONFIG_VFIO_NOIOMMU)\n";
   } else {
     text += "unknown (vfio is not loaded: no " +
-            Printable(NameReplayedFiles(options, vfio_module)) + ")\n";
+            Printable(NameReplayedFiles(options, report.vfio_module)) + ")\n";
   }
-  if (live) {
-    text += std::string("/dev/vfio/vfio: ") + (*vfio_node ? "present" : "absent") + "\n";
-    text += std::string("/dev/iommu: ") + (*iommufd_node ? "present" : "absent") + "\n";
+  if (report.vfio_node) {
+    text += std::string("/dev/vfio/vfio: ") + (*report.vfio_node ? "present" : "absent") + "\n";
+    text += std::string("/dev/iommu: ") + (*report.iommufd_node ? "present" : "absent") + "\n";
   }
   std::fwrite(text.data(), 1, text.size(), stdout);
-  skipped.Print("iommu", options);
+  report.skipped.Print("iommu", options);
+}
+
+
+int RunIommu(const GlobalOptions& options) {
+  auto report = GatherIommu(options);
+  if (!report) return ReportError(options, "iommu", report.error());
+  if (options.json) {
+    RenderIommuJson(options, *report);
+  } else {
+    RenderIommuText(options, *report);
+  }
   return kExitOk;
 }
 
