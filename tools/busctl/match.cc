@@ -9,6 +9,7 @@
 #include <string>
 
 #include "commands.h"
+#include "match_report.h"
 #include "output.h"
 #include "udrv/bus/driver_manager.h"
 #include "udrv/bus/root_bus.h"
@@ -57,51 +58,70 @@ std::string RulesOf(const std::string& driver) {
   return {};
 }
 
-int RunMatch(const GlobalOptions& options, const MatchArguments& arguments) {
-  auto matches = MatchEveryNode(options);
-  if (!matches) return ReportError(options, "match", matches.error());
-  const bus::NodeMatch* match = FindNode(*matches, arguments.id);
+// Asks the driver manager once and keeps what both renderers print.
+Result<MatchReport> GatherMatch(const GlobalOptions& options, const MatchArguments& arguments) {
+  UDRV_TRY_ASSIGN(auto matches, MatchEveryNode(options));
+  const bus::NodeMatch* match = FindNode(matches, arguments.id);
   if (match == nullptr) {
-    return ReportError(options, "match",
-                       Fail(Status::NOT_FOUND, "no such node on the root bus", arguments.id)
-                           .error());
+    return Fail(Status::NOT_FOUND, "no such node on the root bus", arguments.id);
   }
   const bus::DeviceNode& node = match->node;
-  if (options.json) {
-    Json document = NewDocument("match");
-    Json properties = Json::object();
-    for (const auto& [key, value] : node.properties.entries()) {
-      properties[key] = bus::FormatPropertyValue(value);
-    }
-    document["node"] = {{"id", node.id},
-                        {"bus", node.bus},
-                        {"parent", node.parent.empty() ? Json() : Json(node.parent)},
-                        {"properties", std::move(properties)}};
-    document["driver"] = match->driver ? Json(*match->driver) : Json();
-    Json candidates = Json::array();
-    for (const bus::DriverMatch& candidate : match->candidates) {
-      candidates.push_back({{"driver", candidate.driver},
-                            {"matched", candidate.evaluation.matched},
-                            {"binds", match->driver == candidate.driver},
-                            {"rules", RulesOf(candidate.driver)},
-                            {"verdict", bus::ExplainDriverMatch(*match, candidate)}});
-    }
-    document["candidates"] = std::move(candidates);
-    PrintDocument(document);
-    return kExitOk;
-  }
-  std::printf("node %s (bus %s, parent %s)\n", Printable(node.id).c_str(),
-              Printable(node.bus).c_str(),
-              node.parent.empty() ? "none" : Printable(node.parent).c_str());
+  MatchReport report{node.id, node.bus, node.parent, {}, match->driver, {}};
   for (const auto& [key, value] : node.properties.entries()) {
-    std::printf("  %s = %s\n", Printable(key).c_str(),
-                Printable(bus::FormatPropertyValue(value)).c_str());
+    report.properties.emplace_back(key, bus::FormatPropertyValue(value));
   }
   for (const bus::DriverMatch& candidate : match->candidates) {
-    std::printf("  driver %s: %s\n", candidate.driver.c_str(),
-                Printable(bus::ExplainDriverMatch(*match, candidate)).c_str());
+    report.candidates.push_back(MatchCandidate{candidate.driver, candidate.evaluation.matched,
+                                               match->driver == candidate.driver,
+                                               RulesOf(candidate.driver),
+                                               bus::ExplainDriverMatch(*match, candidate)});
   }
-  if (!match->driver) std::printf("  no driver binds\n");
+  return report;
+}
+
+void RenderMatchJson(const MatchReport& report) {
+  Json document = NewDocument("match");
+  Json properties = Json::object();
+  for (const auto& [key, value] : report.properties) properties[key] = value;
+  document["node"] = {{"id", report.id},
+                      {"bus", report.bus},
+                      {"parent", report.parent.empty() ? Json() : Json(report.parent)},
+                      {"properties", std::move(properties)}};
+  document["driver"] = report.driver ? Json(*report.driver) : Json();
+  Json candidates = Json::array();
+  for (const MatchCandidate& candidate : report.candidates) {
+    candidates.push_back({{"driver", candidate.driver},
+                          {"matched", candidate.matched},
+                          {"binds", candidate.binds},
+                          {"rules", candidate.rules},
+                          {"verdict", candidate.verdict}});
+  }
+  document["candidates"] = std::move(candidates);
+  PrintDocument(document);
+}
+
+void RenderMatchText(const MatchReport& report) {
+  std::printf("node %s (bus %s, parent %s)\n", Printable(report.id).c_str(),
+              Printable(report.bus).c_str(),
+              report.parent.empty() ? "none" : Printable(report.parent).c_str());
+  for (const auto& [key, value] : report.properties) {
+    std::printf("  %s = %s\n", Printable(key).c_str(), Printable(value).c_str());
+  }
+  for (const MatchCandidate& candidate : report.candidates) {
+    std::printf("  driver %s: %s\n", candidate.driver.c_str(),
+                Printable(candidate.verdict).c_str());
+  }
+  if (!report.driver) std::printf("  no driver binds\n");
+}
+
+int RunMatch(const GlobalOptions& options, const MatchArguments& arguments) {
+  auto report = GatherMatch(options, arguments);
+  if (!report) return ReportError(options, "match", report.error());
+  if (options.json) {
+    RenderMatchJson(*report);
+  } else {
+    RenderMatchText(*report);
+  }
   return kExitOk;
 }
 
