@@ -22,11 +22,11 @@ std::string DriverName(const std::optional<std::string>& driver) {
 class PciBoundDevice final : public bus::BoundDevice {
  public:
   PciBoundDevice(bus::DeviceNode node, BindRecord record, std::unique_ptr<Device> device,
-                 std::string sysfs_root)
+                 sysfs::LinuxPaths paths)
       : BoundDevice(std::move(node)),
         record_(std::move(record)),
         device_(std::move(device)),
-        sysfs_root_(std::move(sysfs_root)) {}
+        paths_(std::move(paths)) {}
   ~PciBoundDevice() override {
     if (!released_) (void)Release({});
   }
@@ -48,7 +48,7 @@ class PciBoundDevice final : public bus::BoundDevice {
  private:
   BindRecord record_;
   std::unique_ptr<Device> device_;
-  const std::string sysfs_root_;
+  const sysfs::LinuxPaths paths_;
   bool released_ = false;
 };
 
@@ -70,7 +70,7 @@ Result<bus::ReleaseReport> PciBoundDevice::Release(const bus::ReleaseOptions& op
   report.steps.push_back({"close", Outcome::DONE, "closed the " + route + " device"});
 
   if (options.restore_kernel_driver) {
-    report.steps.push_back(StepOf("kernel driver", RestoreDriver(record_, sysfs_root_),
+    report.steps.push_back(StepOf("kernel driver", RestoreDriver(record_, paths_),
                                   "back to " + DriverName(record_.previous_driver)));
   } else {
     report.steps.push_back({"kernel driver", Outcome::SKIPPED,
@@ -99,7 +99,7 @@ bus::Properties PropertiesOf(const DeviceInfo& info) {
 }
 
 PciBus::PciBus(PciBusOptions options)
-    : options_(std::move(options)), sysfs_(options_.sysfs_root) {}
+    : options_(std::move(options)), sysfs_(options_.paths) {}
 
 Result<std::unique_ptr<PciBus>> PciBus::Create(PciBusOptions options) {
   const bool consent = options.physical_dma.device_may_reach_all_memory;
@@ -180,34 +180,34 @@ Result<std::unique_ptr<bus::BoundDevice>> PciBus::Open(const bus::DeviceNode& no
 
   const bool vfio = options_.route == PciRoute::VFIO;
   const std::string driver = vfio ? std::string(kVfioPciDriver) : std::string(kUioPciDriver);
-  auto record = BindDriver(*address, driver, options_.sysfs_root);
+  auto record = BindDriver(*address, driver, options_.paths);
   if (!record) return Wrap(record.error(), "open: bind " + driver);
 
   auto device = [&]() -> Result<std::unique_ptr<Device>> {
     if (!vfio) {
       UioOptions uio;
-      uio.sysfs_root = options_.sysfs_root;
+      uio.paths = options_.paths;
       uio.physical_dma = options_.physical_dma;
       return OpenUioDevice(*address, uio);
     }
     // Read again: on arm64 the IOMMU group appears with the first driver bound.
     auto bound = sysfs_.Read(*address);
     if (!bound) return std::unexpected(bound.error());
-    if (!bound->iommu_group) return OpenVfioDevice(*address, options_.sysfs_root);
+    if (!bound->iommu_group) return OpenVfioDevice(*address, options_.paths);
     auto iommu = IommuForGroup(*bound->iommu_group);
     if (!iommu) return std::unexpected(iommu.error());
-    return OpenVfioDevice(*address, std::move(*iommu), options_.sysfs_root);
+    return OpenVfioDevice(*address, std::move(*iommu), options_.paths);
   }();
   if (!device) {
     Error error = device.error();
-    if (auto restored = RestoreDriver(*record, options_.sysfs_root); !restored) {
+    if (auto restored = RestoreDriver(*record, options_.paths); !restored) {
       error.what += "; putting back " + DriverName(record->previous_driver) + " failed too: " +
                     restored.error().ToString();
     }
     return Wrap(std::move(error), std::string("open: over ") + (vfio ? "vfio" : "uio"));
   }
   return std::make_unique<PciBoundDevice>(node, std::move(*record), std::move(*device),
-                                          options_.sysfs_root);
+                                          options_.paths);
 }
 
 }  // namespace udrv::pci

@@ -1,41 +1,19 @@
 #include "udrv/pci/sysfs.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <cstring>
 
-#include "udrv/pci/sysfs_file.h"
+#include "udrv/sysfs/file.h"
+#include "udrv/sysfs/iommu_group.h"
+#include "udrv/sysfs/parse.h"
 
 namespace udrv::pci {
 namespace {
-
-// An optional attribute: nullopt when the kernel does not have it (ENOENT),
-// its text otherwise; other errors pass through.
-Result<std::optional<std::string>> ReadOptionalAttribute(const std::string& path) {
-  auto text = ReadSysfsAttribute(path);
-  if (text) return std::optional<std::string>(std::move(*text));
-  if (text.error().err_no == ENOENT) return std::optional<std::string>();
-  return std::unexpected(text.error());
-}
-
-bool ParseHex64(std::string_view text, uint64_t& out) {
-  if (!text.starts_with("0x")) return false;
-  text.remove_prefix(2);
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
-  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
-}
-
-template <typename T>
-bool ParseDecimal(std::string_view text, T& out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 10);
-  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
-}
 
 // struct resource flags the kernel prints in `resource` (include/linux/ioport.h).
 constexpr uint64_t kResourceIo = 0x100;
@@ -56,7 +34,7 @@ struct ResourceLine {
 // the ROM, then (SR-IOV, bridges) more.
 Result<std::vector<ResourceLine>> ReadResourceFile(const std::string& path) {
   // It grows with a bridge's windows and SR-IOV's BARs.
-  auto contents = ReadSysfsFile(path, 16384);
+  auto contents = sysfs::ReadFile(path, 16384);
   if (!contents) return std::unexpected(contents.error());
   const std::string& text = contents->bytes;
   std::vector<ResourceLine> lines;
@@ -67,14 +45,16 @@ Result<std::vector<ResourceLine>> ReadResourceFile(const std::string& path) {
     const std::string_view line = std::string_view(text).substr(position, newline - position);
     position = newline + 1;
     if (line.empty()) continue;
-    ResourceLine parsed;
     const size_t first = line.find(' ');
     const size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-    if (second == std::string_view::npos ||
-        !ParseHex64(line.substr(0, first), parsed.start) ||
-        !ParseHex64(line.substr(first + 1, second - first - 1), parsed.end) ||
-        !ParseHex64(line.substr(second + 1), parsed.flags) ||
-        (parsed.size() != 0 && parsed.end < parsed.start)) {
+    std::optional<uint64_t> start, end, flags;
+    if (second != std::string_view::npos) {
+      start = sysfs::ParsePrefixedHex(line.substr(0, first));
+      end = sysfs::ParsePrefixedHex(line.substr(first + 1, second - first - 1));
+      flags = sysfs::ParsePrefixedHex(line.substr(second + 1));
+    }
+    const ResourceLine parsed{start.value_or(0), end.value_or(0), flags.value_or(0)};
+    if (!start || !end || !flags || (parsed.size() != 0 && parsed.end < parsed.start)) {
       return Fail(Status::IO_INVALID,
                   "line " + std::to_string(lines.size()) + " '" + std::string(line) +
                       "' is not 'start end flags'",
@@ -116,42 +96,32 @@ Result<void> ReadResources(const std::string& device_path, DeviceInfo& info) {
 
 // "0x8086" -> 0x8086, checked against `max`.
 Result<uint32_t> ReadHexAttribute(const std::string& path, uint32_t max) {
-  auto text = ReadSysfsAttribute(path);
-  if (!text) return std::unexpected(text.error());
-  std::string_view digits = *text;
-  if (digits.starts_with("0x")) digits.remove_prefix(2);
-  uint32_t value = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
-  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value > max) {
-    return Fail(Status::IO_INVALID, "unexpected content '" + *text + "'", path);
-  }
-  return value;
+  UDRV_TRY_ASSIGN(const std::string text, sysfs::ReadAttribute(path));
+  const std::optional<uint64_t> value = sysfs::ParseHex(text, max);
+  if (!value) return Fail(Status::IO_INVALID, "unexpected content '" + text + "'", path);
+  return static_cast<uint32_t>(*value);
 }
 
 }  // namespace
 
-SysfsPci::SysfsPci(std::string sysfs_root) : root_(std::move(sysfs_root)) {}
+SysfsPci::SysfsPci(sysfs::LinuxPaths paths) : paths_(std::move(paths)) {}
 
 std::string SysfsPci::DevicePath(const Address& address) const {
-  return root_ + "/bus/pci/devices/" + address.ToString();
+  return paths_.BusDevice("pci", address.ToString());
 }
 
 Result<std::vector<Address>> SysfsPci::List() const {
-  const std::string dir = root_ + "/bus/pci/devices";
-  DIR* stream = ::opendir(dir.c_str());
-  if (stream == nullptr) return FailErrno(errno, "list PCI devices: opendir " + dir);
+  const std::string dir = paths_.BusDevices("pci");
+  auto names = sysfs::ListDirectory(dir);
+  if (!names) return Wrap(names.error(), "list PCI devices");
   std::vector<Address> addresses;
-  while (const dirent* entry = ::readdir(stream)) {
-    const std::string_view name = entry->d_name;
-    if (name == "." || name == "..") continue;
+  for (const std::string& name : *names) {
     auto address = Address::Parse(name);
     if (!address) {
-      ::closedir(stream);
-      return Fail(Status::IO_INVALID, "entry '" + std::string(name) + "' is not a PCI address", dir);
+      return Fail(Status::IO_INVALID, "entry '" + name + "' is not a PCI address", dir);
     }
     addresses.push_back(*address);
   }
-  ::closedir(stream);
   std::sort(addresses.begin(), addresses.end());
   return addresses;
 }
@@ -183,15 +153,15 @@ Result<DeviceInfo> SysfsPci::Read(const Address& address) const {
   } else if (revision.error().err_no != ENOENT) {
     return std::unexpected(revision.error());
   } else {
-    auto config = ReadSysfsFile(path + "/config", 9);
+    auto config = sysfs::ReadFile(path + "/config", 9);
     if (!config || config->bytes.size() != 9) {
       return Fail(Status::IO_INVALID, "neither revision nor config is readable", path,
                   config ? 0 : config.error().err_no);
     }
     info.revision = static_cast<uint8_t>(config->bytes[8]);
   }
-  info.driver = ReadLinkName(path + "/driver");
-  if (auto group = ReadIommuGroupLink(path)) {
+  info.driver = sysfs::ReadLinkName(path + "/driver");
+  if (auto group = sysfs::ReadIommuGroup(path)) {
     info.iommu_group = *group;
   } else {
     info.iommu_group_error = std::move(group.error());
@@ -205,18 +175,24 @@ Result<DeviceInfo> SysfsPci::Read(const Address& address) const {
     return std::unexpected(resources.error());
   }
 
-  auto irq = ReadOptionalAttribute(path + "/irq");
-  if (!irq) return std::unexpected(irq.error());
-  if (*irq && !ParseDecimal(**irq, info.irq)) {
-    return Fail(Status::IO_INVALID, "unexpected content '" + **irq + "'", path + "/irq");
+  UDRV_TRY_ASSIGN(const std::optional<std::string> irq,
+                  sysfs::ReadOptionalAttribute(path + "/irq"));
+  if (irq) {
+    const std::optional<int64_t> value = sysfs::ParseDecimal(*irq, 0, UINT32_MAX);
+    if (!value) return Fail(Status::IO_INVALID, "unexpected content '" + *irq + "'", path + "/irq");
+    info.irq = static_cast<uint32_t>(*value);
   }
-  auto numa_node = ReadOptionalAttribute(path + "/numa_node");
-  if (!numa_node) return std::unexpected(numa_node.error());
-  if (*numa_node && (!ParseDecimal(**numa_node, info.numa_node) || info.numa_node < -1)) {
-    return Fail(Status::IO_INVALID, "unexpected content '" + **numa_node + "'",
-                path + "/numa_node");
+  UDRV_TRY_ASSIGN(const std::optional<std::string> numa_node,
+                  sysfs::ReadOptionalAttribute(path + "/numa_node"));
+  if (numa_node) {
+    const std::optional<int64_t> value = sysfs::ParseDecimal(*numa_node, -1, INT32_MAX);
+    if (!value) {
+      return Fail(Status::IO_INVALID, "unexpected content '" + *numa_node + "'",
+                  path + "/numa_node");
+    }
+    info.numa_node = static_cast<int32_t>(*value);
   }
-  auto driver_override = ReadOptionalAttribute(path + "/driver_override");
+  auto driver_override = sysfs::ReadOptionalAttribute(path + "/driver_override");
   if (!driver_override) return std::unexpected(driver_override.error());
   if (*driver_override && **driver_override != "(null)" && !(*driver_override)->empty()) {
     info.driver_override = std::move(**driver_override);
@@ -241,25 +217,20 @@ Result<DeviceInfo> SysfsPci::Read(const Address& address) const {
 }
 
 Result<std::vector<Address>> SysfsPci::ListGroupMembers(uint32_t group) const {
-  const std::string dir = root_ + "/kernel/iommu_groups/" + std::to_string(group) + "/devices";
+  auto names = sysfs::ListIommuGroupDevices(paths_, group);
+  if (!names) return Wrap(names.error(), "list IOMMU group members");
   std::vector<Address> members;
-  DIR* stream = ::opendir(dir.c_str());
-  if (stream == nullptr) {
-    if (errno == ENOENT) return members;  // a tree recorded without the group directory
-    return FailErrno(errno, "list IOMMU group members: opendir " + dir);
-  }
-  while (const dirent* entry = ::readdir(stream)) {
+  for (const std::string& name : *names) {
     // Groups can hold platform devices too (arm64); only PCI functions count here.
-    if (auto address = Address::Parse(entry->d_name)) members.push_back(*address);
+    if (auto address = Address::Parse(name)) members.push_back(*address);
   }
-  ::closedir(stream);
   std::sort(members.begin(), members.end());
   return members;
 }
 
 Result<ConfigSpace> SysfsPci::ReadConfig(const Address& address) const {
   const std::string path = DevicePath(address) + "/config";
-  auto bytes = ReadSysfsFile(path, kExtendedConfigSize);
+  auto bytes = sysfs::ReadFile(path, kExtendedConfigSize);
   if (!bytes) {
     // ENODEV: the device was removed while its attributes were open.
     struct stat st{};

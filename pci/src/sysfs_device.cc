@@ -27,8 +27,8 @@ SysfsDevice::SysfsDevice(Address address, SysfsPci sysfs, UniqueFd config, size_
       config_size_(config_size) {}
 
 Result<std::unique_ptr<SysfsDevice>> SysfsDevice::Open(const Address& address,
-                                                       const std::string& sysfs_root) {
-  SysfsPci sysfs(sysfs_root);
+                                                       const sysfs::LinuxPaths& paths) {
+  SysfsPci sysfs(paths);
   const std::string object = address.ToString() + " (sysfs)";
   // The attributes first: a missing or broken function fails here, naming the file.
   auto info = sysfs.Read(address);
@@ -45,8 +45,8 @@ Result<std::unique_ptr<SysfsDevice>> SysfsDevice::Open(const Address& address,
 }
 
 Result<std::unique_ptr<Device>> OpenSysfsDevice(const Address& address,
-                                                const std::string& sysfs_root) {
-  auto device = SysfsDevice::Open(address, sysfs_root);
+                                                const sysfs::LinuxPaths& paths) {
+  auto device = SysfsDevice::Open(address, paths);
   if (!device) return std::unexpected(device.error());
   return std::unique_ptr<Device>(std::move(*device));
 }

@@ -1,6 +1,5 @@
 #include "udrv/pci/uio.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +10,7 @@
 
 #include "resource_file.h"
 #include "udrv/pci/bind.h"
-#include "udrv/pci/sysfs_file.h"
+#include "udrv/sysfs/file.h"
 
 namespace udrv::pci {
 namespace {
@@ -94,24 +93,20 @@ class UioDevice::CommandRegister {
 namespace {
 
 // The one uioN directory uio_pci_generic registered under the function.
-Result<std::string> FindUioName(int device_dir, const std::string& object) {
-  const int fd = ::openat(device_dir, "uio", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return Fail(Status::BAD_STATE, "uio_pci_generic registered no UIO device (no uio/ directory)",
-                object, errno);
-  }
-  DIR* stream = ::fdopendir(fd);
-  if (stream == nullptr) {
-    const int err = errno;
-    ::close(fd);
-    return FailErrno(err, "fdopendir(uio/)", object);
+Result<std::string> FindUioName(int device_dir, const std::string& device_path,
+                                const std::string& object) {
+  auto names = sysfs::ListDirectoryAt(device_dir, "uio", device_path + "/uio");
+  if (!names) {
+    if (names.error().err_no == ENOENT) {
+      return Fail(Status::BAD_STATE,
+                  "uio_pci_generic registered no UIO device (no uio/ directory)", object, ENOENT);
+    }
+    return std::unexpected(std::move(names.error()));
   }
   std::string name;
-  while (const dirent* entry = ::readdir(stream)) {
-    const std::string_view entry_name = entry->d_name;
-    if (entry_name.starts_with("uio")) name = entry_name;
+  for (const std::string& entry : *names) {
+    if (entry.starts_with("uio")) name = entry;
   }
-  ::closedir(stream);
   if (name.empty()) {
     return Fail(Status::BAD_STATE, "uio_pci_generic registered no UIO device (uio/ is empty)",
                 object);
@@ -122,8 +117,8 @@ Result<std::string> FindUioName(int device_dir, const std::string& object) {
 }  // namespace
 
 Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address,
-                                              const std::string& sysfs_root) {
-  return OpenUioDevice(address, UioOptions{.sysfs_root = sysfs_root, .physical_dma = {}});
+                                              const sysfs::LinuxPaths& paths) {
+  return OpenUioDevice(address, UioOptions{.paths = paths, .physical_dma = {}});
 }
 
 Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address, const UioOptions& options) {
@@ -133,16 +128,15 @@ Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address, const UioO
 }
 
 Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
-                                                   const std::string& sysfs_root) {
-  return Open(address, UioOptions{.sysfs_root = sysfs_root, .physical_dma = {}});
+                                                   const sysfs::LinuxPaths& paths) {
+  return Open(address, UioOptions{.paths = paths, .physical_dma = {}});
 }
 
 Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
                                                    const UioOptions& options) {
-  const std::string& sysfs_root = options.sysfs_root;
   const std::string object = address.ToString() + " (uio)";
   const std::string what = "open " + address.ToString() + " through UIO";
-  const SysfsPci sysfs(sysfs_root);
+  const SysfsPci sysfs(options.paths);
   auto info = sysfs.Read(address);
   if (!info) return Wrap(info.error(), what);
   if (info->driver != kUioPciDriver) {
@@ -152,14 +146,14 @@ Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
                 object);
   }
   Parts parts;
-  parts.sysfs_root = sysfs_root;
+  parts.paths = options.paths;
   const std::string device_path = sysfs.DevicePath(address);
   parts.device_dir.reset(::open(device_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!parts.device_dir) return FailErrno(errno, what + ": open " + device_path, object);
 
-  auto uio_name = FindUioName(parts.device_dir.get(), object);
+  auto uio_name = FindUioName(parts.device_dir.get(), device_path, object);
   if (!uio_name) return Wrap(uio_name.error(), what);
-  parts.uio_path = "/dev/" + *uio_name;
+  parts.uio_path = options.paths.dev + "/" + *uio_name;
   // Only read: its count is the interrupt.
   parts.uio.reset(::open(parts.uio_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!parts.uio) return FailErrno(errno, what + ": open " + parts.uio_path, object);
@@ -199,7 +193,7 @@ Result<std::unique_ptr<UioDevice>> UioDevice::Open(const Address& address,
 
 UioDevice::UioDevice(const Address& address, Parts parts)
     : Device(address),
-      sysfs_root_(std::move(parts.sysfs_root)),
+      paths_(std::move(parts.paths)),
       device_dir_(std::move(parts.device_dir)),
       config_(std::move(parts.config)),
       config_size_(parts.config_size),
@@ -280,7 +274,7 @@ Result<DeviceInfo> UioDevice::GetDeviceInfo() const {
   if (auto present = CheckPresent("get device info"); !present) {
     return std::unexpected(present.error());
   }
-  return SysfsPci(sysfs_root_).Read(address());
+  return SysfsPci(paths_).Read(address());
 }
 
 Result<Bar> UioDevice::OpenBar(uint32_t index, bool write_combining, std::string_view op) {
@@ -460,8 +454,8 @@ Result<void> UioDevice::CheckUntranslated(std::string_view op) const {
   // bus addresses are physical addresses.
   if (!info->iommu_group) return {};
   const std::string group = std::to_string(*info->iommu_group);
-  const std::string type_path = sysfs_root_ + "/kernel/iommu_groups/" + group + "/type";
-  const std::string type = ReadSysfsAttribute(type_path).value_or("");
+  const std::string type_path = paths_.IommuGroup(*info->iommu_group) + "/type";
+  const std::string type = sysfs::ReadAttribute(type_path).value_or("");
   // "identity": the IOMMU passes DMA through untranslated (iommu=pt).
   if (type == "identity") return {};
   return Fail(Status::BAD_STATE,

@@ -34,9 +34,9 @@ uint32_t IrqIndex(InterruptMode mode) {
 
 // The checks that need only sysfs, made before any VFIO node is opened:
 // returns the device's IOMMU group.
-Result<uint32_t> CheckBoundToVfioPci(const Address& address, const std::string& sysfs_root) {
+Result<uint32_t> CheckBoundToVfioPci(const Address& address, const sysfs::LinuxPaths& paths) {
   const std::string object = address.ToString() + " (vfio)";
-  auto info = SysfsPci(sysfs_root).Read(address);
+  auto info = SysfsPci(paths).Read(address);
   if (!info) return Wrap(info.error(), "open VFIO device");
   if (info->driver != "vfio-pci") {
     return Fail(
@@ -119,21 +119,21 @@ struct VfioDevice::Core {
   }
 };
 
-VfioDevice::VfioDevice(Address address, std::shared_ptr<VfioIommu> iommu, std::string sysfs_root,
+VfioDevice::VfioDevice(Address address, std::shared_ptr<VfioIommu> iommu, sysfs::LinuxPaths paths,
                        std::shared_ptr<Core> core)
     : Device(address),
       iommu_(std::move(iommu)),
-      sysfs_root_(std::move(sysfs_root)),
+      paths_(std::move(paths)),
       core_(std::move(core)) {}
 
 Result<std::unique_ptr<VfioDevice>> VfioDevice::Open(const Address& address,
                                                      std::shared_ptr<VfioIommu> iommu,
-                                                     const std::string& sysfs_root) {
+                                                     const sysfs::LinuxPaths& paths) {
   const std::string object = address.ToString() + " (vfio)";
   if (!iommu) return Fail(Status::INVALID_ARGS, "open VFIO device: no IOMMU given", object);
-  auto group = CheckBoundToVfioPci(address, sysfs_root);
+  auto group = CheckBoundToVfioPci(address, paths);
   if (!group) return std::unexpected(group.error());
-  auto fd = iommu->OpenDeviceFd(address, *group, sysfs_root);
+  auto fd = iommu->OpenDeviceFd(address, *group);
   if (!fd) return Wrap(fd.error(), "open VFIO device via " + iommu->Describe());
 
   auto core = std::make_shared<Core>();
@@ -141,7 +141,7 @@ Result<std::unique_ptr<VfioDevice>> VfioDevice::Open(const Address& address,
   core->fd = std::move(*fd);
   // From here the device's destructor releases it from `iommu`.
   std::unique_ptr<VfioDevice> device(
-      new VfioDevice(address, std::move(iommu), sysfs_root, std::move(core)));
+      new VfioDevice(address, std::move(iommu), paths, std::move(core)));
   if (auto layout = device->ReadDeviceLayout(); !layout) {
     return Wrap(layout.error(), "open VFIO device");
   }
@@ -354,7 +354,7 @@ Result<Interrupt> VfioDevice::GetRemovalRequest() const {
 Result<DeviceInfo> VfioDevice::GetDeviceInfo() const {
   auto present = core_->With("get device info", [](int) -> Result<void> { return {}; });
   if (!present) return std::unexpected(present.error());
-  return SysfsPci(sysfs_root_).Read(address());
+  return SysfsPci(paths_).Read(address());
 }
 
 Result<uint32_t> VfioDevice::DoReadConfig(uint16_t offset, size_t width) const {
@@ -609,19 +609,19 @@ Result<void> VfioDevice::ResetDevice() {
 }
 
 Result<std::unique_ptr<Device>> OpenVfioDevice(const Address& address,
-                                               const std::string& sysfs_root) {
-  if (auto bound = CheckBoundToVfioPci(address, sysfs_root); !bound) {
+                                               const sysfs::LinuxPaths& paths) {
+  if (auto bound = CheckBoundToVfioPci(address, paths); !bound) {
     return std::unexpected(bound.error());
   }
-  auto iommu = VfioIommu::Create();
+  auto iommu = VfioIommu::Create(VfioIommuBackend::AUTO, paths);
   if (!iommu) return Wrap(iommu.error(), "open " + address.ToString() + " over VFIO");
-  return OpenVfioDevice(address, std::move(*iommu), sysfs_root);
+  return OpenVfioDevice(address, std::move(*iommu), paths);
 }
 
 Result<std::unique_ptr<Device>> OpenVfioDevice(const Address& address,
                                                std::shared_ptr<VfioIommu> iommu,
-                                               const std::string& sysfs_root) {
-  auto device = VfioDevice::Open(address, std::move(iommu), sysfs_root);
+                                               const sysfs::LinuxPaths& paths) {
+  auto device = VfioDevice::Open(address, std::move(iommu), paths);
   if (!device) return std::unexpected(device.error());
   return std::unique_ptr<Device>(std::move(*device));
 }

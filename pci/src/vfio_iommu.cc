@@ -1,6 +1,5 @@
 // VfioIommu: a type1v2 VFIO container, or an iommufd IOAS (see vfio.h for
 // what is and is not tested of the latter).
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <sys/ioctl.h>
@@ -10,10 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
 
 #include "iommufd_abi.h"
 #include "udrv/pci/vfio.h"
+#include "udrv/sysfs/file.h"
 #include "vfio_info.h"
 
 namespace udrv::pci {
@@ -42,11 +41,11 @@ Result<UniqueFd> OpenNode(const std::string& path, std::string_view missing_hint
 
 // type1's per-container mapping budget (the module's dma_entry_limit),
 // for the error that says it is spent.
-std::string Type1DmaEntryLimit() {
-  std::ifstream file("/sys/module/vfio_iommu_type1/parameters/dma_entry_limit");
-  std::string limit;
-  if (!(file >> limit)) return "dma_entry_limit (unreadable)";
-  return limit + " (vfio_iommu_type1 dma_entry_limit)";
+std::string Type1DmaEntryLimit(const sysfs::LinuxPaths& paths) {
+  auto limit =
+      sysfs::ReadAttribute(paths.ModuleParameter("vfio_iommu_type1", "dma_entry_limit"));
+  if (!limit) return "dma_entry_limit (unreadable)";
+  return *limit + " (vfio_iommu_type1 dma_entry_limit)";
 }
 
 }  // namespace
@@ -63,8 +62,9 @@ std::string_view VfioIommuBackendName(VfioIommuBackend backend) {
   return "unknown";
 }
 
-VfioIommu::VfioIommu(VfioIommuBackend backend, std::string dev_root, UniqueFd fd, uint32_t ioas_id)
-    : backend_(backend), dev_root_(std::move(dev_root)), fd_(std::move(fd)), ioas_id_(ioas_id) {}
+VfioIommu::VfioIommu(VfioIommuBackend backend, sysfs::LinuxPaths paths, UniqueFd fd,
+                     uint32_t ioas_id)
+    : backend_(backend), paths_(std::move(paths)), fd_(std::move(fd)), ioas_id_(ioas_id) {}
 
 VfioIommu::~VfioIommu() = default;
 
@@ -74,9 +74,9 @@ std::string VfioIommu::Describe() const {
 }
 
 Result<std::shared_ptr<VfioIommu>> VfioIommu::Create(VfioIommuBackend backend,
-                                                     std::string dev_root) {
-  const std::string iommufd_path = dev_root + "/iommu";
-  const std::string cdev_dir = dev_root + "/vfio/devices";
+                                                     sysfs::LinuxPaths paths) {
+  const std::string iommufd_path = paths.dev + "/iommu";
+  const std::string cdev_dir = paths.dev + "/vfio/devices";
   // iommufd needs both the iommufd node and VFIO's per-device cdevs; a
   // kernel with only the former still uses groups.
   const bool has_iommufd = IsCharDevice(iommufd_path) && IsDirectory(cdev_dir);
@@ -100,11 +100,11 @@ Result<std::shared_ptr<VfioIommu>> VfioIommu::Create(VfioIommuBackend backend,
     if (::ioctl(fd->get(), abi::kIommuIoasAlloc, &alloc) != 0) {
       return FailErrno(errno, "IOMMU_IOAS_ALLOC", object);
     }
-    return std::shared_ptr<VfioIommu>(new VfioIommu(VfioIommuBackend::IOMMUFD, std::move(dev_root),
+    return std::shared_ptr<VfioIommu>(new VfioIommu(VfioIommuBackend::IOMMUFD, std::move(paths),
                                                     std::move(*fd), alloc.out_ioas_id));
   }
 
-  const std::string container_path = dev_root + "/vfio/vfio";
+  const std::string container_path = paths.dev + "/vfio/vfio";
   const std::string object = "vfio container";
   auto fd = OpenNode(container_path, "load the vfio and vfio-pci modules", object);
   if (!fd) return std::unexpected(std::move(fd.error()));
@@ -121,11 +121,10 @@ Result<std::shared_ptr<VfioIommu>> VfioIommu::Create(VfioIommuBackend backend,
                 object);
   }
   return std::shared_ptr<VfioIommu>(
-      new VfioIommu(VfioIommuBackend::TYPE1V2, std::move(dev_root), std::move(*fd), 0));
+      new VfioIommu(VfioIommuBackend::TYPE1V2, std::move(paths), std::move(*fd), 0));
 }
 
-Result<UniqueFd> VfioIommu::OpenDeviceFd(const Address& address, uint32_t group,
-                                         const std::string& sysfs_root) {
+Result<UniqueFd> VfioIommu::OpenDeviceFd(const Address& address, uint32_t group) {
   {
     std::lock_guard lock(mutex_);
     if (std::find(open_devices_.begin(), open_devices_.end(), address) != open_devices_.end()) {
@@ -135,7 +134,7 @@ Result<UniqueFd> VfioIommu::OpenDeviceFd(const Address& address, uint32_t group,
                   address.ToString());
     }
   }
-  auto fd = backend_ == VfioIommuBackend::IOMMUFD ? OpenCdevDeviceFd(address, sysfs_root)
+  auto fd = backend_ == VfioIommuBackend::IOMMUFD ? OpenCdevDeviceFd(address)
                                                   : OpenGroupDeviceFd(address, group);
   if (!fd) return fd;
   std::lock_guard lock(mutex_);
@@ -150,7 +149,7 @@ void VfioIommu::ReleaseDevice(const Address& address) {
 
 Result<UniqueFd> VfioIommu::OpenGroupDeviceFd(const Address& address, uint32_t group) {
   const std::string object = address.ToString();
-  const std::string group_path = dev_root_ + "/vfio/" + std::to_string(group);
+  const std::string group_path = paths_.dev + "/vfio/" + std::to_string(group);
   std::lock_guard lock(mutex_);
 
   auto cached = std::find_if(groups_.begin(), groups_.end(),
@@ -227,23 +226,21 @@ Result<UniqueFd> VfioIommu::OpenGroupDeviceFd(const Address& address, uint32_t g
   return device;
 }
 
-Result<UniqueFd> VfioIommu::OpenCdevDeviceFd(const Address& address,
-                                             const std::string& sysfs_root) {
+Result<UniqueFd> VfioIommu::OpenCdevDeviceFd(const Address& address) {
   const std::string object = address.ToString();
   // sysfs names the device's cdev: .../BDF/vfio-dev/vfioN.
-  const std::string dir = sysfs_root + "/bus/pci/devices/" + address.ToString() + "/vfio-dev";
+  const std::string dir = paths_.BusDevice("pci", address.ToString()) + "/vfio-dev";
   std::string cdev;
-  if (DIR* stream = ::opendir(dir.c_str())) {
-    while (const dirent* entry = ::readdir(stream)) {
-      if (std::string_view(entry->d_name).starts_with("vfio")) cdev = entry->d_name;
+  if (auto names = sysfs::ListDirectory(dir)) {
+    for (const std::string& name : *names) {
+      if (name.starts_with("vfio")) cdev = name;
     }
-    ::closedir(stream);
   }
   if (cdev.empty()) {
     return Fail(Status::NOT_FOUND,
                 "no VFIO cdev under " + dir + " (kernel without CONFIG_VFIO_DEVICE_CDEV?)", object);
   }
-  const std::string path = dev_root_ + "/vfio/devices/" + cdev;
+  const std::string path = paths_.dev + "/vfio/devices/" + cdev;
   auto device = OpenNode(path, "the VFIO cdev node is missing", object);
   if (!device) return std::unexpected(device.error());
 
@@ -376,7 +373,7 @@ Result<void> VfioIommu::Map(uint64_t iova, uintptr_t vaddr, uint64_t size, bool 
   if (err == ENOSPC && !iommufd) {
     return Fail(Status::NO_RESOURCES,
                 what + ": the container's DMA mappings are spent (DMA_AVAIL 0; type1 allows " +
-                    Type1DmaEntryLimit() + " per container)",
+                    Type1DmaEntryLimit(paths_) + " per container)",
                 Describe(), err);
   }
   return FailErrno(err, what, Describe());

@@ -33,7 +33,7 @@ namespace {
 
 std::unique_ptr<PciBus> MakeBus(const std::string& root) {
   PciBusOptions options;
-  options.sysfs_root = root;
+  options.paths.sys = root;
   auto bus = PciBus::Create(options);
   REQUIRE_OK(bus);
   return std::move(*bus);
@@ -74,7 +74,7 @@ TEST_CASE("pci bus: nodes of a recorded tree carry their DeviceInfo as propertie
   auto nodes = bus->Enumerate();
   REQUIRE_OK(nodes);
 
-  SysfsPci sysfs(root);
+  SysfsPci sysfs(udrv::sysfs::LinuxPaths{.sys = root});
   auto addresses = sysfs.List();
   REQUIRE_OK(addresses);
   REQUIRE(nodes->size() == addresses->size());
@@ -164,7 +164,7 @@ TEST_CASE("pci bus: a function with a bad attribute is skipped, saying which and
 
   std::vector<std::string> lines;
   PciBusOptions options;
-  options.sysfs_root = tree.root.string();
+  options.paths = tree.paths();
   options.log = [&lines](std::string_view line) { lines.emplace_back(line); };
   auto bus = PciBus::Create(options);
   REQUIRE_OK(bus);

@@ -292,7 +292,7 @@ TEST_CASE("physical bti: without CAP_SYS_ADMIN pagemap hides the addresses", "[d
 }
 
 TEST_CASE("physical bti: edu DMAs host -> edu -> host over UIO", "[dma-physical]") {
-  UioEdu edu(UioOptions{.physical_dma = kConsent});
+  UioEdu edu(UioOptions{.paths = {}, .physical_dma = kConsent});
   CHECK(StatusOf(edu.device().GetBti(1, kEduDmaLimit)) == "OUT_OF_RANGE");
   auto bti = edu.device().GetBti(0, kEduDmaLimit);
   REQUIRE_OK(bti);
@@ -349,7 +349,7 @@ TEST_CASE("physical bti: the UIO route hands one out only with the opt-in", "[dm
 
 TEST_CASE("physical bti: the UIO route refuses one behind a translating IOMMU",
           "[dma-physical-iommu]") {
-  UioEdu edu(UioOptions{.physical_dma = kConsent});
+  UioEdu edu(UioOptions{.paths = {}, .physical_dma = kConsent});
   auto refused = edu.device().GetBti(0, kEduDmaLimit);
   REQUIRE(StatusOf(refused) == "BAD_STATE");
   // VT-d gives edu a DMA domain ("DMA" or "DMA-FQ").

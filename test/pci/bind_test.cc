@@ -54,6 +54,7 @@ class FakeSysfs {
   ~FakeSysfs() { fs::remove_all(root_); }
 
   std::string root() const { return root_.string(); }
+  udrv::sysfs::LinuxPaths paths() const { return udrv::sysfs::LinuxPaths{.sys = root()}; }
   fs::path Device(const std::string& address) const {
     return root_ / "devices/pci0000:00" / address;
   }
@@ -128,7 +129,7 @@ TEST_CASE("bind: CheckGroupViability names the members that block a group", "[bi
   tree.Bind("0000:00:1f.3", "i801_smbus");
 
   // 1f.3 is the one going to vfio-pci: its own driver does not count.
-  auto smbus = CheckGroupViability(A("0000:00:1f.3"), tree.root());
+  auto smbus = CheckGroupViability(A("0000:00:1f.3"), tree.paths());
   REQUIRE_OK(smbus);
   CHECK(smbus->group == 6);
   CHECK_FALSE(smbus->viable);
@@ -138,14 +139,14 @@ TEST_CASE("bind: CheckGroupViability names the members that block a group", "[bi
   CHECK(smbus->members[2] == std::pair(A("0000:00:1f.3"), std::string("i801_smbus")));
   CHECK(smbus->blockers == std::vector<std::string>{"0000:00:1f.2 bound to ahci"});
 
-  auto bridge = CheckGroupViability(A("0000:00:1f.0"), tree.root());
+  auto bridge = CheckGroupViability(A("0000:00:1f.0"), tree.paths());
   REQUIRE_OK(bridge);
   CHECK(bridge->blockers ==
         std::vector<std::string>{"0000:00:1f.2 bound to ahci", "0000:00:1f.3 bound to i801_smbus"});
 
   // BindDriver refuses before it writes anything.
   tree.AddDriver("vfio-pci");
-  auto bound = BindDriver(A("0000:00:1f.0"), "vfio-pci", tree.root());
+  auto bound = BindDriver(A("0000:00:1f.0"), "vfio-pci", tree.paths());
   REQUIRE(StatusOf(bound) == "BAD_STATE");
   CHECK(bound.error().what.find("0000:00:1f.2 bound to ahci, 0000:00:1f.3 bound to i801_smbus "
                                 "block IOMMU group 6") != std::string::npos);
@@ -171,7 +172,7 @@ TEST_CASE("bind: drivers that manage DMA themselves keep a group viable", "[bind
   tree.Bind("0000:00:1f.0", "pcieport");
   tree.Bind("0000:00:1f.2", "vfio-pci");
   tree.Bind("0000:00:1f.3", "pci-stub");
-  auto viability = CheckGroupViability(A("0000:00:1f.2"), tree.root());
+  auto viability = CheckGroupViability(A("0000:00:1f.2"), tree.paths());
   REQUIRE_OK(viability);
   CHECK(viability->viable);
   CHECK(viability->blockers.empty());
@@ -185,7 +186,7 @@ TEST_CASE("bind: drivers that manage DMA themselves keep a group viable", "[bind
   fs::create_directory_symlink(
       "../../../../devices/platform/9050000.dma",
       tree.root() + std::string("/kernel/iommu_groups/6/devices/9050000.dma"));
-  viability = CheckGroupViability(A("0000:00:1f.2"), tree.root());
+  viability = CheckGroupViability(A("0000:00:1f.2"), tree.paths());
   REQUIRE_OK(viability);
   CHECK_FALSE(viability->viable);
   CHECK(viability->members.size() == 3);
@@ -198,11 +199,11 @@ TEST_CASE("bind: a function outside any IOMMU group", "[bind]") {
   tree.AddDriver("vfio-pci");
 
   // No IOMMU at all: VFIO cannot have it.
-  auto no_iommu = CheckGroupViability(A("0000:00:02.0"), tree.root());
+  auto no_iommu = CheckGroupViability(A("0000:00:02.0"), tree.paths());
   REQUIRE(StatusOf(no_iommu) == "NOT_SUPPORTED");
   CHECK(no_iommu.error().what.find("boot with intel_iommu=on") != std::string::npos);
   CHECK(no_iommu.error().what.find("VFIO no-IOMMU mode is not supported") != std::string::npos);
-  auto bound = BindDriver(A("0000:00:02.0"), "vfio-pci", tree.root());
+  auto bound = BindDriver(A("0000:00:02.0"), "vfio-pci", tree.paths());
   REQUIRE(StatusOf(bound) == "NOT_SUPPORTED");
   CHECK(bound.error().what.find("no IOMMU group") != std::string::npos);
   CHECK(tree.DriverOverride("0000:00:02.0") == "(null)\n");
@@ -210,11 +211,11 @@ TEST_CASE("bind: a function outside any IOMMU group", "[bind]") {
 
   // An IOMMU that has not made the group yet (arm64 SMMUv3 before a probe).
   tree.AddIommu("smmu3.0x0000000009050000");
-  auto not_yet = CheckGroupViability(A("0000:00:02.0"), tree.root());
+  auto not_yet = CheckGroupViability(A("0000:00:02.0"), tree.paths());
   REQUIRE(StatusOf(not_yet) == "NOT_FOUND");
   CHECK(not_yet.error().what.find("when a driver first probes") != std::string::npos);
 
-  auto missing = CheckGroupViability(A("0000:00:09.0"), tree.root());
+  auto missing = CheckGroupViability(A("0000:00:09.0"), tree.paths());
   CHECK(StatusOf(missing) == "IO_NOT_PRESENT");
 }
 
@@ -224,12 +225,12 @@ TEST_CASE("bind: an iommu_group link that loops is no missing IOMMU", "[bind]") 
   tree.AddDriver("vfio-pci");
   tree.AddIommu("dmar0");
   fs::create_directory_symlink("iommu_group", tree.Device("0000:00:02.0") / "iommu_group");
-  auto viability = CheckGroupViability(A("0000:00:02.0"), tree.root());
+  auto viability = CheckGroupViability(A("0000:00:02.0"), tree.paths());
   REQUIRE(StatusOf(viability) == "IO_INVALID");
   CHECK(viability.error().err_no == ELOOP);
   CHECK(viability.error().what.find("check IOMMU group: read IOMMU group: the iommu_group link "
                                     "cannot be followed") == 0);
-  auto bound = BindDriver(A("0000:00:02.0"), "vfio-pci", tree.root());
+  auto bound = BindDriver(A("0000:00:02.0"), "vfio-pci", tree.paths());
   REQUIRE(StatusOf(bound) == "IO_INVALID");
   CHECK(bound.error().err_no == ELOOP);
   CHECK(tree.DriverOverride("0000:00:02.0") == "(null)\n");
@@ -241,7 +242,7 @@ TEST_CASE("bind: BindDriver refuses bad requests before writing anything", "[bin
   tree.AddDevice("0000:00:02.0");
 
   // "uio" is uio_pci_generic, which this tree has not loaded.
-  auto not_loaded = BindDriver(A("0000:00:02.0"), "uio", tree.root());
+  auto not_loaded = BindDriver(A("0000:00:02.0"), "uio", tree.paths());
   REQUIRE(StatusOf(not_loaded) == "NOT_FOUND");
   CHECK(not_loaded.error().what.find("driver 'uio_pci_generic' is not loaded (modprobe "
                                      "uio_pci_generic)") != std::string::npos);
@@ -250,9 +251,9 @@ TEST_CASE("bind: BindDriver refuses bad requests before writing anything", "[bin
   tree.AddDriver("uio_pci_generic");
   for (const char* name : {"", "uio_pci/generic", "uio pci", "uio\n"}) {
     INFO("driver '" << name << "'");
-    CHECK(StatusOf(BindDriver(A("0000:00:02.0"), name, tree.root())) == "INVALID_ARGS");
+    CHECK(StatusOf(BindDriver(A("0000:00:02.0"), name, tree.paths())) == "INVALID_ARGS");
   }
-  auto missing = BindDriver(A("0000:00:09.0"), "uio", tree.root());
+  auto missing = BindDriver(A("0000:00:09.0"), "uio", tree.paths());
   CHECK(StatusOf(missing) == "IO_NOT_PRESENT");
 
   CHECK(tree.DriverOverride("0000:00:02.0") == "(null)\n");
@@ -265,13 +266,13 @@ TEST_CASE("bind: binding to the driver already bound changes nothing", "[bind]")
   tree.Bind("0000:00:02.0", "uio_pci_generic");
   FakeSysfs::Write(tree.Device("0000:00:02.0") / "driver_override", "uio_pci_generic\n");
 
-  auto record = BindDriver(A("0000:00:02.0"), "uio", tree.root());
+  auto record = BindDriver(A("0000:00:02.0"), "uio", tree.paths());
   REQUIRE_OK(record);
   CHECK(record->address == A("0000:00:02.0"));
   CHECK(record->driver == "uio_pci_generic");
   CHECK(record->previous_driver == "uio_pci_generic");
   CHECK(record->previous_override == "uio_pci_generic");
-  REQUIRE_OK(RestoreDriver(*record, tree.root()));
+  REQUIRE_OK(RestoreDriver(*record, tree.paths()));
   CHECK(tree.Unbound("uio_pci_generic").empty());
   CHECK(tree.DriverOverride("0000:00:02.0") == "uio_pci_generic\n");
   CHECK(tree.Probed().empty());
@@ -285,10 +286,10 @@ TEST_CASE("bind: a bind that does not take is rolled back and reported", "[bind]
 
   // The writes happen in order; the driver link, which only a kernel would
   // change, still says e1000e afterwards.
-  auto bound = BindDriver(A("0000:00:03.0"), "uio", tree.root());
+  auto bound = BindDriver(A("0000:00:03.0"), "uio", tree.paths());
   REQUIRE(StatusOf(bound) == "NOT_SUPPORTED");
   CHECK(bound.error().what.find("bind 0000:00:03.0 to uio_pci_generic: the driver declined the "
-                                "function (now bound to e1000e)") != std::string::npos);
+                                "device (now bound to e1000e)") != std::string::npos);
   // The rollback unbound again, cleared driver_override and probed for e1000e.
   CHECK(tree.Unbound("e1000e") == "0000:00:03.0");
   CHECK(tree.DriverOverride("0000:00:03.0") == "\n");
@@ -305,7 +306,7 @@ TEST_CASE("bind: a write that fails names the file and keeps its errno", "[bind]
   fs::remove(tree.root() + std::string("/bus/pci/drivers_probe"));
   fs::create_directory(tree.root() + std::string("/bus/pci/drivers_probe"));
 
-  auto bound = BindDriver(A("0000:00:02.0"), "uio", tree.root());
+  auto bound = BindDriver(A("0000:00:02.0"), "uio", tree.paths());
   REQUIRE_FALSE(bound);
   CHECK(bound.error().err_no == EISDIR);
   CHECK(bound.error().what.find("probe: open " + tree.root() +
@@ -322,19 +323,19 @@ TEST_CASE("bind: RestoreDriver unbinds, restores driver_override and reprobes", 
   FakeSysfs::Write(tree.Device("0000:00:1f.2") / "driver_override", "vfio-pci\n");
   const BindRecord record{A("0000:00:1f.2"), "ahci", std::nullopt, "vfio-pci"};
 
-  auto not_loaded = RestoreDriver(record, tree.root());
+  auto not_loaded = RestoreDriver(record, tree.paths());
   REQUIRE(StatusOf(not_loaded) == "NOT_FOUND");
   CHECK(not_loaded.error().what.find("driver 'ahci' is not loaded") != std::string::npos);
   CHECK(tree.Unbound("vfio-pci").empty());
 
   tree.AddDriver("ahci");
-  auto restored = RestoreDriver(record, tree.root());
+  auto restored = RestoreDriver(record, tree.paths());
   CHECK(tree.Unbound("vfio-pci") == "0000:00:1f.2");
   CHECK(tree.DriverOverride("0000:00:1f.2") == "\n");
   CHECK(tree.Probed() == "0000:00:1f.2");
   // Without a kernel ahci never binds again, and RestoreDriver checks.
   REQUIRE(StatusOf(restored) == "BAD_STATE");
-  CHECK(restored.error().what.find("restore 0000:00:1f.2 to ahci: the function did not bind "
+  CHECK(restored.error().what.find("restore 0000:00:1f.2 to ahci: the device did not bind "
                                    "again (now bound to vfio-pci)") != std::string::npos);
 }
 
@@ -343,25 +344,25 @@ TEST_CASE("bind: RestoreDriver leaves a function that had no driver without one"
   tree.AddDevice("0000:00:03.0");
   FakeSysfs::Write(tree.Device("0000:00:03.0") / "driver_override", "vfio-pci\n");
   const BindRecord record{A("0000:00:03.0"), std::nullopt, std::nullopt, "vfio-pci"};
-  REQUIRE_OK(RestoreDriver(record, tree.root()));
+  REQUIRE_OK(RestoreDriver(record, tree.paths()));
   CHECK(tree.DriverOverride("0000:00:03.0") == "\n");
   CHECK(tree.Probed().empty());
 
   // A recorded override comes back as it was.
   const BindRecord with_override{A("0000:00:03.0"), std::nullopt, "pci-stub", "vfio-pci"};
-  REQUIRE_OK(RestoreDriver(with_override, tree.root()));
+  REQUIRE_OK(RestoreDriver(with_override, tree.paths()));
   CHECK(tree.DriverOverride("0000:00:03.0") == "pci-stub");
 }
 
 TEST_CASE("bind: UnbindDriver takes the function from its driver and records what to restore",
           "[bind]") {
   FakeSysfs tree;
-  CHECK(StatusOf(UnbindDriver(A("0000:00:1f.2"), tree.root())) == "IO_NOT_PRESENT");
+  CHECK(StatusOf(UnbindDriver(A("0000:00:1f.2"), tree.paths())) == "IO_NOT_PRESENT");
 
   tree.AddDevice("0000:00:1f.2");
   tree.Bind("0000:00:1f.2", "ahci");
   FakeSysfs::Write(tree.Device("0000:00:1f.2") / "driver_override", "ahci\n");
-  auto record = UnbindDriver(A("0000:00:1f.2"), tree.root());
+  auto record = UnbindDriver(A("0000:00:1f.2"), tree.paths());
   REQUIRE_OK(record);
   CHECK(tree.Unbound("ahci") == "0000:00:1f.2");
   CHECK(record->previous_driver == "ahci");
@@ -371,7 +372,7 @@ TEST_CASE("bind: UnbindDriver takes the function from its driver and records wha
 
   // No driver: nothing written, a record that restores to "no driver".
   tree.AddDevice("0000:00:03.0");
-  auto unbound = UnbindDriver(A("0000:00:03.0"), tree.root());
+  auto unbound = UnbindDriver(A("0000:00:03.0"), tree.paths());
   REQUIRE_OK(unbound);
   CHECK_FALSE(unbound->previous_driver.has_value());
   CHECK(tree.Probed().empty());
@@ -383,21 +384,21 @@ TEST_CASE("uio: OpenUioDevice needs the function bound to uio_pci_generic", "[bi
   tree.AddDevice("0000:00:03.0");
   tree.Bind("0000:00:03.0", "vfio-pci");
 
-  auto unbound = udrv::pci::OpenUioDevice(A("0000:00:02.0"), tree.root());
+  auto unbound = udrv::pci::OpenUioDevice(A("0000:00:02.0"), tree.paths());
   REQUIRE(StatusOf(unbound) == "BAD_STATE");
   CHECK(unbound.error().what.find("bound to no driver, not uio_pci_generic; bind it first "
                                   "(BindDriver(address, \"uio\"))") != std::string::npos);
-  auto on_vfio = udrv::pci::OpenUioDevice(A("0000:00:03.0"), tree.root());
+  auto on_vfio = udrv::pci::OpenUioDevice(A("0000:00:03.0"), tree.paths());
   REQUIRE(StatusOf(on_vfio) == "BAD_STATE");
   CHECK(on_vfio.error().what.find("bound to vfio-pci") != std::string::npos);
 
   // Bound, but the driver registered no UIO device (it had failed half-way).
   tree.Bind("0000:00:02.0", "uio_pci_generic");
-  auto no_uio = udrv::pci::OpenUioDevice(A("0000:00:02.0"), tree.root());
+  auto no_uio = udrv::pci::OpenUioDevice(A("0000:00:02.0"), tree.paths());
   REQUIRE(StatusOf(no_uio) == "BAD_STATE");
   CHECK(no_uio.error().what.find("registered no UIO device") != std::string::npos);
 
-  CHECK(StatusOf(udrv::pci::OpenUioDevice(A("0000:00:09.0"), tree.root())) == "IO_NOT_PRESENT");
+  CHECK(StatusOf(udrv::pci::OpenUioDevice(A("0000:00:09.0"), tree.paths())) == "IO_NOT_PRESENT");
 }
 
 // Read only: the live /sys of the machine running the tests, checked against

@@ -342,7 +342,9 @@ struct SysfsTree {
   }
   ~SysfsTree() { fs::remove_all(root); }
   std::string sys() const { return (root / "sys").string(); }
-  std::string dev() const { return (root / "dev").string(); }
+  udrv::sysfs::LinuxPaths paths() const {
+    return udrv::sysfs::LinuxPaths{.sys = sys(), .dev = (root / "dev").string()};
+  }
 
   fs::path AddDevice(const std::string& address) {
     fs::path dir = root / "sys/devices/pci0000:00" / address;
@@ -370,43 +372,43 @@ TEST_CASE("vfio: OpenVfioDevice needs the device bound to vfio-pci, in an IOMMU 
 
   SECTION("a device bound to another driver: BAD_STATE naming it and BindDriver") {
     fs::create_directory_symlink(tree.root / "sys/bus/pci/drivers/e1000e", dir / "driver");
-    auto device = OpenVfioDevice(nic, tree.sys());
+    auto device = OpenVfioDevice(nic, tree.paths());
     CHECK(StatusOf(device) == "BAD_STATE");
     CHECK(device.error().what.find("bound to e1000e, not vfio-pci") != std::string::npos);
     CHECK(device.error().what.find("BindDriver") != std::string::npos);
     CHECK(device.error().object == "0000:00:03.0 (vfio)");
   }
   SECTION("a device with no driver: BAD_STATE") {
-    auto device = OpenVfioDevice(nic, tree.sys());
+    auto device = OpenVfioDevice(nic, tree.paths());
     CHECK(StatusOf(device) == "BAD_STATE");
     CHECK(device.error().what.find("bound to no driver") != std::string::npos);
   }
   SECTION("bound to vfio-pci but in no IOMMU group: NOT_SUPPORTED") {
     fs::create_directory_symlink(tree.root / "sys/bus/pci/drivers/vfio-pci", dir / "driver");
-    auto device = OpenVfioDevice(nic, tree.sys());
+    auto device = OpenVfioDevice(nic, tree.paths());
     CHECK(StatusOf(device) == "NOT_SUPPORTED");
     CHECK(device.error().what.find("no IOMMU group") != std::string::npos);
   }
   SECTION("a device that is not there: IO_NOT_PRESENT") {
-    auto device = OpenVfioDevice(Address{0, 0, 9, 0}, tree.sys());
+    auto device = OpenVfioDevice(Address{0, 0, 9, 0}, tree.paths());
     CHECK(StatusOf(device) == "IO_NOT_PRESENT");
   }
   SECTION("no IOMMU object: INVALID_ARGS") {
-    CHECK(StatusOf(VfioDevice::Open(nic, nullptr, tree.sys())) == "INVALID_ARGS");
+    CHECK(StatusOf(VfioDevice::Open(nic, nullptr, tree.paths())) == "INVALID_ARGS");
   }
 }
 
 TEST_CASE("vfio: VfioIommu says what is missing under a /dev without VFIO", "[pci][vfio]") {
   SysfsTree tree;
-  auto container = VfioIommu::Create(VfioIommuBackend::TYPE1V2, tree.dev());
+  auto container = VfioIommu::Create(VfioIommuBackend::TYPE1V2, tree.paths());
   CHECK(StatusOf(container) == "NOT_FOUND");
-  CHECK(container.error().what.find(tree.dev() + "/vfio/vfio") != std::string::npos);
+  CHECK(container.error().what.find(tree.paths().dev + "/vfio/vfio") != std::string::npos);
   CHECK(container.error().what.find("vfio-pci modules") != std::string::npos);
 
   // AUTO falls back to the container when there is no iommufd.
-  CHECK(StatusOf(VfioIommu::Create(VfioIommuBackend::AUTO, tree.dev())) == "NOT_FOUND");
+  CHECK(StatusOf(VfioIommu::Create(VfioIommuBackend::AUTO, tree.paths())) == "NOT_FOUND");
 
-  auto iommufd = VfioIommu::Create(VfioIommuBackend::IOMMUFD, tree.dev());
+  auto iommufd = VfioIommu::Create(VfioIommuBackend::IOMMUFD, tree.paths());
   CHECK(StatusOf(iommufd) == "NOT_SUPPORTED");
   CHECK(iommufd.error().what.find("CONFIG_IOMMUFD") != std::string::npos);
 

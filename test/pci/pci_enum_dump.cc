@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: pci_enum_dump [SYSFS_ROOT]\n");
     return 2;
   }
-  udrv::pci::SysfsPci sysfs(argc == 2 ? argv[1] : "/sys");
+  udrv::pci::SysfsPci sysfs(udrv::sysfs::LinuxPaths{.sys = argc == 2 ? argv[1] : "/sys"});
   auto addresses = sysfs.List();
   if (!addresses) {
     std::fprintf(stderr, "pci_enum_dump: %s\n", addresses.error().ToString().c_str());

@@ -92,7 +92,7 @@ struct NicTree {
   }
 
   std::unique_ptr<Device> Open() {
-    auto device = pci::OpenSysfsDevice(address, tree.root.string());
+    auto device = pci::OpenSysfsDevice(address, tree.paths());
     REQUIRE_OK(device);
     return std::move(*device);
   }
@@ -235,7 +235,7 @@ TEST_CASE("sysfs device: BARs that are not there or cannot be mapped", "[pci][sy
 TEST_CASE("sysfs device: prefetchable BARs map write-combining through resourceN_wc",
           "[pci][sysfs_device]") {
   NicTree nic;
-  auto opened = SysfsDevice::Open(nic.address, nic.tree.root.string());
+  auto opened = SysfsDevice::Open(nic.address, nic.tree.paths());
   REQUIRE_OK(opened);
   SysfsDevice& device = **opened;
   auto bar = device.GetBarWriteCombining(2);
@@ -321,7 +321,7 @@ TEST_CASE("sysfs device: an unprivileged process gets read-only BARs", "[pci][sy
   REQUIRE(child >= 0);
   if (child == 0) {
     if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    auto device = pci::OpenSysfsDevice(nic.address, nic.tree.root.string());
+    auto device = pci::OpenSysfsDevice(nic.address, nic.tree.paths());
     if (!device) ::_exit(11);
     auto bar = (*device)->GetBar(0);
     if (!bar) ::_exit(12);
@@ -359,7 +359,7 @@ TEST_CASE("sysfs device: a device that goes away", "[pci][sysfs_device]") {
   CHECK(StatusOf(device->GetBar(0)) == "IO_NOT_PRESENT");
   CHECK(StatusOf(device->GetInterruptModes()) == "IO_NOT_PRESENT");
 
-  auto missing = pci::OpenSysfsDevice(*Address::Parse("0000:00:09.0"), nic.tree.root.string());
+  auto missing = pci::OpenSysfsDevice(*Address::Parse("0000:00:09.0"), nic.tree.paths());
   REQUIRE_FALSE(missing);
   CHECK(missing.error().status == Status::IO_NOT_PRESENT);
 }
@@ -369,7 +369,7 @@ TEST_CASE("sysfs device: a device that goes away", "[pci][sysfs_device]") {
 // it without touching a BAR.
 TEST_CASE("sysfs device: the recorded tree of this machine", "[pci][sysfs_device]") {
   auto device = pci::OpenSysfsDevice(*Address::Parse("0000:00:01.0"),
-                                     UDRV_PCI_TEST_DATA "/host-x86_64");
+                                     udrv::sysfs::LinuxPaths{.sys = UDRV_PCI_TEST_DATA "/host-x86_64"});
   REQUIRE_OK(device);
   CHECK(*(*device)->ReadConfig32(0) == 0x10451af4);
   CHECK(StatusOf((*device)->ReadConfig32(0x100)) == "OUT_OF_RANGE");

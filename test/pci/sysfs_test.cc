@@ -32,7 +32,7 @@ TEST_CASE("sysfs pci: lists and reads a recorded tree", "[pci]") {
   tree.BindDriver(nic, "e1000e");
   tree.JoinGroup(nic, "0000:00:03.0", 7);
 
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
   auto list = sysfs.List();
   REQUIRE(list);
   REQUIRE(list->size() == 2);
@@ -65,17 +65,17 @@ TEST_CASE("sysfs pci: revision falls back to config space", "[pci]") {
   std::string config(64, '\0');
   config[8] = '\x10';
   std::ofstream(dir / "config", std::ios::binary) << config;
-  auto info = SysfsPci(tree.root.string()).Read(*Address::Parse("0000:00:02.0"));
+  auto info = SysfsPci(tree.paths()).Read(*Address::Parse("0000:00:02.0"));
   REQUIRE(info);
   CHECK(info->revision == 0x10);
 }
 
 TEST_CASE("sysfs pci: broken trees give errors naming the file", "[pci]") {
   Tree tree;
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
 
   SECTION("no PCI bus") {
-    SysfsPci empty("/nonexistent-udrv-root");
+    SysfsPci empty(udrv::sysfs::LinuxPaths{.sys = "/nonexistent-udrv-root"});
     auto list = empty.List();
     REQUIRE_FALSE(list);
     CHECK(list.error().status == Status::NOT_FOUND);
@@ -142,7 +142,7 @@ TEST_CASE("sysfs pci: a FIFO or device node where an attribute belongs is refuse
           "[pci]") {
   Tree tree;
   fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
   const Address address = *Address::Parse("0000:00:03.0");
   for (const char* attribute : {"vendor", "irq", "resource", "driver_override"}) {
     fs::remove(dir / attribute);
@@ -202,7 +202,7 @@ TEST_CASE("sysfs pci: BARs, ROM, IRQ, NUMA node, driver_override", "[pci]") {
   Tree::Write(nic / "irq", "22");
   Tree::Write(nic / "numa_node", "1");
   Tree::Write(nic / "driver_override", "vfio-pci");
-  auto info = SysfsPci(tree.root.string()).Read(*Address::Parse("0000:00:03.0"));
+  auto info = SysfsPci(tree.paths()).Read(*Address::Parse("0000:00:03.0"));
   REQUIRE_OK(info);
 
   REQUIRE(info->bars.size() == 3);
@@ -240,7 +240,7 @@ TEST_CASE("sysfs pci: BARs, ROM, IRQ, NUMA node, driver_override", "[pci]") {
   SECTION("'(null)' means no override; -1 no NUMA node") {
     Tree::Write(nic / "driver_override", "(null)");
     Tree::Write(nic / "numa_node", "-1");
-    auto again = SysfsPci(tree.root.string()).Read(*Address::Parse("0000:00:03.0"));
+    auto again = SysfsPci(tree.paths()).Read(*Address::Parse("0000:00:03.0"));
     REQUIRE_OK(again);
     CHECK_FALSE(again->driver_override);
     CHECK(again->numa_node == -1);
@@ -250,7 +250,7 @@ TEST_CASE("sysfs pci: BARs, ROM, IRQ, NUMA node, driver_override", "[pci]") {
     fs::remove(nic / "irq");
     fs::remove(nic / "numa_node");
     fs::remove(nic / "driver_override");
-    auto bare = SysfsPci(tree.root.string()).Read(*Address::Parse("0000:00:03.0"));
+    auto bare = SysfsPci(tree.paths()).Read(*Address::Parse("0000:00:03.0"));
     REQUIRE_OK(bare);
     CHECK(bare->bars.empty());
     CHECK_FALSE(bare->expansion_rom);
@@ -272,7 +272,7 @@ TEST_CASE("sysfs pci: IOMMU group members and the parent bridge", "[pci]") {
   // Groups on arm64 can hold platform devices; they are not PCI members.
   fs::create_directory_symlink(tree.root, tree.root / "kernel/iommu_groups/12/devices/9000000.pl011");
 
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
   auto info = sysfs.Read(*Address::Parse("0000:03:00.0"));
   REQUIRE_OK(info);
   REQUIRE(info->parent_bridge);
@@ -293,7 +293,7 @@ TEST_CASE("sysfs pci: IOMMU group members and the parent bridge", "[pci]") {
 TEST_CASE("sysfs pci: an iommu_group link that leads to no group says why", "[pci]") {
   Tree tree;
   fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
   const Address address = *Address::Parse("0000:00:03.0");
   const std::string link = sysfs.DevicePath(address) + "/iommu_group";
 
@@ -338,7 +338,7 @@ TEST_CASE("sysfs pci: an iommu_group link that leads to no group says why", "[pc
 TEST_CASE("sysfs pci: malformed optional attributes name the file", "[pci]") {
   Tree tree;
   fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
   const Address address = *Address::Parse("0000:00:03.0");
   SECTION("resource") {
     Tree::Write(dir / "resource", ResourceLine(0, 0, 0) + "\nnot a resource line");
@@ -370,7 +370,7 @@ TEST_CASE("sysfs pci: malformed optional attributes name the file", "[pci]") {
 TEST_CASE("sysfs pci: ReadConfig returns what the config file gives", "[pci]") {
   Tree tree;
   fs::path dir = tree.AddDevice("0000:00:03.0", "0x8086", "0x10d3", "0x020000", "0x00");
-  SysfsPci sysfs(tree.root.string());
+  SysfsPci sysfs(tree.paths());
   const Address address = *Address::Parse("0000:00:03.0");
 
   std::vector<uint8_t> bytes(4096);
@@ -408,7 +408,7 @@ TEST_CASE("sysfs pci: ReadConfig returns what the config file gives", "[pci]") {
 // functions behind an Intel host bridge (pci_enum_vs_lspci.sh compares it
 // with lspci fact by fact; here, the shape).
 TEST_CASE("sysfs pci: the recorded tree of this machine", "[pci]") {
-  SysfsPci sysfs(UDRV_PCI_TEST_DATA "/host-x86_64");
+  SysfsPci sysfs(udrv::sysfs::LinuxPaths{.sys = UDRV_PCI_TEST_DATA "/host-x86_64"});
   auto list = sysfs.List();
   REQUIRE_OK(list);
   REQUIRE(list->size() == 6);
@@ -442,7 +442,7 @@ TEST_CASE("sysfs pci: the recorded tree of this machine", "[pci]") {
 // The x86_64 testbed guest (q35 + VT-d), recorded in the guest by the same
 // script: the e1000e with its PCIe capabilities and a 4096-byte config.
 TEST_CASE("sysfs pci: the recorded tree of the x86_64 guest", "[pci]") {
-  SysfsPci sysfs(UDRV_PCI_TEST_DATA "/guest-x86_64");
+  SysfsPci sysfs(udrv::sysfs::LinuxPaths{.sys = UDRV_PCI_TEST_DATA "/guest-x86_64"});
   const Address nic = *Address::Parse("0000:00:03.0");
   auto info = sysfs.Read(nic);
   REQUIRE_OK(info);

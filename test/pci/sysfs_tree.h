@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "udrv/sysfs/paths.h"
+
 namespace udrv::pci::testing {
 
 namespace fs = std::filesystem;
@@ -29,6 +31,7 @@ struct SysfsTree {
     fs::create_directories(root / "bus/pci/drivers");
   }
   ~SysfsTree() { fs::remove_all(root); }
+  sysfs::LinuxPaths paths() const { return sysfs::LinuxPaths{.sys = root.string()}; }
   SysfsTree(const SysfsTree&) = delete;
   SysfsTree& operator=(const SysfsTree&) = delete;
 

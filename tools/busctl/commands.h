@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "udrv/core/result.h"
+#include "udrv/sysfs/paths.h"
 
 namespace udrv::busctl {
 
@@ -18,6 +19,8 @@ struct GlobalOptions {
   bool json = false;    // print the versioned JSON document (docs/busctl.md)
   std::string from;     // a `busctl snapshot` file to read instead of the machine
   std::string replay_directory;  // where --from unpacked it (the sysfs root's parent)
+
+  sysfs::LinuxPaths paths() const { return sysfs::LinuxPaths{.sys = sysfs_root}; }
 };
 
 // Exit statuses, the same for every command: 0 done, 1 the operation failed

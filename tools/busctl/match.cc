@@ -39,7 +39,7 @@ const bus::NodeMatch* FindNode(const std::vector<bus::NodeMatch>& matches, const
 
 Result<std::vector<bus::NodeMatch>> MatchEveryNode(const GlobalOptions& options) {
   pci::PciBusOptions pci_options;
-  pci_options.sysfs_root = options.sysfs_root;
+  pci_options.paths = options.paths();
   pci_options.log = [](std::string_view line) {
     std::fprintf(stderr, "busctl match: %s\n", Printable(line).c_str());
   };

@@ -1,6 +1,5 @@
 #include "snapshot_file.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -22,12 +21,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "bounded_file.h"
 #include "udrv/core/text.h"
 #include "udrv/core/unique_fd.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/config.h"
-#include "udrv/pci/sysfs_file.h"
+#include "udrv/sysfs/file.h"
 
 namespace udrv::busctl {
 namespace {
@@ -139,19 +137,6 @@ std::string Basename(std::string_view path) {
 
 constexpr size_t kMaxAttributeBytes = 1 << 20;
 
-Result<std::vector<std::string>> ListDirectory(const std::string& path) {
-  DIR* stream = ::opendir(path.c_str());
-  if (stream == nullptr) return FailErrno(errno, "opendir " + path, path);
-  std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(stream)) {
-    const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(stream);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 std::string FormatTime(int64_t seconds) {
   const time_t time = static_cast<time_t>(seconds);
   struct tm utc{};
@@ -197,7 +182,7 @@ class TreeRecorder {
   }
 
   Result<void> Record(SnapshotManifest& manifest) {
-    auto names = ListDirectory(root_ + "/bus/pci/devices");
+    auto names = sysfs::ListDirectory(root_ + "/bus/pci/devices");
     if (!names) {
       return Fail(Status::NOT_FOUND, "no PCI bus to record: " + names.error().what,
                   root_ + "/bus/pci/devices", names.error().err_no);
@@ -211,7 +196,7 @@ class TreeRecorder {
       if (function) RecordFunction(*function, name);
     }
     RecordIommuGroups(manifest);
-    if (auto iommus = ListDirectory(root_ + "/class/iommu")) {
+    if (auto iommus = sysfs::ListDirectory(root_ + "/class/iommu")) {
       AddDirectories("class/iommu");
       for (const std::string& name : *iommus) {
         if (auto target = RecordLinkOrDirectory("class/iommu/" + name)) AddDirectories(*target);
@@ -224,7 +209,7 @@ class TreeRecorder {
       struct stat st{};
       if (::stat((root_ + "/" + directory).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       AddDirectories(directory);
-      auto parameters = ListDirectory(root_ + "/" + directory + "/parameters");
+      auto parameters = sysfs::ListDirectory(root_ + "/" + directory + "/parameters");
       if (!parameters) continue;
       AddDirectories(directory + "/parameters");
       for (const std::string& name : *parameters) {
@@ -307,9 +292,9 @@ class TreeRecorder {
   }
 
   // A file attribute; absent ones (ENOENT) are not there to record.
-  std::optional<pci::SysfsFileContents> RecordFile(const std::string& relative,
+  std::optional<sysfs::FileContents> RecordFile(const std::string& relative,
                                                    size_t max = kMaxAttributeBytes) {
-    auto read = pci::ReadSysfsFile(root_ + "/" + relative, max);
+    auto read = sysfs::ReadFile(root_ + "/" + relative, max);
     if (!read) {
       // Absent, or a directory (msi_irqs entries of old kernels): not there to record.
       if (read.error().err_no != ENOENT && read.error().err_no != EISDIR) {
@@ -354,12 +339,12 @@ class TreeRecorder {
         }
       }
     }
-    if (auto msi = ListDirectory(root_ + "/" + function + "/msi_irqs")) {
+    if (auto msi = sysfs::ListDirectory(root_ + "/" + function + "/msi_irqs")) {
       AddDirectories(function + "/msi_irqs");
       for (const std::string& irq : *msi) RecordFile(function + "/msi_irqs/" + irq);
     }
     std::vector<std::string> links(std::begin(kFunctionLinks), std::end(kFunctionLinks));
-    if (auto entries = ListDirectory(root_ + "/" + function)) {
+    if (auto entries = sysfs::ListDirectory(root_ + "/" + function)) {
       for (const std::string& entry : *entries) {
         if (entry.starts_with("virtfn")) links.push_back(entry);
       }
@@ -377,7 +362,7 @@ class TreeRecorder {
   }
 
   void RecordIommuGroups(SnapshotManifest& manifest) {
-    auto groups = ListDirectory(root_ + "/kernel/iommu_groups");
+    auto groups = sysfs::ListDirectory(root_ + "/kernel/iommu_groups");
     if (!groups) return;  // no IOMMU, or a tree recorded without one
     AddDirectories("kernel/iommu_groups");
     for (const std::string& group : *groups) {
@@ -386,7 +371,7 @@ class TreeRecorder {
       AddDirectories(dir);
       RecordFile(dir + "/type");
       RecordFile(dir + "/reserved_regions");
-      auto members = ListDirectory(root_ + "/" + dir + "/devices");
+      auto members = sysfs::ListDirectory(root_ + "/" + dir + "/devices");
       if (!members) continue;
       AddDirectories(dir + "/devices");
       for (const std::string& member : *members) {
@@ -904,7 +889,7 @@ Result<Snapshot> ReadSnapshotFile(const std::string& path) {
   }
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return FailErrno(errno, "read snapshot: open " + path, path);
-  auto bytes = ReadBoundedFile(fd.get(), path, kMaxSnapshotBytes, "a busctl snapshot");
+  auto bytes = sysfs::ReadWholeFile(fd.get(), path, kMaxSnapshotBytes, "a busctl snapshot");
   if (!bytes) return Wrap(bytes.error(), "read snapshot");
   return DecodeSnapshot(*bytes, path);
 }

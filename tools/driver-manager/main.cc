@@ -129,7 +129,7 @@ void PrintList(const Settings& settings, const std::vector<bus::Driver>& drivers
 
 Result<void> Run(const Settings& settings) {
   pci::PciBusOptions options;
-  options.sysfs_root = settings.sysfs_root;
+  options.paths.sys = settings.sysfs_root;
   options.route = settings.route == "uio" ? pci::PciRoute::UIO : pci::PciRoute::VFIO;
   options.physical_dma.device_may_reach_all_memory = settings.unsafe_physical_dma;
   options.log = Say;

@@ -92,11 +92,11 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   // BindDriver checks the group too; asking first gets the verdict to show.
   // No group yet (arm64 makes it at probe) or no IOMMU: BindDriver decides.
   if (driver == pci::kVfioPciDriver) {
-    auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+    auto viability = pci::CheckGroupViability(address, options.paths());
     if (viability) document["iommu_group"] = ViabilityToJson(*viability);
     if (viability && !viability->viable && !options.json) PrintViability(*viability);
   }
-  auto record = pci::BindDriver(address, driver, options.sysfs_root);
+  auto record = pci::BindDriver(address, driver, options.paths());
   if (!record) return ReportError(options, "bind", record.error(), std::move(document));
   const bool changed = record->previous_driver != record->driver;
   document["previous_driver"] = OptionalString(record->previous_driver);
@@ -109,7 +109,7 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
       // Without its record the change could not be undone: undo it now.
       Error error = saved.error();
       error.what = "record the rollback: " + error.what;
-      auto restored = pci::RestoreDriver(*record, options.sysfs_root);
+      auto restored = pci::RestoreDriver(*record, options.paths());
       error.what += restored ? "; the bind was undone"
                              : "; undoing the bind failed too: " + restored.error().what;
       return ReportError(options, "bind", error, std::move(document));
@@ -117,7 +117,7 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   }
   if (driver == pci::kVfioPciDriver) {
     // The group as it is now (on arm64 it exists only from now on).
-    auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+    auto viability = pci::CheckGroupViability(address, options.paths());
     if (viability) document["iommu_group"] = ViabilityToJson(*viability);
   }
   if (options.json) {
@@ -171,7 +171,7 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   if (auto saved = state->Save(); !saved) {
     return ReportError(options, "unbind", saved.error(), std::move(document));
   }
-  if (auto unbound = pci::UnbindDriver(address, options.sysfs_root); !unbound) {
+  if (auto unbound = pci::UnbindDriver(address, options.paths()); !unbound) {
     state->Erase(state->records().size() - 1);
     auto saved = state->Save();
     Error error = unbound.error();
@@ -222,7 +222,7 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
     const RollbackRecord record = state->records()[index];
     if (only && record.change.address != *only) continue;
     any = true;
-    auto done = pci::RestoreDriver(record.change, options.sysfs_root);
+    auto done = pci::RestoreDriver(record.change, options.paths());
     if (!done) {
       document["restored"] = std::move(restored);
       document["remaining"] = state->records().size();

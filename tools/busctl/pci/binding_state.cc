@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "bounded_file.h"
+#include "udrv/sysfs/file.h"
 
 namespace udrv::busctl {
 
@@ -118,7 +118,7 @@ Result<BindingState> BindingState::Open(const std::string& path) {
   // Never through a link, never a device node: busctl runs as root, and a
   // link planted where the state file belongs would have it read and rewrite
   // another file. lstat keeps special files unopened, O_NOFOLLOW closes the
-  // race, ReadBoundedFile's fstat checks what was opened.
+  // race, ReadWholeFile's fstat checks what was opened.
   struct stat st{};
   if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     return Fail(Status::IO_INVALID,
@@ -139,7 +139,7 @@ Result<BindingState> BindingState::Open(const std::string& path) {
   } while (locked != 0 && errno == EINTR);
   if (locked != 0) return FailErrno(errno, "lock state file " + path);
 
-  auto text = ReadBoundedFile(fd.get(), path, kMaxStateFileBytes, "a busctl state file");
+  auto text = sysfs::ReadWholeFile(fd.get(), path, kMaxStateFileBytes, "a busctl state file");
   if (!text) return Wrap(text.error(), "read state file");
   std::vector<RollbackRecord> records;
   // A file just created is empty: no records yet. Written at once, so that

@@ -70,7 +70,7 @@ std::string CapabilityText(const CapabilityReport& report) {
 // the pci.ids lookup only when `with_names` (text).
 Result<ConfigReport> GatherConfig(const GlobalOptions& options, const pci::Address& address,
                                   bool with_names) {
-  pci::SysfsPci sysfs(options.sysfs_root);
+  pci::SysfsPci sysfs(options.paths());
   auto info = sysfs.Read(address);
   if (!info) return std::unexpected(info.error());
   Skipped skipped;

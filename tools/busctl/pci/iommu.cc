@@ -4,7 +4,6 @@
 // process's locked-memory limit (every pinned DMA page counts against it),
 // whether VFIO's no-IOMMU mode is on, and whether the VFIO and iommufd
 // device nodes exist.
-#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -24,24 +23,11 @@
 #include "pci_format.h"
 #include "privilege.h"
 #include "udrv/core/text.h"
-#include "udrv/pci/sysfs_file.h"
+#include "udrv/sysfs/file.h"
 
 namespace udrv::busctl {
 
 namespace {
-
-Result<std::vector<std::string>> ListDirectory(const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return FailErrno(errno, "opendir", path);
-  std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 // All of `text` as a number in `base` ("0x" allowed in front of hex).
 std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
@@ -55,7 +41,7 @@ std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
 // reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line;
 // nullopt without the file (kernels before 4.11).
 Result<std::optional<std::vector<Region>>> ReadReservedRegions(const std::string& path) {
-  auto contents = pci::ReadSysfsFile(path, 1 << 20);
+  auto contents = sysfs::ReadFile(path, 1 << 20);
   if (!contents) {
     if (contents.error().err_no == ENOENT) return std::optional<std::vector<Region>>();
     return std::unexpected(contents.error());
@@ -140,11 +126,11 @@ Result<IommuReport> GatherIommu(const GlobalOptions& options) {
 
   // IOMMU units (dmar0, smmu3.0x...): /sys/class/iommu. None: no IOMMU.
   report.units_directory = root + "/class/iommu";
-  if (auto names = ListDirectory(report.units_directory)) report.units = std::move(*names);
+  if (auto names = sysfs::ListDirectory(report.units_directory)) report.units = std::move(*names);
 
   std::vector<Group>& groups = report.groups;
   const std::string groups_dir = root + "/kernel/iommu_groups";
-  if (auto names = ListDirectory(groups_dir)) {
+  if (auto names = sysfs::ListDirectory(groups_dir)) {
     for (const std::string& name : *names) {
       const std::optional<uint64_t> number = ParseNumber(name, 10);
       if (!number || *number > UINT32_MAX) continue;  // not a group directory
@@ -152,10 +138,10 @@ Result<IommuReport> GatherIommu(const GlobalOptions& options) {
       group.number = static_cast<uint32_t>(*number);
       const std::string dir = groups_dir + "/" + name;
       group.type = ReadOptionalAttribute(dir + "/type", skipped);
-      if (auto members = ListDirectory(dir + "/devices")) {
+      if (auto members = sysfs::ListDirectory(dir + "/devices")) {
         for (const std::string& member : *members) {
           group.members.push_back(
-              Member{member, pci::ReadLinkName(dir + "/devices/" + member + "/driver")});
+              Member{member, sysfs::ReadLinkName(dir + "/devices/" + member + "/driver")});
         }
       }
       auto regions = ReadReservedRegions(dir + "/reserved_regions");

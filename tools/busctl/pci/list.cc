@@ -312,7 +312,7 @@ Result<ListReport> GatherList(const GlobalOptions& options, const ListArguments&
   if (!arguments.slot.empty()) selection.slot = *SlotSelector::Parse(arguments.slot);
   if (!arguments.id.empty()) selection.id = *IdSelector::Parse(arguments.id);
 
-  pci::SysfsPci sysfs(options.sysfs_root);
+  pci::SysfsPci sysfs(options.paths());
   auto addresses = sysfs.List();
   if (!addresses) return std::unexpected(addresses.error());
   auto names = pci::Names::Create(options.pci_ids);

@@ -7,7 +7,7 @@
 
 #include "output.h"
 #include "udrv/core/text.h"
-#include "udrv/pci/sysfs_file.h"
+#include "udrv/sysfs/file.h"
 
 namespace udrv::busctl {
 
@@ -61,7 +61,7 @@ Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names) {
 }
 
 std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skipped& skipped) {
-  auto text = pci::ReadSysfsAttribute(path);
+  auto text = sysfs::ReadAttribute(path);
   if (!text) {
     if (text.error().err_no != ENOENT) skipped.Add(path, text.error().ToString());
     return std::nullopt;
@@ -86,7 +86,7 @@ Result<pci::ConfigSpace> ReadConfigNoting(const pci::SysfsPci& sysfs, const pci:
 }
 
 Result<pci::DeviceInfo> ReadDevice(const GlobalOptions& options, const pci::Address& address) {
-  auto info = pci::SysfsPci(options.sysfs_root).Read(address);
+  auto info = pci::SysfsPci(options.paths()).Read(address);
   if (!info && info.error().status == Status::IO_NOT_PRESENT) {
     return Fail(Status::NOT_FOUND,
                 "no such PCI function in " + options.sysfs_root + "/bus/pci/devices",

@@ -36,7 +36,7 @@ void SetIdentity(Json& object, const pci::DeviceInfo& info, const pci::Names& na
 // NUMA node and parent bridge: one entry of `list` ($defs/list_function), `show`'s "function".
 Json FunctionToJson(const pci::DeviceInfo& info, const pci::Names& names);
 
-// An attribute that may be absent (pci::ReadSysfsAttribute): its text, or
+// An attribute that may be absent (sysfs::ReadAttribute): its text, or
 // nullopt when the file is missing or empty. One that is there but cannot be
 // read (a FIFO, a device node) is nullopt too, and `skipped` says why.
 std::optional<std::string> ReadOptionalAttribute(const std::string& path, Skipped& skipped);

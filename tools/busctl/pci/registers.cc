@@ -162,7 +162,7 @@ Result<RegisterAccess> PlanAccess(const GlobalOptions& options, std::string_view
   // vfio-pci turns memory decoding on when the device is opened; the sysfs
   // route leaves it as it finds it.
   if (access.route == "sysfs") {
-    auto config = pci::SysfsPci(options.sysfs_root).ReadConfig(access.address);
+    auto config = pci::SysfsPci(options.paths()).ReadConfig(access.address);
     auto command = config ? config->Read16(pci::kConfigCommand) : std::unexpected(config.error());
     if (!command) {
       access.warnings.push_back("cannot tell whether memory decoding is on: " +
@@ -189,8 +189,8 @@ Result<MappedRegister> MapRegister(const GlobalOptions& options, std::string_vie
                                    const RegisterAccess& access) {
   const std::string what = std::string(op) + " BAR " + std::to_string(access.bar) + " at " +
                            Hex(access.offset) + " through " + access.route;
-  auto device = access.route == "vfio" ? pci::OpenVfioDevice(access.address, options.sysfs_root)
-                                       : pci::OpenSysfsDevice(access.address, options.sysfs_root);
+  auto device = access.route == "vfio" ? pci::OpenVfioDevice(access.address, options.paths())
+                                       : pci::OpenSysfsDevice(access.address, options.paths());
   if (!device) return Wrap(device.error(), what);
   auto bar = (*device)->GetBar(access.bar);
   if (!bar) return Wrap(bar.error(), what);

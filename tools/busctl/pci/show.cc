@@ -203,7 +203,7 @@ Json RouteToJson(const Route& route) {
 // Reads the function and its config space once, and asks VFIO's question
 // of its IOMMU group.
 Result<ShowReport> GatherShow(const GlobalOptions& options, const pci::Address& address) {
-  pci::SysfsPci sysfs(options.sysfs_root);
+  pci::SysfsPci sysfs(options.paths());
   auto info = sysfs.Read(address);
   if (!info) return std::unexpected(info.error());
   if (info->iommu_group_error) {
@@ -240,7 +240,7 @@ Result<ShowReport> GatherShow(const GlobalOptions& options, const pci::Address& 
   }
 
   // The IOMMU group as VFIO would see it.
-  auto viability = pci::CheckGroupViability(address, options.sysfs_root);
+  auto viability = pci::CheckGroupViability(address, options.paths());
   if (!viability) viability = std::unexpected(NameReplayedFiles(options, viability.error()));
   std::optional<std::string> no_group;
   if (!viability) {
@@ -263,9 +263,8 @@ Result<ShowReport> GatherShow(const GlobalOptions& options, const pci::Address& 
   }
   std::optional<std::string> group_type;
   if (info->iommu_group) {
-    group_type = ReadOptionalAttribute(options.sysfs_root + "/kernel/iommu_groups/" +
-                                           std::to_string(*info->iommu_group) + "/type",
-                                       skipped);
+    group_type =
+        ReadOptionalAttribute(options.paths().IommuGroup(*info->iommu_group) + "/type", skipped);
   }
 
   return ShowReport{address,          std::move(*info),       std::move(*names),

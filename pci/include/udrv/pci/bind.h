@@ -2,10 +2,8 @@
 //
 // A driver reaches its device through vfio-pci (vfio.h) or uio_pci_generic
 // (uio.h), so the function must first be taken from whatever driver holds it.
-// BindDriver does it as driverctl does: unbind from the current driver, write
-// the new one to the function's `driver_override`, ask the bus to probe it
-// (`drivers_probe`), then check the `driver` link. driver_override binds one
-// function; `new_id` would capture every device with the same IDs.
+// The binding itself is every bus's (udrv/sysfs/bind.h: driver_override and
+// drivers_probe); what is PCI's here is the IOMMU group check around it.
 //
 // VFIO gives a whole IOMMU group to one user, and opens it only when the
 // group is viable: every member bound to vfio-pci (or a variant driver such
@@ -13,8 +11,8 @@
 // pcieport), or to none. BindDriver checks that before it binds a function to
 // vfio-pci, and CheckGroupViability reports it, naming the members that block.
 //
-// Everything here writes sysfs and needs root; `sysfs_root` lets tests run on
-// a tree of their own.
+// Everything here writes sysfs and needs root; `paths` lets tests run on a
+// tree of their own.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +24,7 @@
 
 #include "udrv/core/result.h"
 #include "udrv/pci/address.h"
+#include "udrv/sysfs/paths.h"
 
 namespace udrv::pci {
 
@@ -61,20 +60,20 @@ std::string CanonicalDriverName(std::string_view driver);
 // On a failure after the function was unbound, the previous state is
 // restored first (the message says so if that failed too).
 Result<BindRecord> BindDriver(const Address& address, const std::string& driver,
-                              const std::string& sysfs_root = "/sys");
+                              const sysfs::LinuxPaths& paths = {});
 
 // Takes `address` from its driver (the driver's `unbind` file), leaving
 // driver_override as it is, and returns what to restore: a BindRecord with
 // an empty `driver`. Nothing changes when no driver holds the function.
 // IO_NOT_PRESENT when there is no such function; a failed write says which.
-Result<BindRecord> UnbindDriver(const Address& address, const std::string& sysfs_root = "/sys");
+Result<BindRecord> UnbindDriver(const Address& address, const sysfs::LinuxPaths& paths = {});
 
 // Puts back what `record` (of BindDriver or UnbindDriver) changed: unbinds the function from its current
 // driver, restores driver_override (clears it when there was none) and, when
 // a driver held the function before, probes so that it binds again and checks
 // that it did. Nothing happens when the function is in the recorded state
 // already. NOT_FOUND when the previous driver is no longer loaded.
-Result<void> RestoreDriver(const BindRecord& record, const std::string& sysfs_root = "/sys");
+Result<void> RestoreDriver(const BindRecord& record, const sysfs::LinuxPaths& paths = {});
 
 // Whether the IOMMU group of `address` is usable by VFIO once `address` is
 // bound to vfio-pci: its other members must be unbound or bound to a driver
@@ -95,7 +94,7 @@ struct GroupViability {
 // (arm64 SMMUv3 makes it when a driver first probes the function);
 // IO_NOT_PRESENT for a function not in sysfs.
 Result<GroupViability> CheckGroupViability(const Address& address,
-                                           const std::string& sysfs_root = "/sys");
+                                           const sysfs::LinuxPaths& paths = {});
 
 // vfio-pci and its variant drivers (names ending in vfio-pci / vfio_pci),
 // pci-stub and pcieport: drivers the kernel lets share a group with VFIO.

@@ -75,7 +75,7 @@ enum class PciRoute : uint8_t {
 };
 
 struct PciBusOptions {
-  std::string sysfs_root = "/sys";
+  sysfs::LinuxPaths paths;
   PciRoute route = PciRoute::VFIO;
   // The uio route needs this consent (uio.h, dma/bti.h): it leaves the
   // device's DMA unconfined, and it is what lets its drivers get a Bti.

@@ -12,6 +12,7 @@
 #include "udrv/core/result.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/config.h"
+#include "udrv/sysfs/paths.h"
 
 namespace udrv::pci {
 
@@ -40,7 +41,7 @@ struct DeviceInfo {
   uint8_t revision = 0;
   std::optional<std::string> driver;  // the bound kernel driver, if any
   std::optional<uint32_t> iommu_group;
-  // Why there is no iommu_group although the link is there (ReadIommuGroupLink).
+  // Why there is no iommu_group although the link is there (sysfs::ReadIommuGroup).
   std::optional<Error> iommu_group_error;
   // Every PCI function of that group, this one included, sorted.
   std::vector<Address> iommu_group_members;
@@ -63,8 +64,8 @@ struct DeviceInfo {
 
 class SysfsPci {
  public:
-  // `sysfs_root` is the directory that holds bus/pci/devices ("/sys" on a live system).
-  explicit SysfsPci(std::string sysfs_root = "/sys");
+  // `paths.sys` holds bus/pci/devices ("/sys" on a live system).
+  explicit SysfsPci(sysfs::LinuxPaths paths = {});
 
   // Every function under bus/pci/devices, sorted by address. NOT_FOUND names
   // the directory when the tree has no PCI bus.
@@ -81,11 +82,12 @@ class SysfsPci {
   Result<ConfigSpace> ReadConfig(const Address& address) const;
 
   std::string DevicePath(const Address& address) const;
+  const sysfs::LinuxPaths& paths() const { return paths_; }
 
  private:
   Result<std::vector<Address>> ListGroupMembers(uint32_t group) const;
 
-  std::string root_;
+  sysfs::LinuxPaths paths_;
 };
 
 }  // namespace udrv::pci

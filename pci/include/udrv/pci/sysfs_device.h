@@ -22,7 +22,7 @@ class SysfsDevice final : public Device {
   // IO_NOT_PRESENT when the function is not in the tree; an unreadable
   // `config` file is its open error.
   static Result<std::unique_ptr<SysfsDevice>> Open(const Address& address,
-                                                   const std::string& sysfs_root = "/sys");
+                                                   const sysfs::LinuxPaths& paths = {});
 
   std::string_view route() const override { return "sysfs"; }
   Result<DeviceInfo> GetDeviceInfo() const override;
@@ -73,6 +73,6 @@ class SysfsDevice final : public Device {
 
 // The route as the PCI root bus hands it out.
 Result<std::unique_ptr<Device>> OpenSysfsDevice(const Address& address,
-                                                const std::string& sysfs_root = "/sys");
+                                                const sysfs::LinuxPaths& paths = {});
 
 }  // namespace udrv::pci

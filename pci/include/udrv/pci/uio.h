@@ -50,7 +50,7 @@
 namespace udrv::pci {
 
 struct UioOptions {
-  std::string sysfs_root = "/sys";
+  sysfs::LinuxPaths paths;
   // Lets GetBti hand out a physical Bti (dma::Bti::CreatePhysical). Without
   // it GetBti on the uio route is ACCESS_DENIED saying how to opt in.
   dma::UnsafePhysicalDma physical_dma;
@@ -59,14 +59,14 @@ struct UioOptions {
 // Opens `address`, which must be bound to uio_pci_generic (BAD_STATE naming
 // its driver otherwise: BindDriver(address, "uio") binds it). Needs root.
 Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address,
-                                              const std::string& sysfs_root = "/sys");
+                                              const sysfs::LinuxPaths& paths = {});
 Result<std::unique_ptr<Device>> OpenUioDevice(const Address& address, const UioOptions& options);
 
 class UioDevice final : public Device {
  public:
   // As OpenUioDevice, for callers that want the UIO-only calls below.
   static Result<std::unique_ptr<UioDevice>> Open(const Address& address,
-                                                 const std::string& sysfs_root = "/sys");
+                                                 const sysfs::LinuxPaths& paths = {});
   static Result<std::unique_ptr<UioDevice>> Open(const Address& address,
                                                  const UioOptions& options);
   // Masks INTx again if it was enabled and destroys the mapped Interrupts.
@@ -127,7 +127,7 @@ class UioDevice final : public Device {
   // mastering); shared with the acks of the Interrupts.
   class CommandRegister;
   struct Parts {
-    std::string sysfs_root;
+    sysfs::LinuxPaths paths;
     UniqueFd device_dir;
     UniqueFd config;
     size_t config_size = 0;
@@ -152,7 +152,7 @@ class UioDevice final : public Device {
   // BAD_STATE when an IOMMU translates the function's DMA.
   Result<void> CheckUntranslated(std::string_view op) const;
 
-  const std::string sysfs_root_;
+  const sysfs::LinuxPaths paths_;
   const UniqueFd device_dir_;  // O_PATH: the function's sysfs directory
   const UniqueFd config_;
   const size_t config_size_;

@@ -60,6 +60,7 @@
 #include "udrv/dma/iommu.h"
 #include "udrv/pci/address.h"
 #include "udrv/pci/device.h"
+#include "udrv/sysfs/paths.h"
 
 namespace udrv::pci {
 
@@ -97,12 +98,12 @@ class VfioDevice;
 // to it when they are opened.
 class VfioIommu final : public dma::IommuDomain {
  public:
-  // Opens the container (or iommufd and an IOAS). `dev_root` is where the
+  // Opens the container (or iommufd and an IOAS). `paths.dev` is where the
   // VFIO nodes live ("/dev"; tests point elsewhere). NOT_FOUND when vfio (or
   // /dev/iommu for IOMMUFD) is not there; NOT_SUPPORTED when the kernel lacks
   // the backend asked for.
   static Result<std::shared_ptr<VfioIommu>> Create(
-      VfioIommuBackend backend = VfioIommuBackend::AUTO, std::string dev_root = "/dev");
+      VfioIommuBackend backend = VfioIommuBackend::AUTO, sysfs::LinuxPaths paths = {});
 
   ~VfioIommu() override;
 
@@ -137,7 +138,7 @@ class VfioIommu final : public dma::IommuDomain {
     UniqueFd fd;
   };
 
-  VfioIommu(VfioIommuBackend backend, std::string dev_root, UniqueFd fd, uint32_t ioas_id);
+  VfioIommu(VfioIommuBackend backend, sysfs::LinuxPaths paths, UniqueFd fd, uint32_t ioas_id);
 
   // The device fd of `address` (IOMMU group `group`), with the device
   // attached to this domain: the group joins the container (the first one
@@ -145,17 +146,16 @@ class VfioIommu final : public dma::IommuDomain {
   // ALREADY_BOUND when this domain has the device open already: vfio-pci
   // keeps interrupts and the request eventfd per device, not per fd, so two
   // VfioDevices of one function would take them from each other.
-  Result<UniqueFd> OpenDeviceFd(const Address& address, uint32_t group,
-                                const std::string& sysfs_root);
+  Result<UniqueFd> OpenDeviceFd(const Address& address, uint32_t group);
   // The device was closed (or removed): it may be opened again.
   void ReleaseDevice(const Address& address);
   Result<UniqueFd> OpenGroupDeviceFd(const Address& address, uint32_t group);
-  Result<UniqueFd> OpenCdevDeviceFd(const Address& address, const std::string& sysfs_root);
+  Result<UniqueFd> OpenCdevDeviceFd(const Address& address);
   Result<VfioIommuInfo> GetType1Info() const;
   Result<VfioIommuInfo> GetIommufdInfo() const;
 
   const VfioIommuBackend backend_;
-  const std::string dev_root_;
+  const sysfs::LinuxPaths paths_;
   const UniqueFd fd_;       // the container, or iommufd
   const uint32_t ioas_id_;  // iommufd only
   mutable std::mutex mutex_;
@@ -174,7 +174,7 @@ class VfioDevice final : public Device {
   // domain to attach to; devices of one IOMMU group must share one.
   static Result<std::unique_ptr<VfioDevice>> Open(const Address& address,
                                                   std::shared_ptr<VfioIommu> iommu,
-                                                  const std::string& sysfs_root = "/sys");
+                                                  const sysfs::LinuxPaths& paths = {});
   ~VfioDevice() override;
 
   std::string_view route() const override { return "vfio"; }
@@ -227,7 +227,7 @@ class VfioDevice final : public Device {
     bool msix_mappable = false;                               // VFIO_REGION_INFO_CAP_MSIX_MAPPABLE
   };
 
-  VfioDevice(Address address, std::shared_ptr<VfioIommu> iommu, std::string sysfs_root,
+  VfioDevice(Address address, std::shared_ptr<VfioIommu> iommu, sysfs::LinuxPaths paths,
              std::shared_ptr<Core> core);
 
   Result<void> ReadDeviceLayout();
@@ -240,7 +240,7 @@ class VfioDevice final : public Device {
   Result<std::vector<Interrupt>> DisableInterruptsLocked();
 
   const std::shared_ptr<VfioIommu> iommu_;
-  const std::string sysfs_root_;
+  const sysfs::LinuxPaths paths_;
   const std::shared_ptr<Core> core_;
 
   // Read once at open; never change.
@@ -265,10 +265,10 @@ class VfioDevice final : public Device {
 
 // VfioDevice::Open with an IOMMU domain of its own (AUTO backend).
 Result<std::unique_ptr<Device>> OpenVfioDevice(const Address& address,
-                                               const std::string& sysfs_root = "/sys");
+                                               const sysfs::LinuxPaths& paths = {});
 // VfioDevice::Open attached to `iommu`: devices sharing it share DMA mappings.
 Result<std::unique_ptr<Device>> OpenVfioDevice(const Address& address,
                                                std::shared_ptr<VfioIommu> iommu,
-                                               const std::string& sysfs_root = "/sys");
+                                               const sysfs::LinuxPaths& paths = {});
 
 }  // namespace udrv::pci
