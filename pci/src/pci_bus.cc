@@ -146,9 +146,9 @@ Result<std::vector<bus::DeviceNode>> PciBus::Enumerate() const {
   return nodes;
 }
 
-Result<std::shared_ptr<VfioIommu>> PciBus::IommuForGroup(uint32_t group) {
+Result<std::shared_ptr<vfio::Iommu>> PciBus::IommuForGroup(uint32_t group) {
   if (auto live = iommus_[group].lock()) return live;
-  auto iommu = VfioIommu::Create();
+  auto iommu = vfio::Iommu::Create(vfio::IommuBackend::AUTO, options_.paths);
   if (!iommu) return std::unexpected(iommu.error());
   iommus_[group] = *iommu;
   return std::move(*iommu);

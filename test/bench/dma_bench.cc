@@ -5,7 +5,7 @@
 //  1. Bti::Pin + Pmt::Unpin of a VMO against a raw loop of MAP_DMA +
 //     UNMAP_DMA over a mapping of the same VMO, in the same container, in
 //     the same run: ns per pin+unpin, ns per map+unmap, and their ratio. The
-//     raw loop goes through pci::VfioIommu::Map/Unmap, which are the two
+//     raw loop goes through vfio::Iommu::Map/Unmap, which are the two
 //     ioctls plus building the error context string: the public API does not
 //     hand out the container fd. Where a pin's time goes: the same pins
 //     through a Bti over a metering decorator of the container (the share of
@@ -230,14 +230,14 @@ struct Comparison {
   std::string label;
   uint64_t size = 0;
   Series bti;  // Bti::Pin + Pmt::Unpin
-  Series raw;  // VfioIommu::Map + Unmap (MAP_DMA + UNMAP_DMA)
+  Series raw;  // udrv::vfio::Iommu::Map + Unmap (MAP_DMA + UNMAP_DMA)
   PinParts parts;
 };
 
 // Figure 1 for one VMO: Bti pin+unpin against raw MAP_DMA+UNMAP_DMA, and
 // where the pin's time goes.
 Result<Comparison> ComparePinWithRawMaps(const Options& options,
-                                         const std::shared_ptr<udrv::pci::VfioIommu>& iommu,
+                                         const std::shared_ptr<udrv::vfio::Iommu>& iommu,
                                          const udrv::dma::Bti& bti, const Vmo& vmo, uint64_t size,
                                          std::string label) {
   std::vector<std::function<Result<void>()>> ops;
@@ -303,20 +303,20 @@ void Report(const Comparison& c) {
              p.mapping.median(), p.mapping.min(), p.mapping.max()));
 }
 
-Result<uint32_t> DmaAvail(const udrv::pci::VfioIommu& iommu) {
-  auto info = iommu.GetInfo();
+Result<uint32_t> DmaAvail(const udrv::vfio::Iommu& iommu) {
+  auto info = iommu.Info();
   if (!info) return std::unexpected(info.error());
-  if (!info->dma_avail) {
+  if (info->dma_avail == UINT32_MAX) {
     return Fail(Status::NOT_SUPPORTED, "the container reports no DMA_AVAIL", iommu.Describe());
   }
-  return *info->dma_avail;
+  return info->dma_avail;
 }
 
 double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 // Figure 2: the MAP_DMA calls of pinning a whole VMO, and how long the pins take.
 Result<void> CountMapsForPin(const Options& options,
-                             const std::shared_ptr<udrv::pci::VfioIommu>& iommu, const Vmo& vmo,
+                             const std::shared_ptr<udrv::vfio::Iommu>& iommu, const Vmo& vmo,
                              uint64_t size, const std::string& label) {
   auto counting = std::make_shared<MeteredDomain>(iommu);
   auto bti = udrv::dma::Bti::Create(counting, udrv::dma::kNoDmaLimit, "counting-bti");
@@ -373,17 +373,17 @@ Result<udrv::pci::Address> FindEdu() {
 }
 
 Result<void> RunBenchmarks(const Options& options, const udrv::pci::Address& edu) {
-  auto iommu = udrv::pci::VfioIommu::Create(udrv::pci::VfioIommuBackend::TYPE1V2);
+  auto iommu = udrv::vfio::Iommu::Create(udrv::vfio::IommuBackend::TYPE1V2);
   if (!iommu) return std::unexpected(iommu.error());
   auto device = udrv::pci::OpenVfioDevice(edu, *iommu);
   if (!device) return std::unexpected(device.error());
   auto bti = (*device)->GetBti(0);
   if (!bti) return std::unexpected(bti.error());
-  auto info = (*iommu)->GetInfo();
+  auto info = (*iommu)->Info();
   if (!info) return std::unexpected(info.error());
   Say(Format("edu %s over %s: iova_pgsizes 0x%" PRIx64 ", DMA_AVAIL %u; %d runs of ~%d ms each",
-             edu.ToString().c_str(), (*iommu)->Describe().c_str(), info->iova_pgsizes,
-             info->dma_avail.value_or(0), options.runs, options.run_ms));
+             edu.ToString().c_str(), (*iommu)->Describe().c_str(), info->page_sizes,
+             info->dma_avail, options.runs, options.run_ms));
 
   struct Case {
     uint64_t size;
@@ -414,7 +414,7 @@ Result<void> RunBenchmarks(const Options& options, const udrv::pci::Address& edu
     }
     Say(Format("1 GiB: one mapping per 4 KiB page would be %" PRIu64 " MAP_DMA, per 2 MiB page "
                "%" PRIu64 "; the container allows %u mappings in all",
-               kGiB / (4 * kKiB), kGiB / (2 * kMiB), info->dma_avail.value_or(0)));
+               kGiB / (4 * kKiB), kGiB / (2 * kMiB), info->dma_avail));
   }
   // The same size of ordinary memory, for what the huge page saves the kernel
   // (VFIO pins and maps it 4 KiB page by page); its pages come with the first pin.

@@ -154,13 +154,13 @@ TEST_CASE("edu dma: DMA_AVAIL counts the pins, and a spent budget is a clear err
   auto record = BindDriver(address, "vfio-pci");
   REQUIRE_OK(record);
   {
-    auto iommu = VfioIommu::Create(VfioIommuBackend::TYPE1V2);
+    auto iommu = udrv::vfio::Iommu::Create(udrv::vfio::IommuBackend::TYPE1V2);
     REQUIRE_OK(iommu);
     auto device = OpenVfioDevice(address, *iommu);
     REQUIRE_OK(device);
     auto bti = (*device)->GetBti(0, kEduDmaLimit);
     REQUIRE_OK(bti);
-    auto avail = [&] { return (*iommu)->GetInfo().value().dma_avail.value_or(0); };
+    auto avail = [&] { return (*iommu)->Info().value().dma_avail; };
     CHECK(avail() == 3);
 
     std::vector<Vmo> vmos;

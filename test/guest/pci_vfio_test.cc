@@ -88,9 +88,9 @@ class VfioBinding {
 };
 
 std::unique_ptr<VfioDevice> OpenVfio(const Address& address,
-                                     std::shared_ptr<VfioIommu> iommu = nullptr) {
+                                     std::shared_ptr<udrv::vfio::Iommu> iommu = nullptr) {
   if (!iommu) {
-    auto created = VfioIommu::Create();
+    auto created = udrv::vfio::Iommu::Create();
     REQUIRE_OK(created);
     iommu = std::move(*created);
   }
@@ -105,8 +105,8 @@ Vmar MakeVmar() {
   return std::move(*vmar);
 }
 
-bool Overlaps(const IovaRange& range, uint64_t start, uint64_t last) {
-  return range.start <= last && range.last >= start;
+bool Overlaps(const udrv::dma::IovaRange& range, uint64_t start, uint64_t last) {
+  return range.start <= last && range.end >= start;
 }
 
 // The config space as the kernel's own sysfs file shows it (root reads it all).
@@ -134,33 +134,32 @@ bool Exists(const std::string& path) {
 TEST_CASE("vfio: the IOMMU object reports page sizes, IOVA ranges and the DMA budget", "[vfio]") {
   const Address edu = FindEdu();
   VfioBinding binding(edu);
-  auto iommu = VfioIommu::Create();
+  auto iommu = udrv::vfio::Iommu::Create();
   REQUIRE_OK(iommu);
   // Debian's kernels have no IOMMUFD, so AUTO must have fallen back.
   REQUIRE_FALSE(Exists("/dev/iommu"));
-  CHECK((*iommu)->backend() == VfioIommuBackend::TYPE1V2);
-  auto iommufd = VfioIommu::Create(VfioIommuBackend::IOMMUFD);
+  CHECK((*iommu)->backend() == udrv::vfio::IommuBackend::TYPE1V2);
+  auto iommufd = udrv::vfio::Iommu::Create(udrv::vfio::IommuBackend::IOMMUFD);
   CHECK(StatusOf(iommufd) == "NOT_SUPPORTED");
 
   // The container gets its IOMMU with its first group.
-  CHECK(StatusOf((*iommu)->GetInfo()) == "BAD_STATE");
+  CHECK(StatusOf((*iommu)->Info()) == "BAD_STATE");
 
   auto device = OpenVfio(edu, *iommu);
   CHECK(device->iommu() == *iommu);
-  auto info = (*iommu)->GetInfo();
+  auto info = (*iommu)->Info();
   REQUIRE_OK(info);
-  INFO("iova_pgsizes " << std::hex << info->iova_pgsizes);
-  CHECK((info->iova_pgsizes & 0x1000) != 0);
-  REQUIRE(info->dma_avail.has_value());
-  CHECK(*info->dma_avail == 65535);  // type1's default dma_entry_limit, nothing mapped yet
+  INFO("page_sizes " << std::hex << info->page_sizes);
+  CHECK((info->page_sizes & 0x1000) != 0);
+  CHECK(info->dma_avail == 65535);  // type1's default dma_entry_limit, nothing mapped yet
 
-  REQUIRE(info->iova_ranges.size() >= 2);
-  CHECK(info->iova_ranges.front().start == 0);
-  for (size_t i = 0; i < info->iova_ranges.size(); ++i) {
-    const IovaRange& range = info->iova_ranges[i];
-    INFO("range " << i << ": " << std::hex << range.start << "-" << range.last);
-    CHECK(range.start <= range.last);
-    if (i > 0) CHECK(range.start > info->iova_ranges[i - 1].last);
+  REQUIRE(info->ranges.size() >= 2);
+  CHECK(info->ranges.front().start == 0);
+  for (size_t i = 0; i < info->ranges.size(); ++i) {
+    const udrv::dma::IovaRange& range = info->ranges[i];
+    INFO("range " << i << ": " << std::hex << range.start << "-" << range.end);
+    CHECK(range.start <= range.end);
+    if (i > 0) CHECK(range.start > info->ranges[i - 1].end);
   }
 #if defined(__x86_64__)
   // The interrupt remapping window of VT-d.
@@ -170,9 +169,9 @@ TEST_CASE("vfio: the IOMMU object reports page sizes, IOVA ranges and the DMA bu
   constexpr uint64_t kMsiStart = 0x8000000, kMsiLast = 0x80fffff;
 #endif
   bool below = false, above = false;
-  for (const IovaRange& range : info->iova_ranges) {
+  for (const udrv::dma::IovaRange& range : info->ranges) {
     CHECK_FALSE(Overlaps(range, kMsiStart, kMsiLast));
-    below |= range.last == kMsiStart - 1;
+    below |= range.end == kMsiStart - 1;
     above |= range.start == kMsiLast + 1;
   }
   CHECK(below);  // the window is cut out exactly, not more
@@ -183,7 +182,7 @@ TEST_CASE("vfio: the IOMMU object reports page sizes, IOVA ranges and the DMA bu
     CHECK(StatusOf(again) == "ALREADY_BOUND");
   }
   SECTION("a second IOMMU object cannot take a group the first holds") {
-    auto other = VfioIommu::Create();
+    auto other = udrv::vfio::Iommu::Create();
     REQUIRE_OK(other);
     auto again = VfioDevice::Open(edu, *other);
     CHECK(StatusOf(again) == "UNAVAILABLE");
@@ -193,7 +192,7 @@ TEST_CASE("vfio: the IOMMU object reports page sizes, IOVA ranges and the DMA bu
     device.reset();
     auto again = VfioDevice::Open(edu, *iommu);
     REQUIRE_OK(again);
-    CHECK(StatusOf((*iommu)->GetInfo()) == "OK");
+    CHECK(StatusOf((*iommu)->Info()) == "OK");
   }
 }
 

@@ -39,6 +39,7 @@
 #include "udrv/dma/bti.h"
 #include "udrv/pci/device.h"
 #include "udrv/pci/sysfs.h"
+#include "udrv/vfio/iommu.h"
 
 // pci::Device is the protocol "pci".
 template <>
@@ -48,7 +49,6 @@ struct udrv::bus::ProtocolTraits<udrv::pci::Device> {
 
 namespace udrv::pci {
 
-class VfioIommu;
 
 inline constexpr std::string_view kBusName = "pci";
 
@@ -111,11 +111,11 @@ class PciBus final : public bus::Bus {
 
   // The VFIO container for IOMMU group `group`: the live one a device of
   // that group uses, or a new one.
-  Result<std::shared_ptr<VfioIommu>> IommuForGroup(uint32_t group);
+  Result<std::shared_ptr<vfio::Iommu>> IommuForGroup(uint32_t group);
 
   PciBusOptions options_;
   SysfsPci sysfs_;
-  std::map<uint32_t, std::weak_ptr<VfioIommu>> iommus_;
+  std::map<uint32_t, std::weak_ptr<vfio::Iommu>> iommus_;
 };
 
 }  // namespace udrv::pci

@@ -4,7 +4,7 @@
 // against have neither linux/iommufd.h nor VFIO_DEVICE_BIND_IOMMUFD. Names
 // differ from the kernel's so a newer <linux/vfio.h> cannot clash; where the
 // system headers do define an ioctl, the numbers are checked against it.
-// Private to udrv_pci.
+// Private to udrv_vfio.
 #pragma once
 
 #include <linux/vfio.h>
@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-namespace udrv::pci::abi {
+namespace udrv::vfio::abi {
 
 // iommufd: every ioctl is _IO(';', 0x80 + command); the struct's first
 // field is its size, which is how the kernel versions them.
@@ -103,4 +103,4 @@ static_assert(kVfioDeviceBindIommufd == VFIO_DEVICE_BIND_IOMMUFD);
 static_assert(kVfioDeviceAttachIommufdPt == VFIO_DEVICE_ATTACH_IOMMUFD_PT);
 #endif
 
-}  // namespace udrv::pci::abi
+}  // namespace udrv::vfio::abi

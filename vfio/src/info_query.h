@@ -1,7 +1,7 @@
 // VFIO's INFO ioctls with capability chains (VFIO_IOMMU_GET_INFO,
 // VFIO_DEVICE_GET_REGION_INFO): the caller passes argsz; when the chain does
 // not fit the kernel says how much it needs in argsz and the call is made
-// again with a larger buffer. Private to udrv_pci.
+// again with a larger buffer. Private to udrv_vfio.
 #pragma once
 
 #include <linux/vfio.h>
@@ -16,7 +16,7 @@
 
 #include "udrv/core/result.h"
 
-namespace udrv::pci::vfio_info {
+namespace udrv::vfio::info {
 
 // The info struct `Info` followed by its capabilities, as the kernel filled it.
 template <typename Info>
@@ -86,4 +86,4 @@ Result<void> WalkCaps(const InfoWithCaps<Info>& info, uint32_t first, std::strin
   return {};
 }
 
-}  // namespace udrv::pci::vfio_info
+}  // namespace udrv::vfio::info
