@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "bus_modules.h"
 #include "commands.h"
 #include "match_report.h"
 #include "output.h"
@@ -15,7 +16,6 @@
 #include "udrv/bus/root_bus.h"
 #include "udrv/core/text.h"
 #include "udrv/drivers/registry.h"
-#include "udrv/pci/pci_bus.h"
 
 namespace udrv::busctl {
 namespace {
@@ -38,14 +38,13 @@ const bus::NodeMatch* FindNode(const std::vector<bus::NodeMatch>& matches, const
 }
 
 Result<std::vector<bus::NodeMatch>> MatchEveryNode(const GlobalOptions& options) {
-  pci::PciBusOptions pci_options;
-  pci_options.paths = options.paths();
-  pci_options.log = [](std::string_view line) {
-    std::fprintf(stderr, "busctl match: %s\n", Printable(line).c_str());
-  };
-  UDRV_TRY_ASSIGN(auto pci_bus, pci::PciBus::Create(pci_options));
   bus::RootBus root;
-  UDRV_TRY(root.AddBus(std::move(pci_bus)));
+  for (const BusModule& module : BusModules()) {
+    UDRV_TRY_ASSIGN(auto bus, module.create_bus(options, [](std::string_view line) {
+      std::fprintf(stderr, "busctl match: %s\n", Printable(line).c_str());
+    }));
+    UDRV_TRY(root.AddBus(std::move(bus)));
+  }
   bus::DriverManager manager(root, bus::DriverManagerOptions{});
   for (const bus::Driver& driver : drivers::AllDrivers()) UDRV_TRY(manager.Register(driver));
   return manager.Match();

@@ -11,4 +11,13 @@ void AddPciCommands(CLI::App& app, GlobalOptions& options, int& status) {
   AddBindingCommands(app, options, status);
 }
 
+Result<std::unique_ptr<bus::Bus>> CreatePciBus(const GlobalOptions& options,
+                                               std::function<void(std::string_view)> log) {
+  pci::PciBusOptions pci_options;
+  pci_options.paths = options.paths();
+  pci_options.log = std::move(log);
+  UDRV_TRY_ASSIGN(auto pci_bus, pci::PciBus::Create(std::move(pci_options)));
+  return std::unique_ptr<bus::Bus>(std::move(pci_bus));
+}
+
 }  // namespace udrv::busctl

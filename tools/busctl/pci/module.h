@@ -2,14 +2,26 @@
 // reach PCI functions (docs/busctl.md).
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string_view>
+
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "udrv/bus/bus.h"
+#include "udrv/core/result.h"
+#include "udrv/pci/pci_bus.h"
 
 namespace udrv::busctl {
 
+inline constexpr std::string_view kPciModuleName = pci::kBusName;
+
 // Every command below.
 void AddPciCommands(CLI::App& app, GlobalOptions& options, int& status);
+// The PCI root bus over options.sysfs_root.
+Result<std::unique_ptr<bus::Bus>> CreatePciBus(const GlobalOptions& options,
+                                               std::function<void(std::string_view)> log);
 
 // list.cc: list (lspci -Dnn, --tree as lspci -tvnn).
 void AddListCommand(CLI::App& app, GlobalOptions& options, int& status);
