@@ -400,6 +400,9 @@ TEST_CASE("isolated: a driver host killed mid-DMA is reclaimed and restarted; th
   REQUIRE(launched);
   const pid_t first = std::stoi((*launched)[1]);
   REQUIRE(manager.WaitFor("DMA loop running", 120));
+  // The host says its loop runs before it reports the start: a host killed
+  // before the manager heard that is a failed start, never restarted.
+  REQUIRE(manager.WaitFor("edu started in driver host pid " + std::to_string(first), 30));
 
   // Kill it while edu's DMA engine is moving data for it.
   bool dma_running = false;
