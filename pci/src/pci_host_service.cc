@@ -361,7 +361,7 @@ class PciHostService final : public host::HostService {
     if (bar_info == nullptr) {
       return Fail(Status::NOT_FOUND, "get BAR: sysfs lists no BAR " + std::to_string(index), object_);
     }
-    const std::string dir = SysfsPci(sysfs::LinuxPaths{.sys = options_.sysfs_root}).DevicePath(device_.address());
+    const std::string dir = SysfsPci(options_.paths).DevicePath(device_.address());
     UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir_fd) return FailErrno(errno, "open " + dir, object_);
     return internal::OpenResourceVmo(dir_fd.get(), *bar_info, false, O_RDWR,
@@ -382,7 +382,7 @@ std::unique_ptr<host::HostService> MakeHostService(Device& device, HostServiceOp
 
 Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
   auto claims = std::make_shared<GroupClaims>();
-  HostServiceOptions service_options{.sysfs_root = options.sysfs_root};
+  HostServiceOptions service_options{.paths = options.paths};
   host::ServiceFactory make_service =
       [claims, service_options](bus::DriverContext& context) -> Result<std::unique_ptr<host::HostService>> {
     UDRV_TRY_ASSIGN(Device* device, context.GetProtocol<Device>());

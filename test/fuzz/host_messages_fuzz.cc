@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)::shutdown(host.get(), SHUT_WR);
 
   FuzzDevice device;
-  auto service = udrv::pci::MakeHostService(device, {.sysfs_root = "/nonexistent-sysfs"});
+  auto service = udrv::pci::MakeHostService(device, {.paths = {.sys = "/nonexistent-sysfs"}});
   udrv::bus::DeviceNode node;
   node.bus = "pci";
   node.id = "pci/0000:00:03.0";

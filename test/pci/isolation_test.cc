@@ -272,7 +272,7 @@ class Harness {
   FakeIsoDevice device;
   // TEST_FILE BARs never need the sysfs root.
   std::unique_ptr<udrv::host::HostService> service =
-      MakeHostService(device, {.sysfs_root = "/nonexistent-sysfs"});
+      MakeHostService(device, {.paths = {.sys = "/nonexistent-sysfs"}});
   DeviceNode node = TestNode();
   UniqueFd host;
   UniqueFd raw;
@@ -1266,7 +1266,7 @@ IsolatedRunnerOptions RunnerOptions(uid_t first_uid, const std::string& mode, Ru
   options.restarts = 0;
   options.start_timeout = 30'000'000'000;
   options.stop_grace = 2'000'000'000;
-  options.sysfs_root = "/nonexistent-sysfs";
+  options.paths.sys = "/nonexistent-sysfs";
   options.log = log.Sink();
   return options;
 }

@@ -12,11 +12,12 @@
 #include "udrv/bus/driver_manager.h"
 #include "udrv/core/result.h"
 #include "udrv/host/runner.h"
+#include "udrv/sysfs/paths.h"
 
 namespace udrv::pci {
 
 struct IsolatedRunnerOptions : host::RunnerOptions {
-  std::string sysfs_root = "/sys";
+  sysfs::LinuxPaths paths;
 };
 
 // INVALID_ARGS for an empty host program or a first_uid of 0 or

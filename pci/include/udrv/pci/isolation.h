@@ -32,6 +32,7 @@
 #include "udrv/host/connection.h"
 #include "udrv/host/server.h"
 #include "udrv/pci/device.h"
+#include "udrv/sysfs/paths.h"
 
 namespace udrv::pci {
 
@@ -41,7 +42,7 @@ inline constexpr Rights kHostBarRights =
 
 struct HostServiceOptions {
   // Where the device's sysfs directory is (its BARs' resource files).
-  std::string sysfs_root = "/sys";
+  sysfs::LinuxPaths paths;
 };
 
 // The PCI service for `device` (the bus's, opened over VFIO), which must
