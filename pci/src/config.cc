@@ -79,7 +79,11 @@ Result<uint32_t> PayloadBytes(uint32_t encoding, std::string_view field, const C
 }  // namespace
 
 ConfigSpace::ConfigSpace(std::vector<uint8_t> bytes, std::string origin)
-    : bytes_(std::move(bytes)), origin_(std::move(origin)) {}
+    : bytes_(std::move(bytes)), origin_(std::move(origin)) {
+  // A function's config space ends at 4 KiB, and offsets are 16-bit: bytes
+  // past it are no registers, and would alias low offsets past 64 KiB.
+  if (bytes_.size() > kExtendedConfigSize) bytes_.resize(kExtendedConfigSize);
+}
 
 Result<uint8_t> ConfigSpace::Read8(uint16_t offset) const {
   if (size_t{offset} + 1 > bytes_.size()) {

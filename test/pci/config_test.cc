@@ -36,6 +36,16 @@ TEST_CASE("config space: reads are little endian and bounded", "[pci][config]") 
   CHECK(StatusOf(ConfigSpace().Read8(0)) == "OUT_OF_RANGE");
 }
 
+TEST_CASE("config space: bytes past 4 KiB are no registers", "[pci][config]") {
+  // 64 KiB + 2: with 16-bit offsets the last bytes would alias offset 0.
+  std::vector<uint8_t> bytes(0x10002, 0);
+  bytes[0x10000] = 0xaa;
+  const ConfigSpace config(std::move(bytes), "big");
+  CHECK(config.size() == pci::kExtendedConfigSize);
+  CHECK(*config.Read8(0) == 0);
+  CHECK(StatusOf(config.Read8(0x1000)) == "OUT_OF_RANGE");
+}
+
 TEST_CASE("config space: the standard capability list in order", "[pci][config]") {
   ConfigBuilder builder;
   builder.AddCap(0xc8, pci::kCapPowerManagement)

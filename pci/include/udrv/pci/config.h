@@ -60,7 +60,8 @@ inline constexpr uint16_t kExtCapSriov = 0x0010;
 class ConfigSpace {
  public:
   ConfigSpace() = default;
-  // `origin` names the source in errors ("0000:00:02.0 config").
+  // `origin` names the source in errors ("0000:00:02.0 config"). Bytes
+  // past 4 KiB (kExtendedConfigSize) are dropped.
   ConfigSpace(std::vector<uint8_t> bytes, std::string origin);
 
   Result<uint8_t> Read8(uint16_t offset) const;
