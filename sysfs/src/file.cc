@@ -15,15 +15,17 @@ namespace udrv::sysfs {
 namespace {
 
 // Refuses what cannot be read as a file: anything but a regular file.
-Result<void> CheckRegular(const struct stat& st, const std::string& path) {
+Result<void> CheckRegular(const struct stat& st, const std::string& path,
+                          std::string_view verb = "read") {
   if (S_ISREG(st.st_mode)) return {};
-  if (S_ISDIR(st.st_mode)) return FailErrno(EISDIR, "read " + path);
+  if (S_ISDIR(st.st_mode)) return FailErrno(EISDIR, std::string(verb) + " " + path);
   const char* kind = S_ISFIFO(st.st_mode)   ? "a FIFO"
                      : S_ISCHR(st.st_mode)  ? "a character device"
                      : S_ISBLK(st.st_mode)  ? "a block device"
                      : S_ISSOCK(st.st_mode) ? "a socket"
                                             : "not a regular file";
-  return Fail(Status::NOT_FILE, "read " + path + ": " + kind + " where a regular file belongs",
+  return Fail(Status::NOT_FILE,
+              std::string(verb) + " " + path + ": " + kind + " where a regular file belongs",
               path);
 }
 
@@ -35,11 +37,17 @@ Result<std::vector<std::string>> ListOpenDirectory(int fd, const std::string& pa
     return FailErrno(err, "list directory " + path, path);
   }
   std::vector<std::string> names;
+  // readdir says "no more" and "failed" alike with null; errno tells them
+  // apart, and a listing cut short must not pass for a whole one.
+  errno = 0;
   while (const dirent* entry = ::readdir(stream)) {
     const std::string_view name = entry->d_name;
     if (name != "." && name != "..") names.emplace_back(name);
+    errno = 0;
   }
+  const int err = errno;
   ::closedir(stream);
+  if (err != 0) return FailErrno(err, "list directory " + path, path);
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -95,7 +103,16 @@ Result<std::string> ReadWholeFile(int fd, const std::string& path, uint64_t limi
 }
 
 Result<std::string> ReadAttribute(const std::string& path) {
-  UDRV_TRY_ASSIGN(FileContents contents, ReadFile(path, 4096));
+  // The kernel shows an attribute in at most one page (4096 bytes); one
+  // byte more tells a file that is no sysfs attribute, not one to cut.
+  constexpr size_t kMaxAttribute = 4096;
+  UDRV_TRY_ASSIGN(FileContents contents, ReadFile(path, kMaxAttribute + 1));
+  if (contents.bytes.size() > kMaxAttribute) {
+    return Fail(Status::FILE_BIG,
+                "read " + path + ": more than " + std::to_string(kMaxAttribute) +
+                    " bytes, which no sysfs attribute holds",
+                path);
+  }
   std::string text = std::move(contents.bytes);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -120,8 +137,13 @@ std::optional<std::string> ReadLinkName(const std::string& path) {
 Result<void> WriteAttribute(const std::string& path, const std::string& text,
                             const std::string& object) {
   const std::string shown = text == "\n" ? "\\n" : text;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO planted where an attribute belongs must not hang the
+  // open; what was opened is checked before anything is written.
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return FailErrno(errno, "open " + path + " to write '" + shown + "'", object);
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "fstat " + path, object);
+  UDRV_TRY(CheckRegular(st, path, "write"));
   ssize_t n;
   do {
     n = ::write(fd.get(), text.data(), text.size());

@@ -15,8 +15,9 @@ Result<std::optional<uint32_t>> ReadIommuGroup(const std::string& device_path) {
   if (!name) return std::optional<uint32_t>();
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0 && errno != ENOENT) {
+    const int err = errno;  // before the arguments below are built
     return Fail(Status::IO_INVALID, "read IOMMU group: the iommu_group link cannot be followed",
-                path, errno);
+                path, err);
   }
   // A group is a decimal number; "-0" is no group.
   const std::optional<int64_t> group =
