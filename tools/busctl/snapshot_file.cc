@@ -294,7 +294,15 @@ class TreeRecorder {
   // A file attribute; absent ones (ENOENT) are not there to record.
   std::optional<sysfs::FileContents> RecordFile(const std::string& relative,
                                                    size_t max = kMaxAttributeBytes) {
-    auto read = sysfs::ReadFile(root_ + "/" + relative, max);
+    // One byte past `max` tells a file too big to record from one cut short.
+    auto read = sysfs::ReadFile(root_ + "/" + relative, max + 1);
+    if (read && read->bytes.size() > max) {
+      const uint64_t held = std::max<uint64_t>(read->size, read->bytes.size());
+      read = Fail(Status::FILE_BIG,
+                  "the file holds " + std::to_string(held) + " bytes or more, more than " +
+                      std::to_string(max) + " a snapshot records of it",
+                  root_ + "/" + relative);
+    }
     if (!read) {
       // Absent, or a directory (msi_irqs entries of old kernels): not there to record.
       if (read.error().err_no != ENOENT && read.error().err_no != EISDIR) {
@@ -581,6 +589,11 @@ Result<std::optional<ArchiveEntry>> TarReader::Next() {
     return Malformed(offset, member + "declares " + std::to_string(size) +
                                  " bytes of data, more than a snapshot member may hold (" +
                                  std::to_string(kMaxMemberBytes) + "); refused unread");
+  }
+  // A sparse member stores less than it declares: its holes would be
+  // unpacked as zeros the archive never paid for.
+  if (archive_entry_sparse_count(header) > 0) {
+    return Malformed(offset, member + "a sparse file: a snapshot holds only whole files");
   }
   if (entry.kind != ArchiveEntry::Kind::kFile && size != 0) {
     return Malformed(offset, member + "a directory or link with " + std::to_string(size) +
