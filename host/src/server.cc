@@ -94,8 +94,10 @@ Result<Vmo> CheckSharedMemory(Vmo vmo, uint32_t options, uint64_t offset, uint64
   }
   struct stat st{};
   if (::fstat(fd, &st) != 0) return FailErrno(errno, "pin: fstat of the VMO sent", object);
-  const uint64_t end = backing->fd_offset + offset + size;
-  if (end < offset || end > static_cast<uint64_t>(st.st_size)) {
+  uint64_t end = 0;
+  if (__builtin_add_overflow(offset, size, &end) ||
+      __builtin_add_overflow(end, backing->fd_offset, &end) ||
+      end > static_cast<uint64_t>(st.st_size)) {
     return Fail(Status::OUT_OF_RANGE,
                 "pin: [" + Hex(offset) + ", +" + Hex(size) + ") passes the end of the memory sent (" +
                     Hex(static_cast<uint64_t>(st.st_size)) + " bytes)",
@@ -340,7 +342,8 @@ Result<void> HostServer::Session::Pin(const wire::PinRequest& request) {
   const uint64_t offset = request.offset;
   const uint64_t size = request.size;
   if (size == 0) return SendError(op, Error{Status::INVALID_ARGS, "pin: size 0", object});
-  if (offset + size < offset) {
+  // Room for rounding up to whole pages too (PagesSpanned).
+  if (offset + size < offset || offset + size > UINT64_MAX - PageSize()) {
     return SendError(op, Error{Status::OUT_OF_RANGE,
                                "pin: [" + Hex(offset) + ", +" + Hex(size) + ") wraps around", object});
   }
