@@ -306,7 +306,16 @@ Result<void> HostServer::Session::MapInterrupt(const wire::MapInterruptRequest& 
   return SendToHost(std::move(*interrupt), kHostInterruptRights);
 }
 
+// Reserved fields must be 0: a later version may give them a meaning, and
+// an old root bus must not read a request of that version as another one.
+Result<void> CheckReserved(uint32_t reserved, std::string_view op, const std::string& object) {
+  if (reserved == 0) return {};
+  return Fail(Status::INVALID_ARGS,
+              std::string(op) + ": reserved field is " + Hex(reserved) + ", not 0", object);
+}
+
 Result<wire::GetBtiReply> HostServer::Session::GetBti(const wire::GetBtiRequest& request) {
+  UDRV_TRY(CheckReserved(request.reserved, "get BTI", object));
   // One Bti per index, as a device has: asking again gives the same one.
   if (auto it = bti_of_index.find(request.index); it != bti_of_index.end()) {
     if (it->second.dma_limit != request.dma_limit) {
@@ -336,6 +345,9 @@ Result<void> HostServer::Session::Pin(const wire::PinRequest& request) {
   if (!vmo) {
     if (vmo.error().status == Status::PEER_CLOSED) return std::unexpected(vmo.error());
     return SendError(op, Wrap(vmo.error(), "pin: the VMO that follows the request").error());
+  }
+  if (auto reserved = CheckReserved(request.reserved, "pin", object); !reserved) {
+    return SendError(op, reserved.error());
   }
   auto bti = FindBti(request.bti);
   if (!bti) return SendError(op, bti.error());
@@ -426,6 +438,7 @@ Result<void> HostServer::Session::Started(const wire::StartedRequest& request) {
   // The host's words go to logs and errors: escaped where they enter, so
   // they cannot forge lines or steer a terminal.
   const std::string words = Printable(wire::GetText(request.error));
+  UDRV_TRY(CheckReserved(request.reserved, "started", object));
   // 0, or a udrv::Status, which are all negative.
   if (request.status > 0) {
     return Fail(Status::INVALID_ARGS,

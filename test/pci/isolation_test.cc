@@ -1062,6 +1062,9 @@ TEST_CASE("isolation: one BTI per index, however often the host asks", "[isolati
   auto other = RawCall(fd, hw::GetBtiRequest{.index = 0, .dma_limit = uint64_t{1} << 28});
   CHECK(StatusOf(ResultOf(other)) == "ALREADY_EXISTS");
   CHECK(harness.device.bti_requests.size() == 1);
+  // A reserved field that is not 0 is refused, not ignored.
+  auto reserved = RawCall(fd, hw::GetBtiRequest{.index = 0, .reserved = 1, .dma_limit = uint64_t{1} << 32});
+  CHECK(StatusOf(ResultOf(reserved)) == "INVALID_ARGS");
   REQUIRE_OK(harness.Finish());
 }
 
