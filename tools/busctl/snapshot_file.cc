@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <climits>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -26,14 +26,19 @@
 #include "udrv/pci/address.h"
 #include "udrv/pci/config.h"
 #include "udrv/sysfs/file.h"
+#include "udrv/sysfs/parse.h"
 
 namespace udrv::busctl {
 namespace {
 
+// A manifest number: sysfs's decimal parser, within T's range.
 template <typename T>
 bool ParseDecimal(std::string_view text, T& out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 10);
-  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+  constexpr auto max = static_cast<int64_t>(std::min<uint64_t>(std::numeric_limits<T>::max(), INT64_MAX));
+  const std::optional<int64_t> value = sysfs::ParseDecimal(text, 0, max);
+  if (!value) return false;
+  out = static_cast<T>(*value);
+  return true;
 }
 
 // A name or value in a message, quoted. Raw: output escapes it (Printable

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <optional>
 #include <sstream>
@@ -24,19 +23,11 @@
 #include "privilege.h"
 #include "udrv/core/text.h"
 #include "udrv/sysfs/file.h"
+#include "udrv/sysfs/parse.h"
 
 namespace udrv::busctl {
 
 namespace {
-
-// All of `text` as a number in `base` ("0x" allowed in front of hex).
-std::optional<uint64_t> ParseNumber(std::string_view text, int base) {
-  if (base == 16 && text.starts_with("0x")) text.remove_prefix(2);
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 // reserved_regions: "0x00000000fee00000 0x00000000feefffff msi" per line;
 // nullopt without the file (kernels before 4.11).
@@ -55,8 +46,8 @@ Result<std::optional<std::vector<Region>>> ReadReservedRegions(const std::string
     if (!(fields >> start >> last >> type)) {
       return Fail(Status::IO_INVALID, "unexpected reserved region line '" + line + "'", path);
     }
-    const std::optional<uint64_t> first = ParseNumber(start, 16);
-    const std::optional<uint64_t> end = ParseNumber(last, 16);
+    const std::optional<uint64_t> first = sysfs::ParseHex(start);
+    const std::optional<uint64_t> end = sysfs::ParseHex(last);
     if (!first || !end) {
       return Fail(Status::IO_INVALID, "unexpected reserved region line '" + line + "'", path);
     }
@@ -132,8 +123,8 @@ Result<IommuReport> GatherIommu(const GlobalOptions& options) {
   const std::string groups_dir = root + "/kernel/iommu_groups";
   if (auto names = sysfs::ListDirectory(groups_dir)) {
     for (const std::string& name : *names) {
-      const std::optional<uint64_t> number = ParseNumber(name, 10);
-      if (!number || *number > UINT32_MAX) continue;  // not a group directory
+      const std::optional<int64_t> number = sysfs::ParseDecimal(name, 0, UINT32_MAX);
+      if (!number) continue;  // not a group directory
       Group group;
       group.number = static_cast<uint32_t>(*number);
       const std::string dir = groups_dir + "/" + name;
