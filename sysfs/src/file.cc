@@ -126,12 +126,21 @@ Result<std::optional<std::string>> ReadOptionalAttribute(const std::string& path
 }
 
 std::optional<std::string> ReadLinkName(const std::string& path) {
+  auto target = ReadLink(path);
+  if (!target || target->empty()) return std::nullopt;
+  const size_t slash = target->rfind('/');
+  return slash == std::string::npos ? *target : target->substr(slash + 1);
+}
+
+Result<std::string> ReadLink(const std::string& path) {
   char target[PATH_MAX];
-  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target) - 1);
-  if (n <= 0) return std::nullopt;
-  const std::string_view text(target, static_cast<size_t>(n));
-  const size_t slash = text.rfind('/');
-  return std::string(slash == std::string_view::npos ? text : text.substr(slash + 1));
+  const ssize_t n = ::readlink(path.c_str(), target, sizeof(target));
+  if (n < 0) return FailErrno(errno, "readlink " + path, path);
+  // A target that fills the buffer may have been cut.
+  if (static_cast<size_t>(n) == sizeof(target)) {
+    return Fail(Status::OUT_OF_RANGE, "readlink " + path + ": the target is longer than PATH_MAX", path);
+  }
+  return std::string(target, static_cast<size_t>(n));
 }
 
 Result<void> WriteAttribute(const std::string& path, const std::string& text,

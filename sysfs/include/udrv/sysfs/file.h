@@ -52,6 +52,9 @@ Result<std::optional<std::string>> ReadOptionalAttribute(const std::string& path
 // The last component of a link's target ("vfio-pci" for .../driver);
 // nullopt when `path` is no link.
 std::optional<std::string> ReadLinkName(const std::string& path);
+// A link's whole target as stored ("../../firmware/devicetree/base/soc");
+// the readlink errno otherwise (ENOENT: no such file, EINVAL: no link).
+Result<std::string> ReadLink(const std::string& path);
 
 // One write(2) of `text`, as sysfs wants it; the error names the file, the
 // text and the errno (the kernel's answer: EINVAL, ENODEV, EBUSY, ...).
