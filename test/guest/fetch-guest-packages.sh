@@ -28,8 +28,33 @@ fetch_arm64_pciutils() {
   done
   echo "fetch-guest-packages: arm64 lspci cached in $dir/pciutils"
 }
+# The arm64 kernel's headers and the host's kbuild tools of the same Debian
+# version, for cross-building udrv's UIO platform module (build-kmod.sh).
+# The headers' Makefile includes the -common tree by its absolute /usr/src
+# path: pointed at the unpacked copy here.
+fetch_arm64_kernel_headers() {
+  [ "$arch" = aarch64 ] || return 0
+  local version series host_arch deb_version deb
+  version=$(cat "$dir/kernel.version")
+  [ -f "$dir/headers/usr/src/linux-headers-$version/Makefile" ] && return 0
+  series=${version%%.0-*}
+  host_arch=$(dpkg --print-architecture)
+  mkdir -p "$dir/debs" && cd "$dir/debs"
+  rm -f linux-*.deb
+  download "linux-headers-$version:arm64" "linux-headers-${version%-arm64}-common"
+  deb_version=$(dpkg-deb -f linux-headers-"$version"_*_arm64.deb Version)
+  download "linux-kbuild-$series:$host_arch=$deb_version"
+  rm -rf "$dir/headers.tmp" "$dir/headers"
+  for deb in linux-*.deb; do dpkg-deb -x "$deb" "$dir/headers.tmp"; done
+  rm -f linux-*.deb
+  sed -i "s#^include /usr/src/#include $dir/headers/usr/src/#" "$dir/headers.tmp/usr/src/linux-headers-$version/Makefile"
+  mv "$dir/headers.tmp" "$dir/headers"
+  echo "fetch-guest-packages: arm64 kernel headers $deb_version cached in $dir/headers"
+}
+download() { apt-get download "$@" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download "$@"; }; }
 if [ -s "$dir/kernel.version" ] && [ -x "$dir/busybox/bin/busybox" ]; then
   fetch_arm64_pciutils
+  fetch_arm64_kernel_headers
   exit 0
 fi
 
@@ -47,7 +72,6 @@ fi
 [ -n "$package" ] || { echo "fetch-guest-packages: apt knows no linux-image-$debarch (is the $debarch architecture added?)" >&2; exit 1; }
 
 cd "$dir/debs"
-download() { apt-get download "$@" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download "$@"; }; }
 download "$package:$debarch" "busybox-static:$debarch"
 rm -rf "$dir/kernel" "$dir/busybox"
 dpkg-deb -x linux-image-*_"$debarch".deb "$dir/kernel"
@@ -58,3 +82,4 @@ version=${package#linux-image-}
 echo "$version" > "$dir/kernel.version"
 echo "fetch-guest-packages: $arch kernel $version cached in $dir"
 fetch_arm64_pciutils
+fetch_arm64_kernel_headers

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds a testbed initramfs: busybox, the VFIO/UIO modules of the cached
 # Debian kernel, every program in BINDIR (stripped) with its shared-library
-# closure, the plan, and guest-init.sh as /init.
-# Usage: mkinitramfs.sh ARCH CACHE BINDIR PLAN OUT
+# closure, the plan, and guest-init.sh as /init; with KMOD, udrv's own
+# kernel modules (*.ko there) in /udrv/kmod, not loaded: the tests load them.
+# Usage: mkinitramfs.sh ARCH CACHE BINDIR PLAN OUT [KMOD]
 set -euo pipefail
-arch=$1 cache=$2 bindir=$3 plan=$4 out=$5
+arch=$1 cache=$2 bindir=$3 plan=$4 out=$5 kmod=${6:-}
 here=$(cd "$(dirname "$0")" && pwd)
 version=$(cat "$cache/$arch/kernel.version")
 kernel=$cache/$arch/kernel
@@ -35,6 +36,14 @@ for module in $modules; do
   cp "$file" "$root/lib/modules/"
   basename "$module" >> "$root/udrv/modules"
 done
+
+if [ -n "$kmod" ]; then
+  mkdir -p "$root/udrv/kmod"
+  for module in "$kmod"/*.ko; do
+    [ -f "$module" ] || { echo "mkinitramfs: no modules in $kmod" >&2; exit 1; }
+    "$strip" --strip-debug -o "$root/udrv/kmod/$(basename "$module")" "$module"
+  done
+fi
 
 # Copies a library (and, recursively, what it needs) to the same path in the guest.
 declare -A copied=()

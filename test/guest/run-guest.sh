@@ -35,7 +35,13 @@ command -v "$qemu" >/dev/null || fail "$qemu is not installed (Debian package qe
 dir=$work/$name
 mkdir -p "$dir"
 version=$(cat "$cache/$arch/kernel.version")
-"$here/mkinitramfs.sh" "$arch" "$cache" "$bindir" "$plan" "$dir/initrd.gz" || fail "initramfs build failed"
+# udrv's UIO platform module, for the aarch64 guests' platform devices.
+kmod=
+if [ "$arch" = aarch64 ]; then
+  kmod=$work/kmod-$arch
+  "$here/build-kmod.sh" "$cache" "$kmod" || fail "the UIO platform module does not build"
+fi
+"$here/mkinitramfs.sh" "$arch" "$cache" "$bindir" "$plan" "$dir/initrd.gz" $kmod || fail "initramfs build failed"
 tests=$(grep -c . "$plan")
 
 # Disks of known content for the storage devices: a text marker in the first
