@@ -2,9 +2,12 @@
 # Host side of a guest test: builds the initramfs, boots one QEMU guest of the
 # testbed under a timeout, and turns the guest's closing line into the exit
 # status. The serial log stays in WORK/NAME/serial.log.
-# Usage: run-guest.sh --arch x86_64|aarch64 --machine iommu|noiommu --plan FILE
+# Usage: run-guest.sh --arch x86_64|aarch64 --machine MACHINE --plan FILE
 #                     --bindir DIR --cache DIR --work DIR --name NAME [--timeout S]
 #                     [--memory MIB] [--append "KERNEL ARGS"]
+# Machines: x86_64 iommu, noiommu (q35); aarch64 iommu (virt + SMMUv3),
+# nested (the same virt with pl031/pl061 moved behind nested buses: see
+# nest-virt-dts.py), raspi3b (Debian's bcm2837-rpi-3-b.dtb; 1 GiB fixed).
 # --memory: guest RAM (default 768); --append: added to the kernel command line
 # (e.g. "hugepagesz=1G hugepages=1", which needs --memory 3584: see TESTING.md).
 set -euo pipefail
@@ -68,17 +71,50 @@ case $arch/$machine in
            -device qemu-xhci,id=xhci
            -drive "file=$images/usb.img,if=none,id=usb0,format=raw,snapshot=on" -device usb-storage,bus=xhci.0,drive=usb0)
     append+=" console=ttyS0" ;;
-  aarch64/iommu)
+  aarch64/iommu|aarch64/nested)
     # GICv3 brings the ITS that SMMUv3 needs for MSI remapping (VFIO_SET_IOMMU is EPERM without).
-    args+=(-machine virt,iommu=smmuv3,gic-version=3 -cpu max -device edu)
+    machine_options=virt,iommu=smmuv3,gic-version=3
+    args+=(-cpu max -device edu)
+    if [ "$machine" = nested ]; then
+      # virt's own tree, dumped with the very options it boots with, then nested.
+      command -v dtc >/dev/null || fail "dtc is not installed (Debian package device-tree-compiler)"
+      "$qemu" "${args[@]}" -machine "$machine_options,dumpdtb=$dir/virt.dtb" > "$dir/dumpdtb.log" 2>&1 \
+        || { cat "$dir/dumpdtb.log"; fail "qemu could not dump virt's device tree"; }
+      dtc -q -I dtb -O dts -o "$dir/virt.dts" "$dir/virt.dtb" || fail "dtc cannot read virt's device tree"
+      "$here/nest-virt-dts.py" < "$dir/virt.dts" > "$dir/nested.dts" || fail "virt's device tree could not be nested"
+      dtc -q -I dts -O dtb -o "$dir/nested.dtb" "$dir/nested.dts" || fail "dtc cannot compile $dir/nested.dts"
+      args+=(-dtb "$dir/nested.dtb")
+    fi
+    args+=(-machine "$machine_options")
     append+=" console=ttyAMA0" ;;
+  aarch64/raspi3b)
+    # The board's 1 GiB and 4 cores are fixed; Debian's kernel brings the board's tree.
+    dtb=$cache/$arch/kernel/usr/lib/linux-image-$version/broadcom/bcm2837-rpi-3-b.dtb
+    [ -f "$dtb" ] || fail "the $version package has no $dtb"
+    args=(-nographic -no-reboot -m 1G -net none -kernel "$kernel" -initrd "$dir/initrd.gz"
+          -machine raspi3b -dtb "$dtb")
+    append+=" console=ttyAMA0,115200 earlycon=pl011,0x3f201000" ;;
   *) fail "no machine '$machine' for $arch" ;;
 esac
 
 log=$dir/serial.log
+closing_pattern='udrv-guest: [0-9]* passed, [0-9]* failed'
 start=$(date +%s.%N)
 set +e
-timeout --kill-after=10 "$timeout_s" "$qemu" "${args[@]}" -append "$append" > "$log" 2>&1
+timeout --kill-after=10 "$timeout_s" "$qemu" "${args[@]}" -append "$append" > "$log" 2>&1 &
+qemu_pid=$!
+# The closing line ends the guest: on machines where `poweroff -f` only halts
+# (raspi3b), QEMU is ended here (timeout passes the signal on to it) once the
+# guest had a few seconds to power off itself.
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  if grep -aq "$closing_pattern" "$log" 2>/dev/null; then
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qemu_pid" 2>/dev/null && sleep 0.5; done
+    kill "$qemu_pid" 2>/dev/null
+    break
+  fi
+  sleep 0.5
+done
+wait "$qemu_pid"
 qemu_status=$?
 set -e
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
@@ -88,7 +124,7 @@ if [ $qemu_status -eq 124 ] || [ $qemu_status -eq 137 ]; then
   tail -30 "$log"
   fail "timed out after ${timeout_s}s; log: $log"
 fi
-closing=$(grep -a -o 'udrv-guest: [0-9]* passed, [0-9]* failed' "$log" | tail -1 || true)
+closing=$(grep -a -o "$closing_pattern" "$log" | tail -1 || true)
 [ -n "$closing" ] || { tail -30 "$log"; fail "no closing line (qemu exit $qemu_status); log: $log"; }
 read -r passed failed < <(echo "$closing" | sed 's/udrv-guest: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/')
 [ "$failed" -eq 0 ] || { tail -60 "$log"; fail "$failed of $tests failed; log: $log"; }
