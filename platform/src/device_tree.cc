@@ -86,13 +86,6 @@ std::string FdtTree::Path(NodeId node) const {
   return path;
 }
 
-std::optional<NodeId> FdtTree::AtOffset(int offset) const {
-  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), offset,
-                             [](const Node& node, int value) { return node.offset < value; });
-  if (it == nodes_.end() || it->offset != offset) return std::nullopt;
-  return static_cast<NodeId>(it - nodes_.begin());
-}
-
 std::optional<NodeId> FdtTree::ByPhandle(uint32_t phandle) const {
   auto it = phandles_.find(phandle);
   if (it == phandles_.end()) return std::nullopt;
@@ -380,16 +373,14 @@ Result<std::vector<DtDevice>> DeviceTree::Enumerate() const {
 
 Result<DtDevice> DeviceTree::Find(std::string_view path) const {
   UDRV_TRY_ASSIGN(const FdtTree tree, FdtTree::Index(blob_, source_));
-  // Only full paths: fdt_path_offset() would also take aliases.
+  // Names compared whole, as of_find_node_by_path() does (libfdt's lookup
+  // takes "ethernet" for "ethernet@7d580000"); no aliases. Where a broken
+  // tree has siblings of one name, the first of them that is a device.
   std::optional<NodeId> node;
-  if (path.starts_with('/')) {
-    if (const int offset = fdt_path_offset_namelen(blob_.data(), path.data(),
-                                                   static_cast<int>(path.size()));
-        offset >= 0) {
-      node = tree.AtOffset(offset);
-    }
+  for (NodeId at = 0; at < tree.size() && !node; ++at) {
+    if (tree.Has(at, "compatible") && tree.Path(at) == path) node = at;
   }
-  if (!node || !tree.Has(*node, "compatible")) {
+  if (!node) {
     return Fail(Status::NOT_FOUND, "no device node (a node with compatible) at this path",
                 source_ + ": " + std::string(path));
   }

@@ -45,8 +45,6 @@ class FdtTree {
   // The name before '@', as of_node_name_eq() compares it.
   std::string_view BaseName(NodeId node) const;
   std::string Path(NodeId node) const;
-  // The node at the fdt structure offset, or nullopt.
-  std::optional<NodeId> AtOffset(int offset) const;
   std::optional<NodeId> ByPhandle(uint32_t phandle) const;
 
   std::optional<std::span<const std::byte>> Property(NodeId node, const char* name) const;
@@ -73,7 +71,7 @@ class FdtTree {
       : fdt_(fdt), nodes_(std::move(nodes)), phandles_(std::move(phandles)) {}
 
   const void* fdt_;
-  std::vector<Node> nodes_;  // in structure order: offsets ascend
+  std::vector<Node> nodes_;  // in structure order
   std::unordered_map<uint32_t, NodeId> phandles_;
 };
 
