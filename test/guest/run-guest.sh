@@ -100,6 +100,9 @@ esac
 log=$dir/serial.log
 closing_pattern='udrv-guest: [0-9]* passed, [0-9]* failed'
 start=$(date +%s.%N)
+# Emptied before QEMU starts: the watch below must not find the closing line
+# of the log's previous run.
+: > "$log"
 set +e
 timeout --kill-after=10 "$timeout_s" "$qemu" "${args[@]}" -append "$append" > "$log" 2>&1 &
 qemu_pid=$!
