@@ -245,7 +245,7 @@ Result<Vmo> BuildVmo(const HandleMessage& message, UniqueFd fd, Rights rights,
 }
 
 Result<Interrupt> BuildInterrupt(const HandleMessage& message, UniqueFd fd, Rights rights,
-                                 const std::string& object) {
+                                 const std::string& object, std::function<Result<void>()> on_ack) {
   if ((message.flags & ~wire::kFlagVirtualInterrupt) != 0 || message.size != 0 ||
       message.offset != 0 || message.vmo_kind != 0 || message.route != 0 ||
       message.cache_policy != 0) {
@@ -255,7 +255,9 @@ Result<Interrupt> BuildInterrupt(const HandleMessage& message, UniqueFd fd, Righ
                 object);
   }
   const bool is_virtual = (message.flags & wire::kFlagVirtualInterrupt) != 0;
-  auto interrupt = MakeInterruptObject(std::move(fd), is_virtual, message.name, nullptr);
+  // A virtual interrupt has no source to re-enable.
+  auto interrupt = MakeInterruptObject(std::move(fd), is_virtual, message.name,
+                                       is_virtual ? nullptr : std::move(on_ack));
   if (!interrupt) {
     Error error = std::move(interrupt.error());
     if (error.status == Status::WRONG_TYPE) error.status = Status::IO_INVALID;  // a lying peer
@@ -282,7 +284,7 @@ Result<void> SendHandle(int socket_fd, Vmo&& vmo, Rights sent_rights) {
   // The route that made a physical VMO said whether its fd reaches more
   // than the region (a VFIO device fd reaches the whole device): such an fd
   // stays in this process, whatever the handle's rights.
-  if (description->kind == VmoKind::PHYSICAL && description->reach != FdReach::REGION_ONLY) {
+  if (description->kind == VmoKind::PHYSICAL && description->reach == FdReach::BEYOND_REGION) {
     return Fail(Status::ACCESS_DENIED,
                 "send vmo: its fd reaches more than its region (route " +
                     std::string(PhysicalRouteName(description->route)) +
@@ -348,7 +350,10 @@ std::vector<UniqueFd> TakeReceivedFds(msghdr& msg) {
   return fds;
 }
 
-Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted, Time deadline) {
+namespace {
+
+Result<ReceivedHandle> ReceiveHandleWithAck(int socket_fd, Rights wanted, Time deadline,
+                                            std::function<Result<void>()> on_ack) {
   auto raw = ReceiveMessage(socket_fd, deadline);
   if (!raw) return std::unexpected(raw.error());
   const HandleMessage& message = raw->header;
@@ -395,9 +400,15 @@ Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted, Time deadline
     if (!vmo) return std::unexpected(vmo.error());
     return ReceivedHandle(std::move(*vmo));
   }
-  auto interrupt = BuildInterrupt(message, std::move(fd), *rights, object);
+  auto interrupt = BuildInterrupt(message, std::move(fd), *rights, object, std::move(on_ack));
   if (!interrupt) return std::unexpected(interrupt.error());
   return ReceivedHandle(std::move(*interrupt));
+}
+
+}  // namespace
+
+Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted, Time deadline) {
+  return ReceiveHandleWithAck(socket_fd, wanted, deadline, nullptr);
 }
 
 Result<Vmo> ReceiveVmo(int socket_fd, Rights wanted, Time deadline) {
@@ -408,8 +419,9 @@ Result<Vmo> ReceiveVmo(int socket_fd, Rights wanted, Time deadline) {
               SocketName(socket_fd));
 }
 
-Result<Interrupt> ReceiveInterrupt(int socket_fd, Rights wanted, Time deadline) {
-  auto handle = ReceiveHandle(socket_fd, wanted, deadline);
+Result<Interrupt> ReceiveInterrupt(int socket_fd, Rights wanted, Time deadline,
+                                   std::function<Result<void>()> on_ack) {
+  auto handle = ReceiveHandleWithAck(socket_fd, wanted, deadline, std::move(on_ack));
   if (!handle) return std::unexpected(handle.error());
   if (auto* interrupt = std::get_if<Interrupt>(&*handle)) return std::move(*interrupt);
   return Fail(Status::WRONG_TYPE, "receive interrupt: the message carried a VMO (closed it)",

@@ -230,6 +230,7 @@ class BtiObject {
   std::shared_ptr<IommuDomain> domain;   // null for a physical or remote Bti
   std::shared_ptr<RemotePinner> remote;  // set for a remote Bti only
   uint64_t dma_limit = kNoDmaLimit;
+  int64_t cpu_minus_bus = 0;  // physical Bti: bus address = CPU address - this
   std::string name;
 
   std::mutex mutex;
@@ -285,11 +286,16 @@ class BtiObject {
     if (!pages) return std::unexpected(std::move(pages.error()));
     const uint64_t page = PageSize();
     for (size_t i = 0; i < pages->size(); ++i) {
-      const uint64_t address = (*pages)[i];
-      if (address + page > dma_limit) {
+      const uint64_t cpu_address = (*pages)[i];
+      // The bus address, in two's complement: a page below the window wraps
+      // to the top, past any limit.
+      const uint64_t address = cpu_address - static_cast<uint64_t>(cpu_minus_bus);
+      (*pages)[i] = address;
+      if (address > dma_limit - page) {
         return Fail(Status::OUT_OF_RANGE,
-                    "pin: physical address " + Hex(address) + " (page " + std::to_string(i) +
-                        " of the pin) lies at or above the device's DMA limit " + Hex(dma_limit) +
+                    "pin: physical address " + Hex(cpu_address) + " (page " + std::to_string(i) +
+                        " of the pin, bus address " + Hex(address) +
+                        ") lies at or above the device's DMA limit " + Hex(dma_limit) +
                         "; the device cannot reach this huge page: pin another one",
                     object);
       }
@@ -350,7 +356,8 @@ Result<Bti> Bti::Create(std::shared_ptr<IommuDomain> domain, uint64_t dma_limit,
   return Bti(std::move(state), kDefaultBtiRights);
 }
 
-Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, std::string name) {
+Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, std::string name,
+                                int64_t cpu_minus_bus) {
   if (!consent.device_may_reach_all_memory) {
     return Fail(Status::ACCESS_DENIED,
                 "create physical bti: without an IOMMU nothing confines the device's DMA: it "
@@ -369,6 +376,7 @@ Result<Bti> Bti::CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit, s
   }
   auto state = std::make_shared<BtiObject>();
   state->dma_limit = dma_limit;
+  state->cpu_minus_bus = cpu_minus_bus;
   state->name = std::move(name);
   return Bti(std::move(state), kDefaultBtiRights);
 }

@@ -159,11 +159,12 @@ Result<void> Connection::ReportStarted(const Result<void>& started) {
   return {};
 }
 
-Result<Interrupt> Connection::MapInterrupt(uint32_t vector) {
+Result<Interrupt> Connection::MapInterrupt(uint32_t vector, std::function<Result<void>()> on_ack) {
   Interrupt interrupt;
   UDRV_TRY(Call(wire::MapInterruptRequest{.vector = vector}, {},
                 [&](int fd, const wire::Empty&) -> Result<void> {
-                  UDRV_TRY_ASSIGN(interrupt, ReceiveInterrupt(fd));
+                  UDRV_TRY_ASSIGN(interrupt, ReceiveInterrupt(fd, kRightSameRights, kInfinite,
+                                                              std::move(on_ack)));
                   return {};
                 }));
   return interrupt;

@@ -229,6 +229,22 @@ TEST_CASE("transfer: a physical VMO keeps its route, offset and cache policy", "
   CHECK(value == 0xfeedf00d);
 }
 
+TEST_CASE("transfer: a physical VMO whose fd reaches its device only may leave", "[transfer]") {
+  const size_t page = udrv::PageSize();
+  UniqueFd file(memfd_create("uio-like", MFD_CLOEXEC));
+  REQUIRE(file);
+  REQUIRE(ftruncate(file.get(), static_cast<off_t>(2 * page)) == 0);
+  auto region = Vmo::CreatePhysical(std::move(file), page, page, udrv::PhysicalRoute::UIO_MAP, "map1",
+                                    udrv::FdReach::DEVICE_ONLY);
+  REQUIRE_OK(region);
+  auto sockets = MakeSocketPair();
+  REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*region)));
+  auto received = udrv::ReceiveVmo(sockets.child.get());
+  REQUIRE_OK(received);
+  CHECK(received->Describe()->route == udrv::PhysicalRoute::UIO_MAP);
+  CHECK(received->Describe()->offset == page);
+}
+
 TEST_CASE("transfer: a physical VMO whose route says its fd reaches more never leaves", "[transfer]") {
   const size_t page = udrv::PageSize();
   // The default, and what a VFIO region is: its fd reaches the whole device.
@@ -420,6 +436,47 @@ TEST_CASE("transfer: a hardware interrupt arrives as one, without on_ack", "[tra
   REQUIRE_OK(received->Wait(udrv::DeadlineAfter(5s)));
   CHECK(StatusOf(received->Wait(udrv::DeadlineAfter(5ms))) == "TIMED_OUT");
   CHECK(acks == 0);
+}
+
+TEST_CASE("transfer: the receiver of a hardware interrupt may give it an ack of its own",
+          "[transfer]") {
+  auto sockets = MakeSocketPair();
+  UniqueFd event_fd(eventfd(0, EFD_CLOEXEC));
+  REQUIRE(event_fd);
+  UniqueFd kernel_side(dup(event_fd.get()));
+  auto irq = Interrupt::CreateFromEventfd(std::move(event_fd), "relayed", nullptr);
+  REQUIRE_OK(irq);
+  REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*irq)));
+  // A relayed level-triggered interrupt: the ack tells the relay to unmask.
+  int acks = 0;
+  auto received = udrv::ReceiveInterrupt(sockets.child.get(), udrv::kRightSameRights, udrv::kInfinite,
+                                         [&acks]() -> Result<void> {
+                                           ++acks;
+                                           return {};
+                                         });
+  REQUIRE_OK(received);
+  const uint64_t one = 1;
+  REQUIRE(write(kernel_side.get(), &one, sizeof(one)) == sizeof(one));
+  REQUIRE_OK(received->Wait(udrv::DeadlineAfter(5s)));
+  CHECK(acks == 0);
+  // The next wait acks the interrupt the last one returned.
+  CHECK(StatusOf(received->Wait(udrv::DeadlineAfter(5ms))) == "TIMED_OUT");
+  CHECK(acks == 1);
+
+  // A virtual interrupt has no source to unmask: the ack is not kept.
+  auto virtual_irq = Interrupt::CreateVirtual("virtual");
+  REQUIRE_OK(virtual_irq);
+  REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*virtual_irq)));
+  auto received_virtual = udrv::ReceiveInterrupt(sockets.child.get(), udrv::kRightSameRights,
+                                                 udrv::kInfinite, [&acks]() -> Result<void> {
+                                                   ++acks;
+                                                   return {};
+                                                 });
+  REQUIRE_OK(received_virtual);
+  REQUIRE_OK(received_virtual->Trigger(1));
+  REQUIRE_OK(received_virtual->Wait(udrv::DeadlineAfter(5s)));
+  CHECK(StatusOf(received_virtual->Wait(udrv::DeadlineAfter(5ms))) == "TIMED_OUT");
+  CHECK(acks == 1);
 }
 
 TEST_CASE("transfer: a stream socket carries several handles in a row", "[transfer]") {

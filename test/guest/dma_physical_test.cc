@@ -267,6 +267,43 @@ TEST_CASE("physical bti: the DMA limit, unpin and quarantine", "[dma-physical]")
   CHECK(MappingsOf("physical-limit") == unpinned);
 }
 
+TEST_CASE("physical bti: a bus that sees memory elsewhere (dma-ranges) gets bus addresses",
+          "[dma-physical]") {
+  Vmo vmo = MakeHugePage("physical-offset");
+  uint64_t base = 0;
+  {
+    Bti plain = MakePhysicalBti();
+    auto pmt = plain.Pin(kBtiPermRead | kBtiContiguous, vmo, 0, kHugePage);
+    REQUIRE_OK(pmt);
+    base = pmt->addresses()[0];
+    REQUIRE_OK(pmt->Unpin());
+  }
+  INFO("huge page at " << udrv::Hex(base));
+  // A Raspberry Pi 3's peripherals reach RAM at 0xc0000000 + physical.
+  auto above = Bti::CreatePhysical(kConsent, kNoDmaLimit, "rpi3-like", -int64_t{0xc0000000});
+  REQUIRE_OK(above);
+  auto high = above->Pin(kBtiPermRead | kBtiContiguous, vmo, 0, kHugePage);
+  REQUIRE_OK(high);
+  CHECK(high->addresses()[0] == base + 0xc0000000);
+  REQUIRE_OK(high->Unpin());
+
+  // A bus whose address 0x10000 is the huge page's start, reaching one page.
+  const auto offset = static_cast<int64_t>(base) - 0x10000;
+  auto window = Bti::CreatePhysical(kConsent, 0x10000 + kPage, "window", offset);
+  REQUIRE_OK(window);
+  auto first = window->Pin(kBtiPermRead, vmo, 0, kPage);
+  REQUIRE_OK(first);
+  CHECK(first->addresses()[0] == 0x10000);
+  REQUIRE_OK(first->Unpin());
+  auto beyond = window->Pin(kBtiPermRead, vmo, kPage, kPage);
+  REQUIRE(StatusOf(beyond) == "OUT_OF_RANGE");
+  CHECK_THAT(beyond.error().what, Catch::Contains("bus address " + udrv::Hex(0x10000 + kPage)));
+  // Memory below the window's start wraps past any limit: out of reach too.
+  auto below = Bti::CreatePhysical(kConsent, kNoDmaLimit, "below", static_cast<int64_t>(base) + 0x1000);
+  REQUIRE_OK(below);
+  CHECK(StatusOf(below->Pin(kBtiPermRead, vmo, 0, kPage)) == "OUT_OF_RANGE");
+}
+
 TEST_CASE("physical bti: without CAP_SYS_ADMIN pagemap hides the addresses", "[dma-physical]") {
   Vmo vmo = MakeHugePage("physical-no-admin");
   const pid_t child = ::fork();

@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <variant>
 #include <vector>
 
@@ -111,7 +112,11 @@ Result<void> SendHandleMessage(int socket_fd, const wire::HandleMessage& message
 // As ReceiveHandle, for callers that know what comes: WRONG_TYPE (and the
 // handle is closed) when it is something else.
 Result<Vmo> ReceiveVmo(int socket_fd, Rights wanted = kRightSameRights, Time deadline = kInfinite);
+// `on_ack` re-enables the interrupt's source where the sender needs to be
+// told (a level-triggered interrupt the sender relays): as
+// Interrupt::CreateFromEventfd's; ignored for a virtual interrupt.
 Result<Interrupt> ReceiveInterrupt(int socket_fd, Rights wanted = kRightSameRights,
-                                   Time deadline = kInfinite);
+                                   Time deadline = kInfinite,
+                                   std::function<Result<void>()> on_ack = {});
 
 }  // namespace udrv

@@ -59,10 +59,13 @@ std::string_view PhysicalRouteName(PhysicalRoute route);
 
 // What a physical VMO's fd reaches besides the VMO's region. The route that
 // makes the VMO says, since only it knows its fd; SendHandle sends a
-// physical VMO to another process only when it is REGION_ONLY.
+// physical VMO to another process only when it is REGION_ONLY or
+// DEVICE_ONLY (a service sends the latter only to the driver that was
+// given the whole device).
 enum class FdReach : uint32_t {
-  BEYOND_REGION = 0,  // e.g. a VFIO device fd (the whole device), /dev/mem, a UIO device
+  BEYOND_REGION = 0,  // e.g. a VFIO device fd (config space too), /dev/mem, uio_pci_generic
   REGION_ONLY = 1,    // e.g. a sysfs resourceN file: that BAR and nothing else
+  DEVICE_ONLY = 2,    // the device's regions and interrupt, nothing else: udrv's UIO platform module
 };
 // The cache policies `route` can honour.
 CachePolicySet PhysicalRoutePolicies(PhysicalRoute route);

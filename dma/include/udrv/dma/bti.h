@@ -122,8 +122,14 @@ class Bti : public Handle<Bti, BtiObject> {
   // (alloc_contig_range); a machine that DMAs this way must avoid those
   // while devices run. No IOMMU means no protection either: a device
   // programmed with a wrong address writes wherever it points.
+  //
+  // `cpu_minus_bus`: where the device's bus sees memory elsewhere than the
+  // CPU does (a device tree's `dma-ranges`: a Raspberry Pi 3's peripherals
+  // reach RAM at 0xc0000000 + physical), the CPU address minus the bus
+  // address. Pins give bus addresses; a page the bus cannot reach is
+  // OUT_OF_RANGE, as one past the limit, which is a bus address too.
   static Result<Bti> CreatePhysical(UnsafePhysicalDma consent, uint64_t dma_limit = kNoDmaLimit,
-                                    std::string name = "physical-bti");
+                                    std::string name = "physical-bti", int64_t cpu_minus_bus = 0);
 
   // A Bti whose pins `pinner` makes in another process (see the top of
   // this file). INVALID_ARGS for a null pinner.

@@ -67,8 +67,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Result<Greeting> Hello();
   // Tells the root bus whether the driver started (its log names the error).
   Result<void> ReportStarted(const Result<void>& started);
-  // The device's interrupt `vector`.
-  Result<Interrupt> MapInterrupt(uint32_t vector);
+  // The device's interrupt `vector`. `on_ack` runs at each ack (a service
+  // that relays a level-triggered interrupt is told to unmask it).
+  Result<Interrupt> MapInterrupt(uint32_t vector, std::function<Result<void>()> on_ack = {});
   // A remote Bti: pins are made by the root bus, through its Bti `index`.
   Result<dma::Bti> GetBti(uint32_t index, uint64_t dma_limit, std::string name);
 
