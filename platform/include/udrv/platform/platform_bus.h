@@ -1,7 +1,8 @@
 // The platform root bus: the device tree's devices as a bus::Bus (bus/bus.h).
 //
 // Enumerate reads the tree (the live /sys/firmware/fdt, or a .dtb) and
-// gives one node per enabled node with `compatible`, with the properties
+// gives one node per enabled node with `compatible` but the root (whose
+// compatible names the board), with the properties
 // below; disabled nodes and nodes whose properties are broken are listed by
 // busctl, never offered for binding. Node ids are "platform" and the node's
 // path ("platform/soc/serial@7e201000"); a node's parent is the nearest
