@@ -2,6 +2,6 @@
 
 namespace udrv::drivers {
 
-std::vector<bus::Driver> AllDrivers() { return {edu::MakeBusDriver()}; }
+std::vector<bus::Driver> AllDrivers() { return {edu::MakeBusDriver(), pl031::MakeBusDriver()}; }
 
 }  // namespace udrv::drivers

@@ -380,10 +380,10 @@ std::unique_ptr<host::HostService> MakeHostService(Device& device, HostServiceOp
   return std::make_unique<PciHostService>(device, std::move(options), GroupClaim());
 }
 
-Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
+host::ServiceFactory MakeServiceFactory(sysfs::LinuxPaths paths) {
   auto claims = std::make_shared<GroupClaims>();
-  HostServiceOptions service_options{.paths = options.paths};
-  host::ServiceFactory make_service =
+  HostServiceOptions service_options{.paths = std::move(paths)};
+  return
       [claims, service_options](bus::DriverContext& context) -> Result<std::unique_ptr<host::HostService>> {
     UDRV_TRY_ASSIGN(Device* device, context.GetProtocol<Device>());
     const bus::DeviceNode& node = context.node();
@@ -394,6 +394,10 @@ Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
     }
     return std::make_unique<PciHostService>(*device, service_options, std::move(claim));
   };
+}
+
+Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options) {
+  host::ServiceFactory make_service = MakeServiceFactory(options.paths);
   return host::MakeIsolatedRunner(std::move(options), std::move(make_service));
 }
 

@@ -11,6 +11,11 @@ namespace udrv::pci {
 Result<std::unique_ptr<RemoteDevice>> RemoteDevice::Connect(UniqueFd socket) {
   auto connection = host::Connection::Create(std::move(socket));
   UDRV_TRY_ASSIGN(host::Greeting greeting, connection->Hello());
+  return Create(std::move(connection), std::move(greeting));
+}
+
+Result<std::unique_ptr<RemoteDevice>> RemoteDevice::Create(std::shared_ptr<host::Connection> connection,
+                                                           host::Greeting greeting) {
   auto address = Address::Parse(greeting.device);
   if (!address) return Wrap(address.error(), "connect to the root bus: the device's address");
   auto config_size = connection->Call(wire::ConfigSizeRequest{});

@@ -49,7 +49,9 @@ class Manager {
   explicit Manager(const std::vector<std::string>& arguments) {
     int pipe_fds[2];
     REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-    std::vector<std::string> argv_strings = {udrv::testing::ProgramDir() + "udrv-driver-manager"};
+    // PCI devices only: an aarch64 guest's platform devices are the platform suite's.
+    std::vector<std::string> argv_strings = {udrv::testing::ProgramDir() + "udrv-driver-manager",
+                                             "--bus", "pci"};
     argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
     std::vector<char*> argv;
     for (std::string& arg : argv_strings) argv.push_back(arg.data());

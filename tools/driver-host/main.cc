@@ -9,8 +9,9 @@
 // checks them the same way (an unknown driver or option, or a bad value, is
 // a usage error naming them).
 //
-// It connects (pci::RemoteDevice), builds the driver's context from the
-// node the root bus sent, starts the driver, reports whether it started,
+// It greets the root bus, wraps the connection in the proxy of the node's
+// bus (pci::RemoteDevice, platform::RemoteDevice), builds the driver's
+// context from the node the root bus sent, starts the driver, reports whether it started,
 // and runs it until SIGTERM or SIGINT; then it stops the driver and exits.
 // Nothing here needs privileges: the device reaches this process only as
 // the handles the root bus sends. Run as root or with a capability, it
@@ -34,6 +35,8 @@
 #include "udrv/drivers/registry.h"
 #include "udrv/pci/isolation.h"
 #include "udrv/pci/pci_bus.h"
+#include "udrv/platform/isolation.h"
+#include "udrv/platform/platform_bus.h"
 
 namespace {
 
@@ -43,6 +46,7 @@ using udrv::Result;
 using udrv::Status;
 namespace bus = udrv::bus;
 namespace pci = udrv::pci;
+namespace platform = udrv::platform;
 
 void Say(std::string_view line) {
   std::printf("udrv-driver-host[%d]: %.*s\n", static_cast<int>(::getpid()),
@@ -92,10 +96,30 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
                     " is not a socket to the root bus: driver hosts are started by "
                     "udrv-driver-manager --isolated, not by hand");
   }
-  auto device = pci::RemoteDevice::Connect(udrv::UniqueFd(udrv::host::kHostChannelFd));
-  if (!device) return std::unexpected(device.error());
-  const bus::DeviceNode& node = (*device)->node();
-  Say("connected: " + node.id + " over the root bus (" + std::string((*device)->route()) +
+  auto connection = udrv::host::Connection::Create(udrv::UniqueFd(udrv::host::kHostChannelFd));
+  auto greeting = connection->Hello();
+  if (!greeting) return std::unexpected(greeting.error());
+  const bus::DeviceNode node = greeting->node;
+  const std::string route = greeting->route;
+  // The device's proxy is its bus's: the protocol the driver asks for.
+  bus::ProtocolSet protocols;
+  std::unique_ptr<pci::RemoteDevice> pci_device;
+  std::unique_ptr<platform::RemoteDevice> platform_device;
+  if (node.bus == pci::kBusName) {
+    auto device = pci::RemoteDevice::Create(connection, std::move(*greeting));
+    if (!device) return std::unexpected(device.error());
+    pci_device = std::move(*device);
+    protocols.Add<pci::Device>(pci_device.get());
+  } else if (node.bus == platform::kBusName) {
+    auto device = platform::RemoteDevice::Create(connection, std::move(*greeting));
+    if (!device) return std::unexpected(device.error());
+    platform_device = std::move(*device);
+    protocols.Add<platform::Device>(platform_device.get());
+  } else {
+    return Fail(Status::NOT_SUPPORTED, "the root bus gave a node of bus '" + node.bus +
+                                           "', which this host has no proxy for");
+  }
+  Say("connected: " + node.id + " over the root bus (" + route +
       "), running as uid " + std::to_string(::getuid()));
 
   const bus::Driver* driver = nullptr;
@@ -110,18 +134,16 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
     found = Fail(Status::NOT_FOUND, "this host has no driver '" + settings.driver + "'");
   }
   if (!found) {
-    (void)(*device)->ReportStarted(found);
+    (void)connection->ReportStarted(found);
     return found;
   }
 
-  bus::ProtocolSet protocols;
-  protocols.Add<pci::Device>(device->get());
   bus::DriverContext context(driver->name, node, protocols, Say,
                              settings.driver_options.at(driver->name));
   auto instance = driver->start(context);
   Result<void> started;
   if (!instance) started = udrv::Wrap(instance.error(), "start " + driver->name);
-  if (auto reported = (*device)->ReportStarted(started); !reported) {
+  if (auto reported = connection->ReportStarted(started); !reported) {
     return udrv::Wrap(reported.error(), "report the start to the root bus");
   }
   if (!started) return started;

@@ -1,10 +1,13 @@
-// udrv-driver-manager: the driver manager. It enumerates the root bus
-// (PCI), matches every device node against the registered drivers (edu),
-// binds each matched device to vfio-pci (or uio_pci_generic), starts its
-// driver — edu runs its self test as it starts — then stops the drivers and
-// releases the devices: interrupts off, bus mastering off, reset where the
-// device has one, and with --restore-kernel-driver the previous kernel
-// driver back. It prints what it does.
+// udrv-driver-manager: the driver manager. It enumerates the root bus (PCI,
+// and the platform bus where the machine has a device tree; --bus picks),
+// matches every device node against the registered drivers (edu, pl031),
+// takes each matched device from the kernel (PCI: vfio-pci or
+// uio_pci_generic, --route; platform: udrv's UIO platform module or
+// /dev/mem, --platform-route), starts its driver — edu and pl031 run their
+// self tests as they start — then stops the drivers and releases the
+// devices: interrupts off, bus mastering off, reset where the device has
+// one, and with --restore-kernel-driver the previous kernel driver back. It
+// prints what it does.
 //
 // Drivers run in this process, or with --isolated each in a driver host of
 // its own (udrv-driver-host, beside this program): an unprivileged uid
@@ -35,6 +38,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -49,6 +54,8 @@
 #include "udrv/drivers/registry.h"
 #include "udrv/pci/isolated_runner.h"
 #include "udrv/pci/pci_bus.h"
+#include "udrv/platform/isolation.h"
+#include "udrv/platform/platform_bus.h"
 
 namespace {
 
@@ -57,11 +64,14 @@ using udrv::Result;
 using udrv::Status;
 namespace bus = udrv::bus;
 namespace pci = udrv::pci;
+namespace platform = udrv::platform;
 
 struct Settings {
   bool list = false;
   std::string sysfs_root = "/sys";
   std::string route = "vfio";
+  std::string platform_route = "uio";
+  std::vector<std::string> buses;  // empty: every bus this machine has
   bool unsafe_physical_dma = false;
   bool restore_kernel_driver = false;
   bool isolated = false;
@@ -133,10 +143,29 @@ Result<void> Run(const Settings& settings) {
   options.route = settings.route == "uio" ? pci::PciRoute::UIO : pci::PciRoute::VFIO;
   options.physical_dma.device_may_reach_all_memory = settings.unsafe_physical_dma;
   options.log = Say;
-  auto pci_bus = pci::PciBus::Create(options);
-  if (!pci_bus) return std::unexpected(pci_bus.error());
+  const auto wanted = [&settings](std::string_view name) {
+    return settings.buses.empty() ||
+           std::find(settings.buses.begin(), settings.buses.end(), name) != settings.buses.end();
+  };
   bus::RootBus root;
-  if (auto added = root.AddBus(std::move(*pci_bus)); !added) return added;
+  if (wanted(pci::kBusName)) {
+    auto pci_bus = pci::PciBus::Create(options);
+    if (!pci_bus) return std::unexpected(pci_bus.error());
+    if (auto added = root.AddBus(std::move(*pci_bus)); !added) return added;
+  }
+  // The platform bus where the machine has a device tree (not x86's ACPI).
+  platform::PlatformBusOptions platform_options;
+  platform_options.paths = options.paths;
+  platform_options.route =
+      settings.platform_route == "devmem" ? platform::PlatformRoute::DEVMEM : platform::PlatformRoute::UIO;
+  platform_options.physical_dma = options.physical_dma;
+  platform_options.log = Say;
+  const bool has_tree = ::access(platform::LiveTreePath(platform_options.paths).c_str(), F_OK) == 0;
+  if (wanted(platform::kBusName) && (has_tree || !settings.buses.empty())) {
+    auto platform_bus = platform::PlatformBus::Create(platform_options);
+    if (!platform_bus) return std::unexpected(platform_bus.error());
+    if (auto added = root.AddBus(std::move(*platform_bus)); !added) return added;
+  }
 
   bus::DriverManagerOptions manager_options;
   manager_options.release.restore_kernel_driver = settings.restore_kernel_driver;
@@ -159,7 +188,19 @@ Result<void> Run(const Settings& settings) {
     isolated.restarts = settings.restarts;
     isolated.budget = settings.budget;
     isolated.log = Say;
-    auto runner = pci::MakeIsolatedRunner(std::move(isolated));
+    // One runner for every bus: each device's service is its bus's.
+    udrv::host::ServiceFactory pci_service = pci::MakeServiceFactory(isolated.paths);
+    udrv::host::ServiceFactory platform_service = platform::MakeServiceFactory();
+    auto runner = udrv::host::MakeIsolatedRunner(
+        std::move(isolated),
+        [pci_service, platform_service](bus::DriverContext& context)
+            -> Result<std::unique_ptr<udrv::host::HostService>> {
+          if (context.node().bus == pci::kBusName) return pci_service(context);
+          if (context.node().bus == platform::kBusName) return platform_service(context);
+          return Fail(Status::NOT_SUPPORTED,
+                      "isolate: no driver host service for bus '" + context.node().bus + "'",
+                      context.node().id);
+        });
     if (!runner) return std::unexpected(runner.error());
     manager_options.runner = std::move(*runner);
   }
@@ -237,6 +278,14 @@ int main(int argc, char** argv) {
                  "how drivers reach their devices: vfio (vfio-pci, the default) or uio "
                  "(uio_pci_generic)")
       ->check(CLI::IsMember({"vfio", "uio"}));
+  app.add_option("--platform-route", settings.platform_route,
+                 "how platform (device-tree) drivers reach their devices: uio (udrv's UIO "
+                 "platform module, the default) or devmem (/dev/mem: registers only)")
+      ->check(CLI::IsMember({"uio", "devmem"}));
+  app.add_option("--bus", settings.buses,
+                 "only this bus's devices (pci, platform); repeatable; default: every bus "
+                 "the machine has")
+      ->check(CLI::IsMember({"pci", "platform"}));
   app.add_flag("--unsafe-physical-dma", settings.unsafe_physical_dma,
                "--route uio: let devices DMA to physical addresses (they could reach ALL memory)");
   app.add_flag("--restore-kernel-driver", settings.restore_kernel_driver,

@@ -11,6 +11,7 @@
 
 #include "udrv/bus/driver.h"
 #include "udrv/drivers/edu/bus_driver.h"
+#include "udrv/drivers/pl031/pl031.h"
 
 namespace udrv::drivers {
 

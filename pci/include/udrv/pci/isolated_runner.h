@@ -27,4 +27,9 @@ struct IsolatedRunnerOptions : host::RunnerOptions {
 // (host/server.h).
 Result<bus::DriverRunner> MakeIsolatedRunner(IsolatedRunnerOptions options);
 
+// The PCI service factory alone, for a runner that serves several buses
+// (host::MakeIsolatedRunner with a factory that picks by the node's bus):
+// one host per IOMMU group as above.
+host::ServiceFactory MakeServiceFactory(sysfs::LinuxPaths paths);
+
 }  // namespace udrv::pci

@@ -63,6 +63,10 @@ class RemoteDevice final : public Device {
   // Greets the daemon on `socket` and receives the node and the device's
   // description.
   static Result<std::unique_ptr<RemoteDevice>> Connect(UniqueFd socket);
+  // The same over a connection that greeted the root bus already (a
+  // driver host that picks the bus's proxy by the greeting's node).
+  static Result<std::unique_ptr<RemoteDevice>> Create(std::shared_ptr<host::Connection> connection,
+                                                      host::Greeting greeting);
   ~RemoteDevice() override;
 
   const bus::DeviceNode& node() const { return node_; }
