@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../sysfs/temp_tree.h"
+#include "fake_kernel.h"
 #include "udrv/core/vmar.h"
 #include "udrv/mmio/mmio_buffer.h"
 
@@ -19,6 +19,7 @@ using udrv::bus::DeviceNode;
 using udrv::platform::PlatformBus;
 using udrv::platform::PlatformBusOptions;
 using udrv::platform::PlatformRoute;
+using udrv::platform::testing::AddKernelDevice;
 using udrv::sysfs::testing::TempTree;
 
 // The board's blob, compiled from trees/bus_board.dts by the build.
@@ -32,24 +33,11 @@ struct Machine {
   Machine() {
     fs::create_directories(tree.root / "firmware");
     fs::copy_file(kBoardDtb, tree.root / "firmware/fdt");
-    AddKernelDevice("amba", "9010000.pl031", "/pl031@9010000", "rtc-pl031");
-    AddKernelDevice("platform", "10001100.serial", "/soc/serial@1100", "");
+    AddKernelDevice(tree, "amba", "9010000.pl031", "/pl031@9010000", "rtc-pl031");
+    AddKernelDevice(tree, "platform", "10001100.serial", "/soc/serial@1100", "");
     fs::create_directories(tree.root / "dev");
     std::ofstream(tree.root / "dev/mem").close();
     fs::resize_file(tree.root / "dev/mem", 0x10002000);
-  }
-  void AddKernelDevice(const std::string& bus, const std::string& name, const std::string& node,
-                       const std::string& driver) {
-    const fs::path device = tree.root / "devices/platform" / name;
-    fs::create_directories(device);
-    fs::create_directories(tree.root / "bus" / bus / "devices");
-    fs::create_symlink(device, tree.root / "bus" / bus / "devices" / name);
-    fs::create_symlink("../../../firmware/devicetree/base" + node, device / "of_node");
-    TempTree::Write(device / "driver_override", "(null)\n");
-    if (!driver.empty()) {
-      fs::create_directories(tree.root / "bus" / bus / "drivers" / driver);
-      fs::create_symlink("../../../bus/" + bus + "/drivers/" + driver, device / "driver");
-    }
   }
   std::unique_ptr<PlatformBus> Bus(PlatformRoute route) const {
     PlatformBusOptions options;
