@@ -83,8 +83,10 @@ class UioDevice final : public LocalDevice {
                         ") is shorter than the region " + Hex(phys) + "+" + Hex(reg->size),
                     Object());
       }
-      UniqueFd fd(::fcntl(uio_.get(), F_DUPFD_CLOEXEC, 0));
-      if (!fd) return FailErrno(errno, "get MMIO: dup(" + uio_path_ + ")", Object());
+      // An open file of its own: a driver host that holds it cannot take
+      // the interrupt counts this process reads from uio_.
+      UniqueFd fd(::open(uio_path_.c_str(), O_RDWR | O_CLOEXEC));
+      if (!fd) return FailErrno(errno, "get MMIO: open " + uio_path_, Object());
       const uint64_t span = (offset + reg->size + page - 1) & ~(page - 1);
       // UIO takes the map's number, in pages, as the mmap offset.
       UDRV_TRY_ASSIGN(Vmo vmo, Vmo::CreatePhysical(std::move(fd), uint64_t{map.index} * page, span,

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "udrv/core/unique_fd.h"
 #include "udrv/platform/device.h"
@@ -55,6 +56,11 @@ class LocalDevice : public Device {
 Result<std::unique_ptr<LocalDevice>> OpenUioDevice(bus::DeviceNode node, DtDevice tree_device,
                                                    KernelDevice kernel,
                                                    const PlatformBusOptions& options);
+// Over vfio-platform (vfio-amba on the AMBA bus), bound to it already.
+std::string_view VfioDriverFor(const KernelDevice& kernel);
+Result<std::unique_ptr<LocalDevice>> OpenVfioDevice(bus::DeviceNode node, DtDevice tree_device,
+                                                    KernelDevice kernel,
+                                                    const PlatformBusOptions& options);
 // Over /dev/mem, with no kernel driver on the device.
 std::unique_ptr<LocalDevice> OpenDevmemDevice(bus::DeviceNode node, DtDevice tree_device,
                                               KernelDevice kernel, const PlatformBusOptions& options);

@@ -22,13 +22,15 @@ std::string ParentPath(std::string_view path) {
 
 class BoundPlatformDevice final : public bus::BoundDevice {
  public:
+  // `driver`: the kernel driver the route bound; empty for none (devmem).
   BoundPlatformDevice(bus::DeviceNode node, std::unique_ptr<internal::LocalDevice> device,
-                      sysfs::BusDevice kernel, sysfs::DriverBinding previous, PlatformRoute route)
+                      sysfs::BusDevice kernel, sysfs::DriverBinding previous, std::string driver)
       : BoundDevice(std::move(node)),
         device_(std::move(device)),
         kernel_(std::move(kernel)),
         previous_(std::move(previous)),
-        route_(route) {}
+        route_(device_->route()),
+        driver_(std::move(driver)) {}
   ~BoundPlatformDevice() override {
     if (device_) (void)Release({});
   }
@@ -40,10 +42,8 @@ class BoundPlatformDevice final : public bus::BoundDevice {
   }
 
   std::string Describe() const override {
-    return (route_ == PlatformRoute::UIO ? "bound to " + std::string(kUioDriverName)
-                                         : std::string("no kernel driver")) +
-           " (was: " + sysfs::DriverOrNone(previous_.driver) + "), opened over " +
-           std::string(RouteName(route_));
+    return (driver_.empty() ? std::string("no kernel driver") : "bound to " + driver_) +
+           " (was: " + sysfs::DriverOrNone(previous_.driver) + "), opened over " + route_;
   }
 
   Result<bus::ReleaseReport> Release(const bus::ReleaseOptions& options) override {
@@ -59,9 +59,7 @@ class BoundPlatformDevice final : public bus::BoundDevice {
           sysfs::DriverOrNone(previous_.driver)));
     } else {
       report.steps.push_back({"kernel driver", bus::ReleaseStep::Outcome::SKIPPED,
-                              "left " + std::string(route_ == PlatformRoute::UIO
-                                                        ? "with " + std::string(kUioDriverName)
-                                                        : "without a driver")});
+                              driver_.empty() ? "left without a driver" : "left with " + driver_});
     }
     return report;
   }
@@ -70,7 +68,8 @@ class BoundPlatformDevice final : public bus::BoundDevice {
   std::unique_ptr<internal::LocalDevice> device_;
   sysfs::BusDevice kernel_;
   sysfs::DriverBinding previous_;
-  PlatformRoute route_;
+  std::string route_;
+  std::string driver_;
 };
 
 }  // namespace
@@ -81,6 +80,7 @@ std::string_view RouteName(PlatformRoute route) {
   switch (route) {
     case PlatformRoute::UIO: return "uio";
     case PlatformRoute::DEVMEM: return "devmem";
+    case PlatformRoute::VFIO: return "vfio";
   }
   return "unknown";
 }
@@ -184,38 +184,46 @@ Result<std::unique_ptr<bus::BoundDevice>> PlatformBus::Open(const bus::DeviceNod
   const sysfs::BusDevice bus_device{options_.paths, kernel.bus, kernel.name};
   UDRV_TRY_ASSIGN(const sysfs::DriverBinding previous, sysfs::ReadDriverBinding(bus_device));
 
-  std::unique_ptr<internal::LocalDevice> local;
-  if (options_.route == PlatformRoute::UIO) {
-    const std::string driver(kUioDriverName);
-    if (auto loaded = sysfs::CheckDriverLoaded(bus_device, driver); !loaded) {
-      return Fail(Status::NOT_FOUND,
-                  what + ": udrv's UIO platform module is not loaded (no " + kernel.bus +
-                      " driver " + driver + "): build platform/kmod against this kernel and insmod " +
-                      std::string(kUioModuleName) + ".ko (docs/DRIVERS.md), or use the devmem route",
-                  node.id, ENOENT);
-    }
-    if (previous.driver != driver) {
-      UDRV_TRY(sysfs::BindDriver(bus_device, driver, previous, what));
-    }
-    KernelDevice bound = kernel;
-    bound.driver = driver;
-    auto opened = internal::OpenUioDevice(node, std::move(device), std::move(bound), options_);
-    if (!opened) {
-      if (auto restored = sysfs::RestoreDriver(bus_device, previous, what); !restored) {
-        return Wrap(opened.error(), what + " (and putting " + kernel.name + " back failed: " +
-                                        restored.error().what + ")");
-      }
-      return Wrap(opened.error(), what);
-    }
-    local = std::move(*opened);
-  } else {
+  if (options_.route == PlatformRoute::DEVMEM) {
     if (previous.driver) UDRV_TRY(sysfs::UnbindDriver(bus_device, *previous.driver, what));
     KernelDevice unbound = kernel;
     unbound.driver.reset();
-    local = internal::OpenDevmemDevice(node, std::move(device), std::move(unbound), options_);
+    auto local = internal::OpenDevmemDevice(node, std::move(device), std::move(unbound), options_);
+    return std::unique_ptr<bus::BoundDevice>(
+        std::make_unique<BoundPlatformDevice>(node, std::move(local), bus_device, previous, ""));
   }
-  return std::unique_ptr<bus::BoundDevice>(std::make_unique<BoundPlatformDevice>(
-      node, std::move(local), bus_device, previous, options_.route));
+
+  const bool uio = options_.route == PlatformRoute::UIO;
+  const std::string driver(uio ? kUioDriverName : internal::VfioDriverFor(kernel));
+  if (auto loaded = sysfs::CheckDriverLoaded(bus_device, driver); !loaded) {
+    if (uio) {
+      return Fail(Status::NOT_FOUND,
+                  what + ": udrv's UIO platform module is not loaded (no " + kernel.bus + " driver " +
+                      driver + "): build platform/kmod against this kernel and insmod " +
+                      std::string(kUioModuleName) + ".ko (docs/DRIVERS.md), or use the devmem route",
+                  node.id, ENOENT);
+    }
+    return Fail(Status::NOT_SUPPORTED,
+                what + ": this kernel has no " + driver + " driver (CONFIG_VFIO_PLATFORM" +
+                    (kernel.bus == "amba" ? ", CONFIG_VFIO_AMBA" : "") +
+                    "; modprobe it where it is built; Debian's arm64 kernels build none): use the "
+                    "uio route",
+                node.id, ENOENT);
+  }
+  if (previous.driver != driver) UDRV_TRY(sysfs::BindDriver(bus_device, driver, previous, what));
+  KernelDevice bound = kernel;
+  bound.driver = driver;
+  auto opened = uio ? internal::OpenUioDevice(node, std::move(device), std::move(bound), options_)
+                    : internal::OpenVfioDevice(node, std::move(device), std::move(bound), options_);
+  if (!opened) {
+    if (auto restored = sysfs::RestoreDriver(bus_device, previous, what); !restored) {
+      return Wrap(opened.error(), what + " (and putting " + kernel.name + " back failed: " +
+                                      restored.error().what + ")");
+    }
+    return Wrap(opened.error(), what);
+  }
+  return std::unique_ptr<bus::BoundDevice>(
+      std::make_unique<BoundPlatformDevice>(node, std::move(*opened), bus_device, previous, driver));
 }
 
 }  // namespace udrv::platform

@@ -175,9 +175,11 @@ host::ServiceFactory MakeServiceFactory() {
                   context.node().id);
     }
     if (local->uio_fd() < 0) {
+      // /dev/mem reaches all memory; a VFIO device fd is the daemon's
+      // (its IOMMU container stays here), and no host was tried with one.
       return Fail(Status::NOT_SUPPORTED,
                   "isolate: the device is open over " + std::string(local->route()) +
-                      ", whose fd reaches all memory and is never sent to a driver host; use the "
+                      ", whose fd never goes to a driver host; isolated platform drivers take the "
                       "uio route",
                   context.node().id);
     }

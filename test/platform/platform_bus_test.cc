@@ -151,6 +151,24 @@ TEST_CASE("the uio route without udrv's module says to load it, and binds nothin
   CHECK(fs::is_symlink(machine.tree.root / "devices/platform/9010000.pl031/driver"));
 }
 
+TEST_CASE("the vfio route on a kernel without vfio-platform says so, and binds nothing",
+          "[platform-bus]") {
+  Machine machine;
+  auto bus = machine.Bus(PlatformRoute::VFIO);
+  auto nodes = bus->Enumerate();
+  REQUIRE(nodes);
+  for (const char* id : {"platform/pl031@9010000", "platform/soc/serial@1100"}) {
+    const DeviceNode* node = FindNode(*nodes, id);
+    REQUIRE(node != nullptr);
+    auto bound = bus->Open(*node);
+    REQUIRE_FALSE(bound);
+    INFO(bound.error().ToString());
+    CHECK(bound.error().status == Status::NOT_SUPPORTED);
+    CHECK(bound.error().what.find("CONFIG_VFIO_PLATFORM") != std::string::npos);
+  }
+  CHECK(fs::is_symlink(machine.tree.root / "devices/platform/9010000.pl031/driver"));
+}
+
 TEST_CASE("a disabled node, a foreign node and another machine's tree do not open", "[platform-bus]") {
   Machine machine;
   auto bus = machine.Bus(PlatformRoute::DEVMEM);

@@ -156,8 +156,9 @@ Result<void> Run(const Settings& settings) {
   // The platform bus where the machine has a device tree (not x86's ACPI).
   platform::PlatformBusOptions platform_options;
   platform_options.paths = options.paths;
-  platform_options.route =
-      settings.platform_route == "devmem" ? platform::PlatformRoute::DEVMEM : platform::PlatformRoute::UIO;
+  platform_options.route = settings.platform_route == "devmem" ? platform::PlatformRoute::DEVMEM
+                           : settings.platform_route == "vfio" ? platform::PlatformRoute::VFIO
+                                                               : platform::PlatformRoute::UIO;
   platform_options.physical_dma = options.physical_dma;
   platform_options.log = Say;
   const bool has_tree = ::access(platform::LiveTreePath(platform_options.paths).c_str(), F_OK) == 0;
@@ -280,8 +281,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"vfio", "uio"}));
   app.add_option("--platform-route", settings.platform_route,
                  "how platform (device-tree) drivers reach their devices: uio (udrv's UIO "
-                 "platform module, the default) or devmem (/dev/mem: registers only)")
-      ->check(CLI::IsMember({"uio", "devmem"}));
+                 "platform module, the default), devmem (/dev/mem: registers only) or vfio "
+                 "(vfio-platform, where the kernel has it; untested)")
+      ->check(CLI::IsMember({"uio", "devmem", "vfio"}));
   app.add_option("--bus", settings.buses,
                  "only this bus's devices (pci, platform); repeatable; default: every bus "
                  "the machine has")

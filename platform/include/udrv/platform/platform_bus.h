@@ -15,6 +15,9 @@
 //   devmem  unbinds the kernel driver (IO_STRICT_DEVMEM refuses a region a
 //           driver holds) and maps the regions through /dev/mem, O_SYNC;
 //           no interrupts
+//   vfio    binds vfio-platform (vfio-amba) where the kernel has it, behind
+//           the device's IOMMU; written against the UAPI and untested, as no
+//           Debian kernel builds it (the error says so)
 // The driver gets a platform::Device as its "platform" protocol. Release
 // masks the interrupt, closes the device and, when asked, binds the kernel
 // driver that held it back.
@@ -63,14 +66,14 @@ std::string LiveTreePath(const sysfs::LinuxPaths& paths);
 // device for it.
 Result<bus::Properties> PropertiesOf(const DtDevice& device, const KernelDevice* kernel);
 
-enum class PlatformRoute : uint8_t { UIO, DEVMEM };
-std::string_view RouteName(PlatformRoute route);  // "uio", "devmem"
+enum class PlatformRoute : uint8_t { UIO, DEVMEM, VFIO };
+std::string_view RouteName(PlatformRoute route);  // "uio", "devmem", "vfio"
 
 struct PlatformBusOptions {
   sysfs::LinuxPaths paths;
   std::string dtb;  // a .dtb to read instead of the live tree
   PlatformRoute route = PlatformRoute::UIO;
-  // Neither route has an IOMMU: GetBti needs this consent.
+  // The uio and devmem routes have no IOMMU: their GetBti needs this consent.
   dma::UnsafePhysicalDma physical_dma;
   bus::Logger log;  // what Enumerate skipped and why (may be empty)
 };
