@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "pci/binding_state.h"
+#include "binding_state.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace udrv::busctl;

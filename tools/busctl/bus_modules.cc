@@ -5,10 +5,20 @@
 namespace udrv::busctl {
 
 std::span<const BusModule> BusModules() {
-  static constexpr BusModule kModules[] = {
-      {kPciModuleName, AddPciCommands, CreatePciBus},
-  };
+  static const BusModule kModules[] = {PciModule()};
   return kModules;
+}
+
+Result<const BusModule*> ModuleOfDevice(std::string_view argument) {
+  std::string names;
+  for (const BusModule& module : BusModules()) {
+    const std::optional<std::string> verdict = module.device_commands.check_device(argument);
+    if (verdict && verdict->empty()) return &module;
+    if (verdict) return Fail(Status::INVALID_ARGS, *verdict);
+    names += (names.empty() ? "" : ", ") + std::string(module.name);
+  }
+  return Fail(Status::INVALID_ARGS, "device '" + std::string(argument) +
+                                        "': no bus names its devices so (buses: " + names + ")");
 }
 
 }  // namespace udrv::busctl

@@ -17,8 +17,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", options.json, "print a JSON document (schema: docs/busctl.md)");
 
   int status = udrv::busctl::kExitOk;
+  udrv::busctl::AddListCommand(app, options, status);
+  udrv::busctl::AddDeviceCommands(app, options, status);
   for (const udrv::busctl::BusModule& module : udrv::busctl::BusModules()) {
-    module.add_commands(app, options, status);
+    if (module.add_commands != nullptr) module.add_commands(app, options, status);
   }
   udrv::busctl::AddMatchCommand(app, options, status);
   udrv::busctl::AddSnapshotCommand(app, options, status);

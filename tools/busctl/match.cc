@@ -40,10 +40,11 @@ const bus::NodeMatch* FindNode(const std::vector<bus::NodeMatch>& matches, const
 Result<std::vector<bus::NodeMatch>> MatchEveryNode(const GlobalOptions& options) {
   bus::RootBus root;
   for (const BusModule& module : BusModules()) {
+    if (module.create_bus == nullptr) continue;
     UDRV_TRY_ASSIGN(auto bus, module.create_bus(options, [](std::string_view line) {
       std::fprintf(stderr, "busctl match: %s\n", Printable(line).c_str());
     }));
-    UDRV_TRY(root.AddBus(std::move(bus)));
+    if (bus) UDRV_TRY(root.AddBus(std::move(bus)));
   }
   bus::DriverManager manager(root, bus::DriverManagerOptions{});
   for (const bus::Driver& driver : drivers::AllDrivers()) UDRV_TRY(manager.Register(driver));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "binding_state.h"
+#include "bus_modules.h"
 #include "commands.h"
 #include "pci/module.h"
 #include "output.h"
@@ -65,13 +66,9 @@ void PrintViability(const pci::GroupViability& viability) {
   }
 }
 
-struct BindArguments {
-  std::string device;
-  std::string driver;
-  std::string state_file{kDefaultStateFile};
-};
+}  // namespace
 
-int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
+int RunPciBind(const GlobalOptions& options, const BindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   const std::string driver = pci::CanonicalDriverName(arguments.driver);
   Json document = NewDocument("bind");
@@ -133,12 +130,8 @@ int RunBind(const GlobalOptions& options, const BindArguments& arguments) {
   return kExitOk;
 }
 
-struct UnbindArguments {
-  std::string device;
-  std::string state_file{kDefaultStateFile};
-};
 
-int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
+int RunPciUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   Json document = NewDocument("unbind");
   document["address"] = address.ToString();
@@ -187,17 +180,8 @@ int RunUnbind(const GlobalOptions& options, const UnbindArguments& arguments) {
   return kExitOk;
 }
 
-struct RestoreArguments {
-  std::string device;
-  bool all = false;
-  std::string state_file{kDefaultStateFile};
-};
 
-int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) {
-  if (arguments.all == !arguments.device.empty()) {
-    std::fprintf(stderr, "busctl restore: give either DEV or --all\n");
-    return kExitUsage;
-  }
+int RunPciRestore(const GlobalOptions& options, const RestoreArguments& arguments) {
   Json document = NewDocument("restore");
   std::optional<pci::Address> only;
   if (!arguments.all) {
@@ -264,49 +248,6 @@ int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) 
     std::printf("nothing to restore: %s holds no records\n", Printable(state->path()).c_str());
   }
   return kExitOk;
-}
-
-}  // namespace
-
-void AddBindingCommands(CLI::App& app, GlobalOptions& options, int& status) {
-  const std::string state_help =
-      "the rollback records (default " + std::string(kDefaultStateFile) + ")";
-
-  auto bind_arguments = std::make_shared<BindArguments>();
-  auto* bind =
-      app.add_subcommand("bind",
-                         "bind a function to vfio-pci, uio (uio_pci_generic) or another driver; "
-                         "recorded for restore");
-  bind->add_option("DEV", bind_arguments->device, "the function: [[domain:]bus:]device.function")
-      ->required()
-      ->check(DeviceArgumentValidator());
-  bind->add_option("DRIVER", bind_arguments->driver, "vfio-pci, uio, or a PCI driver's name")
-      ->required();
-  bind->add_option("--state-file", bind_arguments->state_file, state_help);
-  bind->callback(
-      [&options, &status, bind_arguments] { status = RunBind(options, *bind_arguments); });
-
-  auto unbind_arguments = std::make_shared<UnbindArguments>();
-  auto* unbind =
-      app.add_subcommand("unbind", "take a function from its driver; recorded for restore");
-  unbind
-      ->add_option("DEV", unbind_arguments->device, "the function: [[domain:]bus:]device.function")
-      ->required()
-      ->check(DeviceArgumentValidator());
-  unbind->add_option("--state-file", unbind_arguments->state_file, state_help);
-  unbind->callback(
-      [&options, &status, unbind_arguments] { status = RunUnbind(options, *unbind_arguments); });
-
-  auto restore_arguments = std::make_shared<RestoreArguments>();
-  auto* restore = app.add_subcommand(
-      "restore", "undo what bind and unbind did to a function (or --all), newest first");
-  restore
-      ->add_option("DEV", restore_arguments->device, "the function: [[domain:]bus:]device.function")
-      ->check(DeviceArgumentValidator());
-  restore->add_flag("--all", restore_arguments->all, "undo every recorded change");
-  restore->add_option("--state-file", restore_arguments->state_file, state_help);
-  restore->callback(
-      [&options, &status, restore_arguments] { status = RunRestore(options, *restore_arguments); });
 }
 
 }  // namespace udrv::busctl

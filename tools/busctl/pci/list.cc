@@ -1,13 +1,14 @@
-// `busctl list`: the PCI functions of the tree, one line each in lspci -Dnn's
-// format (lspci -Dn's with -n) plus the bound kernel driver, or the bus tree
-// as lspci -tvnn draws it, so the two can be diffed; --json gives the same
-// functions as one document.
+// The PCI part of `busctl list` (the core's list.cc): the functions of the
+// tree, one line each in lspci -Dnn's format (lspci -Dn's with -n) plus the
+// bound kernel driver, or the bus tree as lspci -tvnn draws it, so the two
+// can be diffed; --json gives the same functions as list's entries.
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "bus_modules.h"
 #include "commands.h"
 #include "list_report.h"
 #include "pci/module.h"
@@ -27,7 +28,6 @@ struct ListArguments {
   bool numeric = false;
   std::string slot;
   std::string id;
-  std::string bus;  // empty: every bus
 };
 
 // The tree as lspci (pciutils ls-tree.c, 3.10 and later) builds and draws
@@ -350,60 +350,52 @@ Result<ListReport> GatherList(const GlobalOptions& options, const ListArguments&
   return report;
 }
 
-// The selected functions as one document; --tree changes nothing here.
-void RenderListJson(const ListReport& report) {
-  Json document = NewDocument("list");
-  Json& list = document["devices"] = Json::array();
-  for (const ListedFunction& function : report.functions) {
-    if (function.selected) list.push_back(FunctionToJson(function.info, report.names));
+// The selected functions as list's entries; --tree changes nothing there.
+// The text: lspci -Dnn's lines, or the tree.
+ListBlock RenderList(const GlobalOptions& options, const ListReport& report,
+                     const ListArguments& arguments) {
+  ListBlock block;
+  block.status = report.status;
+  if (options.json) {
+    for (const ListedFunction& function : report.functions) {
+      if (function.selected) block.devices.push_back(FunctionToJson(function.info, report.names));
+    }
+    return block;
   }
-  PrintDocument(document);
-}
-
-void RenderListText(const ListReport& report, const ListArguments& arguments) {
   if (arguments.tree) {
-    const std::string text = Tree(report, arguments.numeric).Draw();
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return;
+    block.text = Tree(report, arguments.numeric).Draw();
+    return block;
   }
   for (const ListedFunction& function : report.functions) {
     if (!function.selected) continue;
-    std::string line = SummaryLine(function.info, report.names, arguments.numeric);
-    if (function.info.driver) line += " driver=" + Printable(*function.info.driver);
-    std::printf("%s\n", line.c_str());
+    block.text += SummaryLine(function.info, report.names, arguments.numeric);
+    if (function.info.driver) block.text += " driver=" + Printable(*function.info.driver);
+    block.text += "\n";
   }
-}
-
-int RunList(const GlobalOptions& options, const ListArguments& arguments) {
-  auto report = GatherList(options, arguments);
-  if (!report) return ReportError(options, "list", report.error());
-  if (options.json) {
-    RenderListJson(*report);
-  } else {
-    RenderListText(*report, arguments);
-  }
-  return report->status;
+  return block;
 }
 
 }  // namespace
 
-void AddListCommand(CLI::App& app, GlobalOptions& options, int& status) {
-  auto* list = app.add_subcommand(
-      "list", "list PCI functions as lspci -Dnn does, with their kernel driver; --tree as lspci -tvnn");
+ListContribution AddPciListOptions(CLI::App& list, const GlobalOptions& options) {
   auto arguments = std::make_shared<ListArguments>();
-  list->add_flag("-t,--tree", arguments->tree, "draw the bus tree, as lspci -tvnn");
-  list->add_flag("-n,--numeric", arguments->numeric, "numbers only, no names (lspci -n)");
-  list->add_option("-s", arguments->slot,
-                   "only functions in [[[[domain]:]bus]:][device][.[function]] (lspci -s)")
+  list.add_flag("-t,--tree", arguments->tree, "draw the PCI bus tree, as lspci -tvnn");
+  list.add_flag("-n,--numeric", arguments->numeric, "numbers only, no names (lspci -n)");
+  list.add_option("-s", arguments->slot,
+                  "only PCI functions in [[[[domain]:]bus]:][device][.[function]] (lspci -s)")
       ->check(SlotSelectorValidator());
-  list->add_option("-d", arguments->id,
-                   "only functions with [vendor]:[device][:class[:prog_if]] (lspci -d)")
+  list.add_option("-d", arguments->id,
+                  "only PCI functions with [vendor]:[device][:class[:prog_if]] (lspci -d)")
       ->check(IdSelectorValidator());
-  // Each bus module lists its own devices; PCI is the only one yet, so
-  // --bus pci lists what list does.
-  list->add_option("--bus", arguments->bus, "only the devices of bus NAME (pci)")
-      ->check(CLI::IsMember({std::string(pci::kBusName)}));
-  list->callback([&options, &status, arguments] { status = RunList(options, *arguments); });
+  ListContribution contribution;
+  contribution.gather = [&options, arguments]() -> Result<ListBlock> {
+    UDRV_TRY_ASSIGN(ListReport report, GatherList(options, *arguments));
+    return RenderList(options, report, *arguments);
+  };
+  contribution.narrows = [arguments] {
+    return arguments->tree || !arguments->slot.empty() || !arguments->id.empty();
+  };
+  return contribution;
 }
 
 }  // namespace udrv::busctl

@@ -1,14 +1,25 @@
 #include "pci/module.h"
 
+#include "select.h"
+
 namespace udrv::busctl {
 
+namespace {
+
 void AddPciCommands(CLI::App& app, GlobalOptions& options, int& status) {
-  AddListCommand(app, options, status);
-  AddShowCommand(app, options, status);
   AddConfigCommand(app, options, status);
   AddIommuCommand(app, options, status);
-  AddRegisterCommands(app, options, status);
-  AddBindingCommands(app, options, status);
+}
+
+// PCI names a function by lspci's address forms or its node id, pci/...;
+// another bus's node id, or a path, is not PCI's.
+std::optional<std::string> CheckPciDevice(std::string_view argument) {
+  const size_t slash = argument.find('/');
+  if (slash != std::string_view::npos && argument.substr(0, slash) != pci::kBusName) {
+    return std::nullopt;
+  }
+  auto address = ParseDeviceArgument(argument);
+  return address ? std::string() : address.error().what;
 }
 
 Result<std::unique_ptr<bus::Bus>> CreatePciBus(const GlobalOptions& options,
@@ -18,6 +29,25 @@ Result<std::unique_ptr<bus::Bus>> CreatePciBus(const GlobalOptions& options,
   pci_options.log = std::move(log);
   UDRV_TRY_ASSIGN(auto pci_bus, pci::PciBus::Create(std::move(pci_options)));
   return std::unique_ptr<bus::Bus>(std::move(pci_bus));
+}
+
+}  // namespace
+
+BusModule PciModule() {
+  return BusModule{
+      .name = kPciModuleName,
+      .add_commands = AddPciCommands,
+      .add_list_options = AddPciListOptions,
+      .add_show_options = AddPciShowOptions,
+      .device_commands = {.check_device = CheckPciDevice,
+                          .show = RunPciShow,
+                          .read = RunPciRead,
+                          .write = RunPciWrite,
+                          .bind = RunPciBind,
+                          .unbind = RunPciUnbind,
+                          .restore = RunPciRestore},
+      .create_bus = CreatePciBus,
+  };
 }
 
 }  // namespace udrv::busctl

@@ -2,36 +2,34 @@
 // reach PCI functions (docs/busctl.md).
 #pragma once
 
-#include <functional>
-#include <memory>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
 
+#include "bus_modules.h"
 #include "commands.h"
-#include "udrv/bus/bus.h"
-#include "udrv/core/result.h"
 #include "udrv/pci/pci_bus.h"
 
 namespace udrv::busctl {
 
 inline constexpr std::string_view kPciModuleName = pci::kBusName;
 
-// Every command below.
-void AddPciCommands(CLI::App& app, GlobalOptions& options, int& status);
-// The PCI root bus over options.sysfs_root.
-Result<std::unique_ptr<bus::Bus>> CreatePciBus(const GlobalOptions& options,
-                                               std::function<void(std::string_view)> log);
+BusModule PciModule();
 
-// list.cc: list (lspci -Dnn, --tree as lspci -tvnn).
-void AddListCommand(CLI::App& app, GlobalOptions& options, int& status);
-// show.cc, config.cc, iommu.cc: show DEV, config DEV, iommu.
-void AddShowCommand(CLI::App& app, GlobalOptions& options, int& status);
+// list.cc: PCI's part of list (lspci -Dnn, --tree as lspci -tvnn).
+ListContribution AddPciListOptions(CLI::App& list, const GlobalOptions& options);
+// show.cc: show DEV (and its -n).
+void AddPciShowOptions(CLI::App& show, ShowArguments& arguments);
+int RunPciShow(const GlobalOptions& options, const ShowArguments& arguments);
+// config.cc, iommu.cc: config DEV, iommu.
 void AddConfigCommand(CLI::App& app, GlobalOptions& options, int& status);
 void AddIommuCommand(CLI::App& app, GlobalOptions& options, int& status);
 // registers.cc: read, write.
-void AddRegisterCommands(CLI::App& app, GlobalOptions& options, int& status);
+int RunPciRead(const GlobalOptions& options, const RegisterArguments& arguments);
+int RunPciWrite(const GlobalOptions& options, const WriteArguments& arguments);
 // binding.cc: bind, unbind, restore.
-void AddBindingCommands(CLI::App& app, GlobalOptions& options, int& status);
+int RunPciBind(const GlobalOptions& options, const BindArguments& arguments);
+int RunPciUnbind(const GlobalOptions& options, const UnbindArguments& arguments);
+int RunPciRestore(const GlobalOptions& options, const RestoreArguments& arguments);
 
 }  // namespace udrv::busctl

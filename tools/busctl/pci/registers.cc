@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "commands.h"
@@ -19,6 +20,7 @@
 #include "output.h"
 #include "pci_format.h"
 #include "privilege.h"
+#include "register_io.h"
 #include "select.h"
 #include "udrv/core/text.h"
 #include "udrv/core/vmar.h"
@@ -32,59 +34,6 @@ namespace udrv::busctl {
 
 namespace {
 
-// Decimal, or hex with 0x: what OFFSET and VALUE accept.
-std::optional<uint64_t> ParseNumber(const std::string& text) {
-  const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-  const std::string digits = hex ? text.substr(2) : text;
-  if (digits.empty() || digits.size() > (hex ? 16u : 20u)) return std::nullopt;
-  uint64_t value = 0;
-  for (const char c : digits) {
-    uint64_t digit;
-    if (c >= '0' && c <= '9') {
-      digit = static_cast<uint64_t>(c - '0');
-    } else if (hex && c >= 'a' && c <= 'f') {
-      digit = static_cast<uint64_t>(c - 'a' + 10);
-    } else if (hex && c >= 'A' && c <= 'F') {
-      digit = static_cast<uint64_t>(c - 'A' + 10);
-    } else {
-      return std::nullopt;
-    }
-    const uint64_t base = hex ? 16 : 10;
-    if (value > (UINT64_MAX - digit) / base) return std::nullopt;
-    value = value * base + digit;
-  }
-  return value;
-}
-
-const CLI::Validator kNumber(
-    [](std::string& text) -> std::string {
-      return ParseNumber(text) ? "" : "'" + text + "' is not a number (decimal, or hex with 0x)";
-    },
-    "NUMBER");
-
-// The arguments read and write share.
-struct RegisterArguments {
-  std::string device;
-  uint32_t bar = 0;
-  std::string offset;
-  uint32_t width = 32;  // bits
-};
-
-void AddRegisterArguments(CLI::App& command, RegisterArguments& arguments) {
-  command.add_option("DEV", arguments.device, "the function: [[domain:]bus:]device.function")
-      ->required()
-      ->check(DeviceArgumentValidator());
-  command.add_option("BAR", arguments.bar, "the BAR index, 0-5")
-      ->required()
-      ->check(CLI::Range(0, 5));
-  command
-      .add_option("OFFSET", arguments.offset, "byte offset in the BAR (decimal, or hex with 0x)")
-      ->required()
-      ->check(kNumber);
-  command.add_option("--width", arguments.width, "access width in bits (default 32)")
-      ->check(CLI::IsMember({8, 16, 32, 64}));
-}
-
 // One register access, checked against what sysfs says of the function.
 struct RegisterAccess {
   pci::Address address;
@@ -96,12 +45,6 @@ struct RegisterAccess {
 
   uint32_t bytes() const { return width / 8; }
 };
-
-std::string FormatValue(uint64_t value, uint32_t width) {
-  char text[24];
-  std::snprintf(text, sizeof(text), "0x%0*" PRIx64, static_cast<int>(width / 4), value);
-  return text;
-}
 
 std::string DescribeBars(const pci::DeviceInfo& info) {
   if (info.bars.empty()) return "it has no BARs";
@@ -116,11 +59,11 @@ std::string DescribeBars(const pci::DeviceInfo& info) {
 // Checks `arguments` against the function's sysfs attributes, which every
 // user may read, and picks the route.
 Result<RegisterAccess> PlanAccess(const GlobalOptions& options, std::string_view op,
-                                  const RegisterArguments& arguments) {
+                                  const RegisterArguments& arguments, uint32_t bar_index) {
   RegisterAccess access;
   access.address = *ParseDeviceArgument(arguments.device);  // the validator passed it
-  access.bar = arguments.bar;
-  access.offset = *ParseNumber(arguments.offset);
+  access.bar = bar_index;
+  access.offset = arguments.offset;
   access.width = arguments.width;
   const std::string object = access.address.ToString();
   const std::string what = std::string(op) + " BAR " + std::to_string(access.bar) + " at " +
@@ -232,20 +175,9 @@ Json AccessToJson(std::string_view command, const RegisterAccess& access, uint64
   document["width"] = access.width;
   document["route"] = access.route;
   document["value"] = value;
-  document["value_hex"] = FormatValue(value, access.width);
-  if (!access.warnings.empty()) {
-    Json warnings = Json::array();
-    for (const std::string& warning : access.warnings) warnings.push_back(warning);
-    document["warnings"] = std::move(warnings);
-  }
+  document["value_hex"] = FormatRegisterValue(value, access.width);
+  SetWarnings(document, access.warnings);
   return document;
-}
-
-void PrintWarnings(std::string_view command, const RegisterAccess& access) {
-  for (const std::string& warning : access.warnings) {
-    std::fprintf(stderr, "busctl %.*s: warning: %s\n", static_cast<int>(command.size()),
-                 command.data(), Printable(warning).c_str());
-  }
 }
 
 // "0000:00:02.0 BAR 0 offset 0x4 (32-bit, through vfio)"
@@ -255,73 +187,49 @@ std::string DescribeAccess(const RegisterAccess& access) {
          access.route + ")";
 }
 
-int RunRead(const GlobalOptions& options, const RegisterArguments& arguments) {
+// PCI's REGION is the BAR index, and required: a usage error's message, or
+// the index.
+std::variant<uint32_t, std::string> BarOf(const RegisterArguments& arguments) {
+  if (!arguments.region) return std::string("BAR is required: busctl read|write DEV BAR OFFSET");
+  const std::optional<uint64_t> bar = ParseNumber(*arguments.region);
+  if (!bar || *bar > 5) return "BAR '" + *arguments.region + "' is not a BAR index, 0-5";
+  return static_cast<uint32_t>(*bar);
+}
+
+int BarUsageError(std::string_view command, const std::string& what) {
+  std::fprintf(stderr, "busctl %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               Printable(what).c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunPciRead(const GlobalOptions& options, const RegisterArguments& arguments) {
+  const auto bar = BarOf(arguments);
+  if (const auto* bad = std::get_if<std::string>(&bar)) return BarUsageError("read", *bad);
   if (auto live = RequireLiveMachine(options, "read"); !live) {
     return ReportError(options, "read", live.error());
   }
-  auto access = PlanAccess(options, "read", arguments);
+  auto access = PlanAccess(options, "read", arguments, std::get<uint32_t>(bar));
   if (!access) return ReportError(options, "read", access.error());
   auto mapped = MapRegister(options, "read", *access);
   if (!mapped) return ReportError(options, "read", ExplainDenied(mapped.error(), "read"));
-  const mmio::MmioBuffer& buffer = mapped->buffer;
-  uint64_t value = 0;
-  switch (access->width) {
-    case 8:
-      value = buffer.Read8(0);
-      break;
-    case 16:
-      value = buffer.Read16(0);
-      break;
-    case 32:
-      value = buffer.Read32(0);
-      break;
-    default:
-      value = buffer.Read64(0);
-      break;
-  }
+  const uint64_t value = ReadRegister(mapped->buffer, access->width);
   if (options.json) {
     PrintDocument(AccessToJson("read", *access, value));
   } else {
-    PrintWarnings("read", *access);
-    std::printf("%s %s\n", FormatValue(value, access->width).c_str(),
+    PrintWarnings("read", access->warnings);
+    std::printf("%s %s\n", FormatRegisterValue(value, access->width).c_str(),
                 DescribeAccess(*access).c_str());
   }
   return kExitOk;
 }
 
-struct WriteArguments {
-  RegisterArguments target;
-  std::string value;
-  bool yes = false;
-  bool dry_run = false;
-};
-
-// --yes, or a "y" typed at the terminal.
-Result<void> Confirm(const RegisterAccess& access, const std::string& value) {
-  const std::string what = "write " + value + " to " + DescribeAccess(access);
-  if (!::isatty(STDIN_FILENO)) {
-    return Fail(Status::CANCELED,
-                what + ": not confirmed: pass --yes (stdin is not a terminal to ask on)");
-  }
-  std::fprintf(stderr, "%s? [y/N] ", what.c_str());
-  std::fflush(stderr);
-  char line[16] = {};
-  std::string answer = std::fgets(line, sizeof(line), stdin) != nullptr ? line : "";
-  for (char& c : answer) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (answer != "y\n" && answer != "yes\n") {
-    return Fail(Status::CANCELED, what + ": not confirmed at the prompt; nothing written");
-  }
-  return {};
-}
-
-int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
-  const uint64_t value = *ParseNumber(arguments.value);
+int RunPciWrite(const GlobalOptions& options, const WriteArguments& arguments) {
+  const uint64_t value = arguments.value;
   const uint32_t width = arguments.target.width;
-  if (width < 64 && value >> width != 0) {
-    std::fprintf(stderr, "busctl write: VALUE %s does not fit in %u bits\n",
-                 Printable(arguments.value).c_str(), width);
-    return kExitUsage;
-  }
+  const auto bar = BarOf(arguments.target);
+  if (const auto* bad = std::get_if<std::string>(&bar)) return BarUsageError("write", *bad);
   // A dry run opens and writes nothing: it may check a recorded tree.
   if (!arguments.dry_run) {
     if (auto live = RequireLiveMachine(options, "write"); !live) {
@@ -332,9 +240,9 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
                             "file or a VFIO device file (--dry-run works without root)");
     if (!root) return ReportError(options, "write", root.error());
   }
-  auto access = PlanAccess(options, "write", arguments.target);
+  auto access = PlanAccess(options, "write", arguments.target, std::get<uint32_t>(bar));
   if (!access) return ReportError(options, "write", access.error());
-  const std::string shown = FormatValue(value, width);
+  const std::string shown = FormatRegisterValue(value, width);
 
   Json document = AccessToJson("write", *access, value);
   document["dry_run"] = arguments.dry_run;
@@ -343,68 +251,29 @@ int RunWrite(const GlobalOptions& options, const WriteArguments& arguments) {
     if (options.json) {
       PrintDocument(document);
     } else {
-      PrintWarnings("write", *access);
+      PrintWarnings("write", access->warnings);
       std::printf("dry run: would write %s to %s; nothing written\n", shown.c_str(),
                   DescribeAccess(*access).c_str());
     }
     return kExitOk;
   }
   if (!arguments.yes) {
-    if (auto confirmed = Confirm(*access, shown); !confirmed) {
+    if (auto confirmed = ConfirmWrite("write " + shown + " to " + DescribeAccess(*access));
+        !confirmed) {
       return ReportError(options, "write", confirmed.error());
     }
   }
   auto mapped = MapRegister(options, "write", *access);
   if (!mapped) return ReportError(options, "write", ExplainDenied(mapped.error(), "write"));
-  const mmio::MmioBuffer& buffer = mapped->buffer;
-  switch (width) {
-    case 8:
-      buffer.Write8(static_cast<uint8_t>(value), 0);
-      break;
-    case 16:
-      buffer.Write16(static_cast<uint16_t>(value), 0);
-      break;
-    case 32:
-      buffer.Write32(static_cast<uint32_t>(value), 0);
-      break;
-    default:
-      buffer.Write64(value, 0);
-      break;
-  }
+  WriteRegister(mapped->buffer, width, value);
   document["written"] = true;
   if (options.json) {
     PrintDocument(document);
   } else {
-    PrintWarnings("write", *access);
+    PrintWarnings("write", access->warnings);
     std::printf("wrote %s to %s\n", shown.c_str(), DescribeAccess(*access).c_str());
   }
   return kExitOk;
-}
-
-}  // namespace
-
-void AddRegisterCommands(CLI::App& app, GlobalOptions& options, int& status) {
-  auto read_arguments = std::make_shared<RegisterArguments>();
-  auto* read = app.add_subcommand(
-      "read",
-      "read one register of a memory BAR (through VFIO when bound to vfio-pci, else "
-      "the sysfs resource file)");
-  AddRegisterArguments(*read, *read_arguments);
-  read->callback(
-      [&options, &status, read_arguments] { status = RunRead(options, *read_arguments); });
-
-  auto write_arguments = std::make_shared<WriteArguments>();
-  auto* write =
-      app.add_subcommand("write", "write one register of a memory BAR; asks first unless --yes");
-  AddRegisterArguments(*write, write_arguments->target);
-  write->add_option("VALUE", write_arguments->value, "the value (decimal, or hex with 0x)")
-      ->required()
-      ->check(kNumber);
-  write->add_flag("--yes,-y", write_arguments->yes, "write without asking");
-  write->add_flag("--dry-run", write_arguments->dry_run,
-                  "say what would be written, and write nothing");
-  write->callback(
-      [&options, &status, write_arguments] { status = RunWrite(options, *write_arguments); });
 }
 
 }  // namespace udrv::busctl

@@ -28,11 +28,6 @@ namespace udrv::busctl {
 
 namespace {
 
-struct ShowArguments {
-  std::string device;
-  bool numeric = false;
-};
-
 constexpr uint16_t kCommandIo = 1u << 0;
 constexpr uint16_t kCommandMemory = 1u << 1;
 
@@ -392,7 +387,13 @@ void RenderShowText(const GlobalOptions& options, const ShowArguments& arguments
   report.skipped.Print("show", options);
 }
 
-int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
+}  // namespace
+
+void AddPciShowOptions(CLI::App& show, ShowArguments& arguments) {
+  show.add_flag("-n,--numeric", arguments.numeric, "PCI: numbers only in the summary line");
+}
+
+int RunPciShow(const GlobalOptions& options, const ShowArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   auto report = GatherShow(options, address);
   if (!report) return ReportError(options, "show", report.error());
@@ -402,19 +403,6 @@ int RunShow(const GlobalOptions& options, const ShowArguments& arguments) {
     RenderShowText(options, arguments, *report);
   }
   return kExitOk;
-}
-
-}  // namespace
-
-void AddShowCommand(CLI::App& app, GlobalOptions& options, int& status) {
-  auto* command = app.add_subcommand(
-      "show", "everything about one function: BARs and their routes, interrupts, driver, IOMMU group");
-  auto arguments = std::make_shared<ShowArguments>();
-  command->add_option("DEV", arguments->device, "the function: [[domain:]bus:]device.function")
-      ->required()
-      ->check(DeviceArgumentValidator());
-  command->add_flag("-n,--numeric", arguments->numeric, "numbers only in the summary line");
-  command->callback([&options, &status, arguments] { status = RunShow(options, *arguments); });
 }
 
 }  // namespace udrv::busctl

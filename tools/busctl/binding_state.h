@@ -15,9 +15,6 @@
 
 namespace udrv::busctl {
 
-// Under /run: the records describe the running kernel's bindings and mean
-// nothing after a reboot, when /run starts empty.
-inline constexpr std::string_view kDefaultStateFile = "/run/udrv/busctl-bindings.json";
 // The state file's "schema" member.
 inline constexpr std::string_view kStateFileSchema = "udrv.busctl.bindings/1";
 // A record takes about 250 bytes: thousands of changes not yet restored.
