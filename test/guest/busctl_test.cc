@@ -214,7 +214,7 @@ TEST_CASE("busctl: edu through vfio-pci, registers, unbind and restore", "[busct
 
     run = Busctl({"restore", edu});
     CHECK(run.exit_code == 1);
-    CHECK(run.err.find("NOT_FOUND: no rollback record for the function in " +
+    CHECK(run.err.find("NOT_FOUND: no rollback record for the device in " +
                        std::string(kStateFile)) != std::string::npos);
   }
 

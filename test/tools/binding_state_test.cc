@@ -16,6 +16,7 @@
 
 #include "document.h"
 #include "result_helpers.h"
+#include "udrv/pci/address.h"
 
 namespace fs = std::filesystem;
 using udrv::busctl::BindingState;
@@ -55,10 +56,10 @@ RollbackRecord Record(const char* address, const char* command, std::string driv
                       std::optional<std::string> previous_override) {
   auto parsed = udrv::pci::Address::Parse(address);
   REQUIRE(parsed);
-  return RollbackRecord{command,
-                        udrv::pci::BindRecord{*parsed, std::move(previous_driver),
-                                              std::move(previous_override), std::move(driver)},
-                        "2026-11-22T07:50:00Z"};
+  return RollbackRecord{command,         "pci",
+                        parsed->ToString(), std::nullopt,
+                        std::move(driver), std::move(previous_driver),
+                        std::move(previous_override), "2026-11-22T07:50:00Z"};
 }
 
 }  // namespace
@@ -132,21 +133,58 @@ TEST_CASE("binding state: a new file is created with its directory, and records 
   REQUIRE(state->records().size() == 2);
   const RollbackRecord& bind = state->records()[0];
   CHECK(bind.command == "bind");
-  CHECK(bind.change.address.ToString() == "0000:00:02.0");
-  CHECK(bind.change.driver == "vfio-pci");
-  CHECK_FALSE(bind.change.previous_driver);
-  CHECK_FALSE(bind.change.previous_override);
+  CHECK(bind.device == "0000:00:02.0");
+  CHECK(bind.driver == "vfio-pci");
+  CHECK_FALSE(bind.previous_driver);
+  CHECK_FALSE(bind.previous_override);
   CHECK(bind.recorded_at == "2026-11-22T07:50:00Z");
   const RollbackRecord& unbind = state->records()[1];
-  CHECK(unbind.change.driver.empty());
-  CHECK(unbind.change.previous_driver == "e1000e");
-  CHECK(unbind.change.previous_override == "e1000e");
+  CHECK(unbind.driver.empty());
+  CHECK(unbind.previous_driver == "e1000e");
+  CHECK(unbind.previous_override == "e1000e");
 
   // Fewer records: the file shrinks with them.
   state->Erase(0);
   REQUIRE_OK(state->Save());
   CHECK(Slurp(path).find("0000:00:02.0") == std::string::npos);
   CHECK(Slurp(path).find("\"driver\": null") != std::string::npos);
+}
+
+TEST_CASE("binding state: a platform or AMBA record keeps its bus, device and node path",
+          "[busctl][state]") {
+  const RollbackRecord amba{"unbind", "amba", "9010000.pl031", "/pl031@9010000", "",
+                            "rtc-pl031", std::nullopt, "2026-11-22T07:50:00Z"};
+  const Json json = udrv::busctl::RecordToJson(amba);
+  CHECK(json.dump() ==
+        R"({"command":"unbind","bus":"amba","device":"9010000.pl031","path":"/pl031@9010000",)"
+        R"("driver":null,"previous_driver":"rtc-pl031","previous_override":null,)"
+        R"("recorded_at":"2026-11-22T07:50:00Z"})");
+  Json file = Json::object();
+  file["schema"] = udrv::busctl::kStateFileSchema;
+  file["records"] = Json::array({json, udrv::busctl::RecordToJson(Record(
+                                           "0000:00:02.0", "bind", "vfio-pci", "e1000e", {}))});
+  auto records = udrv::busctl::ParseBindingRecords(DumpJson(file), "state");
+  REQUIRE_OK(records);
+  REQUIRE(records->size() == 2);
+  CHECK((*records)[0].bus == "amba");
+  CHECK((*records)[0].device == "9010000.pl031");
+  CHECK((*records)[0].path == "/pl031@9010000");
+  CHECK((*records)[0].shown() == "/pl031@9010000");
+  CHECK((*records)[1].bus == "pci");
+  CHECK((*records)[1].device == "0000:00:02.0");
+  CHECK_FALSE((*records)[1].path);
+  CHECK((*records)[1].shown() == "0000:00:02.0");
+
+  // Names that would lead a restore outside sys/bus/<bus>/devices are refused.
+  for (const char* bad : {R"("bus":"../../x","device":"a")", R"("bus":"amba","device":"../a/b")",
+                          R"("bus":"..","device":"a")",
+                          R"("bus":"pci","device":"0000:00:02.0")"}) {
+    const std::string text = std::string(R"({"schema":"udrv.busctl.bindings/1","records":[{)") +
+                             R"("command":"bind",)" + bad +
+                             R"(,"path":null,"driver":null,"previous_driver":null,)"
+                             R"("previous_override":null,"recorded_at":"x"}]})";
+    CHECK(StatusOf(udrv::busctl::ParseBindingRecords(text, "state")) == "IO_INVALID");
+  }
 }
 
 TEST_CASE("binding state: the lock makes a second busctl wait", "[busctl][state]") {

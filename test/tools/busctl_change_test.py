@@ -315,7 +315,7 @@ def test_bindings(tree):
     check(len(read_state(state)) == 1, "an unbind that changed nothing records nothing")
 
     expect(busctl(["restore", "00:04.0", *with_state]), 1, "restore without a record",
-           err=["NOT_FOUND", f"no rollback record for the function in {state}"])
+           err=["NOT_FOUND", f"no rollback record for the device in {state}"])
     # The tree's driver link never went away (no kernel): already as recorded.
     run = expect(busctl(["--json", "restore", "00:05.0", *with_state]), 0, "restore DEV")
     check(run.json and len(run.json["restored"]) == 1 and run.json["remaining"] == 0 and

@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <optional>
 
+#include "udrv/pci/address.h"
+#include "udrv/pci/pci_bus.h"
+#include "udrv/sysfs/bind.h"
 #include "udrv/sysfs/file.h"
 
 namespace udrv::busctl {
@@ -32,26 +35,53 @@ Result<std::optional<std::string>> ReadStringMember(const Json& object, std::str
               path);
 }
 
+// One component of a sysfs path: a name as the kernel gives drivers, not
+// "." or "..".
+bool IsSysfsName(const std::string& name) {
+  return sysfs::IsDriverName(name) && name != "." && name != "..";
+}
+
 Result<RollbackRecord> RecordFromJson(const Json& json, const std::string& path) {
   RollbackRecord record;
   auto command = ReadStringMember(json, "command", false, path);
   if (!command) return std::unexpected(command.error());
   record.command = **command;
-  auto address_text = ReadStringMember(json, "address", false, path);
-  if (!address_text) return std::unexpected(address_text.error());
-  auto address = pci::Address::Parse(**address_text);
-  if (!address)
-    return Fail(Status::IO_INVALID, "read rollback record: " + address.error().what, path);
-  record.change.address = *address;
+  if (json.contains("bus")) {
+    auto bus = ReadStringMember(json, "bus", false, path);
+    if (!bus) return std::unexpected(bus.error());
+    auto device = ReadStringMember(json, "device", false, path);
+    if (!device) return std::unexpected(device.error());
+    auto node = ReadStringMember(json, "path", true, path);
+    if (!node) return std::unexpected(node.error());
+    record.bus = **bus;
+    record.device = **device;
+    record.path = *node;
+    // The names become a sysfs path when the record is restored.
+    if (!IsSysfsName(record.bus) || !IsSysfsName(record.device) || record.bus == pci::kBusName) {
+      return Fail(Status::IO_INVALID,
+                  "read rollback record: bus '" + record.bus + "' device '" + record.device +
+                      "' cannot name a sysfs device (a PCI function's record has \"address\")",
+                  path);
+    }
+  } else {
+    auto address_text = ReadStringMember(json, "address", false, path);
+    if (!address_text) return std::unexpected(address_text.error());
+    auto address = pci::Address::Parse(**address_text);
+    if (!address) {
+      return Fail(Status::IO_INVALID, "read rollback record: " + address.error().what, path);
+    }
+    record.bus = std::string(pci::kBusName);
+    record.device = address->ToString();
+  }
   auto driver = ReadStringMember(json, "driver", true, path);
   if (!driver) return std::unexpected(driver.error());
-  record.change.driver = driver->value_or("");
+  record.driver = driver->value_or("");
   auto previous_driver = ReadStringMember(json, "previous_driver", true, path);
   if (!previous_driver) return std::unexpected(previous_driver.error());
-  record.change.previous_driver = *previous_driver;
+  record.previous_driver = *previous_driver;
   auto previous_override = ReadStringMember(json, "previous_override", true, path);
   if (!previous_override) return std::unexpected(previous_override.error());
-  record.change.previous_override = *previous_override;
+  record.previous_override = *previous_override;
   auto recorded_at = ReadStringMember(json, "recorded_at", false, path);
   if (!recorded_at) return std::unexpected(recorded_at.error());
   record.recorded_at = **recorded_at;
@@ -89,10 +119,16 @@ Result<std::vector<RollbackRecord>> ParseBindingRecords(std::string_view text,
 Json RecordToJson(const RollbackRecord& record) {
   Json json = Json::object();
   json["command"] = record.command;
-  json["address"] = record.change.address.ToString();
-  json["driver"] = record.change.driver.empty() ? Json() : Json(record.change.driver);
-  json["previous_driver"] = OptionalString(record.change.previous_driver);
-  json["previous_override"] = OptionalString(record.change.previous_override);
+  if (record.bus == pci::kBusName) {
+    json["address"] = record.device;
+  } else {
+    json["bus"] = record.bus;
+    json["device"] = record.device;
+    json["path"] = OptionalString(record.path);
+  }
+  json["driver"] = record.driver.empty() ? Json() : Json(record.driver);
+  json["previous_driver"] = OptionalString(record.previous_driver);
+  json["previous_override"] = OptionalString(record.previous_override);
   json["recorded_at"] = record.recorded_at;
   return json;
 }

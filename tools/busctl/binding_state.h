@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +12,6 @@
 #include "document.h"
 #include "udrv/core/result.h"
 #include "udrv/core/unique_fd.h"
-#include "udrv/pci/bind.h"
 
 namespace udrv::busctl {
 
@@ -22,13 +22,26 @@ inline constexpr uint64_t kMaxStateFileBytes = 1 << 20;
 
 struct RollbackRecord {
   std::string command;  // "bind" or "unbind"
-  // What to put back. `driver` is what the command bound ("" after unbind).
-  pci::BindRecord change;
+  // The device: sys/bus/<bus>/devices/<device> ("pci", "0000:00:02.0";
+  // "amba", "9010000.pl031").
+  std::string bus;
+  std::string device;
+  // The device-tree node a platform or AMBA device stands for; nullopt for PCI.
+  std::optional<std::string> path;
+  std::string driver;  // what the command bound ("" after unbind)
+  // What to put back.
+  std::optional<std::string> previous_driver;
+  std::optional<std::string> previous_override;
   std::string recorded_at;  // UTC, "2026-11-22T07:50:00Z"
+
+  // How messages name the device: its node path, else its sysfs name.
+  const std::string& shown() const { return path ? *path : device; }
 };
 
-// {"command", "address", "driver", "previous_driver", "previous_override",
-// "recorded_at"}; absent values are null.
+// A PCI function's record: {"command", "address", "driver",
+// "previous_driver", "previous_override", "recorded_at"}, as version 1 of
+// the file always wrote; another bus's: {"command", "bus", "device", "path",
+// ...}. Absent values are null.
 Json RecordToJson(const RollbackRecord& record);
 
 // The records of a state file's text, oldest first. IO_INVALID for text that

@@ -1,11 +1,12 @@
 #include "bus_modules.h"
 
 #include "pci/module.h"
+#include "platform/module.h"
 
 namespace udrv::busctl {
 
 std::span<const BusModule> BusModules() {
-  static const BusModule kModules[] = {PciModule()};
+  static const BusModule kModules[] = {PciModule(), PlatformModule()};
   return kModules;
 }
 

@@ -37,6 +37,14 @@ struct ListContribution {
   std::function<bool()> narrows;
 };
 
+// How the state file's records know a device DEV names: a PCI function by
+// its address (member "address", matched with the record's device), a
+// device-tree node by its path (member "path", the record's path).
+struct RecordName {
+  std::string member;
+  std::string value;
+};
+
 // The module's handlers of the commands that work on one device. The core
 // parses their arguments and calls the module whose device DEV names; a
 // null handler: the bus has no such command (NOT_SUPPORTED).
@@ -50,8 +58,9 @@ struct DeviceCommands {
   int (*write)(const GlobalOptions&, const WriteArguments&) = nullptr;
   int (*bind)(const GlobalOptions&, const BindArguments&) = nullptr;
   int (*unbind)(const GlobalOptions&, const UnbindArguments&) = nullptr;
-  // With arguments.all, every record of this bus's in the state file.
-  int (*restore)(const GlobalOptions&, const RestoreArguments&) = nullptr;
+  // How restore finds DEV's rollback records (binding_state.h); null: the
+  // bus has none.
+  RecordName (*record_name)(std::string_view argument) = nullptr;
 };
 
 struct BusModule {

@@ -79,6 +79,8 @@ void AddListCommand(CLI::App& app, GlobalOptions& options, int& status);
 
 // device_commands.cc: show, read, write, bind, unbind, restore.
 void AddDeviceCommands(CLI::App& app, GlobalOptions& options, int& status);
+// restore.cc: restore DEV, restore --all, for every bus.
+int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments);
 
 // Decimal, or hex with 0x: what OFFSET and VALUE accept.
 std::optional<uint64_t> ParseNumber(std::string_view text);

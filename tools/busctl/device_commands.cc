@@ -156,22 +156,6 @@ int RunWrite(const GlobalOptions& options, const WriteOperands& operands) {
   return Dispatch(options, "write", arguments.target.device, &DeviceCommands::write, arguments);
 }
 
-int RunRestore(const GlobalOptions& options, const RestoreArguments& arguments) {
-  if (arguments.all == !arguments.device.empty()) {
-    std::fprintf(stderr, "busctl restore: give either DEV or --all\n");
-    return kExitUsage;
-  }
-  if (!arguments.all) {
-    return Dispatch(options, "restore", arguments.device, &DeviceCommands::restore, arguments);
-  }
-  int status = kExitOk;
-  for (const BusModule& module : BusModules()) {
-    if (module.device_commands.restore == nullptr) continue;
-    status = std::max(status, module.device_commands.restore(options, arguments));
-  }
-  return status;
-}
-
 }  // namespace
 
 void AddDeviceCommands(CLI::App& app, GlobalOptions& options, int& status) {

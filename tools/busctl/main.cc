@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
                  "directory holding bus/pci/devices (default /sys; a recorded tree for tests)");
   app.add_option("--pci-ids", options.pci_ids, "pci.ids database (default: libpci's)");
   app.add_flag("--json", options.json, "print a JSON document (schema: docs/busctl.md)");
+  app.add_option("--dtb", options.dtb,
+                 "read the platform bus from this device tree blob, offline (any board's): "
+                 "list and show show that board");
 
   int status = udrv::busctl::kExitOk;
   udrv::busctl::AddListCommand(app, options, status);

@@ -27,6 +27,12 @@ Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view c
                 std::string(command) + " works on the live machine only: the snapshot " +
                     options.from + " (--from) records sysfs, not device registers or drivers");
   }
+  if (!options.dtb.empty()) {
+    return Fail(Status::NOT_SUPPORTED,
+                std::string(command) + " works on the live machine only: --dtb " + options.dtb +
+                    " is a board to inspect, yet the registers and drivers it names would be "
+                    "this machine's; run it without --dtb");
+  }
   // /sys by any name (a link to it) is this machine's.
   char real[PATH_MAX];
   if (::realpath(options.sysfs_root.c_str(), real) != nullptr && std::string_view(real) == "/sys") {

@@ -30,8 +30,8 @@ Result<void> RequireRoot(std::string_view command, std::string_view why);
 // the live machine (device nodes, BAR registers, driver bindings). A replayed
 // snapshot (--from) holds none of them; a sysfs tree other than /sys
 // (--sysfs-root) would lead it to this machine's devices all the same (a
-// tree that says vfio-pci names a real /dev/vfio group). Checked before
-// anything is read or opened.
+// tree that says vfio-pci names a real /dev/vfio group), and so would a
+// board's device tree (--dtb). Checked before anything is read or opened.
 Result<void> RequireLiveMachine(const GlobalOptions& options, std::string_view command);
 
 // Why read commands skip things when not root, in the words they print.

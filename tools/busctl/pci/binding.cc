@@ -1,6 +1,7 @@
-// `busctl bind`, `busctl unbind` and `busctl restore`: moving a function
-// between kernel drivers with pci::BindDriver / UnbindDriver, each change kept as a rollback
-// record in the state file (binding_state.h) that `restore` puts back.
+// `busctl bind` and `busctl unbind` of a PCI function: moving it between
+// kernel drivers with pci::BindDriver / UnbindDriver, each change kept as a
+// rollback record in the state file (binding_state.h) that `restore`
+// (restore.cc) puts back.
 
 #include <cstdio>
 #include <memory>
@@ -101,7 +102,9 @@ int RunPciBind(const GlobalOptions& options, const BindArguments& arguments) {
   document["changed"] = changed;
   document["state_file"] = state->path();
   if (changed) {
-    state->Append(RollbackRecord{"bind", *record, CurrentUtcTime()});
+    state->Append(RollbackRecord{"bind", std::string(pci::kBusName), address.ToString(),
+                                 std::nullopt, record->driver, record->previous_driver,
+                                 record->previous_override, CurrentUtcTime()});
     if (auto saved = state->Save(); !saved) {
       // Without its record the change could not be undone: undo it now.
       Error error = saved.error();
@@ -158,8 +161,8 @@ int RunPciUnbind(const GlobalOptions& options, const UnbindArguments& arguments)
     return kExitOk;
   }
   // Recorded first: an unbind without its record could not be undone.
-  state->Append(RollbackRecord{"unbind",
-                               pci::BindRecord{address, info->driver, info->driver_override, ""},
+  state->Append(RollbackRecord{"unbind", std::string(pci::kBusName), address.ToString(),
+                               std::nullopt, "", info->driver, info->driver_override,
                                CurrentUtcTime()});
   if (auto saved = state->Save(); !saved) {
     return ReportError(options, "unbind", saved.error(), std::move(document));
@@ -180,74 +183,5 @@ int RunPciUnbind(const GlobalOptions& options, const UnbindArguments& arguments)
   return kExitOk;
 }
 
-
-int RunPciRestore(const GlobalOptions& options, const RestoreArguments& arguments) {
-  Json document = NewDocument("restore");
-  std::optional<pci::Address> only;
-  if (!arguments.all) {
-    only = *ParseDeviceArgument(arguments.device);  // validated
-    document["address"] = only->ToString();
-  }
-  if (auto live = RequireLiveMachine(options, "restore"); !live) {
-    return ReportError(options, "restore", live.error(), std::move(document));
-  }
-  if (auto root = RequireRoot("restore", kNeedsRoot); !root) {
-    return ReportError(options, "restore", root.error(), std::move(document));
-  }
-  auto state = BindingState::Open(arguments.state_file);
-  if (!state) return ReportError(options, "restore", state.error(), std::move(document));
-  document["state_file"] = state->path();
-
-  // Newest first, so that a function changed several times ends where it
-  // was before the first change.
-  Json restored = Json::array();
-  bool any = false;
-  for (size_t index = state->records().size(); index-- > 0;) {
-    const RollbackRecord record = state->records()[index];
-    if (only && record.change.address != *only) continue;
-    any = true;
-    auto done = pci::RestoreDriver(record.change, options.paths());
-    if (!done) {
-      document["restored"] = std::move(restored);
-      document["remaining"] = state->records().size();
-      return ReportError(options, "restore", done.error(), std::move(document));
-    }
-    state->Erase(index);
-    if (auto saved = state->Save(); !saved) {
-      document["restored"] = std::move(restored);
-      document["remaining"] = state->records().size();
-      Error error = saved.error();
-      error.what = record.change.address.ToString() +
-                   " was restored, but removing its record "
-                   "failed: " +
-                   error.what;
-      return ReportError(options, "restore", error, std::move(document));
-    }
-    restored.push_back(RecordToJson(record));
-    if (!options.json) {
-      const std::string undone =
-          record.command + (record.change.driver.empty() ? "" : " to " + record.change.driver);
-      std::printf("restored %s to %s (undid the %s of %s)\n",
-                  record.change.address.ToString().c_str(),
-                  DriverOrNone(record.change.previous_driver).c_str(), Printable(undone).c_str(),
-                  Printable(record.recorded_at).c_str());
-    }
-  }
-  if (!any && only) {
-    return ReportError(
-        options, "restore",
-        Error{Status::NOT_FOUND, "no rollback record for the function in " + state->path(),
-              only->ToString(), 0},
-        std::move(document));
-  }
-  document["restored"] = std::move(restored);
-  document["remaining"] = state->records().size();
-  if (options.json) {
-    PrintDocument(document);
-  } else if (!any) {
-    std::printf("nothing to restore: %s holds no records\n", Printable(state->path()).c_str());
-  }
-  return kExitOk;
-}
 
 }  // namespace udrv::busctl

@@ -22,6 +22,11 @@ std::optional<std::string> CheckPciDevice(std::string_view argument) {
   return address ? std::string() : address.error().what;
 }
 
+// A function's records carry its address.
+RecordName PciRecordName(std::string_view argument) {
+  return RecordName{"address", ParseDeviceArgument(argument)->ToString()};
+}
+
 Result<std::unique_ptr<bus::Bus>> CreatePciBus(const GlobalOptions& options,
                                                std::function<void(std::string_view)> log) {
   pci::PciBusOptions pci_options;
@@ -45,7 +50,7 @@ BusModule PciModule() {
                           .write = RunPciWrite,
                           .bind = RunPciBind,
                           .unbind = RunPciUnbind,
-                          .restore = RunPciRestore},
+                          .record_name = PciRecordName},
       .create_bus = CreatePciBus,
   };
 }

@@ -27,9 +27,8 @@ void AddIommuCommand(CLI::App& app, GlobalOptions& options, int& status);
 // registers.cc: read, write.
 int RunPciRead(const GlobalOptions& options, const RegisterArguments& arguments);
 int RunPciWrite(const GlobalOptions& options, const WriteArguments& arguments);
-// binding.cc: bind, unbind, restore.
+// binding.cc: bind, unbind.
 int RunPciBind(const GlobalOptions& options, const BindArguments& arguments);
 int RunPciUnbind(const GlobalOptions& options, const UnbindArguments& arguments);
-int RunPciRestore(const GlobalOptions& options, const RestoreArguments& arguments);
 
 }  // namespace udrv::busctl

@@ -1,0 +1,122 @@
+#include "platform/module.h"
+
+#include <cerrno>
+
+#include "output.h"
+#include "platform/view.h"
+#include "udrv/core/text.h"
+#include "udrv/platform/platform_bus.h"
+
+namespace udrv::busctl {
+
+namespace {
+
+// A node's path ("/soc/serial@7e201000") or its node id
+// ("platform/soc/serial@7e201000").
+std::optional<std::string> CheckPlatformDevice(std::string_view argument) {
+  const bool path = argument.starts_with('/');
+  const bool id = argument.starts_with(std::string(platform::kBusName) + "/");
+  if (!path && !id) return std::nullopt;
+  for (const char c : argument) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return "device '" + std::string(argument) +
+             "': a device-tree path has no spaces or control characters";
+    }
+  }
+  return std::string();
+}
+
+// "/pl031@9010000 arm,pl031 arm,primecell; mmio 0x9010000 size 0x1000; irq
+// GICv3 SPI 2 level-high; driver rtc-pl031; map: no (...)"
+std::string ListLine(const PlatformView& view, const PlatformEntry& entry) {
+  const platform::DtDevice& device = entry.device;
+  std::string line = Printable(device.path);
+  for (const std::string& compatible : device.compatible) line += " " + Printable(compatible);
+  if (!device.regs.empty()) {
+    line += "; mmio ";
+    for (const platform::RegEntry& reg : device.regs) {
+      line += (reg.index == 0 ? "" : ", ") + RegionText(reg);
+    }
+  }
+  if (!device.interrupts.empty()) {
+    line += "; irq ";
+    for (const platform::InterruptEntry& interrupt : device.interrupts) {
+      line += (interrupt.index == 0 ? "" : ", ") + InterruptText(view, interrupt);
+    }
+  }
+  if (!device.enabled) line += "; disabled (status \"" + Printable(device.status) + "\")";
+  if (!device.problems.empty()) {
+    line += "; " + std::to_string(device.problems.size()) +
+            (device.problems.size() == 1 ? " problem" : " problems") + " (busctl show " +
+            Printable(device.path) + ")";
+  }
+  if (view.live) {
+    if (!entry.kernel) {
+      line += "; no kernel device";
+    } else {
+      line += entry.kernel->driver ? "; driver " + Printable(*entry.kernel->driver)
+                                   : std::string("; no driver");
+    }
+    std::string usable;
+    for (const PlatformRoute& route : entry.routes) {
+      if (!route.why_not) usable += (usable.empty() ? "" : ", ") + route.route;
+    }
+    if (usable.empty()) {
+      // devmem's reason says what would make the device reachable.
+      const PlatformRoute& devmem = entry.routes.back();
+      usable = "no (" + Printable(devmem.why_not.value_or("")) + ")";
+    }
+    line += "; map: " + usable;
+  }
+  return line + "\n";
+}
+
+ListContribution AddPlatformListOptions(CLI::App& /*list*/, const GlobalOptions& options) {
+  ListContribution contribution;
+  contribution.gather = [&options]() -> Result<ListBlock> {
+    ListBlock block;
+    auto view = ReadPlatformView(options);
+    if (!view) {
+      // Unprivileged, the live tree is unreadable: list what can be read.
+      if (options.dtb.empty() && view.error().err_no == EACCES) {
+        block.skipped.Add("the platform bus (the device tree " + LiveTreeFile(options) + ")",
+                          "Linux lets only root read the live device tree");
+        return block;
+      }
+      return std::unexpected(view.error());
+    }
+    if (!*view) return block;
+    for (const PlatformEntry& entry : (*view)->entries) {
+      if (options.json) {
+        block.devices.push_back(PlatformEntryToJson(**view, entry));
+      } else {
+        block.text += ListLine(**view, entry);
+      }
+    }
+    return block;
+  };
+  // --dtb names a board: list shows that board, not this machine's PCI.
+  contribution.narrows = [&options] { return !options.dtb.empty(); };
+  return contribution;
+}
+
+}  // namespace
+
+BusModule PlatformModule() {
+  return BusModule{
+      .name = platform::kBusName,
+      .add_commands = nullptr,
+      .add_list_options = AddPlatformListOptions,
+      .add_show_options = nullptr,
+      .device_commands = {.check_device = CheckPlatformDevice,
+                          .show = RunPlatformShow,
+                          .read = RunPlatformRead,
+                          .write = RunPlatformWrite,
+                          .bind = nullptr,
+                          .unbind = nullptr,
+                          .record_name = nullptr},
+      .create_bus = nullptr,
+  };
+}
+
+}  // namespace udrv::busctl
