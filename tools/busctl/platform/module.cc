@@ -26,6 +26,11 @@ std::optional<std::string> CheckPlatformDevice(std::string_view argument) {
   return std::string();
 }
 
+// A node's records carry its path.
+RecordName PlatformRecordName(std::string_view argument) {
+  return RecordName{"path", NodePathOf(argument)};
+}
+
 // "/pl031@9010000 arm,pl031 arm,primecell; mmio 0x9010000 size 0x1000; irq
 // GICv3 SPI 2 level-high; driver rtc-pl031; map: no (...)"
 std::string ListLine(const PlatformView& view, const PlatformEntry& entry) {
@@ -112,9 +117,9 @@ BusModule PlatformModule() {
                           .show = RunPlatformShow,
                           .read = RunPlatformRead,
                           .write = RunPlatformWrite,
-                          .bind = nullptr,
-                          .unbind = nullptr,
-                          .record_name = nullptr},
+                          .bind = RunPlatformBind,
+                          .unbind = RunPlatformUnbind,
+                          .record_name = PlatformRecordName},
       .create_bus = nullptr,
   };
 }

@@ -18,5 +18,8 @@ int RunPlatformShow(const GlobalOptions& options, const ShowArguments& arguments
 // registers.cc
 int RunPlatformRead(const GlobalOptions& options, const RegisterArguments& arguments);
 int RunPlatformWrite(const GlobalOptions& options, const WriteArguments& arguments);
+// binding.cc
+int RunPlatformBind(const GlobalOptions& options, const BindArguments& arguments);
+int RunPlatformUnbind(const GlobalOptions& options, const UnbindArguments& arguments);
 
 }  // namespace udrv::busctl
