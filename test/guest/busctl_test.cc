@@ -7,6 +7,10 @@
 //                   busctl prints the verdict (x86_64 with an IOMMU)
 //   [busctl-uio]    edu on uio_pci_generic through the sysfs route; vfio-pci
 //                   refused without an IOMMU (x86_64 without an IOMMU)
+//   [busctl-platform] virt's pl031 (an AMBA device) in list and show, the
+//                   IO_STRICT_DEVMEM refusal while rtc-pl031 holds it, its
+//                   peripheral ID through /dev/mem once unbound, restore
+//                   (aarch64)
 // Every test uses the default state file, /run/udrv/busctl-bindings.json,
 // and leaves it without records.
 #include <fcntl.h>
@@ -89,12 +93,13 @@ udrv::pci::DeviceInfo Read(const Address& address) {
 
 std::string DriverOf(const Address& address) { return Read(address).driver.value_or(""); }
 
-// How many rollback records the state file holds ("address" appears once in each).
+// How many rollback records the state file holds ("recorded_at" appears
+// once in each, whatever the bus).
 size_t RecordCount() {
   const std::string text = Slurp(kStateFile);
   size_t count = 0;
-  for (size_t at = text.find("\"address\""); at != std::string::npos;
-       at = text.find("\"address\"", at + 1)) {
+  for (size_t at = text.find("\"recorded_at\""); at != std::string::npos;
+       at = text.find("\"recorded_at\"", at + 1)) {
     ++count;
   }
   return count;
@@ -343,5 +348,76 @@ TEST_CASE("busctl: edu on uio_pci_generic; vfio-pci refused without an IOMMU", "
   REQUIRE(run.exit_code == 0);
   CHECK(DriverOf(edu_address).empty());
   CHECK_FALSE(Read(edu_address).driver_override);
+  CHECK(RecordCount() == 0);
+}
+
+// The kernel driver bound to an AMBA or platform device ("" when none).
+std::string KernelDriverOf(const std::string& device) {
+  std::error_code error;
+  const fs::path target = fs::read_symlink(device + "/driver", error);
+  return error ? "" : target.filename().string();
+}
+
+TEST_CASE("busctl: pl031 on virt, refused while rtc-pl031 holds it, its ID once unbound",
+          "[busctl-platform]") {
+  const std::string pl031 = "/pl031@9010000";
+  const std::string kernel = "/sys/bus/amba/devices/9010000.pl031";
+  REQUIRE(KernelDriverOf(kernel) == "rtc-pl031");
+
+  Run run = Busctl({"list"});
+  REQUIRE(run.exit_code == 0);
+  const size_t line = run.out.find("\n" + pl031 + " arm,pl031 arm,primecell; mmio 0x9010000 size 0x1000; irq GIC");
+  REQUIRE(line != std::string::npos);
+  const std::string text = run.out.substr(line + 1, run.out.find('\n', line + 1) - line - 1);
+  CHECK(text.find(" SPI 2 level-high; driver rtc-pl031; map: no (kernel driver rtc-pl031 holds it") !=
+        std::string::npos);
+  run = Busctl({"--json", "show", pl031});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("\"device\": \"9010000.pl031\"") != std::string::npos);
+  CHECK(run.out.find("\"phys\": 151060480,") != std::string::npos);  // 0x9010000
+
+  // IO_STRICT_DEVMEM: the region rtc-pl031 claimed cannot be mapped.
+  run = Busctl({"read", pl031, "0xfe0"});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("ACCESS_DENIED") != std::string::npos);
+  CHECK(run.err.find("kernel driver rtc-pl031 holds (amba device 9010000.pl031): unbind it first "
+                     "(busctl unbind /pl031@9010000)") != std::string::npos);
+
+  run = Busctl({"unbind", pl031});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out == "unbound /pl031@9010000 (amba 9010000.pl031) from rtc-pl031; undo with: busctl "
+                   "restore /pl031@9010000\n");
+  CHECK(KernelDriverOf(kernel).empty());
+  CHECK(RecordCount() == 1);
+
+  // The PrimeCell peripheral and cell IDs of a PL031: 0x31 0x10 0x14 0x00, 0x0d 0xf0 0x05 0xb1.
+  const std::vector<std::pair<std::string, std::string>> ids = {
+      {"0xfe0", "0x00000031"}, {"0xfe4", "0x00000010"}, {"0xfe8", "0x00000014"},
+      {"0xfec", "0x00000000"}, {"0xff0", "0x0000000d"}, {"0xffc", "0x000000b1"}};
+  for (const auto& [offset, value] : ids) {
+    run = Busctl({"read", pl031, offset});
+    CHECK(run.exit_code == 0);
+    CHECK(run.out == value + " /pl031@9010000 region 0 offset " + offset +
+                         " (32-bit, through devmem)\n");
+  }
+  run = Busctl({"read", pl031, "0", "0xfe0", "--width", "8"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.starts_with("0x31 "));
+  run = Busctl({"--json", "read", pl031, "0xfe4"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("\"phys\": 151064548,") != std::string::npos);  // 0x9010fe4
+  CHECK(run.out.find("\"value_hex\": \"0x00000010\"") != std::string::npos);
+  run = Busctl({"read", pl031, "0x1000"});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("OUT_OF_RANGE") != std::string::npos);
+  run = Busctl({"show", pl031});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("\tRoute: devmem (available)\n") != std::string::npos);
+
+  run = Busctl({"restore", pl031});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("restored /pl031@9010000 to rtc-pl031 (undid the unbind of ") !=
+        std::string::npos);
+  CHECK(KernelDriverOf(kernel) == "rtc-pl031");
   CHECK(RecordCount() == 0);
 }

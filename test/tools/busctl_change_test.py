@@ -100,15 +100,7 @@ def build_tree():
 
 
 def in_tree(tree):
-    """Runs busctl in a mount namespace of its own where `tree` is /sys: the
-    commands that change things, which refuse --sysfs-root, see only the
-    tree, and this machine's /sys is out of their reach. So is its /dev: a
-    tree that says vfio-pci or uio would otherwise have busctl open this
-    machine's /dev/vfio/N or /dev/uioN. An empty tmpfs with /dev/null alone
-    stands in for it (the pty test's terminal is inherited, not opened)."""
-    return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
-            'mount --bind "$0" /sys && mount -t tmpfs -o mode=755 udrv-test-dev /dev && '
-            'mknod -m 666 /dev/null c 1 3 && exec "$@"', tree.root)
+    return busctl_testlib.in_tree(tree.root)
 
 
 def bar_bytes(tree, address, bar, offset, size):

@@ -328,19 +328,12 @@ def test_live(root):
         print("note: not root (or no setpriv): the unprivileged run is skipped")
 
 
-def in_tree(root):
-    """busctl in a mount namespace where `root` is /sys and /dev is empty."""
-    return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
-            'mount --bind "$0" /sys && mount -t tmpfs -o mode=755 udrv-test-dev /dev && '
-            'mknod -m 666 /dev/null c 1 3 && exec "$@"', root)
-
-
 def test_binding(root):
     if os.geteuid() != 0 or not shutil.which("unshare"):
         print("note: not root (or no unshare): bind, unbind and restore are skipped")
         return
     state = f"{root}/../state.json"
-    prefix = in_tree(root)
+    prefix = busctl_testlib.in_tree(root)
     unbind = expect(Run(["unbind", "/pl031@9010000", "--state-file", state], prefix), 0,
                     "tree: unbind an AMBA device",
                     out=["unbound /pl031@9010000 (amba 9010000.pl031) from rtc-pl031; "

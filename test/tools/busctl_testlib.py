@@ -122,3 +122,16 @@ def tree_files(root):
                 with open(path, "rb") as f:
                     files[path] = f.read()
     return files
+
+
+def in_tree(root):
+    """A command prefix that runs busctl in a mount namespace of its own where
+    `root` is /sys: the commands that change things, which refuse
+    --sysfs-root, see only the tree, and this machine's /sys is out of their
+    reach. So is its /dev: a tree that says vfio-pci or uio would otherwise
+    have busctl open this machine's /dev/vfio/N, /dev/uioN or /dev/mem. An
+    empty tmpfs with /dev/null alone stands in for it (a pty test's
+    terminal is inherited, not opened)."""
+    return ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /sys && mount -t tmpfs -o mode=755 udrv-test-dev /dev && '
+            'mknod -m 666 /dev/null c 1 3 && exec "$@"', root)

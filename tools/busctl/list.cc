@@ -1,6 +1,7 @@
 // `busctl list`: every bus's devices in one listing. Each module gathers its
 // own (bus_modules.h) and prints its block of lines; --json puts their
 // entries in one "devices" array, bus by bus.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>

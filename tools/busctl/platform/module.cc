@@ -63,12 +63,12 @@ std::string ListLine(const PlatformView& view, const PlatformEntry& entry) {
                                    : std::string("; no driver");
     }
     std::string usable;
-    for (const PlatformRoute& route : entry.routes) {
+    for (const PlatformRouteReport& route : entry.routes) {
       if (!route.why_not) usable += (usable.empty() ? "" : ", ") + route.route;
     }
     if (usable.empty()) {
       // devmem's reason says what would make the device reachable.
-      const PlatformRoute& devmem = entry.routes.back();
+      const PlatformRouteReport& devmem = entry.routes.back();
       usable = "no (" + Printable(devmem.why_not.value_or("")) + ")";
     }
     line += "; map: " + usable;

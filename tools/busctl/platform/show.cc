@@ -200,7 +200,7 @@ void RenderShowText(const PlatformView& view, const PlatformEntry& entry,
     } else {
       text += "\tKernel device: none\n";
     }
-    for (const PlatformRoute& route : entry.routes) {
+    for (const PlatformRouteReport& route : entry.routes) {
       text += "\tRoute: " + route.route +
               (route.why_not ? " [" + Printable(*route.why_not) + "]" : " (available)") + "\n";
     }

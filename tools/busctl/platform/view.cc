@@ -29,7 +29,7 @@ bool HasMappedRegion(const platform::DtDevice& device) {
 }
 
 // What can map `entry` now, and why the others cannot.
-std::vector<PlatformRoute> RoutesOf(const PlatformEntry& entry, bool uio_loaded) {
+std::vector<PlatformRouteReport> RoutesOf(const PlatformEntry& entry, bool uio_loaded) {
   const platform::DtDevice& device = entry.device;
   std::optional<std::string> common;
   if (!device.enabled) {
@@ -61,7 +61,7 @@ std::vector<PlatformRoute> RoutesOf(const PlatformEntry& entry, bool uio_loaded)
   } else if (!devmem_why && !IsRoot()) {
     devmem_why = "/dev/mem is root's";
   }
-  return {PlatformRoute{"uio", std::move(uio_why)}, PlatformRoute{"devmem", std::move(devmem_why)}};
+  return {PlatformRouteReport{"uio", std::move(uio_why)}, PlatformRouteReport{"devmem", std::move(devmem_why)}};
 }
 
 }  // namespace
@@ -205,7 +205,7 @@ Json PlatformEntryToJson(const PlatformView& view, const PlatformEntry& entry) {
   }
   json["driver"] = entry.kernel && entry.kernel->driver ? Json(*entry.kernel->driver) : Json();
   Json routes = Json::array();
-  for (const PlatformRoute& route : entry.routes) {
+  for (const PlatformRouteReport& route : entry.routes) {
     routes.push_back({{"route", route.route},
                       {"available", !route.why_not.has_value()},
                       {"why_not", route.why_not ? Json(*route.why_not) : Json()}});

@@ -21,7 +21,7 @@ namespace udrv::busctl {
 // One way a udrv driver could reach a platform device's registers
 // (platform_bus.h): "uio" (udrv's UIO platform module bound) or "devmem"
 // (/dev/mem, with no kernel driver holding the device).
-struct PlatformRoute {
+struct PlatformRouteReport {
   std::string route;
   std::optional<std::string> why_not;  // why it is not usable now
 };
@@ -31,7 +31,7 @@ struct PlatformEntry {
   // The live machine only: the kernel's device for the node (nullopt: it
   // made none) and the routes.
   std::optional<platform::KernelDevice> kernel;
-  std::vector<PlatformRoute> routes;
+  std::vector<PlatformRouteReport> routes;
 };
 
 struct PlatformView {
