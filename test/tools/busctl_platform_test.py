@@ -9,6 +9,7 @@ devices:
   - with GUEST_CACHE, only this: every board DTB of Debian's arm64 kernel
     in the guest cache lists without error, and one (bcm2711-rpi-4-b)
     agrees with fdtget device by device;
+  - match of the board's nodes (the driver manager's platform root bus);
   - a recorded "live" tree (--sysfs-root with firmware/fdt and the kernel's
     platform and AMBA devices): drivers and routes in list and show; the
     tree unreadable as nobody is a note, not a failure; register access is
@@ -206,6 +207,15 @@ def test_board(dtb):
         broken.flush()
         expect(Run(["--dtb", broken.name, "--json", "list"]), 1, "a truncated --dtb fails cleanly",
                err=["busctl list: IO_INVALID"])
+
+    # match asks the driver manager about the board's nodes too.
+    expect(Run(["--dtb", dtb, "match", "platform/pl031@9010000"]), 0, "board: match a node",
+           out=["node platform/pl031@9010000 (bus platform, parent none)\n",
+                '  fdt.compatible = ["arm,pl031", "arm,primecell"]\n'])
+    expect(Run(["--dtb", dtb, "--json", "match", "platform/soc/timer@7e003000"]), 0,
+           "board: match --json of a node behind a bus")
+    expect(Run(["--dtb", dtb, "match", "platform/pl011@9000000"]), 1,
+           "board: a disabled node is no node of the root bus", err=["NOT_FOUND"])
 
     # Registers: checked against the regions; never reached off the live machine.
     expect(Run(["--dtb", dtb, "write", "/pl031@9010000", "0x10", "1", "--dry-run"]), 0,

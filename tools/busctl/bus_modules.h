@@ -73,7 +73,7 @@ struct BusModule {
   // The module's options of `show` (PCI: -n), if any.
   void (*add_show_options)(CLI::App& show, ShowArguments& arguments);
   DeviceCommands device_commands;
-  // The bus as the driver manager sees it (null: none yet), read from `options` (the sysfs
+  // The bus as the driver manager sees it, read from `options` (the sysfs
   // root): generic commands (match) build the root bus from every module's.
   // `log` gets what the bus skipped. Null when the machine has no such bus
   // (no device tree on x86).

@@ -40,7 +40,6 @@ const bus::NodeMatch* FindNode(const std::vector<bus::NodeMatch>& matches, const
 Result<std::vector<bus::NodeMatch>> MatchEveryNode(const GlobalOptions& options) {
   bus::RootBus root;
   for (const BusModule& module : BusModules()) {
-    if (module.create_bus == nullptr) continue;
     UDRV_TRY_ASSIGN(auto bus, module.create_bus(options, [](std::string_view line) {
       std::fprintf(stderr, "busctl match: %s\n", Printable(line).c_str());
     }));

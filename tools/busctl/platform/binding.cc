@@ -32,7 +32,7 @@ Result<sysfs::BusDevice> KernelDeviceOf(const GlobalOptions& options, const std:
   if (!view) return Wrap(view.error(), what);
   if (!*view) {
     return Fail(Status::NOT_FOUND,
-                what + ": this machine has no device tree (no " + LiveTreeFile(options) + ")",
+                what + ": this machine has no device tree (no " + platform::LiveTreePath(options.paths()) + ")",
                 path);
   }
   auto entry = (*view)->Find(path);

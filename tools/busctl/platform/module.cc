@@ -1,6 +1,9 @@
 #include "platform/module.h"
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <memory>
 
 #include "output.h"
 #include "platform/view.h"
@@ -84,7 +87,7 @@ ListContribution AddPlatformListOptions(CLI::App& /*list*/, const GlobalOptions&
     if (!view) {
       // Unprivileged, the live tree is unreadable: list what can be read.
       if (options.dtb.empty() && view.error().err_no == EACCES) {
-        block.skipped.Add("the platform bus (the device tree " + LiveTreeFile(options) + ")",
+        block.skipped.Add("the platform bus (the device tree " + platform::LiveTreePath(options.paths()) + ")",
                           "Linux lets only root read the live device tree");
         return block;
       }
@@ -105,6 +108,29 @@ ListContribution AddPlatformListOptions(CLI::App& /*list*/, const GlobalOptions&
   return contribution;
 }
 
+// The platform root bus for match: the --dtb board, or this machine's tree;
+// none on a machine without one. Unprivileged, the live tree is unreadable:
+// match goes on without the bus, saying so.
+Result<std::unique_ptr<bus::Bus>> CreatePlatformBus(const GlobalOptions& options,
+                                                    std::function<void(std::string_view)> log) {
+  platform::PlatformBusOptions bus_options;
+  bus_options.paths = options.paths();
+  bus_options.dtb = options.dtb;
+  bus_options.log = log;
+  const std::string live = platform::LiveTreePath(options.paths());
+  if (options.dtb.empty() && ::access(live.c_str(), F_OK) != 0 && errno == ENOENT) {
+    return std::unique_ptr<bus::Bus>();
+  }
+  auto bus = platform::PlatformBus::Create(std::move(bus_options));
+  if (!bus && options.dtb.empty() && bus.error().err_no == EACCES) {
+    if (log) log("skipped the platform bus: " + bus.error().ToString() +
+                 " (Linux lets only root read the live device tree)");
+    return std::unique_ptr<bus::Bus>();
+  }
+  if (!bus) return std::unexpected(bus.error());
+  return std::unique_ptr<bus::Bus>(std::move(*bus));
+}
+
 }  // namespace
 
 BusModule PlatformModule() {
@@ -120,7 +146,7 @@ BusModule PlatformModule() {
                           .bind = RunPlatformBind,
                           .unbind = RunPlatformUnbind,
                           .record_name = PlatformRecordName},
-      .create_bus = nullptr,
+      .create_bus = CreatePlatformBus,
   };
 }
 

@@ -13,6 +13,7 @@
 #include "privilege.h"
 #include "register_io.h"
 #include "udrv/core/text.h"
+#include "udrv/platform/platform_bus.h"
 #include "udrv/core/vmar.h"
 #include "udrv/mmio/mmio_buffer.h"
 #include "udrv/platform/devmem.h"
@@ -66,7 +67,7 @@ Result<PlatformAccess> PlanAccess(const GlobalOptions& options, std::string_view
   if (!view) return Wrap(view.error(), what);
   if (!*view) {
     return Fail(Status::NOT_FOUND,
-                what + ": this machine has no device tree (no " + LiveTreeFile(options) + ")",
+                what + ": this machine has no device tree (no " + platform::LiveTreePath(options.paths()) + ")",
                 access.path);
   }
   UDRV_TRY_ASSIGN(const PlatformEntry* entry, (*view)->Find(access.path));

@@ -12,6 +12,7 @@
 #include "platform/module.h"
 #include "platform/view.h"
 #include "udrv/core/text.h"
+#include "udrv/platform/platform_bus.h"
 
 namespace udrv::busctl {
 
@@ -223,7 +224,7 @@ int RunPlatformShow(const GlobalOptions& options, const ShowArguments& arguments
   if (!*view) {
     return ReportError(options, "show",
                        Error{Status::NOT_FOUND,
-                             "this machine has no device tree (no " + LiveTreeFile(options) +
+                             "this machine has no device tree (no " + platform::LiveTreePath(options.paths()) +
                                  "); give a board's with --dtb FILE",
                              path, 0});
   }

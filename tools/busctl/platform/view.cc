@@ -66,10 +66,6 @@ std::vector<PlatformRouteReport> RoutesOf(const PlatformEntry& entry, bool uio_l
 
 }  // namespace
 
-std::string LiveTreeFile(const GlobalOptions& options) {
-  return options.sysfs_root + "/firmware/fdt";
-}
-
 std::string NodePathOf(std::string_view argument) {
   constexpr std::string_view kPrefix = "platform";
   if (argument.starts_with(kPrefix) && argument.size() > kPrefix.size() &&
@@ -102,7 +98,7 @@ std::string PlatformView::ControllerLabel(const platform::InterruptEntry& interr
 
 Result<std::optional<PlatformView>> ReadPlatformView(const GlobalOptions& options) {
   const bool live = options.dtb.empty();
-  const std::string file = live ? LiveTreeFile(options) : options.dtb;
+  const std::string file = live ? platform::LiveTreePath(options.paths()) : options.dtb;
   // No live tree is no error: the machine has no device tree (x86).
   if (live && ::access(file.c_str(), F_OK) != 0 && errno == ENOENT) {
     return std::optional<PlatformView>();

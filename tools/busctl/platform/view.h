@@ -46,9 +46,6 @@ struct PlatformView {
   std::string ControllerLabel(const platform::InterruptEntry& interrupt) const;
 };
 
-// Where the live tree is: sys/firmware/fdt under the sysfs root.
-std::string LiveTreeFile(const GlobalOptions& options);
-
 // The tree this run reads: options.dtb, else the live tree. nullopt when
 // there is neither (a machine without a device tree: x86). The live tree
 // that cannot be read (Linux lets only root read it) is the open's error.
