@@ -9,8 +9,9 @@
 //                   refused without an IOMMU (x86_64 without an IOMMU)
 //   [busctl-platform] virt's pl031 (an AMBA device) in list and show, the
 //                   IO_STRICT_DEVMEM refusal while rtc-pl031 holds it, its
-//                   peripheral ID through /dev/mem once unbound, restore
-//                   (aarch64)
+//                   peripheral ID through /dev/mem once unbound, restore;
+//                   bound to udrv's UIO platform module (map: uio) and
+//                   restored (aarch64)
 // Every test uses the default state file, /run/udrv/busctl-bindings.json,
 // and leaves it without records.
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -420,4 +422,38 @@ TEST_CASE("busctl: pl031 on virt, refused while rtc-pl031 holds it, its ID once 
         std::string::npos);
   CHECK(KernelDriverOf(kernel) == "rtc-pl031");
   CHECK(RecordCount() == 0);
+}
+
+TEST_CASE("busctl: pl031 bound to udrv's UIO platform module and restored to rtc-pl031",
+          "[busctl-platform]") {
+  const std::string pl031 = "/pl031@9010000";
+  const std::string kernel = "/sys/bus/amba/devices/9010000.pl031";
+  const std::string module = "/udrv/kmod/udrv_uio_platform.ko";
+  REQUIRE(fs::exists(module));  // the testbed puts it there (mkinitramfs.sh)
+  REQUIRE(KernelDriverOf(kernel) == "rtc-pl031");
+
+  // Not loaded yet: bind says how to load it, and changes nothing.
+  Run run = Busctl({"bind", pl031, "uio"});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("insmod udrv_uio_platform.ko") != std::string::npos);
+  CHECK(KernelDriverOf(kernel) == "rtc-pl031");
+  CHECK(RecordCount() == 0);
+
+  REQUIRE(std::system(("insmod " + module).c_str()) == 0);
+  run = Busctl({"bind", pl031, "uio"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "bound /pl031@9010000 (amba 9010000.pl031) to udrv-uio-platform (was: "
+                   "rtc-pl031); undo with: busctl restore /pl031@9010000\n");
+  CHECK(KernelDriverOf(kernel) == "udrv-uio-platform");
+  run = Busctl({"list", "--bus", "platform"});
+  CHECK(run.out.find("; driver udrv-uio-platform; map: uio\n") != std::string::npos);
+  run = Busctl({"show", pl031});
+  CHECK(run.out.find("\tRoute: uio (available)\n") != std::string::npos);
+
+  run = Busctl({"--json", "restore", "--all"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("\"bus\": \"amba\"") != std::string::npos);
+  CHECK(KernelDriverOf(kernel) == "rtc-pl031");
+  CHECK(RecordCount() == 0);
+  CHECK(std::system("rmmod udrv_uio_platform") == 0);
 }
