@@ -12,6 +12,9 @@
 //                   peripheral ID through /dev/mem once unbound, restore;
 //                   bound to udrv's UIO platform module (map: uio) and
 //                   restored (aarch64)
+//   [busctl-dt-kernel] every platform and AMBA device the kernel made from
+//                   the tree is busctl's node, with its driver and the
+//                   address Linux names it by (aarch64 virt, nested, raspi3b)
 // Every test uses the default state file, /run/udrv/busctl-bindings.json,
 // and leaves it without records.
 #include <fcntl.h>
@@ -20,9 +23,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -456,4 +462,57 @@ TEST_CASE("busctl: pl031 bound to udrv's UIO platform module and restored to rtc
   CHECK(KernelDriverOf(kernel) == "rtc-pl031");
   CHECK(RecordCount() == 0);
   CHECK(std::system("rmmod udrv_uio_platform") == 0);
+}
+
+// The node path an of_node link names ("/" for the root), or "" for one that
+// is not into the device tree.
+std::string NodePathOfLink(const std::string& device) {
+  std::error_code error;
+  const std::string target = fs::read_symlink(device + "/of_node", error).string();
+  const std::string base = "/firmware/devicetree/base";
+  const size_t at = target.find(base);
+  if (error || at == std::string::npos) return "";
+  const std::string path = target.substr(at + base.size());
+  return path.empty() ? "/" : path;
+}
+
+TEST_CASE("busctl: every kernel device of the tree is busctl's node, its driver and address",
+          "[busctl-dt-kernel]") {
+  const Run run = Busctl({"--json", "list", "--bus", "platform"});
+  REQUIRE(run.exit_code == 0);
+  const nlohmann::json listing = nlohmann::json::parse(run.out);
+  std::map<std::string, nlohmann::json> by_path;
+  for (const nlohmann::json& device : listing.at("devices")) {
+    by_path[device.at("path").get<std::string>()] = device;
+  }
+  REQUIRE(by_path.size() > 10);
+  size_t compared = 0;
+  for (const std::string bus : {"platform", "amba"}) {
+    const fs::path devices = "/sys/bus/" + bus + "/devices";
+    if (!fs::exists(devices)) continue;
+    for (const fs::directory_entry& entry : fs::directory_iterator(devices)) {
+      const std::string name = entry.path().filename().string();
+      const std::string path = NodePathOfLink(entry.path().string());
+      if (path.empty()) continue;  // made by a driver, not by the tree
+      INFO(bus << " device " << name << " of " << path);
+      const auto found = by_path.find(path);
+      REQUIRE(found != by_path.end());
+      const nlohmann::json& device = found->second;
+      CHECK(device.at("kernel") == nlohmann::json({{"bus", bus}, {"device", name}}));
+      const std::string driver = KernelDriverOf(entry.path().string());
+      CHECK(device.at("driver") == (driver.empty() ? nlohmann::json() : nlohmann::json(driver)));
+      // Linux names a device "<its first translated address>.<node name>".
+      const nlohmann::json& mmio = device.at("mmio");
+      const size_t dot = name.find('.');
+      if (!mmio.empty() && mmio[0].at("phys").is_number() && dot != std::string::npos &&
+          name.find_first_not_of("0123456789abcdef") == dot) {
+        char hex[24];
+        std::snprintf(hex, sizeof(hex), "%llx",
+                      static_cast<unsigned long long>(mmio[0].at("phys").get<uint64_t>()));
+        CHECK(name.substr(0, dot) == hex);
+      }
+      ++compared;
+    }
+  }
+  CHECK(compared > 3);
 }
