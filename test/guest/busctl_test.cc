@@ -9,7 +9,8 @@
 //                   refused without an IOMMU (x86_64 without an IOMMU)
 //   [busctl-platform] virt's pl031 (an AMBA device) in list and show, the
 //                   IO_STRICT_DEVMEM refusal while rtc-pl031 holds it, its
-//                   peripheral ID through /dev/mem once unbound, restore;
+//                   peripheral ID and match register through /dev/mem once
+//                   unbound, restore;
 //                   bound to udrv's UIO platform module (map: uio) and
 //                   restored (aarch64)
 //   [busctl-dt-kernel] every platform and AMBA device the kernel made from
@@ -418,6 +419,17 @@ TEST_CASE("busctl: pl031 on virt, refused while rtc-pl031 holds it, its ID once 
   run = Busctl({"read", pl031, "0x1000"});
   CHECK(run.exit_code == 1);
   CHECK(run.err.find("OUT_OF_RANGE") != std::string::npos);
+  // The match register (MR, 0x4) reads back what was written.
+  run = Busctl({"write", pl031, "0x4", "0x12345678", "--yes"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.out == "wrote 0x12345678 to /pl031@9010000 region 0 offset 0x4 (32-bit, through "
+                   "devmem)\n");
+  run = Busctl({"read", pl031, "0x4"});
+  CHECK(run.out.starts_with("0x12345678 "));
+  run = Busctl({"write", pl031, "0x4", "0", "--yes"});
+  CHECK(run.exit_code == 0);
+  run = Busctl({"read", pl031, "0x4"});
+  CHECK(run.out.starts_with("0x00000000 "));
   run = Busctl({"show", pl031});
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("\tRoute: devmem (available)\n") != std::string::npos);
