@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   udrv::busctl::GlobalOptions options;
   app.add_option("--sysfs-root", options.sysfs_root,
-                 "directory holding bus/pci/devices (default /sys; a recorded tree for tests)");
+                 "the sysfs tree to read (bus/pci/devices, firmware/fdt, ...; default /sys; a "
+                 "recorded tree for tests)");
   app.add_option("--pci-ids", options.pci_ids, "pci.ids database (default: libpci's)");
   app.add_flag("--json", options.json, "print a JSON document (schema: docs/busctl.md)");
   app.add_option("--dtb", options.dtb,
