@@ -6,7 +6,6 @@
 // devices a `resource` file, lists the regions drivers claim in /proc/iomem
 // and maps each interrupt to its controller's hwirq (/sys/kernel/irq). Each
 // of those must agree with what the reader makes of /sys/firmware/fdt.
-#include <stdio.h>
 #include <strings.h>
 
 #include <catch2/catch.hpp>
@@ -20,9 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "program_dir.h"
 #include "udrv/platform/device_tree.h"
 #include "udrv/platform/kernel_devices.h"
 #include "udrv/sysfs/file.h"
@@ -324,51 +320,4 @@ TEST_CASE("interrupts drivers requested are the GIC interrupts the reader resolv
   }
   // bcm2837 has no GIC; where there is one, rtc-pl031 and uart-pl011 hold lines.
   if (gic_lines > 0) CHECK(compared >= 1);
-}
-
-// busctl's view, not the reader's: what a user or script sees. The kernel's
-// name of each device carries the address it translated; busctl's JSON
-// must give the same, and the same kernel device and driver.
-TEST_CASE("busctl's list shows every kernel device at the address the kernel names it by",
-          "[dt-kernel]") {
-  const Guest guest = ReadGuest();
-  const std::string command = udrv::testing::ProgramDir() + "busctl --json list --bus platform 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char chunk[4096];
-  size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof(chunk), pipe)) > 0) output.append(chunk, n);
-  REQUIRE(::pclose(pipe) == 0);
-  const nlohmann::json document = nlohmann::json::parse(output, nullptr, false);
-  INFO(output.substr(0, 2000));
-  REQUIRE_FALSE(document.is_discarded());
-  std::map<std::string, const nlohmann::json*, std::less<>> listed;
-  for (const nlohmann::json& device : document.at("devices")) {
-    if (device.at("bus") == "platform") listed[device.at("path").get<std::string>()] = &device;
-  }
-  size_t compared = 0;
-  for (const auto& [path, kernel] : guest.kernel) {
-    INFO(kernel.bus << " device " << kernel.name << ", node " << path);
-    const auto found = listed.find(path);
-    REQUIRE(found != listed.end());
-    const nlohmann::json& device = *found->second;
-    CHECK(device.at("kernel").at("bus") == kernel.bus);
-    CHECK(device.at("kernel").at("device") == kernel.name);
-    if (kernel.driver) {
-      CHECK(device.at("driver") == *kernel.driver);
-    } else {
-      CHECK(device.at("driver").is_null());
-    }
-    // "<hex address>.<node name>": the address Linux translated.
-    const size_t dot = kernel.name.find('.');
-    const auto named = dot == std::string::npos ? std::nullopt : ParseHex(kernel.name.substr(0, dot));
-    if (!named || kernel.name.substr(dot + 1) != BaseName(path).substr(0, BaseName(path).find('@'))) continue;
-    const nlohmann::json& mmio = device.at("mmio");
-    REQUIRE_FALSE(mmio.empty());
-    REQUIRE(mmio.at(0).at("phys").is_number_unsigned());
-    CHECK(mmio.at(0).at("phys").get<uint64_t>() == *named);
-    ++compared;
-  }
-  CHECK(compared >= 3);
 }
