@@ -106,7 +106,7 @@ class UioDevice final : public LocalDevice {
     if (index >= tree_device_.interrupts.size()) {
       return Fail(Status::NOT_FOUND,
                   "get interrupt " + std::to_string(index) + ": the node has " +
-                      std::to_string(tree_device_.interrupts.size()),
+                      std::to_string(tree_device_.interrupts.size()) + " interrupt(s)",
                   Object());
     }
     if (index != 0) {
@@ -177,7 +177,7 @@ Result<const RegEntry*> LocalDevice::Reg(uint32_t index) const {
   if (index >= tree_device_.regs.size()) {
     return Fail(Status::NOT_FOUND,
                 "get MMIO " + std::to_string(index) + ": the node has " +
-                    std::to_string(tree_device_.regs.size()) + " reg entries",
+                    std::to_string(tree_device_.regs.size()) + " reg entry(s)",
                 Object());
   }
   const RegEntry& reg = tree_device_.regs[index];
