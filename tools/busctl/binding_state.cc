@@ -214,4 +214,36 @@ Result<void> BindingState::Save() const {
   return {};
 }
 
+Result<void> BindingState::RecordThenChange(RollbackRecord record,
+                                           const std::function<Result<void>()>& change) {
+  Append(std::move(record));
+  if (auto saved = Save(); !saved) {
+    Erase(records_.size() - 1);
+    return saved;
+  }
+  if (auto changed = change(); !changed) {
+    Erase(records_.size() - 1);
+    Error error = changed.error();
+    if (auto saved = Save(); !saved) {
+      error.what += "; removing its rollback record failed too: " + saved.error().what;
+    }
+    return std::unexpected(std::move(error));
+  }
+  return {};
+}
+
+Result<void> BindingState::RecordChangeMade(RollbackRecord record,
+                                           const std::function<Result<void>()>& undo) {
+  Append(std::move(record));
+  if (auto saved = Save(); !saved) {
+    Erase(records_.size() - 1);
+    Error error = saved.error();
+    error.what = "record the rollback: " + error.what;
+    auto undone = undo();
+    error.what += undone ? "; the change was undone" : "; undoing the change failed too: " + undone.error().what;
+    return std::unexpected(std::move(error));
+  }
+  return {};
+}
+
 }  // namespace udrv::busctl

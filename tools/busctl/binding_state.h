@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,16 @@ class BindingState {
 
   // Writes the records back to the file.
   Result<void> Save() const;
+
+  // A change a record undoes, recorded first (an unbind: without its record
+  // it could not be undone): saves `record`, then runs `change`; when the
+  // change fails, the record is taken back out, and the error says so if
+  // that failed too.
+  Result<void> RecordThenChange(RollbackRecord record, const std::function<Result<void>()>& change);
+  // A change made already (a bind, whose previous state only the bind
+  // learns): saves `record`; when that fails, `undo` puts the change back,
+  // and the error says whether it did.
+  Result<void> RecordChangeMade(RollbackRecord record, const std::function<Result<void>()>& undo);
 
  private:
   BindingState(std::string path, UniqueFd fd, std::vector<RollbackRecord> records)

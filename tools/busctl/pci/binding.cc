@@ -102,18 +102,12 @@ int RunPciBind(const GlobalOptions& options, const BindArguments& arguments) {
   document["changed"] = changed;
   document["state_file"] = state->path();
   if (changed) {
-    state->Append(RollbackRecord{"bind", std::string(pci::kBusName), address.ToString(),
-                                 std::nullopt, record->driver, record->previous_driver,
-                                 record->previous_override, CurrentUtcTime()});
-    if (auto saved = state->Save(); !saved) {
-      // Without its record the change could not be undone: undo it now.
-      Error error = saved.error();
-      error.what = "record the rollback: " + error.what;
-      auto restored = pci::RestoreDriver(*record, options.paths());
-      error.what += restored ? "; the bind was undone"
-                             : "; undoing the bind failed too: " + restored.error().what;
-      return ReportError(options, "bind", error, std::move(document));
-    }
+    auto recorded = state->RecordChangeMade(
+        RollbackRecord{"bind", std::string(pci::kBusName), address.ToString(), std::nullopt,
+                       record->driver, record->previous_driver, record->previous_override,
+                       CurrentUtcTime()},
+        [&] { return pci::RestoreDriver(*record, options.paths()); });
+    if (!recorded) return ReportError(options, "bind", recorded.error(), std::move(document));
   }
   if (driver == pci::kVfioPciDriver) {
     // The group as it is now (on arm64 it exists only from now on).
@@ -160,20 +154,14 @@ int RunPciUnbind(const GlobalOptions& options, const UnbindArguments& arguments)
     }
     return kExitOk;
   }
-  // Recorded first: an unbind without its record could not be undone.
-  state->Append(RollbackRecord{"unbind", std::string(pci::kBusName), address.ToString(),
-                               std::nullopt, "", info->driver, info->driver_override,
-                               CurrentUtcTime()});
-  if (auto saved = state->Save(); !saved) {
-    return ReportError(options, "unbind", saved.error(), std::move(document));
-  }
-  if (auto unbound = pci::UnbindDriver(address, options.paths()); !unbound) {
-    state->Erase(state->records().size() - 1);
-    auto saved = state->Save();
-    Error error = unbound.error();
-    if (!saved) error.what += "; removing its rollback record failed too: " + saved.error().what;
-    return ReportError(options, "unbind", error, std::move(document));
-  }
+  auto unbound = state->RecordThenChange(
+      RollbackRecord{"unbind", std::string(pci::kBusName), address.ToString(), std::nullopt, "",
+                     info->driver, info->driver_override, CurrentUtcTime()},
+      [&]() -> Result<void> {
+        UDRV_TRY(pci::UnbindDriver(address, options.paths()));
+        return {};
+      });
+  if (!unbound) return ReportError(options, "unbind", unbound.error(), std::move(document));
   if (options.json) {
     PrintDocument(document);
   } else {

@@ -98,17 +98,11 @@ int RunPlatformBind(const GlobalOptions& options, const BindArguments& arguments
     if (auto bound = sysfs::BindDriver(*device, driver, *current, what); !bound) {
       return ReportError(options, "bind", bound.error(), std::move(document));
     }
-    state->Append(RollbackRecord{"bind", device->bus, device->name, path, driver, current->driver,
-                                 current->driver_override, CurrentUtcTime()});
-    if (auto saved = state->Save(); !saved) {
-      // Without its record the change could not be undone: undo it now.
-      Error error = saved.error();
-      error.what = "record the rollback: " + error.what;
-      auto restored = sysfs::RestoreDriver(*device, *current, "undo " + what);
-      error.what += restored ? "; the bind was undone"
-                             : "; undoing the bind failed too: " + restored.error().what;
-      return ReportError(options, "bind", error, std::move(document));
-    }
+    auto recorded = state->RecordChangeMade(
+        RollbackRecord{"bind", device->bus, device->name, path, driver, current->driver,
+                       current->driver_override, CurrentUtcTime()},
+        [&] { return sysfs::RestoreDriver(*device, *current, "undo " + what); });
+    if (!recorded) return ReportError(options, "bind", recorded.error(), std::move(document));
   }
   if (options.json) {
     PrintDocument(document);
@@ -154,19 +148,11 @@ int RunPlatformUnbind(const GlobalOptions& options, const UnbindArguments& argum
     }
     return kExitOk;
   }
-  // Recorded first: an unbind without its record could not be undone.
-  state->Append(RollbackRecord{"unbind", device->bus, device->name, path, "", current->driver,
-                               current->driver_override, CurrentUtcTime()});
-  if (auto saved = state->Save(); !saved) {
-    return ReportError(options, "unbind", saved.error(), std::move(document));
-  }
-  if (auto unbound = sysfs::UnbindDriver(*device, *current->driver, what); !unbound) {
-    state->Erase(state->records().size() - 1);
-    auto saved = state->Save();
-    Error error = unbound.error();
-    if (!saved) error.what += "; removing its rollback record failed too: " + saved.error().what;
-    return ReportError(options, "unbind", error, std::move(document));
-  }
+  auto unbound = state->RecordThenChange(
+      RollbackRecord{"unbind", device->bus, device->name, path, "", current->driver,
+                     current->driver_override, CurrentUtcTime()},
+      [&] { return sysfs::UnbindDriver(*device, *current->driver, what); });
+  if (!unbound) return ReportError(options, "unbind", unbound.error(), std::move(document));
   if (options.json) {
     PrintDocument(document);
   } else {
