@@ -39,6 +39,7 @@
 
 #include "forged_handle.h"
 #include "pci_host_messages.h"
+#include "attempt_log.h"
 #include "raw_host_peer.h"
 #include "udrv/host/host_process.h"
 #include "udrv/core/transfer.h"
@@ -57,42 +58,20 @@ namespace pci = udrv::pci;
 namespace wire = udrv::pci::wire;
 namespace hw = udrv::host::wire;
 
-std::vector<std::string> allowed;
-int checks = 0;
+udrv::testing::AttemptLog attempts("rogue");
 
-void Say(const std::string& line) {
-  std::printf("rogue: %s\n", line.c_str());
-  std::fflush(stdout);
-}
-
-// An attempt that must fail: with `expected` status when given.
+void Say(const std::string& line) { attempts.Say(line); }
 template <typename T>
 void Expect(const std::string& name, const Result<T>& result, Status expected) {
-  ++checks;
-  if (!result && result.error().status == expected) {
-    Say(name + ": refused (" + result.error().ToString() + ")");
-    return;
-  }
-  allowed.push_back(name);
-  Say(name + ": ALLOWED (" + (result ? std::string("it worked") : result.error().ToString()) + ")");
+  attempts.Expect(name, result, expected);
 }
-
 // A syscall attempt that must fail with `expected_errno`.
 void ExpectErrno(const std::string& name, int result, int expected_errno) {
-  ++checks;
   const int err = errno;
-  if (result < 0 && err == expected_errno) {
-    Say(name + ": refused (errno " + std::to_string(err) + ": " + std::strerror(err) + ")");
-    return;
-  }
-  allowed.push_back(name);
-  Say(name + ": ALLOWED (" + (result >= 0 ? std::string("it worked") : std::strerror(err)) + ")");
+  attempts.ExpectErrno(name, result < 0, err, expected_errno);
 }
-
 void Control(const std::string& name, bool ok, const std::string& detail) {
-  ++checks;
-  if (!ok) allowed.push_back(name + " (control failed)");
-  Say(name + ": " + (ok ? "works" : "FAILED") + " (" + detail + ")");
+  attempts.Control(name, ok, detail);
 }
 
 // One raw request on the socket, as the library would never send it (as
@@ -333,13 +312,8 @@ void TryIommu(pci::RemoteDevice& device) {
     const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
     if (target.find("vfio") != std::string::npos) vfio_fds += entry.path().string() + " -> " + target + " ";
   }
-  ++checks;
-  if (vfio_fds.empty()) {
-    Say("vfio-fds-held: refused (no fd of this process is a VFIO container, group or device)");
-  } else {
-    allowed.push_back("vfio-fds-held");
-    Say("vfio-fds-held: ALLOWED (" + vfio_fds + ")");
-  }
+  attempts.Check("vfio-fds-held", vfio_fds.empty(),
+                 vfio_fds.empty() ? "no fd of this process is a VFIO container, group or device" : vfio_fds);
 }
 
 void TryOtherDevice(pci::RemoteDevice& device) {
@@ -472,13 +446,7 @@ int main(int argc, char** argv) {
   TryOtherDevice(**device);
   TryHandles(**device);
 
-  Result<void> verdict;
-  if (!allowed.empty()) {
-    std::string names;
-    for (const std::string& name : allowed) names += (names.empty() ? "" : ", ") + name;
-    verdict = udrv::Fail(Status::BAD_STATE, "the root bus let the rogue host do: " + names);
-  }
-  Say(std::to_string(checks) + " attempt(s), " + std::to_string(allowed.size()) + " allowed");
+  const Result<void> verdict = attempts.Verdict();
   if (auto reported = (*device)->ReportStarted(verdict); !reported) {
     std::fprintf(stderr, "rogue: report: %s\n", reported.error().ToString().c_str());
     return 1;

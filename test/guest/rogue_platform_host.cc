@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "attempt_log.h"
 #include "platform_host_messages.h"
 #include "raw_host_peer.h"
 #include "udrv/core/vmar.h"
@@ -40,39 +41,15 @@ namespace platform = udrv::platform;
 namespace wire = udrv::platform::wire;
 namespace hw = udrv::host::wire;
 
-std::vector<std::string> allowed;
-int checks = 0;
+udrv::testing::AttemptLog attempts("rogue-platform");
 
-void Say(const std::string& line) {
-  std::printf("rogue-platform: %s\n", line.c_str());
-  std::fflush(stdout);
-}
-
+void Say(const std::string& line) { attempts.Say(line); }
 template <typename T>
 void Expect(const std::string& name, const Result<T>& result, Status expected) {
-  ++checks;
-  if (!result && result.error().status == expected) {
-    Say(name + ": refused (" + result.error().ToString() + ")");
-    return;
-  }
-  allowed.push_back(name);
-  Say(name + ": ALLOWED (" + (result ? std::string("it worked") : result.error().ToString()) + ")");
+  attempts.Expect(name, result, expected);
 }
-
-void ExpectErrno(const std::string& name, bool failed, int err, int expected_errno) {
-  ++checks;
-  if (failed && err == expected_errno) {
-    Say(name + ": refused (errno " + std::to_string(err) + ": " + std::strerror(err) + ")");
-    return;
-  }
-  allowed.push_back(name);
-  Say(name + ": ALLOWED (" + (failed ? std::string(std::strerror(err)) : "it worked") + ")");
-}
-
 void Control(const std::string& name, bool ok, const std::string& detail) {
-  ++checks;
-  if (!ok) allowed.push_back(name + " (control failed)");
-  Say(name + ": " + (ok ? "works" : "FAILED") + " (" + detail + ")");
+  attempts.Control(name, ok, detail);
 }
 
 // The PL031's peripheral ID bytes 0 and 1 (0x31, 0x10) through region 0.
@@ -105,7 +82,7 @@ void TryRegion(platform::RemoteDevice& device) {
   for (const long map : {1L, 2L, 64L}) {
     void* other = ::mmap(nullptr, static_cast<size_t>(page), PROT_READ, MAP_SHARED, backing->fd, map * page);
     const int err = errno;
-    ExpectErrno("mmap of UIO map " + std::to_string(map), other == MAP_FAILED, err, EINVAL);
+    attempts.ExpectErrno("mmap of UIO map " + std::to_string(map), other == MAP_FAILED, err, EINVAL);
     if (other != MAP_FAILED) ::munmap(other, static_cast<size_t>(page));
   }
 }
@@ -154,13 +131,7 @@ int main() {
   TryRegion(**device);
   TryService(udrv::host::kHostChannelFd, **device);
 
-  Result<void> verdict;
-  if (!allowed.empty()) {
-    std::string names;
-    for (const std::string& name : allowed) names += (names.empty() ? "" : ", ") + name;
-    verdict = udrv::Fail(Status::BAD_STATE, "the root bus let the rogue host do: " + names);
-  }
-  Say(std::to_string(checks) + " attempt(s), " + std::to_string(allowed.size()) + " allowed");
+  const Result<void> verdict = attempts.Verdict();
   if (auto reported = connection->ReportStarted(verdict); !reported) {
     std::fprintf(stderr, "rogue-platform: report: %s\n", reported.error().ToString().c_str());
     return 1;
