@@ -1,16 +1,13 @@
 #include "udrv/platform/device_tree.h"
 
-#include <fcntl.h>
 #include <libfdt.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "fdt_tree.h"
-#include "udrv/core/unique_fd.h"
+#include "udrv/sysfs/file.h"
 
 namespace udrv::platform {
 namespace internal {
@@ -332,34 +329,13 @@ Result<DeviceTree> DeviceTree::FromBlob(std::span<const std::byte> blob, std::st
 }
 
 Result<DeviceTree> DeviceTree::FromFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd) return FailErrno(errno, "open " + path, path);
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return FailErrno(errno, "fstat " + path, path);
-  if (!S_ISREG(st.st_mode)) {
-    return Fail(Status::NOT_FILE, "read " + path + ": not a regular file", path);
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxBlobSize) {
+  // One byte past the limit says the file is larger (or grew while read).
+  UDRV_TRY_ASSIGN(const sysfs::FileContents contents, sysfs::ReadFile(path, kMaxBlobSize + 1));
+  if (contents.bytes.size() > kMaxBlobSize) {
     return Fail(Status::FILE_BIG,
-                "a device tree blob of " + std::to_string(st.st_size) + " bytes (at most " +
-                    std::to_string(kMaxBlobSize) + ")",
-                path);
+                "a device tree blob of more than " + std::to_string(kMaxBlobSize) + " bytes", path);
   }
-  // Read to the end, not to st_size: one more byte than the limit says the
-  // file grew past it.
-  std::vector<std::byte> bytes(kMaxBlobSize + 1);
-  size_t have = 0;
-  while (have < bytes.size()) {
-    const ssize_t n = ::read(fd.get(), bytes.data() + have, bytes.size() - have);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return FailErrno(errno, "read " + path, path);
-    }
-    if (n == 0) break;
-    have += static_cast<size_t>(n);
-  }
-  bytes.resize(have);
-  return FromBlob(bytes, path);
+  return FromBlob(std::as_bytes(std::span(contents.bytes)), path);
 }
 
 Result<std::vector<DtDevice>> DeviceTree::Enumerate() const {

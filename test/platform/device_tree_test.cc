@@ -3,8 +3,11 @@
 // Linux's of_translate_address and of_irq_parse_one would read it.
 #include "udrv/platform/device_tree.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -342,6 +345,29 @@ TEST_CASE("broken blobs are refused before anything reads them", "[devicetree]")
   auto missing = DeviceTree::FromFile(TreePath("no-such-tree"));
   REQUIRE_FALSE(missing);
   CHECK(missing.error().status == Status::NOT_FOUND);
+}
+
+TEST_CASE("a blob file too large, or no regular file, is refused before it is read", "[devicetree]") {
+  char dir[] = "/tmp/udrv-dtb-test-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string big = std::string(dir) + "/big.dtb";
+  {
+    std::ofstream file(big);
+  }
+  std::filesystem::resize_file(big, udrv::platform::kMaxBlobSize + 1);  // sparse
+  auto too_big = DeviceTree::FromFile(big);
+  REQUIRE_FALSE(too_big);
+  CHECK(too_big.error().status == Status::FILE_BIG);
+  CHECK(too_big.error().object == big);
+
+  const std::string fifo = std::string(dir) + "/fifo.dtb";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto not_file = DeviceTree::FromFile(fifo);  // never opened: it would block
+  REQUIRE_FALSE(not_file);
+  CHECK(not_file.error().status == Status::NOT_FILE);
+  auto directory = DeviceTree::FromFile(dir);
+  REQUIRE_FALSE(directory);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("Find reads one device by its full path", "[devicetree]") {
