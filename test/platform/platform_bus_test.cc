@@ -136,6 +136,49 @@ TEST_CASE("over devmem a region comes at its translated address, by index or reg
   CHECK(report->ok());
 }
 
+TEST_CASE("a device's Bti takes the window its dma-ranges give, and only with consent", "[platform-bus]") {
+  Machine machine;
+  auto bus = machine.Bus(PlatformRoute::DEVMEM);
+  auto nodes = bus->Enumerate();
+  REQUIRE(nodes);
+  const DeviceNode* serial = FindNode(*nodes, "platform/soc/serial@1100");
+  REQUIRE(serial != nullptr);
+  auto bound = bus->Open(*serial);
+  REQUIRE(bound);
+  auto device = (*bound)->protocols().Get<udrv::platform::Device>();
+  REQUIRE(device);
+  auto tree_device = bus->tree().Find("/soc/serial@1100");
+  REQUIRE(tree_device);
+  REQUIRE(tree_device->dma);
+  CHECK(tree_device->dma->offset == -int64_t{0xc0000000});
+  CHECK(tree_device->dma->limit == 0xffffffff);
+  auto refused = (*device)->GetBti();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().status == Status::ACCESS_DENIED);
+
+  PlatformBusOptions options;
+  options.paths = machine.tree.paths();
+  options.route = PlatformRoute::DEVMEM;
+  options.physical_dma.device_may_reach_all_memory = true;
+  auto consenting = PlatformBus::Create(std::move(options));
+  REQUIRE(consenting);
+  auto opened = (*consenting)->Open(*serial);
+  REQUIRE(opened);
+  auto with_consent = (*opened)->protocols().Get<udrv::platform::Device>();
+  REQUIRE(with_consent);
+  auto bti = (*with_consent)->GetBti();
+  if (::geteuid() != 0) {
+    // pagemap shows frames to CAP_SYS_ADMIN only: the Bti says so.
+    REQUIRE_FALSE(bti);
+    CHECK(bti.error().what.find("CAP_SYS_ADMIN") != std::string::npos);
+    return;
+  }
+  REQUIRE(bti);
+  CHECK(bti->is_physical());
+  // Bus addresses 0xc0000000 to 0xffffffff: the device reaches up to 4 GiB.
+  CHECK(bti->GetInfo()->aspace_size == 0x100000000);
+}
+
 TEST_CASE("the uio route without udrv's module says to load it, and binds nothing", "[platform-bus]") {
   Machine machine;
   auto bus = machine.Bus(PlatformRoute::UIO);
