@@ -1,5 +1,6 @@
 #include "udrv/platform/platform_bus.h"
 
+#include <cerrno>
 #include <map>
 #include <set>
 #include <utility>
@@ -107,9 +108,18 @@ PlatformBus::PlatformBus(PlatformBusOptions options, DeviceTree tree)
     : options_(std::move(options)), tree_(std::move(tree)) {}
 
 Result<std::unique_ptr<PlatformBus>> PlatformBus::Create(PlatformBusOptions options) {
-  const std::string source = options.dtb.empty() ? LiveTreePath(options.paths) : options.dtb;
-  UDRV_TRY_ASSIGN(DeviceTree tree, DeviceTree::FromFile(source));
-  return std::unique_ptr<PlatformBus>(new PlatformBus(std::move(options), std::move(tree)));
+  const bool live = options.dtb.empty();
+  const std::string source = live ? LiveTreePath(options.paths) : options.dtb;
+  auto tree = DeviceTree::FromFile(source);
+  if (!tree && live && tree.error().err_no == ENOENT) {
+    return Wrap(tree.error(), "platform bus: this machine has no device tree (firmware that describes "
+                              "it with ACPI, or an x86 machine); busctl --dtb FILE reads a board's tree offline");
+  }
+  if (!tree && live && tree.error().err_no == EACCES) {
+    return Wrap(tree.error(), "platform bus: the live device tree is readable by root only");
+  }
+  if (!tree) return std::unexpected(std::move(tree.error()));
+  return std::unique_ptr<PlatformBus>(new PlatformBus(std::move(options), std::move(*tree)));
 }
 
 Result<std::vector<bus::DeviceNode>> PlatformBus::Enumerate() const {

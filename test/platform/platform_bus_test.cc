@@ -212,6 +212,17 @@ TEST_CASE("the vfio route on a kernel without vfio-platform says so, and binds n
   CHECK(fs::is_symlink(machine.tree.root / "devices/platform/9010000.pl031/driver"));
 }
 
+TEST_CASE("a machine without a device tree says so", "[platform-bus]") {
+  TempTree empty;
+  PlatformBusOptions options;
+  options.paths = empty.paths();
+  auto bus = PlatformBus::Create(options);
+  REQUIRE_FALSE(bus);
+  CHECK(bus.error().status == Status::NOT_FOUND);
+  CHECK(bus.error().what.find("no device tree") != std::string::npos);
+  CHECK(bus.error().what.find("/firmware/fdt") != std::string::npos);
+}
+
 TEST_CASE("a disabled node, a foreign node and another machine's tree do not open", "[platform-bus]") {
   Machine machine;
   auto bus = machine.Bus(PlatformRoute::DEVMEM);
