@@ -87,7 +87,15 @@ class UioDevice final : public LocalDevice {
       // the interrupt counts this process reads from uio_.
       UniqueFd fd(::open(uio_path_.c_str(), O_RDWR | O_CLOEXEC));
       if (!fd) return FailErrno(errno, "get MMIO: open " + uio_path_, Object());
-      const uint64_t span = (offset + reg->size + page - 1) & ~(page - 1);
+      uint64_t end = 0;
+      if (__builtin_add_overflow(offset + reg->size, page - 1, &end)) {
+        return Fail(Status::IO_INVALID,
+                    "get MMIO " + std::to_string(index) + ": " + uio_path_ + " map " +
+                        std::to_string(map.index) + " says it is " + Hex(map.size) +
+                        " bytes, past any address",
+                    Object());
+      }
+      const uint64_t span = end & ~(page - 1);
       // UIO takes the map's number, in pages, as the mmap offset.
       UDRV_TRY_ASSIGN(Vmo vmo, Vmo::CreatePhysical(std::move(fd), uint64_t{map.index} * page, span,
                                                    PhysicalRoute::UIO_MAP,
