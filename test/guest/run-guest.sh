@@ -61,20 +61,26 @@ done
 
 kernel=$cache/$arch/kernel/boot/vmlinuz-$version
 append="quiet panic=-1 hugepagesz=2M hugepages=16${extra_append:+ $extra_append}"
-args=(-nographic -no-reboot -m "$memory_mib" -smp 1 -net none -kernel "$kernel" -initrd "$dir/initrd.gz")
+args=(-nographic -no-reboot -m "$memory_mib" -smp 1 -kernel "$kernel" -initrd "$dir/initrd.gz")
 case $arch/$machine in
   x86_64/iommu|x86_64/noiommu)
     args+=(-accel tcg -cpu max -machine q35,kernel-irqchip=split)
     [ "$machine" = iommu ] && { args+=(-device intel-iommu,intremap=on,caching-mode=on); append+=" intel_iommu=on"; }
-    args+=(-device edu -device e1000e
+    # Two e1000e NICs on one hub: udrv drives nic0 (00:03.0, where the single
+    # NIC was), Linux's e1000e the other. nic1 sits at 00:06.0, after the
+    # devices that were there before, so their addresses stay (ICH9's 1f.x
+    # group is 7 now: groups are numbered in address order).
+    args+=(-device edu
+           -netdev hubport,id=p0,hubid=0 -device e1000e,netdev=p0,id=nic0,addr=03.0
            -drive "file=$images/nvme.img,if=none,id=nvme0,format=raw,snapshot=on" -device nvme,serial=udrv-nvme-0,drive=nvme0
            -device qemu-xhci,id=xhci
-           -drive "file=$images/usb.img,if=none,id=usb0,format=raw,snapshot=on" -device usb-storage,bus=xhci.0,drive=usb0)
+           -drive "file=$images/usb.img,if=none,id=usb0,format=raw,snapshot=on" -device usb-storage,bus=xhci.0,drive=usb0
+           -netdev hubport,id=p1,hubid=0 -device e1000e,netdev=p1,id=nic1,addr=06.0)
     append+=" console=ttyS0" ;;
   aarch64/iommu|aarch64/nested)
     # GICv3 brings the ITS that SMMUv3 needs for MSI remapping (VFIO_SET_IOMMU is EPERM without).
     machine_options=virt,iommu=smmuv3,gic-version=3
-    args+=(-cpu max -device edu)
+    args+=(-net none -cpu max -device edu)
     if [ "$machine" = nested ]; then
       # virt's own tree, dumped with the very options it boots with, then nested.
       command -v dtc >/dev/null || fail "dtc is not installed (Debian package device-tree-compiler)"
