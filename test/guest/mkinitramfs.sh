@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a testbed initramfs: busybox, the VFIO/UIO modules of the cached
 # Debian kernel, every program in BINDIR (stripped) with its shared-library
-# closure, the plan, and guest-init.sh as /init; with KMOD, udrv's own
+# closure, the plan, guest-init.sh as /init and guest-request.sh as
+# /udrv/bin/udrv-guest-request; with KMOD, udrv's own
 # kernel modules (*.ko there) in /udrv/kmod, not loaded: the tests load them.
 # Kernel drivers the tests load themselves (x86_64: Linux's e1000e, for the
 # NIC udrv does not drive) lie in /lib/modules beside the others but are
@@ -33,6 +34,8 @@ cp "$cache/$arch/busybox/bin/busybox" "$root/bin/busybox"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$plan" "$root/udrv/plan"
+cp "$here/guest-request.sh" "$root/udrv/bin/udrv-guest-request"
+chmod 755 "$root/udrv/bin/udrv-guest-request"
 
 : > "$root/udrv/modules"
 for module in $modules $idle_modules; do

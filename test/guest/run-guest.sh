@@ -2,6 +2,9 @@
 # Host side of a guest test: builds the initramfs, boots one QEMU guest of the
 # testbed under a timeout, and turns the guest's closing line into the exit
 # status. The serial log stays in WORK/NAME/serial.log.
+# Guest requests: a console line "udrv-guest-request: set_link NIC on|off"
+# (udrv-guest-request in the guest prints it) becomes that command on QEMU's
+# monitor, once per line; what was done is in WORK/NAME/monitor.log.
 # Usage: run-guest.sh --arch x86_64|aarch64 --machine MACHINE --plan FILE
 #                     --bindir DIR --cache DIR --work DIR --name NAME [--timeout S]
 #                     [--memory MIB] [--append "KERNEL ARGS"]
@@ -103,8 +106,38 @@ case $arch/$machine in
   *) fail "no machine '$machine' for $arch" ;;
 esac
 
+# The monitor's socket in a short directory of its own: a unix socket's
+# path has at most 107 bytes, and WORK may be deep.
+monitor_dir=$(mktemp -d /tmp/udrv-monitor.XXXXXX)
+trap 'rm -rf "$monitor_dir"' EXIT
+monitor=$monitor_dir/monitor.sock
+args+=(-monitor "unix:$monitor,server=on,wait=off")
+
 log=$dir/serial.log
 closing_pattern='udrv-guest: [0-9]* passed, [0-9]* failed'
+# What udrv-guest-request prints (guest-request.sh). A line still being
+# written cannot match: its last word is on or off, and "o" or "of" is
+# neither.
+request_pattern='udrv-guest-request: set_link [A-Za-z0-9_.-]+ (on|off)$'
+requests_handled=0
+requests_failed=0
+: > "$dir/monitor.log"
+# Carries out the requests in the log not handled yet, in order.
+handle_requests() {
+  local requests request answer
+  mapfile -t requests < <(tr -d '\r' < "$log" | grep -a -o -E "$request_pattern" || true)
+  while [ "$requests_handled" -lt "${#requests[@]}" ]; do
+    request=${requests[$requests_handled]#udrv-guest-request: }
+    requests_handled=$((requests_handled + 1))
+    # shellcheck disable=SC2086 # the request's words are the command's
+    if answer=$("$here/qemu-monitor.py" "$monitor" $request 2>&1); then
+      echo "run-guest: guest request $requests_handled: $request: done" | tee -a "$dir/monitor.log"
+    else
+      requests_failed=$((requests_failed + 1))
+      echo "run-guest: guest request $requests_handled: $request: FAILED: $answer" | tee -a "$dir/monitor.log"
+    fi
+  done
+}
 start=$(date +%s.%N)
 # Emptied before QEMU starts: the watch below must not find the closing line
 # of the log's previous run.
@@ -116,6 +149,7 @@ qemu_pid=$!
 # (raspi3b), QEMU is ended here (timeout passes the signal on to it) once the
 # guest had a few seconds to power off itself.
 while kill -0 "$qemu_pid" 2>/dev/null; do
+  handle_requests
   if grep -aq "$closing_pattern" "$log" 2>/dev/null; then
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qemu_pid" 2>/dev/null && sleep 0.5; done
     kill "$qemu_pid" 2>/dev/null
@@ -138,4 +172,5 @@ closing=$(grep -a -o "$closing_pattern" "$log" | tail -1 || true)
 read -r passed failed < <(echo "$closing" | sed 's/udrv-guest: \([0-9]*\) passed, \([0-9]*\) failed/\1 \2/')
 [ "$failed" -eq 0 ] || { tail -60 "$log"; fail "$failed of $tests failed; log: $log"; }
 [ "$passed" -eq "$tests" ] || fail "only $passed of $tests tests reported; log: $log"
+[ "$requests_failed" -eq 0 ] || fail "$requests_failed of $requests_handled guest requests failed; see $dir/monitor.log"
 echo "guest $name: $passed passed, 0 failed in ${elapsed}s (kernel $version)"
