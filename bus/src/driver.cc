@@ -20,8 +20,7 @@ Result<DeviceNode> DriverContext::PublishChild(ChildNode child) const {
   const std::string object = node_.id + "/" + child.name;
   if (!publish_child_) {
     return Fail(Status::NOT_SUPPORTED,
-                "publish a child: " + driver_name_ + " runs where children cannot be published "
-                "(a driver host)",
+                "publish a child: " + driver_name_ + " runs in a context made without a publisher",
                 object);
   }
   if (child.name.empty() || child.name.find('/') != std::string::npos) {

@@ -196,10 +196,16 @@ void DriverManager::Start(const DeviceNode& node, const Driver& driver,
 }
 
 void DriverManager::BindChildren(const std::string& parent_id, std::vector<BindOutcome>& outcomes) {
-  // Copies: starting a child's driver may publish more children.
+  // Copies: starting a child's driver may publish more children. A child
+  // with an outcome already failed in this bind: it is not tried again.
   std::vector<DeviceNode> pending;
   for (const Child& child : children_) {
-    if (child.node.parent == parent_id && !IsRunning(child.node.id)) pending.push_back(child.node);
+    const bool tried = std::any_of(outcomes.begin(), outcomes.end(), [&](const BindOutcome& outcome) {
+      return outcome.node_id == child.node.id;
+    });
+    if (child.node.parent == parent_id && !IsRunning(child.node.id) && !tried) {
+      pending.push_back(child.node);
+    }
   }
   for (DeviceNode& node : pending) {
     NodeMatch match = MatchDrivers(drivers_, std::move(node));

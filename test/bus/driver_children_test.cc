@@ -216,7 +216,19 @@ TEST_CASE("children: refused names, and a parent that fails takes its children a
     CHECK(f.manager.children().empty());
     CHECK(f.log == EventLog{"open fake/a", "start hub fake/a", "destroy hub fake/a", "release fake/a"});
   }
-  SECTION("a context nobody publishes for (a driver host's)") {
+  SECTION("a child whose driver fails is tried once, and its parent runs on") {
+    REQUIRE_OK(f.manager.Register(HubDriver("hub", FakeIds(1, 1), {{"port0", 5, 1}}, &f.log)));
+    REQUIRE_OK(f.manager.Register(FakeDriver("port", FakeIds(5, 1), &f.log, {.fail_start = true})));
+    auto started = f.manager.BindAll();
+    REQUIRE_OK(started);
+    REQUIRE(started->size() == 2);
+    CHECK((*started)[1].node_id == "fake/a/port0");
+    CHECK(StatusOf((*started)[1].started) == "IO");
+    CHECK(f.log == EventLog{"open fake/a", "start hub fake/a", "start port fake/a/port0"});
+    CHECK(f.manager.running() == 1);
+    REQUIRE(f.manager.children().size() == 1);
+  }
+  SECTION("a context made without a publisher") {
     DriverContext context("hub", FakeNode("fake", "a", 1, 1), {}, {});
     auto published = context.PublishChild(ChildNode{"p", "fake", {}, {}});
     CHECK(StatusOf(published) == "NOT_SUPPORTED");

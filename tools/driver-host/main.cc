@@ -10,9 +10,12 @@
 // a usage error naming them).
 //
 // It greets the root bus, wraps the connection in the proxy of the node's
-// bus (pci::RemoteDevice, platform::RemoteDevice), builds the driver's
-// context from the node the root bus sent, starts the driver, reports whether it started,
-// and runs it until SIGTERM or SIGINT; then it stops the driver and exits.
+// bus (pci::RemoteDevice, platform::RemoteDevice), starts the driver on the
+// node the root bus sent and then the drivers of the children the driver
+// publishes, matched against the registry and run in this process
+// (host/hosted_drivers.h: the root bus never sees the children), reports
+// whether all started, and runs them until SIGTERM or SIGINT; then it stops
+// the children's drivers, then the driver, and exits.
 // Nothing here needs privileges: the device reaches this process only as
 // the handles the root bus sends. Run as root or with a capability, it
 // refuses to start a driver.
@@ -32,6 +35,7 @@
 #include <string_view>
 
 #include "udrv/host/host_process.h"
+#include "udrv/host/hosted_drivers.h"
 #include "udrv/drivers/registry.h"
 #include "udrv/pci/isolation.h"
 #include "udrv/pci/pci_bus.h"
@@ -122,40 +126,37 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
   Say("connected: " + node.id + " over the root bus (" + route +
       "), running as uid " + std::to_string(::getuid()));
 
-  const bus::Driver* driver = nullptr;
-  const std::vector<bus::Driver> drivers = udrv::drivers::AllDrivers();
-  for (const bus::Driver& candidate : drivers) {
-    if (candidate.name == settings.driver) driver = &candidate;
-  }
-  Result<void> found;
   if (node.id != settings.node) {
-    found = Fail(Status::INVALID_ARGS, "the root bus gave node " + node.id + ", not " + settings.node);
-  } else if (driver == nullptr) {
-    found = Fail(Status::NOT_FOUND, "this host has no driver '" + settings.driver + "'");
-  }
-  if (!found) {
-    (void)connection->ReportStarted(found);
-    return found;
+    Result<void> wrong_node =
+        Fail(Status::INVALID_ARGS, "the root bus gave node " + node.id + ", not " + settings.node);
+    (void)connection->ReportStarted(wrong_node);
+    return wrong_node;
   }
 
-  bus::DriverContext context(driver->name, node, protocols, Say,
-                             settings.driver_options.at(driver->name));
-  auto instance = driver->start(context);
+  auto hosted = udrv::host::HostedDrivers::Start({.drivers = udrv::drivers::AllDrivers(),
+                                                  .driver = settings.driver,
+                                                  .node = node,
+                                                  .protocols = protocols,
+                                                  .driver_options = settings.driver_options,
+                                                  .log = Say});
   Result<void> started;
-  if (!instance) started = udrv::Wrap(instance.error(), "start " + driver->name);
+  if (!hosted) started = udrv::Wrap(hosted.error(), "start " + settings.driver);
   if (auto reported = connection->ReportStarted(started); !reported) {
     return udrv::Wrap(reported.error(), "report the start to the root bus");
   }
   if (!started) return started;
-  Say(driver->name + " started; running until SIGTERM");
+  const size_t children = (*hosted)->children().size();
+  Say(settings.driver + " started" +
+      (children == 0 ? std::string() : " with " + std::to_string(children) + " child node(s)") +
+      "; running until SIGTERM");
 
   int signal_number = 0;
   ::sigwait(&stop_signals, &signal_number);
   Say(std::string("stopping on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
-  Result<void> stopped = (*instance)->Stop();
-  instance->reset();
-  if (!stopped) return udrv::Wrap(stopped.error(), "stop " + driver->name);
-  Say(driver->name + " stopped");
+  Result<void> stopped = (*hosted)->Stop();
+  hosted->reset();
+  if (!stopped) return udrv::Wrap(stopped.error(), "stop " + settings.driver);
+  Say(settings.driver + " stopped");
   return {};
 }
 

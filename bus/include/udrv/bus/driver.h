@@ -6,8 +6,8 @@
 // and GetBti give the VMOs, interrupts and BTI), and a log. A driver never
 // opens sysfs, VFIO or UIO itself. That is what lets the same driver run in
 // the manager's process (in-process, now) or in a driver host of its own
-// that received its handles over a socket (isolated, to come): only the
-// context is built differently.
+// that received its handles over a socket (isolated): only the context is
+// built differently.
 //
 //   bus::Driver MyDriver() {
 //     return {.name = "mydev",
@@ -130,9 +130,9 @@ using ChildPublisher = std::function<Result<DeviceNode>(ChildNode child)>;
 
 class DriverContext {
  public:
-  // `log` may be empty. Made by whoever runs the driver: the driver
-  // manager in-process, which also publishes children; a driver host has
-  // no `publish_child` (yet), so its drivers cannot publish.
+  // `log` may be empty. Made by whoever runs the driver: a driver manager,
+  // which also publishes children — the one in-process, or the one a
+  // driver host runs its drivers with (host/hosted_drivers.h).
   DriverContext(std::string driver_name, DeviceNode node, ProtocolSet protocols, Logger log,
                 DriverOptionValues options = {}, ChildPublisher publish_child = {});
   DriverContext(const DriverContext&) = delete;
@@ -161,7 +161,7 @@ class DriverContext {
   // child before this driver stops. Call it from start, or later from the
   // manager's thread. INVALID_ARGS for an empty or '/'-holding name or an
   // empty bus, ALREADY_EXISTS for a name published before, NOT_SUPPORTED
-  // where the runner publishes nothing (a driver host).
+  // for a context made without a publisher.
   Result<DeviceNode> PublishChild(ChildNode child) const;
 
  private:
