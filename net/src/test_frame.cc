@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace udrv::net {
 namespace {
@@ -205,6 +206,23 @@ Result<TestFrameInfo> VerifyTestFrame(std::span<const std::byte> bytes) {
   return info;
 }
 
+std::string DescribeShortfall(const StreamTally& tally, uint64_t count) {
+  std::string text = std::to_string(tally.good) + " of " + std::to_string(count) +
+                     " test frames verified";
+  const std::pair<const char*, uint64_t> problems[] = {
+      {"corrupt", tally.corrupt},           {"wrong stream", tally.wrong_stream},
+      {"out of range", tally.out_of_range}, {"late", tally.late},
+      {"duplicates", tally.duplicates},     {"missing", tally.missing}};
+  std::string listed;
+  for (const auto& [name, value] : problems) {
+    if (value == 0) continue;
+    listed += (listed.empty() ? "" : ", ") + std::string(name) + " " + std::to_string(value);
+  }
+  if (!listed.empty()) text += "; " + listed;
+  if (!tally.first_error.empty()) text += "; first problem: " + tally.first_error;
+  return text;
+}
+
 void StreamVerifier::Note(std::string problem) {
   if (tally_.first_error.empty()) tally_.first_error = std::move(problem);
 }
@@ -220,7 +238,7 @@ StreamVerifier::Verdict StreamVerifier::Check(std::span<const std::byte> frame) 
   auto info = VerifyTestFrame(frame);
   if (!info) {
     ++tally_.corrupt;
-    Note(position() + " (expected sequence " + std::to_string(next_sequence_) +
+    Note(position() + " (expected sequence " + std::to_string(next_sequence()) +
          "): " + info.error().ToString());
     return Verdict::BAD;
   }
@@ -230,24 +248,43 @@ StreamVerifier::Verdict StreamVerifier::Check(std::span<const std::byte> frame) 
          std::to_string(stream_));
     return Verdict::BAD;
   }
-  if (info->sequence < next_sequence_) {
-    ++tally_.out_of_order;
-    Note(position() + ": sequence " + std::to_string(info->sequence) + " after " +
-         std::to_string(next_sequence_ - 1) + " (a duplicate or out of order)");
+  const uint64_t next = next_sequence();
+  if (info->sequence < first_sequence_ ||
+      info->sequence - first_sequence_ >= kMaxTrackedSequences) {
+    ++tally_.out_of_range;
+    Note(position() + ": sequence " + std::to_string(info->sequence) + " is outside " +
+         std::to_string(first_sequence_) + ".." +
+         std::to_string(first_sequence_ + kMaxTrackedSequences - 1));
     return Verdict::BAD;
   }
-  if (info->sequence > next_sequence_) {
-    tally_.missing += info->sequence - next_sequence_;
-    Note(position() + ": sequence " + std::to_string(info->sequence) + ", expected " +
-         std::to_string(next_sequence_) + " (" + std::to_string(info->sequence - next_sequence_) +
-         " missing)");
+  const auto index = static_cast<size_t>(info->sequence - first_sequence_);
+  if (info->sequence == next) {
+    seen_.push_back(true);
     ++tally_.good;
-    next_sequence_ = info->sequence + 1;
+    return Verdict::GOOD;
+  }
+  if (info->sequence > next) {
+    const uint64_t gap = info->sequence - next;
+    seen_.resize(index + 1, false);
+    seen_[index] = true;
+    tally_.missing += gap;
+    ++tally_.good;
+    Note(position() + ": sequence " + std::to_string(info->sequence) + ", expected " +
+         std::to_string(next) + " (" + std::to_string(gap) + " missing)");
     return Verdict::BAD;
   }
+  if (seen_[index]) {
+    ++tally_.duplicates;
+    Note(position() + ": sequence " + std::to_string(info->sequence) + " again (a duplicate)");
+    return Verdict::BAD;
+  }
+  seen_[index] = true;
+  --tally_.missing;
+  ++tally_.late;
   ++tally_.good;
-  ++next_sequence_;
-  return Verdict::GOOD;
+  Note(position() + ": sequence " + std::to_string(info->sequence) + " late, after " +
+       std::to_string(next - 1) + " (reordered)");
+  return Verdict::BAD;
 }
 
 }  // namespace udrv::net

@@ -39,11 +39,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto second = verifier.Check(bytes);
   const net::StreamTally& tally = verifier.tally();
   if (info && (first != net::StreamVerifier::Verdict::GOOD ||
-               second != net::StreamVerifier::Verdict::BAD || tally.out_of_order != 1)) {
+               second != net::StreamVerifier::Verdict::BAD || tally.duplicates != 1)) {
     std::abort();
   }
   if (first == net::StreamVerifier::Verdict::OTHER && tally.other != 2) std::abort();
-  if (tally.good + tally.corrupt + tally.out_of_order + tally.wrong_stream != tally.frames) {
+  if (tally.good + tally.corrupt + tally.duplicates + tally.wrong_stream + tally.out_of_range !=
+      tally.frames) {
     std::abort();
   }
   if (!tally.ok() && tally.first_error.empty()) std::abort();

@@ -31,7 +31,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["ok"] and d["good"] == 3000 and d["frames"] == 3000, d
 assert d["bytes"] == 750 * (60 + 1514 + 61 + 999), d
-assert d["missing"] == 0 and d["corrupt"] == 0 and d["out_of_order"] == 0, d
+assert d["missing"] == 0 and d["corrupt"] == 0 and d["late"] == 0 and d["duplicates"] == 0, d
 assert d["cpu_ns_per_frame"] > 0 and d["frames_per_second"] > 0, d
 PY
 

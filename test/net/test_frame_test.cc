@@ -178,18 +178,33 @@ TEST_CASE("StreamVerifier: in order, gaps, duplicates, other frames", "[net][tes
              Contains("test frame 3 received: sequence 14, expected 12 (2 missing)"));
 
   CHECK(verifier.Check(Build(60, 14)) == Verdict::BAD);
-  CHECK(verifier.tally().out_of_order == 1);
+  CHECK(verifier.tally().duplicates == 1);
+  CHECK_THAT(verifier.tally().first_error, Contains("2 missing"));  // the first problem stays
+  CHECK(verifier.Check(Build(60, 12)) == Verdict::BAD);  // late: the gap shrinks
+  CHECK(verifier.tally().late == 1);
+  CHECK(verifier.tally().missing == 1);
+  CHECK(verifier.tally().good == 4);
+  CHECK(verifier.Check(Build(60, 12)) == Verdict::BAD);  // and now a duplicate
+  CHECK(verifier.tally().duplicates == 2);
   CHECK(verifier.Check(Build(60, 15, 4)) == Verdict::BAD);
   CHECK(verifier.tally().wrong_stream == 1);
+  CHECK(verifier.Check(Build(60, 9)) == Verdict::BAD);  // before the first
+  CHECK(verifier.tally().out_of_range == 1);
   Bytes broken = Build(60, 15);
   broken[40] ^= std::byte{1};
   CHECK(verifier.Check(broken) == Verdict::BAD);
   CHECK(verifier.tally().corrupt == 1);
   CHECK(verifier.Check(Build(60, 15)) == Verdict::GOOD);
+  CHECK(verifier.Check(Build(60, 13)) == Verdict::BAD);  // late, the last gap closed
+  CHECK(verifier.tally().missing == 0);
+  CHECK(verifier.tally().late == 2);
 
   const net::StreamTally& tally = verifier.tally();
-  CHECK(tally.frames == 7);
-  CHECK(tally.bytes == 60 * 6 + 61);
+  CHECK(tally.frames == 11);
+  CHECK(tally.bytes == 60 * 10 + 61);
+  CHECK(tally.good == 6);  // 10, 11, 14, 12, 15, 13
+  CHECK(tally.good + tally.duplicates + tally.wrong_stream + tally.out_of_range + tally.corrupt ==
+        tally.frames);
   CHECK_FALSE(tally.ok());
   // The first problem stays the one reported.
   CHECK_THAT(tally.first_error, Contains("2 missing"));

@@ -1,6 +1,7 @@
 #include "udrv/net/traffic.h"
 
 #include <catch2/catch.hpp>
+#include <memory>
 #include <vector>
 
 #include "loopback_device.h"
@@ -105,6 +106,8 @@ TEST_CASE("the receiver reports losses, duplicates, corruption and other frames"
     CHECK(received->tally.good == 99);
     CHECK_FALSE(received->ok(100));
     CHECK_THAT(received->tally.first_error, Contains("sequence 18, expected 17 (1 missing)"));
+    CHECK_THAT(net::DescribeShortfall(received->tally, 100),
+               Contains("99 of 100 test frames verified; missing 1; first problem"));
   }
   SECTION("a frame twice") {
     sender.SetWireHook([](LoopbackDevice::Frame frame, uint64_t index) {
@@ -115,10 +118,33 @@ TEST_CASE("the receiver reports losses, duplicates, corruption and other frames"
     REQUIRE_OK(net::SendTestFrames(sender, Sending(10)));
     auto received = net::ReceiveTestFrames(receiver, Receiving(10));
     REQUIRE_OK(received);
-    CHECK(received->tally.out_of_order == 1);
+    CHECK(received->tally.duplicates == 1);
     CHECK(received->tally.frames == 10);
     CHECK_FALSE(received->ok(10));
-    CHECK_THAT(received->tally.first_error, Contains("sequence 3 after 3 (a duplicate"));
+    CHECK_THAT(received->tally.first_error, Contains("sequence 3 again (a duplicate)"));
+  }
+  SECTION("two frames swapped") {
+    auto held = std::make_shared<LoopbackDevice::Frame>();
+    sender.SetWireHook([held](LoopbackDevice::Frame frame, uint64_t index) {
+      if (index == 4) {
+        *held = std::move(frame);
+        return std::vector<LoopbackDevice::Frame>{};
+      }
+      std::vector<LoopbackDevice::Frame> out{std::move(frame)};
+      if (index == 5) out.push_back(*held);
+      return out;
+    });
+    REQUIRE_OK(net::SendTestFrames(sender, Sending(10)));
+    auto received = net::ReceiveTestFrames(receiver, Receiving(10));
+    REQUIRE_OK(received);
+    CHECK(received->tally.late == 1);
+    CHECK(received->tally.missing == 0);
+    CHECK(received->tally.duplicates == 0);
+    CHECK(received->tally.good == 10);
+    CHECK_FALSE(received->ok(10));
+    CHECK_THAT(received->tally.first_error, Contains("sequence 5, expected 4 (1 missing)"));
+    CHECK_THAT(net::DescribeShortfall(received->tally, 10),
+               Contains("10 of 10 test frames verified; late 1; first problem: test frame 5"));
   }
   SECTION("a byte changed on the wire") {
     sender.SetWireHook([](LoopbackDevice::Frame frame, uint64_t index) {

@@ -271,7 +271,9 @@ Result<void> Receive(udrv_net::Nic& nic, const Settings& settings) {
     document["corrupt"] = tally.corrupt;
     document["wrong_stream"] = tally.wrong_stream;
     document["missing"] = tally.missing;
-    document["out_of_order"] = tally.out_of_order;
+    document["out_of_range"] = tally.out_of_range;
+    document["late"] = tally.late;
+    document["duplicates"] = tally.duplicates;
     document["first_error"] = tally.first_error;
     document["timed_out"] = received->timed_out;
     document["stopped"] = received->stopped;
@@ -285,7 +287,7 @@ Result<void> Receive(udrv_net::Nic& nic, const Settings& settings) {
   } else {
     std::printf("rx %s: %llu of %llu test frames (%llu good), %llu bytes in %.3f s: %.0f "
                 "frames/s; CPU %.1f us/frame; other %llu, corrupt %llu, wrong stream %llu, "
-                "missing %llu, out of order %llu%s\n",
+                "out of range %llu, late %llu, duplicates %llu, missing %llu%s\n",
                 nic.address().c_str(), static_cast<unsigned long long>(tally.frames),
                 static_cast<unsigned long long>(settings.count),
                 static_cast<unsigned long long>(tally.good),
@@ -294,17 +296,17 @@ Result<void> Receive(udrv_net::Nic& nic, const Settings& settings) {
                 static_cast<unsigned long long>(tally.other),
                 static_cast<unsigned long long>(tally.corrupt),
                 static_cast<unsigned long long>(tally.wrong_stream),
+                static_cast<unsigned long long>(tally.out_of_range),
+                static_cast<unsigned long long>(tally.late),
+                static_cast<unsigned long long>(tally.duplicates),
                 static_cast<unsigned long long>(tally.missing),
-                static_cast<unsigned long long>(tally.out_of_order),
                 received->timed_out ? "; timed out" : "");
     if (!tally.first_error.empty()) std::printf("first problem: %s\n", tally.first_error.c_str());
   }
   if (received->stopped) return Fail(Status::CANCELED, "rx: stopped by a signal", nic.address());
   if (!ok) {
     return Fail(received->timed_out ? Status::TIMED_OUT : Status::IO_DATA_INTEGRITY,
-                "rx: " + std::to_string(tally.good) + " of " + std::to_string(settings.count) +
-                    " test frames verified in order" +
-                    (tally.first_error.empty() ? "" : "; first problem: " + tally.first_error),
+                "rx: " + net::DescribeShortfall(tally, settings.count),
                 nic.address());
   }
   return {};
