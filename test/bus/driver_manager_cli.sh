@@ -52,6 +52,13 @@ expect 0 "^  option idle-timeout \(duration, default 2s\): " "$m" --list --sysfs
 expect 0 "^  options now: self-test=false dma-until-stopped=true idle-timeout=250ms completion-timeout=5s$" \
   "$m" --list --sysfs-root "$sysfs_tree" --driver-option edu.self-test=false --driver-option edu.dma-until-stopped \
   --driver-option edu.idle-timeout=250ms
+# --node: only the nodes named; one the buses lack is refused.
+expect 0 "^node pci/0000:00:02.0 \(bus pci, parent none\)$" "$m" --list --sysfs-root "$sysfs_tree" --node pci/0000:00:02.0
+expect 1 "--node pci/0000:00:09.0: no such node" "$m" --list --sysfs-root "$sysfs_tree" --node pci/0000:00:09.0
+listed=$("$m" --list --sysfs-root "$sysfs_tree" --node pci/0000:00:02.0 --node pci/0000:00:1f.0 | grep -c "^node ")
+if [ "$listed" -ne 2 ]; then
+  echo "FAIL: --node twice listed $listed nodes, not 2"; failures=$((failures + 1))
+fi
 # Started by hand: as root it refuses to run a driver; as anyone else
 # without a socket on fd 3 it says it cannot reach the root bus.
 if [ "$(id -u)" -eq 0 ]; then

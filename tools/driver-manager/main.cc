@@ -16,6 +16,9 @@
 // (its pins quarantined, the device quiesced and reset) and started again,
 // up to --restarts times.
 //
+// --node ID (repeatable) leaves every other node alone: neither matched nor
+// opened, as a NIC that Linux drives beside the one udrv's driver takes.
+//
 // --until-signal keeps the drivers running until SIGTERM or SIGINT, as a
 // daemon does; otherwise they are stopped once all have started.
 //
@@ -43,6 +46,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +76,7 @@ struct Settings {
   std::string route = "vfio";
   std::string platform_route = "uio";
   std::vector<std::string> buses;  // empty: every bus this machine has
+  std::vector<std::string> nodes;  // empty: every node of those buses
   bool unsafe_physical_dma = false;
   bool restore_kernel_driver = false;
   bool isolated = false;
@@ -108,6 +113,37 @@ void Say(std::string_view line) {
   std::printf("udrv-driver-manager: %.*s\n", static_cast<int>(line.size()), line.data());
   std::fflush(stdout);
 }
+
+// A bus with only the nodes --node names: the others are neither matched
+// nor opened. Their children, published by their drivers, are the manager's.
+class ChosenNodes final : public bus::Bus {
+ public:
+  ChosenNodes(bus::Bus& bus, std::vector<std::string> ids) : bus_(bus), ids_(std::move(ids)) {}
+
+  std::string_view name() const override { return bus_.name(); }
+  Result<std::vector<bus::DeviceNode>> Enumerate() const override {
+    UDRV_TRY_ASSIGN(std::vector<bus::DeviceNode> nodes, bus_.Enumerate());
+    for (const std::string& id : ids_) {
+      const bool found = std::any_of(nodes.begin(), nodes.end(),
+                                     [&](const bus::DeviceNode& node) { return node.id == id; });
+      if (!found) {
+        return Fail(Status::NOT_FOUND,
+                    "--node " + id + ": no such node (udrv-driver-manager --list names them)");
+      }
+    }
+    std::erase_if(nodes, [this](const bus::DeviceNode& node) {
+      return std::find(ids_.begin(), ids_.end(), node.id) == ids_.end();
+    });
+    return nodes;
+  }
+  Result<std::unique_ptr<bus::BoundDevice>> Open(const bus::DeviceNode& node) override {
+    return bus_.Open(node);
+  }
+
+ private:
+  bus::Bus& bus_;
+  std::vector<std::string> ids_;
+};
 
 void PrintList(const Settings& settings, const std::vector<bus::Driver>& drivers,
                const std::vector<bus::NodeMatch>& matches) {
@@ -205,7 +241,9 @@ Result<void> Run(const Settings& settings) {
     if (!runner) return std::unexpected(runner.error());
     manager_options.runner = std::move(*runner);
   }
-  bus::DriverManager manager(root, manager_options);
+  std::optional<ChosenNodes> chosen;
+  if (!settings.nodes.empty()) chosen.emplace(root, settings.nodes);
+  bus::DriverManager manager(chosen ? static_cast<bus::Bus&>(*chosen) : root, manager_options);
   const std::vector<bus::Driver> drivers = udrv::drivers::AllDrivers();
   for (const bus::Driver& driver : drivers) {
     if (auto registered = manager.Register(driver); !registered) return registered;
@@ -288,6 +326,10 @@ int main(int argc, char** argv) {
                  "only this bus's devices (pci, platform); repeatable; default: every bus "
                  "the machine has")
       ->check(CLI::IsMember({"pci", "platform"}));
+  app.add_option("--node", settings.nodes,
+                 "only this node, as --list names it (pci/0000:00:03.0), and the children its "
+                 "driver publishes; repeatable; default: every node")
+      ->allow_extra_args(false);
   app.add_flag("--unsafe-physical-dma", settings.unsafe_physical_dma,
                "--route uio: let devices DMA to physical addresses (they could reach ALL memory)");
   app.add_flag("--restore-kernel-driver", settings.restore_kernel_driver,
