@@ -49,9 +49,11 @@ class Manager {
   explicit Manager(const std::vector<std::string>& arguments) {
     int pipe_fds[2];
     REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-    // PCI devices only: an aarch64 guest's platform devices are the platform suite's.
+    // edu only: an aarch64 guest's platform devices are the platform suite's,
+    // the x86_64 guests' NICs the NIC suites'.
     std::vector<std::string> argv_strings = {udrv::testing::ProgramDir() + "udrv-driver-manager",
-                                             "--bus", "pci"};
+                                             "--bus", "pci", "--node",
+                                             "pci/" + FindEdu().ToString()};
     argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
     std::vector<char*> argv;
     for (std::string& arg : argv_strings) argv.push_back(arg.data());
