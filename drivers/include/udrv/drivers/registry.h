@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "udrv/bus/driver.h"
+#include "udrv/drivers/e1000e/bus_driver.h"
 #include "udrv/drivers/edu/bus_driver.h"
 #include "udrv/drivers/pl031/pl031.h"
 
