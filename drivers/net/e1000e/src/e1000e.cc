@@ -610,11 +610,21 @@ void E1000e::ServiceLoop() {
           (void)interrupts_[kOtherVector].Ack();
         }
       }
-    } else if (packet.error().status != Status::TIMED_OUT) {
-      // The port is broken; polling the link is all that is left.
-      std::this_thread::sleep_for(kLinkPollInterval);
+      // A link change interrupts (LSC); polling mode looks each time.
+      if (polling_ || packet->type == PacketType::INTERRUPT) CheckLink();
+      continue;
     }
-    CheckLink();
+    if (packet.error().status != Status::TIMED_OUT) {
+      // The port is broken: polling the link is all that is left.
+      std::this_thread::sleep_for(kLinkPollInterval);
+      CheckLink();
+      continue;
+    }
+    if (polling_) {
+      CheckLink();
+    } else {
+      (void)DeviceGone();  // a device that vanished raises no interrupt
+    }
   }
 }
 

@@ -14,9 +14,10 @@
 // Interrupts (Options::interrupts): MSI-X with three vectors (receive,
 // transmit, other = link), else MSI, else legacy INTx, or none at all
 // (polling). WaitForWork waits for the receive/transmit causes; a thread of
-// the driver (the service thread) takes the other causes: link changes,
-// which it also checks every 100 ms, and a device that reads all ones
-// (gone: every call then says IO_NOT_PRESENT).
+// the driver (the service thread) takes the other causes: link changes
+// (LSC; in polling mode it reads STATUS every 100 ms instead), queued to
+// the WatchLink port, and every 100 ms it looks for a device that reads
+// all ones (gone: every call then says IO_NOT_PRESENT, no wait hangs).
 //
 // DMA is taken to be cache coherent (PCIe on x86): no cache maintenance.
 #pragma once
@@ -143,7 +144,9 @@ class E1000e final : public net::Device {
   // up to `timeout` for the NIC to deal with it. Needs an idle transmit
   // ring (BAD_STATE while frames are in flight). What the IOMMU does is
   // logged by the kernel (a DMAR fault); what the NIC did is returned.
-  // Afterwards call ResetTxRing.
+  // QEMU 7.2's e1000e under VT-d: the fault is logged, and the NIC writes
+  // DD back and sends a frame of the zeros the failed read gave (GPTC
+  // counts it). Afterwards call ResetTxRing.
   Result<UnpinnedTxOutcome> SendUnpinnedForTest(uint64_t device_address, uint32_t length,
                                                 Duration timeout);
   // Recovery for a transmit ring the NIC may have left anywhere: transmit
