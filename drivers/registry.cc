@@ -2,6 +2,8 @@
 
 namespace udrv::drivers {
 
-std::vector<bus::Driver> AllDrivers() { return {edu::MakeBusDriver(), e1000e::MakeBusDriver(), pl031::MakeBusDriver()}; }
+std::vector<bus::Driver> AllDrivers() {
+  return {edu::MakeBusDriver(), e1000e::MakeBusDriver(), pl031::MakeBusDriver()};
+}
 
 }  // namespace udrv::drivers
