@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds a testbed initramfs: busybox, the VFIO/UIO modules of the cached
 # Debian kernel, every program in BINDIR (stripped) with its shared-library
-# closure, the plan, guest-init.sh as /init and guest-request.sh as
-# /udrv/bin/udrv-guest-request; with KMOD, udrv's own
-# kernel modules (*.ko there) in /udrv/kmod, not loaded: the tests load them.
+# closure, the plan, guest-init.sh as /init, and the guest's shell helpers
+# as /udrv/bin/udrv-* (guest-request.sh: udrv-guest-request,
+# net-traffic-run.sh: udrv-net-traffic-run, net-bench.sh: udrv-net-bench);
+# with KMOD, udrv's own kernel modules (*.ko there) in /udrv/kmod, not
+# loaded: the tests load them.
 # Kernel drivers the tests load themselves (x86_64: Linux's e1000e, for the
 # NIC udrv does not drive) lie in /lib/modules beside the others but are
 # not in /udrv/modules.
@@ -34,8 +36,10 @@ cp "$cache/$arch/busybox/bin/busybox" "$root/bin/busybox"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$plan" "$root/udrv/plan"
-cp "$here/guest-request.sh" "$root/udrv/bin/udrv-guest-request"
-chmod 755 "$root/udrv/bin/udrv-guest-request"
+for helper in guest-request net-traffic-run net-bench; do
+  cp "$here/$helper.sh" "$root/udrv/bin/udrv-$helper"
+  chmod 755 "$root/udrv/bin/udrv-$helper"
+done
 
 : > "$root/udrv/modules"
 for module in $modules $idle_modules; do

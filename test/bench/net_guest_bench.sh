@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# ctest bench.net.x86_64: boots the x86_64 VT-d guest once and, on the same
+# emulated 82574L (nic0), measures Linux's e1000e driver and then udrv's in
+# polling and in MSI-X mode (test/guest/net-bench.sh), sending and receiving
+# 60- and 1514-byte test frames, the peer Linux's e1000e on nic1. Prints the
+# median of each, and udrv's against Linux's: frames per second (higher is
+# better) and CPU time per frame (lower is better). A benchmark: fails when
+# the guest fails or a figure is missing, never on a ratio.
+# Usage: net_guest_bench.sh --bindir DIR --cache DIR --work DIR [--plan FILE] [--timeout S]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+plan=$here/plans/net-bench.plan
+timeout_s=900
+while [ $# -gt 0 ]; do
+  case $1 in
+    --plan) plan=$2 ;; --bindir) bindir=$2 ;; --cache) cache=$2 ;; --work) work=$2 ;;
+    --timeout) timeout_s=$2 ;;
+    *) echo "net_guest_bench: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+name=bench-net.x86_64
+for program in udrv-net linux_peer; do
+  [ -x "$bindir/$program" ] || { echo "FAIL: no $program in $bindir"; exit 1; }
+done
+
+status=0
+"$here/../guest/run-guest.sh" --arch x86_64 --machine iommu --plan "$plan" --bindir "$bindir" \
+  --cache "$cache" --work "$work" --name "$name" --timeout "$timeout_s" || status=$?
+log=$work/$name/serial.log
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)"
+[ $status -eq 0 ] || { grep -a 'net-bench:' "$log" | tr -d '\r'; echo "FAIL: the guest run failed (exit $status); log: $log"; exit 1; }
+grep -aq 'net-bench: done' "$log" || { echo "FAIL: net-bench did not finish; log: $log"; exit 1; }
+
+# "net-bench: result SIDE DIR MODE SIZE PPS CPU_US": medians per kind, then
+# udrv's against Linux's.
+tr -d '\r' < "$log" | grep -a '^net-bench: result ' | awk '
+  function median(list,   n, values, i, j, t) {
+    n = split(list, values, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+      if (values[j] + 0 < values[i] + 0) { t = values[i]; values[i] = values[j]; values[j] = t }
+    return n % 2 ? values[(n + 1) / 2] : (values[n / 2] + values[n / 2 + 1]) / 2
+  }
+  {
+    key = $3 " " $4 " " $5 " " $6
+    if (!(key in pps)) { order[++kinds] = key; runs[key] = 0 }
+    pps[key] = pps[key] " " $7; cpu[key] = cpu[key] " " $8; runs[key]++
+  }
+  END {
+    printf "%-26s %5s %12s %14s\n", "driver direction mode size", "runs", "frames/s", "CPU us/frame"
+    for (k = 1; k <= kinds; k++) {
+      key = order[k]; p[key] = median(pps[key]); c[key] = median(cpu[key])
+      printf "%-26s %5d %12.0f %14.1f\n", key, runs[key], p[key], c[key]
+    }
+    print "udrv against Linux (frames/s: higher is better; CPU per frame: lower is better):"
+    missing = 0
+    for (k = 1; k <= kinds; k++) {
+      split(order[k], f, " ")
+      if (f[1] != "udrv") continue
+      linux = "linux " f[2] " - " f[4]
+      if (!(linux in p)) { missing = 1; continue }
+      printf "  %-4s %-7s %4s bytes: frames/s x%.2f, CPU per frame x%.2f\n", f[2], f[3], f[4],
+             p[order[k]] / p[linux], c[order[k]] / c[linux]
+    }
+    if (kinds < 12 || missing) { print "FAIL: " kinds " of 12 kinds of run reported"; exit 1 }
+  }'
