@@ -3,7 +3,8 @@
 namespace udrv::drivers {
 
 std::vector<bus::Driver> AllDrivers() {
-  return {edu::MakeBusDriver(), e1000e::MakeBusDriver(), pl031::MakeBusDriver()};
+  return {edu::MakeBusDriver(), e1000e::MakeBusDriver(), net_traffic::MakeBusDriver(),
+          pl031::MakeBusDriver()};
 }
 
 }  // namespace udrv::drivers

@@ -35,7 +35,7 @@ expect 2 "--host-processes" "$m" --isolated --host-processes 0
 expect 2 "starts no driver" "$m" --list --isolated
 expect 2 "--driver is required|driver" "$h" --node pci/0000:00:02.0
 # Driver options are checked against the registry's declarations, by both.
-expect 2 "no driver 'nic' \(the drivers are: edu, e1000e, pl031\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
+expect 2 "no driver 'nic' \(the drivers are: edu, e1000e, net-traffic, pl031\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
 expect 2 "driver 'edu' option 'colour': no such option \(edu has self-test, dma-until-stopped" \
   "$m" --driver-option edu.colour=red
 expect 2 "driver 'edu' option 'idle-timeout': 'soon' is no duration" "$m" --isolated --driver-option edu.idle-timeout=soon

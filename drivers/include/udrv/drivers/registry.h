@@ -12,6 +12,7 @@
 #include "udrv/bus/driver.h"
 #include "udrv/drivers/e1000e/bus_driver.h"
 #include "udrv/drivers/edu/bus_driver.h"
+#include "udrv/drivers/net_traffic/net_traffic.h"
 #include "udrv/drivers/pl031/pl031.h"
 
 namespace udrv::drivers {
