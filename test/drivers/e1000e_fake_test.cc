@@ -60,6 +60,7 @@ struct Frame {
   std::vector<uint8_t> bytes;
   uint8_t status = reg::kRxStatusDone | reg::kRxStatusEndOfPacket;
   uint8_t errors = 0;
+  uint16_t claimed_length = 0;  // what the descriptor says, when not the bytes' length
 };
 
 class FakeNic final : public udrv::testing::FakeConfigDevice {
@@ -222,7 +223,8 @@ class FakeNic final : public udrv::testing::FakeConfigDevice {
       uint8_t* data = Translate(address, frame.bytes.size());
       REQUIRE(data != nullptr);
       std::memcpy(data, frame.bytes.data(), frame.bytes.size());
-      const auto length = static_cast<uint16_t>(frame.bytes.size());
+      const auto length = frame.claimed_length != 0 ? frame.claimed_length
+                                                    : static_cast<uint16_t>(frame.bytes.size());
       std::memcpy(descriptor + 8, &length, 2);
       descriptor[13] = frame.errors;
       __atomic_store_n(descriptor + 12, frame.status, __ATOMIC_RELEASE);
@@ -377,7 +379,8 @@ TEST_CASE("e1000e fake: bad frames dropped and counted, checksum verdicts passed
                       static_cast<uint8_t>(whole | reg::kRxStatusIpChecksummed |
                                            reg::kRxStatusTcpChecksummed),
                       reg::kRxErrorL4Checksum});
-  device.Inject(Frame{TestFrame(4, 80), whole, 0});
+  device.Inject(Frame{TestFrame(4, 64), whole, 0, 9000});  // more than its buffer holds
+  device.Inject(Frame{TestFrame(5, 80), whole, 0});
   std::vector<net::Packet> got;
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   while (got.size() < 2) {
@@ -397,7 +400,7 @@ TEST_CASE("e1000e fake: bad frames dropped and counted, checksum verdicts passed
   driver->FreeBuffers(got);
   auto counters = driver->GetCounters();
   REQUIRE_OK(counters);
-  CHECK(counters->rx_errors == 2);  // the CRC error, the two-part frame
+  CHECK(counters->rx_errors == 3);  // the CRC error, the two-part frame, the 9000 bytes
   CHECK(counters->rx_checksum_bad == 1);
 }
 

@@ -47,57 +47,61 @@ TEST_CASE("e1000e rings: next wraps, one slot stays empty", "[e1000e]") {
   }
 }
 
-TEST_CASE("e1000e receive descriptors: status and errors decoded", "[e1000e]") {
+TEST_CASE("e1000e receive descriptors: status, errors and length decoded", "[e1000e]") {
   using CS = net::ChecksumStatus;
+  constexpr uint8_t kWhole = reg::kRxStatusDone | reg::kRxStatusEndOfPacket;
   SECTION("not written back") {
-    const RxVerdict verdict = DecodeRxDescriptor(0, 0);
-    CHECK_FALSE(verdict.done);
+    CHECK_FALSE(DecodeRxDescriptor(0).done);
+    CHECK_FALSE(DecodeRxDescriptor(RxWriteback(60, kWhole & ~reg::kRxStatusDone, 0)).deliverable());
   }
   SECTION("a whole frame, checksums not looked at (IXSM)") {
-    const RxVerdict verdict = DecodeRxDescriptor(
-        reg::kRxStatusDone | reg::kRxStatusEndOfPacket | reg::kRxStatusIgnoreChecksum |
-            reg::kRxStatusIpChecksummed,
-        reg::kRxErrorIpChecksum);
-    CHECK(verdict.done);
-    CHECK(verdict.end_of_packet);
-    CHECK_FALSE(verdict.fatal_error);
+    const RxVerdict verdict = DecodeRxDescriptor(RxWriteback(
+        1514, kWhole | reg::kRxStatusIgnoreChecksum | reg::kRxStatusIpChecksummed,
+        reg::kRxErrorIpChecksum));
+    CHECK(verdict.deliverable());
+    CHECK(verdict.length == 1514);
     CHECK(verdict.ip_checksum == CS::NOT_CHECKED);
     CHECK(verdict.l4_checksum == CS::NOT_CHECKED);
   }
   SECTION("IP and TCP checksums good") {
-    const RxVerdict verdict =
-        DecodeRxDescriptor(reg::kRxStatusDone | reg::kRxStatusEndOfPacket |
-                               reg::kRxStatusIpChecksummed | reg::kRxStatusTcpChecksummed,
-                           0);
+    const RxVerdict verdict = DecodeRxDescriptor(RxWriteback(
+        60, kWhole | reg::kRxStatusIpChecksummed | reg::kRxStatusTcpChecksummed, 0));
     CHECK(verdict.ip_checksum == CS::GOOD);
     CHECK(verdict.l4_checksum == CS::GOOD);
   }
-  SECTION("UDP checksum bad: flagged, not fatal") {
-    const RxVerdict verdict =
-        DecodeRxDescriptor(reg::kRxStatusDone | reg::kRxStatusEndOfPacket |
-                               reg::kRxStatusIpChecksummed | reg::kRxStatusUdpChecksummed,
-                           reg::kRxErrorL4Checksum);
+  SECTION("UDP checksum bad: flagged, still delivered") {
+    const RxVerdict verdict = DecodeRxDescriptor(RxWriteback(
+        60, kWhole | reg::kRxStatusIpChecksummed | reg::kRxStatusUdpChecksummed,
+        reg::kRxErrorL4Checksum));
     CHECK(verdict.ip_checksum == CS::GOOD);
     CHECK(verdict.l4_checksum == CS::BAD);
-    CHECK_FALSE(verdict.fatal_error);
+    CHECK(verdict.deliverable());
   }
   SECTION("IP checksum bad, no L4 verdict") {
     const RxVerdict verdict = DecodeRxDescriptor(
-        reg::kRxStatusDone | reg::kRxStatusEndOfPacket | reg::kRxStatusIpChecksummed,
-        reg::kRxErrorIpChecksum);
+        RxWriteback(60, kWhole | reg::kRxStatusIpChecksummed, reg::kRxErrorIpChecksum));
     CHECK(verdict.ip_checksum == CS::BAD);
     CHECK(verdict.l4_checksum == CS::NOT_CHECKED);
   }
   SECTION("frame errors are fatal") {
     for (uint8_t error : {reg::kRxErrorCrc, reg::kRxErrorSymbol, reg::kRxErrorSequence,
                           reg::kRxErrorCarrierExtension, reg::kRxErrorData}) {
-      CHECK(DecodeRxDescriptor(reg::kRxStatusDone | reg::kRxStatusEndOfPacket, error).fatal_error);
+      const RxVerdict verdict = DecodeRxDescriptor(RxWriteback(60, kWhole, error));
+      CHECK(verdict.fatal_error);
+      CHECK_FALSE(verdict.deliverable());
     }
   }
+  SECTION("a length the buffer cannot hold, or none, is never handed out") {
+    CHECK(DecodeRxDescriptor(RxWriteback(kBufferSize, kWhole, 0)).deliverable());
+    CHECK(DecodeRxDescriptor(RxWriteback(kBufferSize + 1, kWhole, 0)).bad_length);
+    CHECK_FALSE(DecodeRxDescriptor(RxWriteback(0xffff, kWhole, 0)).deliverable());
+    CHECK_FALSE(DecodeRxDescriptor(RxWriteback(0, kWhole, 0)).deliverable());
+  }
   SECTION("a frame's first part") {
-    const RxVerdict verdict = DecodeRxDescriptor(reg::kRxStatusDone, 0);
+    const RxVerdict verdict = DecodeRxDescriptor(RxWriteback(2048, reg::kRxStatusDone, 0));
     CHECK(verdict.done);
     CHECK_FALSE(verdict.end_of_packet);
+    CHECK_FALSE(verdict.deliverable());
   }
 }
 

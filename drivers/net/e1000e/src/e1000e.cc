@@ -770,17 +770,12 @@ Result<size_t> E1000e::RxBurst(std::span<net::Packet> out) {
   uint32_t last_done = kNoBuffer;
   while (received < out.size()) {
     const uint32_t slot = rx_next_;
-    const uint64_t word = words[2 * slot + 1];
-    const auto status = static_cast<uint8_t>(word >> 32);
-    const auto errors = static_cast<uint8_t>(word >> 40);
-    const RxVerdict verdict = DecodeRxDescriptor(status, errors);
+    const RxVerdict verdict = DecodeRxDescriptor(words[2 * slot + 1]);
     if (!verdict.done) break;
     // The frame's bytes only after its DD.
     std::atomic_thread_fence(std::memory_order_acquire);
-    const auto length = static_cast<uint16_t>(word);
     const uint32_t buffer = rx_buffer_[slot];
-    const bool drop = rx_discarding_ || !verdict.end_of_packet || verdict.fatal_error || length == 0;
-    if (drop) {
+    if (rx_discarding_ || !verdict.deliverable()) {
       // Counted once per frame; the buffer stays in its slot.
       if (!rx_discarding_) ++rx_errors_;
       rx_discarding_ = !verdict.end_of_packet;
@@ -789,7 +784,7 @@ Result<size_t> E1000e::RxBurst(std::span<net::Packet> out) {
       if (refill == kNoBuffer) break;  // the caller holds the whole pool: try later
       buffer_owner_[buffer] = Owner::USER;
       out[received++] = net::Packet{.data = buffer_data_[buffer],
-                                    .length = length,
+                                    .length = verdict.length,
                                     .buffer = buffer,
                                     .ip_checksum = verdict.ip_checksum,
                                     .l4_checksum = verdict.l4_checksum};
@@ -866,9 +861,7 @@ Result<void> E1000e::WaitForWork(Time deadline) {
   // Work that came before the causes were armed does not interrupt.
   if (ReclaimTx() > 0) return {};
   volatile uint64_t* words = rx_words_;
-  if ((static_cast<uint8_t>(words[2 * rx_next_ + 1] >> 32) & registers::kRxStatusDone) != 0) {
-    return {};
-  }
+  if (DecodeRxDescriptor(words[2 * rx_next_ + 1]).done) return {};
   auto packet = work_port_.Wait(deadline);
   if (!packet) {
     if (packet.error().status == Status::TIMED_OUT) {
