@@ -74,8 +74,9 @@ Result<InterruptChoice> ParseInterruptChoice(std::string_view text);
 struct Options {
   InterruptChoice interrupts = InterruptChoice::AUTO;
   // The most interrupts per second each vector raises (ITR / EITR, which
-  // count in 256 ns units); 0: no throttling. QEMU raises any nonzero
-  // register value below 500 units to 500: at most 7813 interrupts/s.
+  // count in 256 ns units); 0: no throttling. QEMU 7.2 raises any value
+  // written below 500 units, 0 included, to 500: at most 7813 interrupts/s
+  // whatever this says (Linux's e1000e gets the same).
   uint32_t interrupt_rate = 0;
   uint32_t rx_ring_size = 256;  // descriptors: kMinRingSize..kMaxRingSize, multiples of 8
   uint32_t tx_ring_size = 256;
