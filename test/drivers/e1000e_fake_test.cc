@@ -149,6 +149,7 @@ class FakeNic final : public udrv::testing::FakeConfigDevice {
   uint8_t* registers = nullptr;
   std::shared_ptr<udrv::testing::FakeDomain> domain = std::make_shared<udrv::testing::FakeDomain>();
   std::atomic<bool> clears_reset = true;
+  std::atomic<bool> transmits = true;
   std::atomic<bool> vanished = false;
   std::atomic<bool> bus_master = false;
   int unmaps_at_bus_master_off = -1;
@@ -179,7 +180,7 @@ class FakeNic final : public udrv::testing::FakeConfigDevice {
       const uint32_t ctrl = Read32(kCtrl);
       if ((ctrl & kReset) != 0 && clears_reset) Write32(kCtrl, ctrl & ~kReset);
       if (!bus_master) continue;
-      if ((Read32(kTctl) & 2) != 0) Transmit();
+      if ((Read32(kTctl) & 2) != 0 && transmits) Transmit();
       if ((Read32(kRctl) & 2) != 0) Receive();
     }
   }
@@ -482,4 +483,33 @@ TEST_CASE("e1000e fake: stop turns DMA off before any memory is unpinned", "[e10
   }
   CHECK(StatusOf(driver->RxBurst({})) == "BAD_STATE");
   REQUIRE_OK(driver->Stop());  // again: nothing to do
+}
+
+TEST_CASE("e1000e fake: a transmit ring that never drains delays stop, never hangs it",
+          "[e1000e]") {
+  FakeNic device;
+  auto options = SmallRings();
+  options.stop_timeout = 200'000'000;
+  auto driver = MakeDriver(device, options);
+  device.transmits = false;
+  std::array<net::Packet, 1> packet;
+  REQUIRE(driver->AllocBuffers(packet) == 1);
+  packet[0].length = 60;
+  REQUIRE(*driver->TxBurst(packet) == 1);
+  SECTION("link up: the wait ends at its deadline, and stop says so") {
+    const auto start = std::chrono::steady_clock::now();
+    auto stopped = driver->Stop();
+    CHECK(StatusOf(stopped) == "TIMED_OUT");
+    CHECK(stopped.error().what.find("did not drain") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+  }
+  SECTION("link down: nothing can go out, stop does not wait") {
+    device.Write32(kStatus, kStatusUp1000Full & ~kLinkUp);
+    REQUIRE_OK(driver->Stop());
+  }
+  // Either way the NIC was quiet before the memory went.
+  CHECK((device.tctl_at_bus_master_off & 2) == 0);
+  CHECK_FALSE(device.bus_master);
+  std::lock_guard lock(device.domain->mutex_);
+  CHECK(device.domain->mappings.empty());
 }

@@ -980,9 +980,11 @@ Result<void> E1000e::Stop() {
   };
   using namespace registers;
 
-  // Frames already queued go out first, while the rings still work.
+  // Frames already queued go out first, while the rings still work (none
+  // go out while the link is down: those are dropped).
   const Time deadline = DeadlineAfter(options_.stop_timeout);
-  if (tx_words_ != nullptr && !DeviceGone()) {
+  if (tx_words_ != nullptr && !DeviceGone() &&
+      DeviceStatus::Get().ReadFrom(&registers_).link_up()) {
     for (;;) {
       const auto head = RingHead::Get(kTxRing).ReadFrom(&registers_);
       const auto tail = RingTail::Get(kTxRing).ReadFrom(&registers_);
