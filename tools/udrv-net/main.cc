@@ -418,7 +418,7 @@ int main(int argc, char** argv) {
                "--route uio: let the NIC DMA to physical addresses (it could reach ALL memory)");
   app.add_option("--driver-option", settings.driver_option_assignments,
                  "DRIVER.OPTION=VALUE: one of the driver's options (repeatable), e.g. "
-                 "e1000e.polling=true")
+                 "e1000e.interrupts=polling")
       ->allow_extra_args(false);
   app.add_option("--link-timeout", settings.link_timeout_s,
                  "seconds to wait for the link to come up (default 10)")
