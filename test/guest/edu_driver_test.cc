@@ -379,7 +379,7 @@ TEST_CASE("edu driver: Create refuses a device that is not edu", "[edu-driver]")
   VfioEdu nic(udrv::guest::FindFunction(0x8086, 0x10d3));
   auto driver = Edu::Create(nic.device());
   REQUIRE(StatusOf(driver) == "NOT_SUPPORTED");
-  CHECK(driver.error().what.find("not edu's") != std::string::npos);
+  CHECK(driver.error().what.find("the driver is for edu") != std::string::npos);
   CHECK((Command(nic.device()) & kCommandBusMaster) == 0);
 }
 #endif

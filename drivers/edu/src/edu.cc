@@ -10,6 +10,7 @@
 #include "registers.h"
 #include "udrv/core/cache.h"
 #include "udrv/pci/config.h"
+#include "udrv/pci/driver_support.h"
 
 namespace udrv::drivers::edu {
 
@@ -30,16 +31,6 @@ std::string DescribeTransfer(bool to_ram, uint64_t host_address, uint32_t offset
 // `inner` as the step `step` of the driver for `device` saw it: the step
 // goes in front of what failed, and the driver's name into the object,
 // unless the object named the device already.
-std::unexpected<Error> InStep(Error inner, std::string_view step, const std::string& name,
-                              const pci::Device& device) {
-  inner.what = std::string(step) + ": " + inner.what;
-  if (inner.object.empty() || inner.object.find(device.address().ToString()) != std::string::npos) {
-    inner.object = name;
-  } else {
-    inner.object = name + ", " + inner.object;
-  }
-  return std::unexpected(std::move(inner));
-}
 
 }  // namespace
 
@@ -52,32 +43,17 @@ Result<Edu> Edu::Create(pci::Device& device, Options options) {
   const std::string name = "edu " + device.address().ToString() + " (" +
                            std::string(device.route()) + ")";
   auto fail = [&](Error inner, std::string_view step) {
-    return InStep(std::move(inner), step, name, device);
+    return pci::DriverStepError(std::move(inner), step, name, device);
   };
 
-  auto vendor = device.ReadConfig16(pci::kConfigVendorId);
-  if (!vendor) return fail(vendor.error(), "read the vendor ID");
-  auto device_id = device.ReadConfig16(pci::kConfigDeviceId);
-  if (!device_id) return fail(device_id.error(), "read the device ID");
-  if (*vendor != kVendorId || *device_id != kDeviceId) {
-    return Fail(Status::NOT_SUPPORTED,
-                "check the device: config space says " + Hex(*vendor) + ":" + Hex(*device_id) +
-                    ", not edu's " + Hex(kVendorId) + ":" + Hex(kDeviceId),
-                name);
+  if (auto ids = pci::CheckDeviceIds(device, kVendorId, kDeviceId, "edu"); !ids) {
+    return fail(ids.error(), "check the device");
   }
+  auto mapped = pci::MapRegisters(device, 0, kBar0Size, registers::kRegistersEnd, "edu");
+  if (!mapped) return fail(mapped.error(), "map the registers");
+  auto& [vmar, registers] = *mapped;
 
-  auto vmar = Vmar::Create(kBar0Size, "edu-bar0");
-  if (!vmar) return fail(vmar.error(), "reserve address space for BAR 0");
-  auto registers = device.MapMmio(0, CachePolicy::UNCACHED_DEVICE, *vmar);
-  if (!registers) return fail(registers.error(), "map BAR 0");
-  if (registers->get_size() < registers::kRegistersEnd) {
-    return Fail(Status::NOT_SUPPORTED,
-                "map BAR 0: " + Hex(registers->get_size()) + " bytes, too small for edu's " +
-                    "registers (" + Hex(registers::kRegistersEnd) + ")",
-                name);
-  }
-
-  auto id = registers::Identification::Get().ReadFrom(&*registers);
+  auto id = registers::Identification::Get().ReadFrom(&registers);
   if (id.magic() != registers::Identification::kMagic || id.major_version() != 1) {
     return Fail(Status::NOT_SUPPORTED,
                 "check the ID register: it reads " + Hex(id.reg_value()) +
@@ -85,7 +61,7 @@ Result<Edu> Edu::Create(pci::Device& device, Options options) {
                 name);
   }
 
-  Edu edu(device, name, options, std::move(*vmar), std::move(*registers), id.major_version(),
+  Edu edu(device, name, options, std::move(vmar), std::move(registers), id.major_version(),
           id.minor_version());
   // Before bus mastering: whatever the earlier owner started must end
   // while it can no longer reach memory.
@@ -192,7 +168,7 @@ std::unexpected<Error> Edu::Failure(Status status, std::string what) const {
 }
 
 std::unexpected<Error> Edu::Failure(Error inner, std::string_view step) const {
-  return InStep(std::move(inner), step, name_, *device_);
+  return pci::DriverStepError(std::move(inner), step, name_, *device_);
 }
 
 Result<void> Edu::WaitForInterrupt(uint32_t bits, Time deadline, std::string_view step) {

@@ -12,6 +12,7 @@
 #include "registers.h"
 #include "rings.h"
 #include "udrv/pci/config.h"
+#include "udrv/pci/driver_support.h"
 
 namespace udrv::drivers::e1000e {
 
@@ -86,16 +87,6 @@ uint32_t ThrottlingInterval(uint32_t interrupts_per_second) {
   return static_cast<uint32_t>(std::clamp<uint64_t>(units, 1, 0xffff));
 }
 
-std::unexpected<Error> InStep(Error inner, std::string_view step, const std::string& name,
-                              const pci::Device& device) {
-  inner.what = std::string(step) + ": " + inner.what;
-  if (inner.object.empty() || inner.object.find(device.address().ToString()) != std::string::npos) {
-    inner.object = name;
-  } else {
-    inner.object = name + ", " + inner.object;
-  }
-  return std::unexpected(std::move(inner));
-}
 
 }  // namespace
 
@@ -124,7 +115,7 @@ Result<std::unique_ptr<E1000e>> E1000e::Create(pci::Device& device, Options opti
   const std::string name =
       "e1000e " + device.address().ToString() + " (" + std::string(device.route()) + ")";
   auto fail = [&](Error inner, std::string_view step) {
-    return InStep(std::move(inner), step, name, device);
+    return pci::DriverStepError(std::move(inner), step, name, device);
   };
 
   for (auto [size, what] : {std::pair{options.rx_ring_size, "receive"},
@@ -146,31 +137,15 @@ Result<std::unique_ptr<E1000e>> E1000e::Create(pci::Device& device, Options opti
                 name);
   }
 
-  auto vendor = device.ReadConfig16(pci::kConfigVendorId);
-  if (!vendor) return fail(vendor.error(), "read the vendor ID");
-  auto device_id = device.ReadConfig16(pci::kConfigDeviceId);
-  if (!device_id) return fail(device_id.error(), "read the device ID");
-  if (*vendor != kVendorId || *device_id != kDeviceId) {
-    return Fail(Status::NOT_SUPPORTED,
-                "check the device: config space says " + Hex(*vendor) + ":" + Hex(*device_id) +
-                    ", not the 82574L's " + Hex(kVendorId) + ":" + Hex(kDeviceId),
-                name);
+  if (auto ids = pci::CheckDeviceIds(device, kVendorId, kDeviceId, "the 82574L"); !ids) {
+    return fail(ids.error(), "check the device");
   }
-
-  auto vmar = Vmar::Create(kBar0Size, "e1000e-bar0");
-  if (!vmar) return fail(vmar.error(), "reserve address space for BAR 0");
-  auto registers = device.MapMmio(0, CachePolicy::UNCACHED_DEVICE, *vmar);
-  if (!registers) return fail(registers.error(), "map BAR 0");
-  if (registers->get_size() < registers::kRegistersEnd) {
-    return Fail(Status::NOT_SUPPORTED,
-                "map BAR 0: " + Hex(registers->get_size()) +
-                    " bytes, too small for the 82574L's registers (" +
-                    Hex(registers::kRegistersEnd) + ")",
-                name);
-  }
+  auto mapped =
+      pci::MapRegisters(device, 0, kBar0Size, registers::kRegistersEnd, "the 82574L");
+  if (!mapped) return fail(mapped.error(), "map the registers");
 
   std::unique_ptr<E1000e> driver(
-      new E1000e(device, name, options, std::move(*vmar), std::move(*registers)));
+      new E1000e(device, name, options, std::move(mapped->vmar), std::move(mapped->mmio)));
   // From here the destructor (Stop) undoes whatever was set up.
   UDRV_TRY(driver->Reset());
   UDRV_TRY(driver->ReadMacAddress());
@@ -204,7 +179,7 @@ std::unexpected<Error> E1000e::Failure(Status status, std::string what) const {
 }
 
 std::unexpected<Error> E1000e::Failure(Error inner, std::string_view step) const {
-  return InStep(std::move(inner), step, name_, *device_);
+  return pci::DriverStepError(std::move(inner), step, name_, *device_);
 }
 
 bool E1000e::DeviceGone() {
