@@ -206,6 +206,14 @@ Result<TestFrameInfo> VerifyTestFrame(std::span<const std::byte> bytes) {
   return info;
 }
 
+std::vector<NamedCounter> TallyCounts(const StreamTally& tally) {
+  return {{"frames", tally.frames},         {"bytes", tally.bytes},
+          {"good", tally.good},             {"other", tally.other},
+          {"corrupt", tally.corrupt},       {"wrong_stream", tally.wrong_stream},
+          {"out_of_range", tally.out_of_range}, {"late", tally.late},
+          {"duplicates", tally.duplicates}, {"missing", tally.missing}};
+}
+
 std::string DescribeShortfall(const StreamTally& tally, uint64_t count) {
   std::string text = std::to_string(tally.good) + " of " + std::to_string(count) +
                      " test frames verified";

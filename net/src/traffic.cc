@@ -1,9 +1,11 @@
 #include "udrv/net/traffic.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <span>
 #include <thread>
@@ -85,6 +87,21 @@ Duration ProcessCpuTime() {
   return Duration{now.tv_sec} * kSecond + now.tv_nsec;
 }
 
+Duration MachineBusyTime() {
+  FILE* stat = std::fopen("/proc/stat", "re");
+  if (stat == nullptr) return 0;
+  // "cpu  user nice system idle iowait irq softirq steal ...", in ticks.
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                     steal = 0;
+  const int fields = std::fscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+                                 &system, &idle, &iowait, &irq, &softirq, &steal);
+  std::fclose(stat);
+  const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  if (fields < 7 || ticks_per_second <= 0) return 0;
+  const unsigned long long busy = user + nice + system + irq + softirq + steal;
+  return static_cast<Duration>(busy * static_cast<unsigned long long>(kSecond / ticks_per_second));
+}
+
 Result<LinkState> WaitForLink(Device& device, Duration timeout) {
   const Time deadline = DeadlineAfter(timeout);
   while (true) {
@@ -117,6 +134,7 @@ Result<SendStats> SendTestFrames(Device& device, const SendSpec& spec) {
   uint64_t built = 0;
   const Time start = Now();
   const Duration cpu_start = ProcessCpuTime();
+  const Duration busy_start = MachineBusyTime();
   Time last_progress = start;
   RateMeter rate(spec.on_rate, start);
   auto give_back_pending = [&] {
@@ -205,6 +223,7 @@ Result<SendStats> SendTestFrames(Device& device, const SendSpec& spec) {
   }
   stats.seconds = Seconds(end - start);
   stats.cpu_time = ProcessCpuTime() - cpu_start;
+  stats.machine_busy_time = MachineBusyTime() - busy_start;
   return stats;
 }
 
@@ -215,6 +234,7 @@ Result<ReceiveStats> ReceiveTestFrames(Device& device, const ReceiveSpec& spec) 
   const Time start = Now();
   const Time deadline = DeadlineAfter(spec.timeout);
   const Duration cpu_start = ProcessCpuTime();
+  const Duration busy_start = MachineBusyTime();
   Time first_frame = 0;
   Time last_frame = 0;
   RateMeter rate(spec.on_rate, start);
@@ -248,6 +268,7 @@ Result<ReceiveStats> ReceiveTestFrames(Device& device, const ReceiveSpec& spec) 
   stats.tally = verifier.tally();
   stats.seconds = first_frame == 0 ? 0 : Seconds(last_frame - first_frame);
   stats.cpu_time = ProcessCpuTime() - cpu_start;
+  stats.machine_busy_time = MachineBusyTime() - busy_start;
   return stats;
 }
 
@@ -266,6 +287,7 @@ Result<ForwardStats> Forward(Device& from, Device& to, const ForwardSpec& spec) 
   const Time start = Now();
   const Time end = spec.duration > 0 ? DeadlineAfter(spec.duration) : kInfinite;
   const Duration cpu_start = ProcessCpuTime();
+  const Duration busy_start = MachineBusyTime();
   Time first_frame = 0;
   Time last_frame = 0;
   RateMeter rate(spec.on_rate, start);
@@ -341,6 +363,7 @@ Result<ForwardStats> Forward(Device& from, Device& to, const ForwardSpec& spec) 
   }
   stats.seconds = first_frame == 0 ? 0 : Seconds(last_frame - first_frame);
   stats.cpu_time = ProcessCpuTime() - cpu_start;
+  stats.machine_busy_time = MachineBusyTime() - busy_start;
   return stats;
 }
 

@@ -46,6 +46,7 @@
 #include "udrv/core/unique_fd.h"
 #include "udrv/net/device.h"
 #include "udrv/net/test_frame.h"
+#include "udrv/net/traffic.h"
 
 namespace {
 
@@ -76,12 +77,6 @@ void Say(const std::string& line) {
 }
 
 double Seconds(udrv::Duration d) { return static_cast<double>(d) / 1e9; }
-
-udrv::Duration CpuTime() {
-  timespec now{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return udrv::Duration{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
 
 struct Usage {
   double user_s = 0;
@@ -203,7 +198,8 @@ Result<bool> Send(const Settings& settings) {
   const InterfaceCounters before = ReadCounters(settings.iface);
   uint64_t sent = 0, bytes = 0, retries = 0;
   const udrv::Time start = udrv::Now();
-  const udrv::Duration cpu_start = CpuTime();
+  const udrv::Duration cpu_start = net::ProcessCpuTime();
+  const udrv::Duration busy_start = net::MachineBusyTime();
   const Usage usage_start = ResourceUsage();
   for (uint64_t i = 0; i < settings.count; ++i) {
     spec.sequence = settings.first_sequence + i;
@@ -228,12 +224,14 @@ Result<bool> Send(const Settings& settings) {
     after = ReadCounters(settings.iface);
   }
   const double seconds = Seconds(udrv::Now() - start);
-  const udrv::Duration cpu = CpuTime() - cpu_start;
+  const udrv::Duration cpu = net::ProcessCpuTime() - cpu_start;
+  const udrv::Duration busy = net::MachineBusyTime() - busy_start;
   const Usage usage_end = ResourceUsage();
   const bool confirmed = after.tx_packets - before.tx_packets >= sent;
 
   const double pps = seconds > 0 ? static_cast<double>(sent) / seconds : 0;
   const double cpu_ns = sent > 0 ? static_cast<double>(cpu) / static_cast<double>(sent) : 0;
+  const double busy_ns = sent > 0 ? static_cast<double>(busy) / static_cast<double>(sent) : 0;
   if (settings.json) {
     Json document{{"command", "send"}, {"iface", settings.iface}, {"src", src.ToString()}};
     document["frames"] = sent;
@@ -242,6 +240,7 @@ Result<bool> Send(const Settings& settings) {
     document["frames_per_second"] = pps;
     document["cpu_seconds"] = Seconds(cpu);
     document["cpu_ns_per_frame"] = cpu_ns;
+    document["machine_busy_ns_per_frame"] = busy_ns;
     document["user_seconds"] = usage_end.user_s - usage_start.user_s;
     document["system_seconds"] = usage_end.system_s - usage_start.system_s;
     document["retries"] = retries;
@@ -250,10 +249,10 @@ Result<bool> Send(const Settings& settings) {
     document["counters_after"] = CountersJson(after);
     std::printf("%s\n", document.dump(2).c_str());
   } else {
-    std::printf("send %s: %llu frames, %llu bytes in %.3f s: %.0f frames/s; CPU %.1f us/frame "
-                "(user %.3f s, system %.3f s); %llu retries; tx_packets +%llu, tx_dropped +%llu\n",
+    std::printf("send %s: %llu frames, %llu bytes in %.3f s: %.0f frames/s; CPU %.1f us/frame, "
+                "machine %.1f us/frame (user %.3f s, system %.3f s); %llu retries; tx_packets +%llu, tx_dropped +%llu\n",
                 settings.iface.c_str(), static_cast<unsigned long long>(sent),
-                static_cast<unsigned long long>(bytes), seconds, pps, cpu_ns / 1e3,
+                static_cast<unsigned long long>(bytes), seconds, pps, cpu_ns / 1e3, busy_ns / 1e3,
                 usage_end.user_s - usage_start.user_s, usage_end.system_s - usage_start.system_s,
                 static_cast<unsigned long long>(retries),
                 static_cast<unsigned long long>(after.tx_packets - before.tx_packets),
@@ -283,7 +282,8 @@ Result<bool> Receive(const Settings& settings) {
   std::array<std::byte, 2048> frame;
   const udrv::Time deadline =
       udrv::DeadlineAfter(static_cast<udrv::Duration>(settings.timeout_s * 1e9));
-  const udrv::Duration cpu_start = CpuTime();
+  const udrv::Duration cpu_start = net::ProcessCpuTime();
+  const udrv::Duration busy_start = net::MachineBusyTime();
   const Usage usage_start = ResourceUsage();
   udrv::Time first = 0, last = 0;
   uint64_t outgoing = 0;
@@ -327,7 +327,8 @@ Result<bool> Receive(const Settings& settings) {
       if (first == 0) first = last;
     }
   }
-  const udrv::Duration cpu = CpuTime() - cpu_start;
+  const udrv::Duration cpu = net::ProcessCpuTime() - cpu_start;
+  const udrv::Duration busy = net::MachineBusyTime() - busy_start;
   const Usage usage_end = ResourceUsage();
   tpacket_stats socket_stats{};
   socklen_t stats_size = sizeof socket_stats;
@@ -340,25 +341,21 @@ Result<bool> Receive(const Settings& settings) {
   const double pps = seconds > 0 ? static_cast<double>(tally.frames) / seconds : 0;
   const double cpu_ns =
       tally.frames > 0 ? static_cast<double>(cpu) / static_cast<double>(tally.frames) : 0;
+  const double busy_ns =
+      tally.frames > 0 ? static_cast<double>(busy) / static_cast<double>(tally.frames) : 0;
   if (settings.json) {
     Json document{{"command", "recv"}, {"iface", settings.iface}, {"ok", ok}};
     document["expected"] = settings.count;
-    document["frames"] = tally.frames;
-    document["good"] = tally.good;
-    document["bytes"] = tally.bytes;
-    document["other"] = tally.other;
-    document["corrupt"] = tally.corrupt;
-    document["wrong_stream"] = tally.wrong_stream;
-    document["missing"] = tally.missing;
-    document["out_of_range"] = tally.out_of_range;
-    document["late"] = tally.late;
-    document["duplicates"] = tally.duplicates;
+    for (const net::NamedCounter& count : net::TallyCounts(tally)) {
+      document[count.name] = count.value;
+    }
     document["first_error"] = tally.first_error;
     document["timed_out"] = timed_out;
     document["seconds"] = seconds;
     document["frames_per_second"] = pps;
     document["cpu_seconds"] = Seconds(cpu);
     document["cpu_ns_per_frame"] = cpu_ns;
+    document["machine_busy_ns_per_frame"] = busy_ns;
     document["user_seconds"] = usage_end.user_s - usage_start.user_s;
     document["system_seconds"] = usage_end.system_s - usage_start.system_s;
     document["socket_drops"] = socket_stats.tp_drops;
@@ -367,13 +364,13 @@ Result<bool> Receive(const Settings& settings) {
     std::printf("%s\n", document.dump(2).c_str());
   } else {
     std::printf("recv %s: %llu of %llu test frames (%llu good), %llu bytes in %.3f s: %.0f "
-                "frames/s; CPU %.1f us/frame (user %.3f s, system %.3f s); other %llu, corrupt "
-                "%llu, wrong stream %llu, out of range %llu, late %llu, duplicates %llu, missing "
-                "%llu; socket drops %u; rx_packets +%llu%s\n",
+                "frames/s; CPU %.1f us/frame, machine %.1f us/frame (user %.3f s, system %.3f s); "
+                "other %llu, corrupt %llu, wrong stream %llu, out of range %llu, late %llu, "
+                "duplicates %llu, missing %llu; socket drops %u; rx_packets +%llu%s\n",
                 settings.iface.c_str(), static_cast<unsigned long long>(tally.frames),
                 static_cast<unsigned long long>(settings.count),
                 static_cast<unsigned long long>(tally.good),
-                static_cast<unsigned long long>(tally.bytes), seconds, pps, cpu_ns / 1e3,
+                static_cast<unsigned long long>(tally.bytes), seconds, pps, cpu_ns / 1e3, busy_ns / 1e3,
                 usage_end.user_s - usage_start.user_s, usage_end.system_s - usage_start.system_s,
                 static_cast<unsigned long long>(tally.other),
                 static_cast<unsigned long long>(tally.corrupt),

@@ -35,8 +35,9 @@ record() {
   summary=$(grep "frames/s" "$5" | tail -1)
   rate=$(echo "$summary" | sed -n 's/.* \([0-9][0-9]*\) frames\/s.*/\1/p')
   cpu=$(echo "$summary" | sed -n 's/.*CPU \([0-9.][0-9.]*\) us\/frame.*/\1/p')
-  if [ -n "$rate" ] && [ -n "$cpu" ]; then
-    echo "net-bench: result $1 $2 $3 $4 $rate $cpu"
+  machine=$(echo "$summary" | sed -n 's/.*machine \([0-9.][0-9.]*\) us\/frame.*/\1/p')
+  if [ -n "$rate" ] && [ -n "$cpu" ] && [ -n "$machine" ]; then
+    echo "net-bench: result $1 $2 $3 $4 $rate $cpu $machine"
   else
     fail "$1 $2 $3 $4: no rate in:"; cat "$5"
   fi

@@ -208,4 +208,17 @@ TEST_CASE("StreamVerifier: in order, gaps, duplicates, other frames", "[net][tes
   CHECK_FALSE(tally.ok());
   // The first problem stays the one reported.
   CHECK_THAT(tally.first_error, Contains("2 missing"));
+
+  // Reports print the counts by name, every one of them.
+  const std::vector<net::NamedCounter> counts = net::TallyCounts(tally);
+  std::string names;
+  uint64_t named_total = 0;
+  for (const net::NamedCounter& count : counts) {
+    names += count.name + " ";
+    named_total += count.value;
+  }
+  CHECK(names == "frames bytes good other corrupt wrong_stream out_of_range late duplicates missing ");
+  CHECK(named_total == tally.frames + tally.bytes + tally.good + tally.other + tally.corrupt +
+                           tally.wrong_stream + tally.out_of_range + tally.late +
+                           tally.duplicates + tally.missing);
 }

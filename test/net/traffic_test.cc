@@ -318,3 +318,14 @@ TEST_CASE("WaitForLink waits for the link, or says it stayed down", "[net][traff
   CHECK(StatusOf(link) == "TIMED_OUT");
   CHECK_THAT(link.error().ToString(), Contains("still down after 30 ms [loop0]"));
 }
+
+TEST_CASE("MachineBusyTime counts this process's busy time, and more", "[net][traffic]") {
+  const udrv::Duration busy_start = net::MachineBusyTime();
+  REQUIRE(busy_start > 0);
+  // Spin for 200 ms of CPU: the machine is busy at least that long
+  // (less one 10 ms tick at each end).
+  const udrv::Duration cpu_start = net::ProcessCpuTime();
+  while (net::ProcessCpuTime() - cpu_start < 200'000'000) {
+  }
+  CHECK(net::MachineBusyTime() - busy_start >= 150'000'000);
+}

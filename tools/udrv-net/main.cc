@@ -200,6 +200,7 @@ Result<void> Transmit(udrv_net::Nic& nic, const Settings& settings) {
   auto counters = nic.device().GetCounters();
   if (!counters) return std::unexpected(counters.error());
   const double cpu_ns = CpuPerFrame(sent->cpu_time, sent->frames);
+  const double busy_ns = CpuPerFrame(sent->machine_busy_time, sent->frames);
   if (settings.json) {
     Json document{{"command", "tx"}, {"device", DeviceJson(nic)}};
     document["frames"] = sent->frames;
@@ -208,6 +209,7 @@ Result<void> Transmit(udrv_net::Nic& nic, const Settings& settings) {
     document["frames_per_second"] = PerSecond(sent->frames, sent->seconds);
     document["bits_per_second"] = PerSecond(sent->bytes * 8, sent->seconds);
     document["cpu_seconds"] = static_cast<double>(sent->cpu_time) / 1e9;
+    document["machine_busy_ns_per_frame"] = busy_ns;
     document["cpu_ns_per_frame"] = cpu_ns;
     document["ring_full_retries"] = sent->ring_full_retries;
     document["buffer_waits"] = sent->buffer_waits;
@@ -218,11 +220,12 @@ Result<void> Transmit(udrv_net::Nic& nic, const Settings& settings) {
     PrintJson(document);
   } else {
     std::printf("tx %s: %llu frames, %llu bytes in %.3f s: %.0f frames/s, %.2f Mbit/s; CPU %.1f "
-                "us/frame; ring full %llu times, no buffer %llu times; %s\n",
+                "us/frame, machine %.1f us/frame; ring full %llu times, no buffer %llu times; "
+                "%s\n",
                 nic.address().c_str(), static_cast<unsigned long long>(sent->frames),
                 static_cast<unsigned long long>(sent->bytes), sent->seconds,
                 PerSecond(sent->frames, sent->seconds),
-                PerSecond(sent->bytes * 8, sent->seconds) / 1e6, cpu_ns / 1e3,
+                PerSecond(sent->bytes * 8, sent->seconds) / 1e6, cpu_ns / 1e3, busy_ns / 1e3,
                 static_cast<unsigned long long>(sent->ring_full_retries),
                 static_cast<unsigned long long>(sent->buffer_waits),
                 sent->confirmed ? "the NIC's tx_packets counter confirms them"
@@ -260,20 +263,14 @@ Result<void> Receive(udrv_net::Nic& nic, const Settings& settings) {
   const net::StreamTally& tally = received->tally;
   const bool ok = received->ok(settings.count);
   const double cpu_ns = CpuPerFrame(received->cpu_time, tally.frames);
+  const double busy_ns = CpuPerFrame(received->machine_busy_time, tally.frames);
   if (settings.json) {
     Json document{{"command", "rx"}, {"device", DeviceJson(nic)}};
     document["ok"] = ok;
     document["expected"] = settings.count;
-    document["frames"] = tally.frames;
-    document["good"] = tally.good;
-    document["bytes"] = tally.bytes;
-    document["other"] = tally.other;
-    document["corrupt"] = tally.corrupt;
-    document["wrong_stream"] = tally.wrong_stream;
-    document["missing"] = tally.missing;
-    document["out_of_range"] = tally.out_of_range;
-    document["late"] = tally.late;
-    document["duplicates"] = tally.duplicates;
+    for (const net::NamedCounter& count : net::TallyCounts(tally)) {
+      document[count.name] = count.value;
+    }
     document["first_error"] = tally.first_error;
     document["timed_out"] = received->timed_out;
     document["stopped"] = received->stopped;
@@ -281,18 +278,20 @@ Result<void> Receive(udrv_net::Nic& nic, const Settings& settings) {
     document["frames_per_second"] = PerSecond(tally.frames, received->seconds);
     document["bits_per_second"] = PerSecond(tally.bytes * 8, received->seconds);
     document["cpu_seconds"] = static_cast<double>(received->cpu_time) / 1e9;
+    document["machine_busy_ns_per_frame"] = busy_ns;
     document["cpu_ns_per_frame"] = cpu_ns;
     document["counters"] = CountersJson(*counters);
     PrintJson(document);
   } else {
     std::printf("rx %s: %llu of %llu test frames (%llu good), %llu bytes in %.3f s: %.0f "
-                "frames/s; CPU %.1f us/frame; other %llu, corrupt %llu, wrong stream %llu, "
+                "frames/s; CPU %.1f us/frame, machine %.1f us/frame; other %llu, corrupt %llu, "
+                "wrong stream %llu, "
                 "out of range %llu, late %llu, duplicates %llu, missing %llu%s\n",
                 nic.address().c_str(), static_cast<unsigned long long>(tally.frames),
                 static_cast<unsigned long long>(settings.count),
                 static_cast<unsigned long long>(tally.good),
                 static_cast<unsigned long long>(tally.bytes), received->seconds,
-                PerSecond(tally.frames, received->seconds), cpu_ns / 1e3,
+                PerSecond(tally.frames, received->seconds), cpu_ns / 1e3, busy_ns / 1e3,
                 static_cast<unsigned long long>(tally.other),
                 static_cast<unsigned long long>(tally.corrupt),
                 static_cast<unsigned long long>(tally.wrong_stream),
@@ -325,6 +324,7 @@ Result<void> ForwardFrames(udrv_net::Nic& from, udrv_net::Nic& to, const Setting
   EndLiveRate();
   if (!forwarded) return std::unexpected(forwarded.error());
   const double cpu_ns = CpuPerFrame(forwarded->cpu_time, forwarded->frames);
+  const double busy_ns = CpuPerFrame(forwarded->machine_busy_time, forwarded->frames);
   if (settings.json) {
     Json document{{"command", "fwd"}, {"from", DeviceJson(from)}, {"to", DeviceJson(to)}};
     document["frames"] = forwarded->frames;
@@ -333,6 +333,7 @@ Result<void> ForwardFrames(udrv_net::Nic& from, udrv_net::Nic& to, const Setting
     document["seconds"] = forwarded->seconds;
     document["frames_per_second"] = PerSecond(forwarded->frames, forwarded->seconds);
     document["cpu_seconds"] = static_cast<double>(forwarded->cpu_time) / 1e9;
+    document["machine_busy_ns_per_frame"] = busy_ns;
     document["cpu_ns_per_frame"] = cpu_ns;
     document["stopped"] = forwarded->stopped;
     auto from_counters = from.device().GetCounters();
@@ -342,11 +343,11 @@ Result<void> ForwardFrames(udrv_net::Nic& from, udrv_net::Nic& to, const Setting
     PrintJson(document);
   } else {
     std::printf("fwd %s -> %s: %llu frames, %llu bytes in %.3f s: %.0f frames/s; CPU %.1f "
-                "us/frame; dropped %llu\n",
+                "us/frame, machine %.1f us/frame; dropped %llu\n",
                 from.address().c_str(), to.address().c_str(),
                 static_cast<unsigned long long>(forwarded->frames),
                 static_cast<unsigned long long>(forwarded->bytes), forwarded->seconds,
-                PerSecond(forwarded->frames, forwarded->seconds), cpu_ns / 1e3,
+                PerSecond(forwarded->frames, forwarded->seconds), cpu_ns / 1e3, busy_ns / 1e3,
                 static_cast<unsigned long long>(forwarded->dropped));
   }
   if (forwarded->dropped > 0) {

@@ -97,6 +97,10 @@ struct StreamTally {
   }
 };
 
+// The tally's counts by their field names ("frames", "good", ... "missing"),
+// in declaration order: how reports print them (first_error aside).
+std::vector<NamedCounter> TallyCounts(const StreamTally& tally);
+
 // Why `tally` is not `count` test frames verified in order, in words: "2998
 // of 3000 test frames verified; late 815, missing 2; first problem: ...".
 std::string DescribeShortfall(const StreamTally& tally, uint64_t count);

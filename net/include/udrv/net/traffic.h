@@ -41,6 +41,12 @@ using StopCheck = std::function<bool()>;
 // The CPU time of this process so far (CLOCK_PROCESS_CPUTIME_ID): the
 // driver's threads count too.
 Duration ProcessCpuTime();
+// The busy time of the whole machine so far, all CPUs together, from
+// /proc/stat (user, nice, system, irq, softirq, steal) at the kernel's tick
+// (10 ms): it includes what a kernel driver spends in interrupts and
+// softirqs, which no process is charged for. 0 when /proc/stat cannot be
+// read.
+Duration MachineBusyTime();
 
 // Polls the link until it is up: its state then; TIMED_OUT after `timeout`
 // saying it stayed down; the device's errors.
@@ -69,6 +75,7 @@ struct SendStats {
   uint64_t bytes = 0;
   double seconds = 0;   // from the first burst until drained (or until the last queued)
   Duration cpu_time = 0;  // of this process, over those seconds
+  Duration machine_busy_time = 0;  // of the whole machine, over the same time
   uint64_t ring_full_retries = 0;  // TxBurst took fewer than offered
   uint64_t buffer_waits = 0;       // AllocBuffers had no free buffer
   // The device's tx_packets counter grew by `frames` within drain_timeout.
@@ -97,6 +104,7 @@ struct ReceiveStats {
   StreamTally tally;      // frames, other, corrupt, missing, ... (test_frame.h)
   double seconds = 0;     // from the first test frame to the last
   Duration cpu_time = 0;  // of this process, over the whole receive
+  Duration machine_busy_time = 0;  // of the whole machine, over the same time
   bool timed_out = false; // fewer than count test frames came in time
   bool stopped = false;   // should_stop ended it early
 
@@ -127,6 +135,7 @@ struct ForwardStats {
   uint64_t dropped = 0;  // received, but `to` had no buffer or ring room in time
   double seconds = 0;    // from the first frame received to the last forwarded
   Duration cpu_time = 0;
+  Duration machine_busy_time = 0;
   bool stopped = false;
 };
 
