@@ -34,6 +34,7 @@ log=$work/$name/serial.log
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)"
 [ $status -eq 0 ] || { grep -a 'net-bench:' "$log" | tr -d '\r'; echo "FAIL: the guest run failed (exit $status); log: $log"; exit 1; }
 grep -aq 'net-bench: done' "$log" || { echo "FAIL: net-bench did not finish; log: $log"; exit 1; }
+grep -a 'net-bench: note' "$log" | tr -d '\r' || true
 
 # "net-bench: result SIDE DIR MODE SIZE PPS CPU_US MACHINE_US": medians per kind, then
 # udrv's against Linux's.

@@ -4,9 +4,10 @@
 # polling and in MSI-X mode, sending and receiving COUNT test frames of 60
 # and of 1514 bytes, REPS times each; the peer is always Linux's e1000e on
 # nic1 (0000:00:06.0) with linux_peer. Each run prints
-#   net-bench: result SIDE DIRECTION MODE SIZE FRAMES_PER_S CPU_US_PER_FRAME
+#   net-bench: result SIDE DIRECTION MODE SIZE FRAMES_PER_S CPU_US_PER_FRAME MACHINE_US_PER_FRAME
 # (SIDE linux or udrv, DIRECTION tx or rx as nic0 sees it; the rate and CPU
-# time are the nic0 side's own: linux_peer's or udrv-net's). Both receive
+# time are the nic0 side's own: linux_peer's or udrv-net's; the machine's
+# busy time is the whole guest's, peer included). Both receive
 # rings hold COUNT (up to 4096): QEMU lets a frame overtake those it queued
 # for a full ring, and every frame is verified.
 set -u
@@ -45,12 +46,20 @@ record() {
 
 # A Linux receiver on IFACE started, ready: RECEIVER_PID set.
 start_linux_receiver() {
-  linux_peer recv --iface "$1" --count "$count" --timeout 60 --rx-ring 4096 > $work/recv.log 2>&1 &
+  linux_peer recv --iface "$1" --count "$count" --timeout 20 --rx-ring 4096 > $work/recv.log 2>&1 &
   receiver_pid=$!
   wait_for $work/recv.log "ready" $receiver_pid || { fail "linux_peer recv on $1 not ready"; cat $work/recv.log; }
 }
+# Waits for the receiver: false, saying why, when it did not get every frame
+# in order. A run whose frames did not all arrive is no measurement: it is
+# left out of the figures (and the lost frames shown), not a failed benchmark.
+# QEMU 7.2 sometimes loses the first few dozen frames a Linux e1000e
+# receives at 1514 bytes (the guest tests, which send fewer, see none lost).
 finish_linux_receiver() {
-  wait $receiver_pid || { fail "linux_peer recv on $1 failed"; cat $work/recv.log; }
+  wait $receiver_pid && return 0
+  echo "net-bench: note: a run left out, the Linux receiver on $1 did not get every frame:"
+  grep "FAILED" $work/recv.log
+  return 1
 }
 
 insmod /lib/modules/e1000e.ko || { echo "net-bench: insmod e1000e failed"; exit 1; }
@@ -72,12 +81,10 @@ for size in 60 1514; do
   while [ $rep -lt "$reps" ]; do
     start_linux_receiver "$if1"
     linux_peer send --iface "$if0" --count "$count" --size $size > $work/send.log 2>&1 || fail "linux tx $size"
-    finish_linux_receiver "$if1"
-    record linux tx - $size $work/send.log
+    finish_linux_receiver "$if1" && record linux tx - $size $work/send.log
     start_linux_receiver "$if0"
     linux_peer send --iface "$if1" --count "$count" --size $size > $work/send.log 2>&1 || fail "linux rx $size"
-    finish_linux_receiver "$if0"
-    record linux rx - $size $work/recv.log
+    finish_linux_receiver "$if0" && record linux rx - $size $work/recv.log
     rep=$((rep + 1))
   done
 done
@@ -94,8 +101,7 @@ for mode in polling msix; do
       start_linux_receiver "$if1"
       # shellcheck disable=SC2086 # the options are separate arguments
       udrv-net $nic0 $options tx --count "$count" --size $size > $work/udrv.log 2>&1 || fail "udrv $mode tx $size"
-      finish_linux_receiver "$if1"
-      record udrv tx $mode $size $work/udrv.log
+      finish_linux_receiver "$if1" && record udrv tx $mode $size $work/udrv.log
       # shellcheck disable=SC2086
       udrv-net $nic0 $options rx --count "$count" --timeout 60 > $work/udrv.log 2>&1 &
       udrv_pid=$!
