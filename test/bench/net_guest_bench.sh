@@ -58,8 +58,8 @@ tr -d '\r' < "$log" | grep -a '^net-bench: result ' | awk '
       key = order[k]; p[key] = median(pps[key]); c[key] = median(cpu[key]); m[key] = median(machine[key])
       printf "%-26s %5d %12.0f %14.1f %18.1f\n", key, runs[key], p[key], c[key], m[key]
     }
-    print "udrv against Linux (frames/s: higher is better; CPU per frame, the process's and the"
-    print "whole machine's busy time, which counts the kernel's interrupts and softirqs: lower is better):"
+    print "udrv against Linux (frames/s: higher is better; per frame the CPU time of the process"
+    print "and the busy time of the whole guest, kernel interrupts and softirqs included: lower is better):"
     missing = 0
     for (k = 1; k <= kinds; k++) {
       split(order[k], f, " ")
@@ -68,7 +68,7 @@ tr -d '\r' < "$log" | grep -a '^net-bench: result ' | awk '
       if (!(linux in p)) { missing = 1; continue }
       printf "  %-4s %-7s %4s bytes: frames/s x%.2f, CPU per frame x%.2f, machine per frame x%.2f\n",
              f[2], f[3], f[4], p[order[k]] / p[linux], c[order[k]] / c[linux],
-             m[linux] > 0 ? m[order[k]] / m[linux] : 0
+             (m[linux] > 0 ? m[order[k]] / m[linux] : 0)
     }
     if (kinds < 12 || missing) { print "FAIL: " kinds " of 12 kinds of run reported"; exit 1 }
   }'

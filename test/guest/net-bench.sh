@@ -57,8 +57,8 @@ start_linux_receiver() {
 # receives at 1514 bytes (the guest tests, which send fewer, see none lost).
 finish_linux_receiver() {
   wait $receiver_pid && return 0
-  echo "net-bench: note: a run left out, the Linux receiver on $1 did not get every frame:"
-  grep "FAILED" $work/recv.log
+  echo "net-bench: note: a run left out, the Linux receiver on $1 did not get every frame:" \
+    "$(grep -m1 FAILED $work/recv.log)"
   return 1
 }
 
