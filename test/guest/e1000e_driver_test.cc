@@ -14,14 +14,20 @@
 //                    and stop; and a frame from an IOVA never pinned (the
 //                    IOMMU blocks the NIC's read, the kernel logs it, the
 //                    driver's ring reset brings transmit back)
+//   [e1000e-remove]  nic0 removed from the bus (vfio-pci's removal request)
+//                    while frames go out: the driver's calls say
+//                    IO_NOT_PRESENT, nothing hangs; run last, it rescans
 //   [e1000e-driver-uio]  the guest without an IOMMU: the same over
 //                    uio_pci_generic with a physical Bti, in polling mode
 //                    and legacy INTx
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
@@ -186,7 +192,11 @@ class RunningNic {
     REQUIRE_OK(device);
     nic_ = *device;
   }
-  ~RunningNic() {
+  ~RunningNic() { DropDriver(); }
+
+  // Destroys the driver instance (it stops and drops its BAR mapping); the
+  // device stays bound until the RunningNic goes.
+  void DropDriver() {
     instance_.reset();
     context_.reset();
   }
@@ -564,4 +574,90 @@ TEST_CASE("e1000e driver: a frame from an IOVA never pinned is blocked, the ring
   INFO(receiver.Output());
   CHECK(receiver.Wait() == 0);
   REQUIRE_OK(nic.Stop());
+}
+
+TEST_CASE("e1000e driver: the NIC taken away mid-burst says IO_NOT_PRESENT, nothing hangs",
+          "[e1000e-remove]") {
+  const std::vector<pci::Address> nics = FindNics();
+  REQUIRE(nics.size() == 2);
+  const pci::Address address = nics[0];
+  const std::string path = "/sys/bus/pci/devices/" + address.ToString();
+  {
+    RunningNic running(address, "msix");
+    net::Device& nic = running.nic();
+    WaitForLink(nic);
+    const net::MacAddress mac = nic.GetInfo().mac;
+
+    // Frames out as fast as the ring takes them, waiting for completions,
+    // until a call fails.
+    std::atomic<uint64_t> sent = 0;
+    Result<void> outcome;
+    Time failed_at = 0;
+    std::thread sender([&] {
+      const Time deadline = udrv::DeadlineAfter(60s);
+      for (uint64_t sequence = 0; Now() < deadline; ) {
+        std::array<net::Packet, 16> batch;
+        const size_t got = nic.AllocBuffers(batch);
+        for (size_t i = 0; i < got; ++i) {
+          const net::TestFrameSpec spec{.dst = net::kBroadcastMac, .src = mac, .stream = 0,
+                                        .sequence = sequence + i, .length = 60};
+          (void)net::BuildTestFrame(std::span(batch[i].data, 60), spec);
+          batch[i].length = 60;
+        }
+        auto taken = nic.TxBurst(std::span(batch).first(got));
+        if (!taken) {
+          nic.FreeBuffers(std::span(batch).first(got));
+          outcome = std::unexpected(taken.error());
+          break;
+        }
+        nic.FreeBuffers(std::span(batch).subspan(*taken, got - *taken));
+        sequence += *taken;
+        sent.store(sequence);
+        auto waited = nic.WaitForWork(udrv::DeadlineAfter(30s));
+        if (!waited && waited.error().status != Status::TIMED_OUT) {
+          outcome = std::unexpected(waited.error());
+          break;
+        }
+      }
+      failed_at = Now();
+    });
+    while (sent.load() < 1000) std::this_thread::sleep_for(10ms);
+
+    const std::string command = "echo 1 > " + path + "/remove";
+    const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
+    pid_t remover = 0;
+    REQUIRE(::posix_spawn(&remover, "/bin/sh", nullptr, nullptr,
+                          const_cast<char* const*>(argv), environ) == 0);
+    const Time removed_at = Now();
+    sender.join();
+    INFO("frames sent before: " << sent.load());
+    REQUIRE_FALSE(outcome);
+    CHECK(StatusOf(outcome) == "IO_NOT_PRESENT");
+    // Seen within a few service-thread periods (100 ms), not a 30 s wait.
+    CHECK(failed_at - removed_at < udrv::Duration{2'000'000'000});
+    CHECK(StatusOf(nic.RxBurst(std::span<net::Packet>())) == "IO_NOT_PRESENT");
+    CHECK(StatusOf(nic.GetLinkState()) == "IO_NOT_PRESENT");
+
+    // Stop ends on its deadlines, the mapping goes with the driver, and
+    // the kernel's removal, which waited for it, completes.
+    const Time stop_start = Now();
+    (void)running.instance().Stop();
+    CHECK(Now() - stop_start < udrv::Duration{5'000'000'000});
+    running.DropDriver();
+    int status = 0;
+    const Time deadline = udrv::DeadlineAfter(20s);
+    while (::waitpid(remover, &status, WNOHANG) == 0) {
+      REQUIRE(Now() < deadline);
+      std::this_thread::sleep_for(20ms);
+    }
+    CHECK(!std::filesystem::exists(path));
+    // Back on the bus before the binding is undone (RunningNic's end).
+    Shell("echo 1 > /sys/bus/pci/rescan");
+    const Time back = udrv::DeadlineAfter(10s);
+    while (!std::filesystem::exists(path)) {
+      REQUIRE(Now() < back);
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  CHECK(FindNics().size() == 2);
 }

@@ -191,11 +191,26 @@ bool E1000e::DeviceGone() {
   return false;
 }
 
+bool E1000e::DeviceTakenAway() {
+  if (DeviceGone()) return true;
+  // A bus that takes the device back (vfio-pci's removal request) closes
+  // it: config space says so, while the driver's own BAR mapping still
+  // reaches the NIC until it is dropped.
+  auto vendor = device_->ReadConfig16(pci::kConfigVendorId);
+  if (!vendor && vendor.error().status == Status::IO_NOT_PRESENT) {
+    gone_.store(true);
+    return true;
+  }
+  return false;
+}
+
 Result<void> E1000e::CheckUsable(std::string_view step) {
   if (stopped_) return Failure(Status::BAD_STATE, std::string(step) + ": the driver was stopped");
   if (gone_.load(std::memory_order_relaxed)) {
     return Failure(Status::IO_NOT_PRESENT,
-                   std::string(step) + ": the device is gone (its registers read all ones)");
+                   std::string(step) +
+                       ": the device is gone (its registers read all ones, or its bus took it "
+                       "back)");
   }
   return {};
 }
@@ -595,11 +610,9 @@ void E1000e::ServiceLoop() {
       CheckLink();
       continue;
     }
-    if (polling_) {
-      CheckLink();
-    } else {
-      (void)DeviceGone();  // a device that vanished raises no interrupt
-    }
+    if (polling_) CheckLink();
+    // A device that vanished raises no interrupt: a WaitForWork is woken.
+    if (DeviceTakenAway() && !polling_) SignalWork();
   }
 }
 
@@ -615,11 +628,15 @@ void E1000e::HandleSharedInterrupt() {
   if ((causes & work) != 0) {
     // Masked until WaitForWork wants them again (as NAPI does).
     Interrupts::GetMaskClear().FromValue(work).WriteTo(&registers_);
-    if (!work_signalled_.exchange(true)) {
-      PortPacket signal;
-      signal.key = kKeyWorkSignal;
-      (void)work_port_.Queue(signal);
-    }
+    SignalWork();
+  }
+}
+
+void E1000e::SignalWork() {
+  if (!work_signalled_.exchange(true)) {
+    PortPacket signal;
+    signal.key = kKeyWorkSignal;
+    (void)work_port_.Queue(signal);
   }
 }
 
@@ -851,7 +868,7 @@ Result<void> E1000e::WaitForWork(Time deadline) {
   } else {
     work_signalled_.store(false);
   }
-  return {};
+  return CheckUsable("wait for work");
 }
 
 Result<net::Counters> E1000e::GetCounters() {

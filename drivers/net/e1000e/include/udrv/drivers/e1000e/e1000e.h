@@ -17,7 +17,9 @@
 // the driver (the service thread) takes the other causes: link changes
 // (LSC; in polling mode it reads STATUS every 100 ms instead), queued to
 // the WatchLink port, and every 100 ms it looks for a device that reads
-// all ones (gone: every call then says IO_NOT_PRESENT, no wait hangs).
+// all ones or that its bus took back (vfio-pci's removal request: config
+// space IO_NOT_PRESENT); gone, every call then says IO_NOT_PRESENT, and no
+// wait hangs.
 //
 // DMA is taken to be cache coherent (PCIe on x86): no cache maintenance.
 #pragma once
@@ -177,8 +179,13 @@ class E1000e final : public net::Device {
   void HandleOtherInterrupt();
   void CheckLink();
   void ArmWorkInterrupts();
+  // Wakes a WaitForWork (once until it runs).
+  void SignalWork();
 
   bool DeviceGone();
+  // DeviceGone, or the bus took the device back (config space reads
+  // IO_NOT_PRESENT). A system call: the service thread's, every 100 ms.
+  bool DeviceTakenAway();
   Result<void> CheckUsable(std::string_view step);
   // Takes back the transmit descriptors the NIC is done with; returns how many.
   uint32_t ReclaimTx();
