@@ -150,6 +150,13 @@ class FakeNic final : public udrv::testing::FakeConfigDevice {
   std::shared_ptr<udrv::testing::FakeDomain> domain = std::make_shared<udrv::testing::FakeDomain>();
   std::atomic<bool> clears_reset = true;
   std::atomic<bool> transmits = true;
+  // Returns once the device has run a whole pass of its loop after the
+  // call: a setting changed before it is seen by every later pass (a pass
+  // that read the old setting, then was descheduled, has ended).
+  void Settle() {
+    const uint64_t start = passes.load();
+    while (passes.load() < start + 2) std::this_thread::sleep_for(100us);
+  }
   std::atomic<bool> vanished = false;
   std::atomic<bool> bus_master = false;
   int unmaps_at_bus_master_off = -1;
@@ -171,7 +178,7 @@ class FakeNic final : public udrv::testing::FakeConfigDevice {
   }
 
   void Run() {
-    while (!stop) {
+    for (; !stop; passes.fetch_add(1)) {
       std::this_thread::sleep_for(100us);
       if (vanished) {
         std::memset(registers, 0xff, kBar0Size);
@@ -236,6 +243,7 @@ class FakeNic final : public udrv::testing::FakeConfigDevice {
   }
 
   std::atomic<bool> stop = false;
+  std::atomic<uint64_t> passes = 0;  // of Run's loop
   std::mutex mutex;
   std::deque<Frame> to_receive;
   std::vector<std::vector<uint8_t>> sent;
@@ -298,7 +306,7 @@ TEST_CASE("e1000e fake: a reset that never ends, a device that reads all ones", 
   }
   SECTION("all ones") {
     device.vanished = true;
-    std::this_thread::sleep_for(5ms);
+    device.Settle();
     auto driver = e1000e::E1000e::Create(device, SmallRings());
     REQUIRE(StatusOf(driver) == "IO_NOT_PRESENT");
   }
@@ -492,6 +500,7 @@ TEST_CASE("e1000e fake: a transmit ring that never drains delays stop, never han
   options.stop_timeout = 200'000'000;
   auto driver = MakeDriver(device, options);
   device.transmits = false;
+  device.Settle();
   std::array<net::Packet, 1> packet;
   REQUIRE(driver->AllocBuffers(packet) == 1);
   packet[0].length = 60;
@@ -499,7 +508,7 @@ TEST_CASE("e1000e fake: a transmit ring that never drains delays stop, never han
   SECTION("link up: the wait ends at its deadline, and stop says so") {
     const auto start = std::chrono::steady_clock::now();
     auto stopped = driver->Stop();
-    CHECK(StatusOf(stopped) == "TIMED_OUT");
+    REQUIRE(StatusOf(stopped) == "TIMED_OUT");
     CHECK(stopped.error().what.find("did not drain") != std::string::npos);
     CHECK(std::chrono::steady_clock::now() - start < 2s);
   }
