@@ -118,7 +118,10 @@ closing_pattern='udrv-guest: [0-9]* passed, [0-9]* failed'
 # What udrv-guest-request prints (guest-request.sh). A line still being
 # written cannot match: its last word is on or off, and "o" or "of" is
 # neither.
-request_pattern='udrv-guest-request: set_link [A-Za-z0-9_.-]+ (on|off)$'
+# The guest is not trusted with more: only set_link, a short NIC name, and
+# at most max_requests of them (each starts a monitor client).
+request_pattern='udrv-guest-request: set_link [A-Za-z0-9_.-]{1,32} (on|off)$'
+max_requests=64
 requests_handled=0
 requests_failed=0
 : > "$dir/monitor.log"
@@ -129,6 +132,11 @@ handle_requests() {
   while [ "$requests_handled" -lt "${#requests[@]}" ]; do
     request=${requests[$requests_handled]#udrv-guest-request: }
     requests_handled=$((requests_handled + 1))
+    if [ "$requests_handled" -gt "$max_requests" ]; then
+      requests_failed=$((requests_failed + 1))
+      echo "run-guest: guest request $requests_handled: $request: REFUSED: more than $max_requests requests" | tee -a "$dir/monitor.log"
+      continue
+    fi
     # shellcheck disable=SC2086 # the request's words are the command's
     if answer=$("$here/qemu-monitor.py" "$monitor" $request 2>&1); then
       echo "run-guest: guest request $requests_handled: $request: done" | tee -a "$dir/monitor.log"
