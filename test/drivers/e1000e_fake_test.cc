@@ -428,6 +428,21 @@ TEST_CASE("e1000e fake: buffers not the caller's are refused", "[e1000e]") {
   packet[0].length = 60;
   // Freed: no longer the caller's.
   CHECK(StatusOf(driver->TxBurst(packet)) == "INVALID_ARGS");
+
+  // One buffer twice in a burst would sit in two ring slots: refused, and
+  // nothing of the burst is queued or kept.
+  std::array<net::Packet, 2> two;
+  REQUIRE(driver->AllocBuffers(two) == 2);
+  two[0].length = 60;
+  two[1] = two[0];
+  auto twice = driver->TxBurst(two);
+  REQUIRE(StatusOf(twice) == "INVALID_ARGS");
+  CHECK(twice.error().what.find("packet 1") != std::string::npos);
+  // The first is still the caller's: it can be sent, once.
+  auto once = driver->TxBurst(std::span(two).first(1));
+  REQUIRE_OK(once);
+  CHECK(*once == 1);
+  CHECK(StatusOf(driver->TxBurst(std::span(two).first(1))) == "INVALID_ARGS");
 }
 
 TEST_CASE("e1000e fake: link changes reach the watcher's port", "[e1000e]") {

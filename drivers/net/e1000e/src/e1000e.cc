@@ -805,21 +805,26 @@ Result<size_t> E1000e::TxBurst(std::span<const net::Packet> packets) {
   UDRV_TRY(CheckUsable("transmit"));
   ReclaimTx();
   const size_t count = std::min<size_t>(packets.size(), RingSpace(tx_tail_, tx_clean_, tx_size_));
+  // Each packet is checked and taken before any is queued; a refusal gives
+  // back the ones taken. Taking them here also refuses one buffer given
+  // twice in a burst (two ring slots, then two pool entries, for one buffer).
+  auto refuse = [&](size_t taken, std::string what) {
+    for (size_t j = 0; j < taken; ++j) buffer_owner_[packets[j].buffer] = Owner::USER;
+    return Failure(Status::INVALID_ARGS, "transmit: packet " + std::to_string(taken) + " " + what);
+  };
   for (size_t i = 0; i < count; ++i) {
     const net::Packet& packet = packets[i];
     if (packet.buffer >= buffer_owner_.size() || buffer_owner_[packet.buffer] != Owner::USER ||
         packet.data != buffer_data_[packet.buffer]) {
-      return Failure(Status::INVALID_ARGS,
-                     "transmit: packet " + std::to_string(i) + " (buffer " +
-                         std::to_string(packet.buffer) +
-                         ") is no buffer of this device's pool the caller holds");
+      return refuse(i, "(buffer " + std::to_string(packet.buffer) +
+                           ") is no buffer of this device's pool the caller holds (or it came "
+                           "twice)");
     }
     if (packet.length < kEthernetHeader || packet.length > kMaxFrame) {
-      return Failure(Status::INVALID_ARGS, "transmit: packet " + std::to_string(i) + " has " +
-                                               std::to_string(packet.length) + " bytes, not " +
-                                               std::to_string(kEthernetHeader) + ".." +
-                                               std::to_string(kMaxFrame));
+      return refuse(i, "has " + std::to_string(packet.length) + " bytes, not " +
+                           std::to_string(kEthernetHeader) + ".." + std::to_string(kMaxFrame));
     }
+    buffer_owner_[packet.buffer] = Owner::TX_RING;
   }
   volatile uint64_t* words = tx_words_;
   constexpr uint64_t kCommand = registers::kTxCommandEndOfPacket |
@@ -829,7 +834,6 @@ Result<size_t> E1000e::TxBurst(std::span<const net::Packet> packets) {
     const net::Packet& packet = packets[i];
     words[2 * tx_tail_] = buffer_address_[packet.buffer];
     words[2 * tx_tail_ + 1] = uint64_t{packet.length} | (kCommand << 24);
-    buffer_owner_[packet.buffer] = Owner::TX_RING;
     tx_buffer_[tx_tail_] = packet.buffer;
     tx_tail_ = RingNext(tx_tail_, tx_size_);
   }
