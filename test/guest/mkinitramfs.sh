@@ -3,7 +3,8 @@
 # Debian kernel, every program in BINDIR (stripped) with its shared-library
 # closure, the plan, guest-init.sh as /init, and the guest's shell helpers
 # as /udrv/bin/udrv-* (guest-request.sh: udrv-guest-request,
-# net-traffic-run.sh: udrv-net-traffic-run, net-bench.sh: udrv-net-bench);
+# net-traffic-run.sh: udrv-net-traffic-run, net-bench.sh: udrv-net-bench,
+# acpi-record.sh: udrv-acpi-record);
 # with KMOD, udrv's own kernel modules (*.ko there) in /udrv/kmod, not
 # loaded: the tests load them.
 # Kernel drivers the tests load themselves (x86_64: Linux's e1000e, for the
@@ -36,7 +37,7 @@ cp "$cache/$arch/busybox/bin/busybox" "$root/bin/busybox"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$plan" "$root/udrv/plan"
-for helper in guest-request net-traffic-run net-bench; do
+for helper in guest-request net-traffic-run net-bench acpi-record; do
   cp "$here/$helper.sh" "$root/udrv/bin/udrv-$helper"
   chmod 755 "$root/udrv/bin/udrv-$helper"
 done
