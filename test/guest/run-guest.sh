@@ -10,7 +10,8 @@
 #                     [--memory MIB] [--append "KERNEL ARGS"]
 # Machines: x86_64 iommu, noiommu (q35); aarch64 iommu (virt + SMMUv3),
 # nested (the same virt with pl031/pl061 moved behind nested buses: see
-# nest-virt-dts.py), raspi3b (Debian's bcm2837-rpi-3-b.dtb; 1 GiB fixed).
+# nest-virt-dts.py), acpi (virt with UEFI firmware: ACPI, no device tree),
+# raspi3b (Debian's bcm2837-rpi-3-b.dtb; 1 GiB fixed).
 # --memory: guest RAM (default 768); --append: added to the kernel command line
 # (e.g. "hugepagesz=1G hugepages=1", which needs --memory 3584: see TESTING.md).
 set -euo pipefail
@@ -96,6 +97,13 @@ case $arch/$machine in
     fi
     args+=(-machine "$machine_options")
     append+=" console=ttyAMA0" ;;
+  aarch64/acpi)
+    # virt booted through UEFI (edk2), which hands Linux QEMU's ACPI tables
+    # instead of a device tree: the ACPI bus's guest.
+    firmware=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+    [ -f "$firmware" ] || fail "no $firmware (Debian package qemu-efi-aarch64)"
+    args+=(-net none -cpu max -machine virt,gic-version=3 -bios "$firmware")
+    append+=" acpi=force console=ttyAMA0" ;;
   aarch64/raspi3b)
     # The board's 1 GiB and 4 cores are fixed; Debian's kernel brings the board's tree.
     dtb=$cache/$arch/kernel/usr/lib/linux-image-$version/broadcom/bcm2837-rpi-3-b.dtb
