@@ -47,7 +47,7 @@ for device in /sys/bus/acpi/devices/*; do
   mirror "$device" "$out/kernel$device" path hid uid adr status modalias driver 'physical_node*'
 done
 for bus in pnp platform amba; do
-  for device in /sys/bus/$bus/devices/*; do
+  for device in /sys/bus/"$bus"/devices/*; do
     [ -e "$device" ] || continue
     mirror "$device" "$out/kernel$device" id resources modalias resource driver firmware_node
   done
@@ -56,10 +56,10 @@ cat /proc/iomem > "$out/kernel/proc/iomem"
 cat /proc/ioports > "$out/kernel/proc/ioports"
 
 tar -C "$out" -czf /tmp/acpi-record.tar.gz .
-set -- $(sha256sum /tmp/acpi-record.tar.gz)
+digest=$(sha256sum /tmp/acpi-record.tar.gz | cut -d' ' -f1)
 bytes=$(wc -c < /tmp/acpi-record.tar.gz)
 # The host checks the digest: a kernel message on the console inside the
 # block (rare under "quiet") fails the recording instead of spoiling it.
 echo "udrv-acpi-record: begin"
 base64 /tmp/acpi-record.tar.gz
-echo "udrv-acpi-record: end $1 $bytes"
+echo "udrv-acpi-record: end $digest $bytes"
