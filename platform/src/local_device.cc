@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "udrv/platform/devmem.h"
+#include "udrv/mmio/devmem.h"
 #include "udrv/sysfs/file.h"
 #include "udrv/sysfs/parse.h"
 
@@ -167,7 +167,8 @@ class DevmemDevice final : public LocalDevice {
 
   Result<Mmio> GetMmio(uint32_t index) override {
     UDRV_TRY_ASSIGN(const RegEntry* reg, Reg(index));
-    return OpenDevmemRegion(paths_, *reg->phys, reg->size, Object(), &kernel_);
+    const mmio::RegionHolder holder{kernel_.bus + " device " + kernel_.name, kernel_.driver};
+    return mmio::OpenDevmemRegion(paths_, *reg->phys, reg->size, Object(), &holder);
   }
   Result<Interrupt> GetInterrupt(uint32_t index) override {
     return Fail(Status::NOT_SUPPORTED,

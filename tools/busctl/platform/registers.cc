@@ -1,6 +1,6 @@
 // `busctl read` and `busctl write` of a platform device: one register of a
 // region of its `reg`, as the device tree translates it, through /dev/mem
-// (platform/devmem.h). The region's bounds and the alignment are checked
+// (mmio/devmem.h). The region's bounds and the alignment are checked
 // from the tree before /dev/mem is opened; IO_STRICT_DEVMEM's refusal names
 // the kernel driver that holds the device.
 #include <cstdio>
@@ -15,8 +15,8 @@
 #include "udrv/core/text.h"
 #include "udrv/platform/platform_bus.h"
 #include "udrv/core/vmar.h"
+#include "udrv/mmio/devmem.h"
 #include "udrv/mmio/mmio_buffer.h"
-#include "udrv/platform/devmem.h"
 
 namespace udrv::busctl {
 
@@ -133,9 +133,14 @@ struct MappedRegister {
 Result<MappedRegister> MapRegister(const GlobalOptions& options, std::string_view op,
                                    const PlatformAccess& access) {
   const std::string what = std::string(op) + " " + DescribeAccess(access);
-  const platform::KernelDevice* holder = access.kernel ? &*access.kernel : nullptr;
+  std::optional<mmio::RegionHolder> kernel;
+  if (access.kernel) {
+    kernel = mmio::RegionHolder{access.kernel->bus + " device " + access.kernel->name,
+                                access.kernel->driver};
+  }
+  const mmio::RegionHolder* holder = kernel ? &*kernel : nullptr;
   auto mmio =
-      platform::OpenDevmemRegion(options.paths(), access.phys, access.size, access.path, holder);
+      udrv::mmio::OpenDevmemRegion(options.paths(), access.phys, access.size, access.path, holder);
   if (!mmio) {
     Error error = mmio.error();
     if (error.status == Status::ACCESS_DENIED && holder != nullptr && holder->driver) {

@@ -19,18 +19,13 @@
 #include "udrv/core/result.h"
 #include "udrv/core/vmo.h"
 #include "udrv/dma/bti.h"
+#include "udrv/mmio/devmem.h"
 
 namespace udrv::platform {
 
 // One register region: a physical VMO of whole pages and where in it the
-// region starts (a region need not be page aligned: a PL011 at 0x3f201000
-// of 0x200 bytes sits inside one page).
-struct Mmio {
-  Vmo vmo;
-  uint64_t offset = 0;  // of the region within the VMO
-  uint64_t size = 0;    // of the region, as `reg` gives it
-  uint64_t phys = 0;    // its CPU physical address
-};
+// region starts (mmio/devmem.h); `size` is the region's as `reg` gives it.
+using Mmio = mmio::PhysicalRegion;
 
 class Device {
  public:

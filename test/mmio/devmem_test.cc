@@ -1,4 +1,4 @@
-#include "udrv/platform/devmem.h"
+#include "udrv/mmio/devmem.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 namespace {
 
 using udrv::Status;
-using udrv::platform::OpenDevmemRegion;
+using udrv::mmio::OpenDevmemRegion;
 using udrv::sysfs::testing::TempTree;
 
 // dev/mem as an ordinary file of `pages` pages stands for physical memory.

@@ -1,4 +1,4 @@
-#include "udrv/platform/devmem.h"
+#include "udrv/mmio/devmem.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -9,10 +9,10 @@
 #include "udrv/core/unique_fd.h"
 #include "udrv/core/vmo.h"
 
-namespace udrv::platform {
+namespace udrv::mmio {
 
-Result<Mmio> OpenDevmemRegion(const sysfs::LinuxPaths& paths, uint64_t phys, uint64_t size,
-                              const std::string& object, const KernelDevice* holder) {
+Result<PhysicalRegion> OpenDevmemRegion(const sysfs::LinuxPaths& paths, uint64_t phys, uint64_t size,
+                                        const std::string& object, const RegionHolder* holder) {
   const std::string what = "map " + Hex(phys) + "+" + Hex(size) + " through /dev/mem";
   uint64_t end = 0;
   if (size == 0 || __builtin_add_overflow(phys, size, &end)) {
@@ -37,8 +37,8 @@ Result<Mmio> OpenDevmemRegion(const sysfs::LinuxPaths& paths, uint64_t phys, uin
     if (err != EPERM) return FailErrno(err, what + ": mmap", object);
     std::string why = ": the kernel refuses the region (IO_STRICT_DEVMEM)";
     if (holder != nullptr && holder->driver) {
-      why += ", which kernel driver " + *holder->driver + " holds (" + holder->bus + " device " +
-             holder->name + "): unbind it first";
+      why += ", which kernel driver " + *holder->driver + " holds (" + holder->device +
+             "): unbind it first";
     } else {
       why += "; no kernel driver holds the device, so the region is RAM or claimed by another driver "
              "(see /proc/iomem)";
@@ -49,7 +49,7 @@ Result<Mmio> OpenDevmemRegion(const sysfs::LinuxPaths& paths, uint64_t phys, uin
 
   UDRV_TRY_ASSIGN(Vmo vmo, Vmo::CreatePhysical(std::move(fd), first, span, PhysicalRoute::DEV_MEM,
                                                object + " " + Hex(phys)));
-  return Mmio{std::move(vmo), phys - first, size, phys};
+  return PhysicalRegion{std::move(vmo), phys - first, size, phys};
 }
 
-}  // namespace udrv::platform
+}  // namespace udrv::mmio
