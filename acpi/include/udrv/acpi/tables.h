@@ -74,8 +74,15 @@ Result<TableSet> ReadLiveTables(const sysfs::LinuxPaths& paths);
 // acpidump -b and iasl name them, or sysfs's bare names), or an acpidump
 // text dump ("DSDT @ 0x..." then hex lines). Which one by what `path` is.
 Result<TableSet> ReadTables(const std::string& path);
+// The text of an acpidump dump (what ReadTables reads from a file):
+// `source` names it in the tables' sources ("dump.txt:120") and in errors.
+// A hex line that does not parse, or whose offset does not follow the one
+// before, is IO_INVALID naming the line, the table and the offset.
+Result<TableSet> ParseAcpidumpText(std::string_view text, const std::string& source);
 // One table from bytes (what the readers above do per table; the fuzz
-// target's entry).
+// target's entry). An empty `name` is the signature. The RSDP ("RSD PTR ")
+// gets the signature "RSDP", its checksums and length checked as ACPI
+// defines them; the FACS has a signature and a length, no checksum.
 Table ParseTable(std::vector<uint8_t> bytes, std::string name, std::string source);
 
 // A decoded field: one line of `busctl acpi tables show`, named and laid
