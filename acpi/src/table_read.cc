@@ -318,6 +318,10 @@ Result<TableSet> ParseAcpidumpText(std::string_view text, const std::string& sou
   size_t header_line = 0;
   auto finish = [&]() -> Result<void> {
     if (signature.empty()) return {};
+    if (bytes.empty()) {
+      return Fail(Status::IO_INVALID, source + ":" + std::to_string(header_line) + ": table '" + signature +
+                                          "' has no hex lines", source);
+    }
     if (set.tables.size() == kMaxTables) {
       return Fail(Status::OUT_OF_RANGE, "more than " + std::to_string(kMaxTables) + " tables in the dump", source);
     }

@@ -138,6 +138,8 @@ std::vector<IaslField> ParseIasl(const std::string& dsl) {
       field.value = match[5];
       field.line = line;
       fields.push_back(std::move(field));
+    } else if (line.rfind('[', 0) == 0) {
+      FAIL("a field line of iasl's that the test does not parse: " << line);
     } else if (!fields.empty() && std::regex_match(line, match, kBit)) {
       fields.back().bits.emplace_back(Collapse(match[1]), Collapse(match[2]));
       continue;
@@ -147,7 +149,17 @@ std::vector<IaslField> ParseIasl(const std::string& dsl) {
     continued = !fields.back().value.empty() && fields.back().value.find_last_not_of(' ') != std::string::npos &&
                 fields.back().value[fields.back().value.find_last_not_of(' ')] == '\\';
   }
-  for (IaslField& field : fields) field.value = Collapse(field.value);
+  // A string's blanks are its own ("BXPC    "): only what follows it is collapsed.
+  for (IaslField& field : fields) {
+    size_t quote = field.value.find('"');
+    size_t close = quote == std::string::npos ? quote : field.value.find('"', quote + 1);
+    if (quote != std::string::npos && close != std::string::npos &&
+        field.value.find_first_not_of(' ') == quote) {
+      field.value = field.value.substr(quote, close - quote + 1) + " " + Collapse(field.value.substr(close + 1));
+    } else {
+      field.value = Collapse(field.value);
+    }
+  }
   return fields;
 }
 
@@ -595,4 +607,84 @@ TEST_CASE("malformed tables: problems and errors name the table and the offset",
     REQUIRE(!live);
     CHECK(live.error().status == Status::NOT_FOUND);
   }
+}
+
+TEST_CASE("live tables from a sysfs tree: the firmware's, then dynamic/", "[acpi][tables]") {
+  TempDir dir;
+  fs::path build = dir.path / "build";
+  fs::create_directory(build);
+  fs::path tables = dir.path / "sys/firmware/acpi/tables";
+  fs::create_directories(tables / "data");
+  fs::create_directories(tables / "dynamic");
+  fs::path ssdt = CompileTemplate(build, "SSDT");
+  fs::copy_file(CompileTemplate(build, "DSDT"), tables / "DSDT");
+  fs::copy_file(CompileTemplate(build, "APIC"), tables / "APIC");
+  for (const char* name : {"SSDT1", "SSDT2", "SSDT10"}) fs::copy_file(ssdt, tables / name);
+  fs::copy_file(ssdt, tables / "dynamic/SSDT11");
+  auto set = udrv::acpi::ReadLiveTables(udrv::sysfs::LinuxPaths{.sys = (dir.path / "sys").string()});
+  INFO((set ? "" : set.error().ToString()));
+  REQUIRE(set);
+  std::vector<std::string> names;
+  for (const Table& table : set->tables) names.push_back(table.name);
+  CHECK(names == std::vector<std::string>{"APIC", "DSDT", "SSDT1", "SSDT2", "SSDT10", "SSDT11"});
+  CHECK(set->tables.back().source == (tables / "dynamic/SSDT11").string());
+  CHECK(set->DefinitionBlocks().size() == 5);
+}
+
+TEST_CASE("more than kMaxTables files are refused, naming the directory", "[acpi][tables][malformed]") {
+  TempDir dir;
+  for (size_t i = 0; i <= udrv::acpi::kMaxTables; i++) {
+    std::ofstream(dir.path / ("SSDT" + std::to_string(i + 1))) << "x";
+  }
+  auto set = udrv::acpi::ReadTables(dir.path.string());
+  REQUIRE(!set);
+  CHECK(set.error().status == Status::OUT_OF_RANGE);
+  CHECK(set.error().object == dir.path.string());
+}
+
+TEST_CASE("DMAR: ANDD and SATC, which iasl's template lacks", "[acpi][tables]") {
+  // DMAR header, then an ANDD (type 4) naming \_SB.DEV0 as device 7, and
+  // a SATC (type 5, VT-d 3.2) on segment 1 with one endpoint 00:1f.0.
+  std::vector<uint8_t> bytes(48, 0);
+  std::copy_n("DMAR", 4, bytes.begin());
+  bytes[36] = 0x2F;
+  std::vector<uint8_t> andd = {4, 0, 18, 0, 0, 0, 0, 7, '\\', '_', 'S', 'B', '.', 'D', 'E', 'V', '0', 0};
+  std::vector<uint8_t> satc = {5, 0, 16, 0, 1, 0, 1, 0, /* scope */ 1, 8, 0, 0, 0, 0, 0x1F, 0};
+  for (uint8_t byte : andd) bytes.push_back(byte);
+  for (uint8_t byte : satc) bytes.push_back(byte);
+  PutLe32(bytes, 4, static_cast<uint32_t>(bytes.size()));
+  FixChecksum(bytes);
+  Table table = udrv::acpi::ParseTable(bytes, "", "dmar");
+  CHECK(table.problems.empty());
+  auto decoded = udrv::acpi::DecodeTable(table);
+  INFO((decoded ? "" : decoded.error().ToString()));
+  REQUIRE(decoded);
+  const Field& namespace_device = decoded->fields[decoded->fields.size() - 2];
+  CHECK(namespace_device.name == "ACPI Namespace Device Declaration");
+  REQUIRE(namespace_device.children.size() == 5);
+  CHECK(namespace_device.children[3].number == 7u);
+  CHECK(namespace_device.children[4].text == "\\_SB.DEV0");
+  const Field& soc = decoded->fields.back();
+  CHECK(soc.name == "SoC Integrated Address Translation Cache");
+  REQUIRE(soc.children.size() == 6);
+  CHECK(soc.children[4].name == "PCI Segment Number");
+  CHECK(soc.children[4].number == 1u);
+  const Field& scope = soc.children[5];
+  CHECK(scope.name == "PCI Endpoint Device");
+  CHECK(scope.children.back().text == "1F,00");
+
+  SECTION("a device scope of length 0 is an error, not an endless loop") {
+    bytes[bytes.size() - 7] = 0;  // the scope's Entry Length
+    FixChecksum(bytes);
+    auto bad = udrv::acpi::DecodeTable(udrv::acpi::ParseTable(bytes, "", "dmar"));
+    REQUIRE(!bad);
+    CHECK(Contains(bad.error().what, "DMAR device scope of length 0"));
+    CHECK(Contains(bad.error().what, "at offset 0x4a"));
+  }
+}
+
+TEST_CASE("an acpidump table header without hex lines is refused", "[acpi][tables][malformed]") {
+  auto set = udrv::acpi::ParseAcpidumpText("APIC @ 0x0000000000000000\n\nDSDT @ 0x0\n", "dump.txt");
+  REQUIRE(!set);
+  CHECK(Contains(set.error().what, "dump.txt:1: table 'APIC' has no hex lines"));
 }

@@ -93,7 +93,10 @@ struct Field {
   uint32_t offset = 0;              // from the start of the table
   uint32_t length = 0;              // in bytes (a bit field: its byte's)
   std::optional<uint64_t> number;   // the value, for a number
-  std::string text;                 // the value as text: "0x00000600", "APIC", "Edge, Active High"
+  // The value as iasl prints it: "00000600", "0B [Generic Interrupt
+  // Controller]", "01 [SystemIO]", "00,02" (a PCI path), "00 11 22" (a
+  // buffer); a string or name without iasl's quotes ("APIC", "BXPC    ").
+  std::string text;
   std::vector<Field> children;      // a subtable's or a flags word's fields
 };
 
