@@ -394,14 +394,24 @@ Result<TableSet> ParseAcpidumpText(std::string_view text, const std::string& sou
 Result<TableSet> ReadTables(const std::string& path) {
   TableSet set;
   if (IsDirectory(path)) {
-    UDRV_TRY_ASSIGN(auto names, ListTableFiles(path));
-    for (const std::string& name : names) {
-      const std::string file = path + "/" + name;
-      if (!IsTableFileName(name) || IsDirectory(file)) continue;
-      UDRV_TRY_ASSIGN(auto bytes, ReadTableFile(file));
-      set.tables.push_back(ParseTable(std::move(bytes), "", file));
+    // A copy of sysfs's directory keeps Linux's names (its dynamic/ tables
+    // after the others); acpidump -b's and iasl's files are named here.
+    bool sysfs_names = true;
+    for (const std::string& dir : {path, path + "/dynamic"}) {
+      if (dir != path && !IsDirectory(dir)) break;
+      UDRV_TRY_ASSIGN(auto names, ListTableFiles(dir));
+      for (const std::string& name : names) {
+        const std::string file = dir + "/" + name;
+        if (!IsTableFileName(name) || IsDirectory(file)) continue;
+        if (set.tables.size() == kMaxTables) {
+          return Fail(Status::OUT_OF_RANGE, "more than " + std::to_string(kMaxTables) + " ACPI tables", path);
+        }
+        UDRV_TRY_ASSIGN(auto bytes, ReadTableFile(file));
+        sysfs_names = sysfs_names && name.find('.') == std::string::npos;
+        set.tables.push_back(ParseTable(std::move(bytes), name, file));
+      }
     }
-    NameAsLinux(set.tables);
+    if (!sysfs_names) NameAsLinux(set.tables);
     return set;
   }
   auto contents = sysfs::ReadFile(path, kMaxDumpTextBytes + 1);

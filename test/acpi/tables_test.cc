@@ -688,3 +688,23 @@ TEST_CASE("an acpidump table header without hex lines is refused", "[acpi][table
   REQUIRE(!set);
   CHECK(Contains(set.error().what, "dump.txt:1: table 'APIC' has no hex lines"));
 }
+
+TEST_CASE("a copy of sysfs's directory keeps Linux's names, dynamic/ after", "[acpi][tables]") {
+  TempDir dir;
+  fs::path build = dir.path / "build";
+  fs::create_directory(build);
+  fs::path tables = dir.path / "tables";
+  fs::create_directories(tables / "dynamic");
+  fs::path ssdt = CompileTemplate(build, "SSDT");
+  fs::copy_file(CompileTemplate(build, "DSDT"), tables / "DSDT");
+  // Linux: one static SSDT is "SSDT"; the one loaded later "SSDT2".
+  fs::copy_file(ssdt, tables / "SSDT");
+  fs::copy_file(ssdt, tables / "dynamic/SSDT2");
+  auto set = udrv::acpi::ReadTables(tables.string());
+  INFO((set ? "" : set.error().ToString()));
+  REQUIRE(set);
+  std::vector<std::string> names;
+  for (const Table& table : set->tables) names.push_back(table.name);
+  CHECK(names == std::vector<std::string>{"DSDT", "SSDT", "SSDT2"});
+  CHECK(set->tables[2].source == (tables / "dynamic/SSDT2").string());
+}
