@@ -12,6 +12,8 @@ namespace udrv::sysfs {
 struct LinuxPaths {
   std::string sys = "/sys";
   std::string dev = "/dev";
+  // procfs: /proc/iomem and /proc/ioports, the resources drivers claimed.
+  std::string proc = "/proc";
 
   // sys/bus/<bus>/devices/<name>: "pci", "platform", "usb" devices alike.
   std::string BusDevice(std::string_view bus, std::string_view name) const {
