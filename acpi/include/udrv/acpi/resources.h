@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,142 @@ enum class ResourceKind : uint8_t {
   OTHER_LARGE,       // a large descriptor type this decoder does not know: kept, named by type
 };
 
+// The typed decodings, one struct per descriptor kind (ACPI 6.5 §6.4). Numbers
+// are as the descriptor holds them (Memory24's are in units of 256 bytes,
+// as iasl prints them).
+struct IrqResource {         // IRQ (3 bytes) / IRQNoFlags (2 bytes)
+  uint16_t mask = 0;         // bit n: IRQ n
+  bool has_flags = false;    // IRQ rather than IRQNoFlags (which means edge, active high)
+  bool edge = true;
+  bool active_low = false;
+  bool shared = false;
+  bool wake = false;
+};
+struct DmaResource {
+  uint8_t channel_mask = 0;
+  uint8_t speed = 0;         // 0 Compatibility, 1 TypeA, 2 TypeB, 3 TypeF
+  bool bus_master = false;
+  uint8_t transfer = 0;      // 0 Transfer8, 1 Transfer8_16, 2 Transfer16
+};
+struct StartDependentResource {
+  bool has_priority = false;  // StartDependentFn rather than StartDependentFnNoPri
+  uint8_t compatibility = 0;
+  uint8_t performance = 0;
+};
+struct EndDependentResource {};
+struct IoResource {
+  bool decode16 = false;     // otherwise 10-bit decode
+  uint16_t minimum = 0;
+  uint16_t maximum = 0;
+  uint8_t alignment = 0;
+  uint8_t length = 0;
+};
+struct FixedIoResource {
+  uint16_t address = 0;
+  uint8_t length = 0;
+};
+struct FixedDmaResource {
+  uint16_t request_line = 0;
+  uint16_t channel = 0;
+  uint8_t width = 0;         // 0 Width8bit ... 5 Width256bit
+};
+struct VendorResource {      // VendorShort and VendorLong
+  std::vector<uint8_t> data;
+};
+struct Memory24Resource {    // in units of 256 bytes
+  bool writable = false;
+  uint16_t minimum = 0;
+  uint16_t maximum = 0;
+  uint16_t alignment = 0;
+  uint16_t length = 0;
+};
+struct GenericRegisterResource {
+  uint8_t space = 0;         // an address space id: 0 SystemMemory, 1 SystemIO, 0x7F FFixedHW
+  uint8_t bit_width = 0;
+  uint8_t bit_offset = 0;
+  uint8_t access_size = 0;
+  uint64_t address = 0;
+};
+struct Memory32Resource {
+  bool writable = false;
+  uint32_t minimum = 0;
+  uint32_t maximum = 0;
+  uint32_t alignment = 0;
+  uint32_t length = 0;
+};
+struct FixedMemory32Resource {
+  bool writable = false;
+  uint32_t base = 0;
+  uint32_t length = 0;
+};
+// Where a descriptor names another device (its resource source).
+struct ResourceSource {
+  std::optional<uint8_t> index;
+  std::string path;          // as the firmware wrote it: "\_SB.PCI0"
+};
+struct AddressResource {     // Word/DWord/QWord/Extended address space
+  uint8_t resource_type = 0;  // 0 memory, 1 I/O, 2 bus number, 0xC0-0xFF vendor
+  bool producer = false;
+  bool subtractive = false;
+  bool min_fixed = false;
+  bool max_fixed = false;
+  uint8_t type_flags = 0;    // the type-specific flags byte
+  uint64_t granularity = 0;
+  uint64_t minimum = 0;
+  uint64_t maximum = 0;
+  uint64_t translation = 0;
+  uint64_t length = 0;
+  uint64_t type_attributes = 0;  // Extended only
+  ResourceSource source;     // not in Extended
+};
+struct ExtendedIrqResource {  // Interrupt
+  bool producer = false;
+  bool edge = false;
+  bool active_low = false;
+  bool shared = false;
+  bool wake = false;
+  std::vector<uint32_t> interrupts;
+  ResourceSource source;
+};
+struct GpioResource {        // GpioInt / GpioIo
+  bool interrupt = false;    // GpioInt
+  bool producer = false;
+  uint16_t flags = 0;        // the interrupt-and-I/O flags word
+  uint8_t pin_config = 0;
+  uint16_t drive_strength = 0;
+  uint16_t debounce = 0;
+  std::vector<uint16_t> pins;
+  ResourceSource source;
+  std::vector<uint8_t> vendor_data;
+};
+struct SerialBusResource {   // I2cSerialBusV2 / SpiSerialBusV2 / UartSerialBusV2
+  uint8_t bus_type = 0;      // 1 I2C, 2 SPI, 3 UART
+  bool device_initiated = false;
+  bool producer = false;
+  bool shared = false;
+  uint16_t type_flags = 0;
+  uint32_t speed = 0;        // I2C/SPI: Hz; UART: baud
+  uint16_t address = 0;      // I2C: the target address; SPI: the device selection
+  uint8_t data_bits = 0;     // SPI: data bit length
+  uint8_t phase = 0;         // SPI
+  uint8_t polarity = 0;      // SPI clock polarity
+  uint16_t rx_fifo = 0;      // UART
+  uint16_t tx_fifo = 0;      // UART
+  uint8_t parity = 0;        // UART
+  uint8_t lines = 0;         // UART: the serial lines enabled
+  std::vector<uint8_t> vendor_data;
+  ResourceSource source;
+};
+struct OtherResource {       // OTHER_LARGE: the bytes after the length
+  uint8_t type = 0;
+  std::vector<uint8_t> data;
+};
+using ResourcePayload =
+    std::variant<IrqResource, DmaResource, StartDependentResource, EndDependentResource,
+                 IoResource, FixedIoResource, FixedDmaResource, VendorResource, Memory24Resource,
+                 GenericRegisterResource, Memory32Resource, FixedMemory32Resource, AddressResource,
+                 ExtendedIrqResource, GpioResource, SerialBusResource, OtherResource>;
+
 // The fields a driver and busctl use are named here; the full decoding of
 // each descriptor (every field iasl -d shows) is `fields`, as name/value
 // pairs in iasl's order.
@@ -54,8 +191,8 @@ struct Resource {
   // "Interrupt", "IRQNoFlags", "I2cSerialBusV2", ...
   std::string macro;
   std::vector<std::pair<std::string, std::string>> fields;
-  // The typed decoding (the AML helper's choice: a variant of one struct
-  // per descriptor kind) that MemoryRanges/IoRanges/Interrupts read.
+  // The typed decoding that MemoryRanges/IoRanges/Interrupts read.
+  ResourcePayload payload;
 };
 
 // The resources of a template, in order (the end tag is not one of them).
@@ -64,9 +201,12 @@ struct Resource {
 Result<std::vector<Resource>> DecodeResourceTemplate(std::span<const uint8_t> bytes,
                                                      std::string_view object);
 
-// "Memory32Fixed (ReadWrite, 0xFED00000, 0x00000400)": one line, as iasl
-// -d's ASL starts it (the first line of the macro, numbers as iasl prints
-// them).
+// "Memory32Fixed (ReadWrite, 0xFED00000, 0x00000400, )": the whole macro on
+// one line, arguments and numbers as iasl -d prints them (its empty
+// descriptor name included), followed by the list where the macro has one
+// ("IRQNoFlags () {8}", "Interrupt (...) {0x00000021,}", vendor bytes);
+// iasl's text with its comments and line breaks taken out is the same but
+// for spacing.
 std::string FormatResource(const Resource& resource);
 
 // What the bus and drivers take from resources: the CPU-side ranges and
