@@ -1,12 +1,13 @@
 #include "bus_modules.h"
 
+#include "acpi/module.h"
 #include "pci/module.h"
 #include "platform/module.h"
 
 namespace udrv::busctl {
 
 std::span<const BusModule> BusModules() {
-  static const BusModule kModules[] = {PciModule(), PlatformModule()};
+  static const BusModule kModules[] = {PciModule(), PlatformModule(), AcpiModule()};
   return kModules;
 }
 

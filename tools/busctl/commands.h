@@ -23,6 +23,9 @@ struct GlobalOptions {
   std::string from;     // a `busctl snapshot` file to read instead of the machine
   std::string replay_directory;  // where --from unpacked it (the sysfs root's parent)
   std::string dtb;  // a device tree blob to read the platform bus from, offline
+  // ACPI tables to read instead of this machine's, offline: a directory of
+  // table files or an acpidump text dump.
+  std::string acpi;
 
   sysfs::LinuxPaths paths() const { return sysfs::LinuxPaths{.sys = sysfs_root}; }
 };

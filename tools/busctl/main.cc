@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   app.add_option("--dtb", options.dtb,
                  "read the platform bus from this device tree blob, offline (any board's): "
                  "list and show show that board");
+  app.add_option("--acpi", options.acpi,
+                 "read the ACPI tables from DIR (table files, as acpidump -b writes them) or "
+                 "FILE (an acpidump text dump), offline: acpi tables shows that firmware's");
 
   int status = udrv::busctl::kExitOk;
   udrv::busctl::AddListCommand(app, options, status);
