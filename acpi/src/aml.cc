@@ -1205,6 +1205,11 @@ struct AmlNamespace::State {
         Flow flow = Flow::NORMAL;
         if (taken || skip) {
           UDRV_TRY_ASSIGN(flow, Body(c, f, end, ""));
+        } else if (f.loading) {
+          // iasl wraps its External declarations in If (Zero): they name
+          // what other tables define (and a method's argument count).
+          Cursor externals{c.block, c.pos, end};
+          while (externals.pos < end && Bytes(externals)[externals.pos] == 0x15) UDRV_TRY(Term(externals, f));
         }
         c.pos = end;
         if (c.pos < c.end && Bytes(c)[c.pos] == 0xA1) {

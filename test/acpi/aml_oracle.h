@@ -261,11 +261,14 @@ inline std::map<std::string, IaslDevice> IaslDisassemble(const TableSet& set, co
   return ParseIaslDevices({std::istreambuf_iterator<char>(dsl), {}});
 }
 
-// What acpiexec says each object evaluates to: the bytes of a buffer, or
-// nothing where it gave no buffer.
-inline std::map<std::string, std::optional<std::vector<uint8_t>>> AcpiexecBuffers(
-    const TableSet& set, const std::vector<std::string>& paths) {
-  std::map<std::string, std::optional<std::vector<uint8_t>>> results;
+// What acpiexec says an object evaluates to.
+struct AcpiexecResult {
+  std::optional<std::vector<uint8_t>> buffer;
+  std::optional<uint64_t> integer;
+};
+inline std::map<std::string, AcpiexecResult> AcpiexecEvaluate(const TableSet& set,
+                                                              const std::vector<std::string>& paths) {
+  std::map<std::string, AcpiexecResult> results;
   TempDir dir;
   std::string files;
   for (const auto& file : WriteTables(set, dir.path)) files += " " + file;
@@ -288,13 +291,16 @@ inline std::map<std::string, std::optional<std::vector<uint8_t>>> AcpiexecBuffer
       }
       if (line.find("[Buffer] Length") != std::string::npos) {
         in_buffer = true;
-        results[current] = std::vector<uint8_t>{};
+        results[current].buffer = std::vector<uint8_t>{};
       }
       std::smatch m;
+      static const std::regex kInteger(R"(^\s*\[Integer\] = ([0-9A-F]+))");
+      if (std::regex_search(line, m, kInteger)) results[current].integer = std::stoull(m[1].str(), nullptr, 16);
       if (in_buffer && std::regex_search(line, m, kHexLine)) {
         std::istringstream bytes(m[1].str());
         std::string byte;
-        while (bytes >> byte) results[current]->push_back(static_cast<uint8_t>(std::stoul(byte, nullptr, 16)));
+        while (bytes >> byte)
+          results[current].buffer->push_back(static_cast<uint8_t>(std::stoul(byte, nullptr, 16)));
       } else if (in_buffer && line.find("[Buffer]") == std::string::npos) {
         in_buffer = false;
       }
@@ -325,7 +331,7 @@ struct OracleCounts {
   size_t devices = 0;
   size_t crs_static = 0, crs_evaluated = 0, crs_needs_kernel = 0, crs_broken = 0;
   size_t needs_kernel = 0;  // every object of every device left to the kernel
-  size_t acpiexec_compared = 0;
+  size_t acpiexec_compared = 0;  // _CRS buffers and evaluated integers (_STA, _ADR) equal to acpiexec's
   size_t iasl_conditional = 0;  // devices iasl shows inside table-level If/Else/While
   std::vector<std::string> acpiexec_only;  // what acpiexec evaluated (against simulated hardware) and udrv left
 };
@@ -368,8 +374,10 @@ inline OracleCounts CheckAgainstOracles(const TableSet& set, const Namespace& ns
     }
   }
 
-  std::vector<std::string> crs_paths;
+  std::vector<std::string> evaluate;
   for (const NamespaceDevice& device : ns.devices) {
+    if (device.sta.source == ValueSource::EVALUATED) evaluate.push_back(AcpiexecPath(device.path + "._STA"));
+    if (device.adr.source == ValueSource::EVALUATED) evaluate.push_back(AcpiexecPath(device.path + "._ADR"));
     for (ValueSource source : {device.hid.source, device.cid.source, device.uid.source, device.adr.source,
                                device.sta.source, device.crs.source})
       if (source == ValueSource::NEEDS_KERNEL) ++counts.needs_kernel;
@@ -380,20 +388,31 @@ inline OracleCounts CheckAgainstOracles(const TableSet& set, const Namespace& ns
       case ValueSource::BROKEN: ++counts.crs_broken; break;
       default: continue;
     }
-    crs_paths.push_back(AcpiexecPath(device.path + "._CRS"));
+    evaluate.push_back(AcpiexecPath(device.path + "._CRS"));
   }
-  const auto executed = AcpiexecBuffers(set, crs_paths);
+  const auto executed = AcpiexecEvaluate(set, evaluate);
   for (const NamespaceDevice& device : ns.devices) {
+    // The integers udrv evaluated (a Method _STA, _ADR), as acpiexec does.
+    if (device.sta.source == ValueSource::EVALUATED) {
+      INFO(device.path << "._STA");
+      CHECK(executed.at(AcpiexecPath(device.path + "._STA")).integer == device.sta.value);
+      ++counts.acpiexec_compared;
+    }
+    if (device.adr.source == ValueSource::EVALUATED) {
+      INFO(device.path << "._ADR");
+      CHECK(executed.at(AcpiexecPath(device.path + "._ADR")).integer == device.adr.value);
+      ++counts.acpiexec_compared;
+    }
     if (device.crs.source == ValueSource::ABSENT) continue;
     const std::string path = AcpiexecPath(device.path + "._CRS");
     INFO(path << ": " << device.crs.detail);
     auto it = executed.find(path);
     REQUIRE(it != executed.end());
     if (device.crs.value) {
-      REQUIRE(it->second.has_value());
-      CHECK(*it->second == device.crs.value->bytes);
+      REQUIRE(it->second.buffer.has_value());
+      CHECK(*it->second.buffer == device.crs.value->bytes);
       ++counts.acpiexec_compared;
-    } else if (it->second) {
+    } else if (it->second.buffer) {
       counts.acpiexec_only.push_back(path);
     }
   }

@@ -73,8 +73,72 @@ TEST_CASE("methods that build and patch templates evaluate as acpiexec evaluates
 
   // acpiexec evaluates the same methods to the same bytes.
   const auto counts = testing::CheckAgainstOracles(set, ns);
-  CHECK(counts.acpiexec_compared == 3);
+  CHECK(counts.acpiexec_compared == 4);  // three _CRS, PTCH._STA
   CHECK(counts.iasl_conditional == 2);
+}
+
+TEST_CASE("the named objects of real firmware load; what reads them needs the kernel", "[acpi][aml]") {
+  TableSet set;
+  set.tables.push_back(MakeTable(ReadBytes(kTables / "legacy.aml"), "DSDT"));
+  const Namespace ns = ReadNamespace(set);
+  INFO((ns.problems.empty() ? "" : ns.problems[0].ToString()));
+  CHECK(ns.problems.empty());
+  const auto counts = testing::CheckAgainstOracles(set, ns);
+  CHECK(counts.acpiexec_compared == 4);  // RTC: _CRS, _STA; MATH: _CRS, _STA
+  // acpiexec runs HPET._CRS against its simulated memory and EXTD._CRS's
+  // Acquire on its own mutex; udrv leaves both to the kernel.
+  CHECK(counts.acpiexec_only.size() == 2);
+
+  const NamespaceDevice* hpet = Find(ns, "\\_SB_.PCI0.LPCB.HPET");
+  REQUIRE(hpet != nullptr);
+  CHECK(hpet->sta.source == ValueSource::NEEDS_KERNEL);
+  CHECK_THAT(hpet->sta.detail, Contains("reads OperationRegion field \\HPTE (SystemMemory)"));
+  CHECK(hpet->crs.source == ValueSource::NEEDS_KERNEL);
+  CHECK_THAT(hpet->crs.detail, Contains("reads OperationRegion field \\HPTB (SystemMemory)"));
+
+  const NamespaceDevice* rtc = Find(ns, "\\_SB_.PCI0.LPCB.RTC_");
+  REQUIRE(rtc != nullptr);
+  CHECK(rtc->crs.source == ValueSource::STATIC);  // through its Alias
+  CHECK(rtc->sta.value == 0x0Fu);
+
+  const NamespaceDevice* math = Find(ns, "\\_SB_.PCI0.LPCB.MATH");
+  REQUIRE(math != nullptr);
+  CHECK(math->uid.value == "133");
+  CHECK(math->sta.value == 0x0Fu);
+  REQUIRE(math->crs.value);
+  const auto interrupts = Interrupts(math->crs.value->resources);
+  REQUIRE(interrupts.size() == 1);
+  CHECK((interrupts[0].gsi == 20 && !interrupts[0].edge && !interrupts[0].active_low && interrupts[0].shared));
+
+  const NamespaceDevice* external = Find(ns, "\\_SB_.EXTD");
+  REQUIRE(external != nullptr);
+  CHECK_THAT(external->sta.detail, Contains("calls \\_SB_.EXTM, which is External"));
+  CHECK_THAT(external->crs.detail, Contains("Acquire"));
+
+  AmlNamespace aml = AmlNamespace::Load(set);
+  CHECK(aml.KindOf("\\_PR.CPU0") == AmlObjectKind::PROCESSOR);
+  CHECK(aml.KindOf("\\PWR0") == AmlObjectKind::POWER_RESOURCE);
+  CHECK(aml.KindOf("\\_TZ.TZ00") == AmlObjectKind::THERMAL_ZONE);
+  CHECK(aml.KindOf("\\MUT0") == AmlObjectKind::MUTEX);
+  CHECK(aml.KindOf("\\EVT0") == AmlObjectKind::EVENT);
+  CHECK(aml.KindOf("\\GNVS") == AmlObjectKind::OPERATION_REGION);
+  CHECK(aml.KindOf("\\CFG0") == AmlObjectKind::FIELD);
+  CHECK(aml.KindOf("\\BNK1") == AmlObjectKind::FIELD);
+  CHECK(aml.KindOf("\\_SB.EXT0") == AmlObjectKind::EXTERNAL);
+  CHECK(aml.KindOf("\\_SB.PCI0.LPCB.RTC._CRS") == AmlObjectKind::NAME);
+  auto temperature = aml.Evaluate("\\_TZ.TZ00._TMP");
+  REQUIRE(temperature);
+  CHECK(temperature->integer == 3000);
+  auto power = aml.Evaluate("\\PWR0._STA");
+  REQUIRE(power);
+  CHECK(power->integer == 1);
+  auto index_field = aml.Evaluate("\\CFG0");
+  REQUIRE(!index_field);
+  CHECK(index_field.error().status == Status::NOT_SUPPORTED);
+  CHECK_THAT(index_field.error().what, Contains("IndexField through \\CMSD, SystemIO"));
+  auto package = aml.Evaluate("\\_PR.CPU0.PCTX");
+  REQUIRE(package);
+  CHECK(package->package.size() == 2);
 }
 
 TEST_CASE("what touches hardware or the OS is left to the kernel, saying what and where", "[acpi][aml]") {
