@@ -580,10 +580,7 @@ struct AmlNamespace::State {
     frame.scope = path;
     frame.args = std::move(args);
     Cursor body{node.block, node.body, node.end};
-    const uint32_t saved_nesting = nesting;
-    nesting = 0;
     auto flow = TermList(body, frame);
-    nesting = saved_nesting;
     --calls;
     for (auto it = frame.created.rbegin(); it != frame.created.rend(); ++it) nodes.erase(*it);
     if (!flow) return std::unexpected(flow.error());
@@ -793,6 +790,9 @@ struct AmlNamespace::State {
         UDRV_TRY_ASSIGN(Value v, TermArg(again, f));
         UDRV_TRY_ASSIGN(Target t, ReadTarget(c, f));
         if (skip) return Value{};
+        if (std::holds_alternative<IndexRef>(v.v)) {
+          UDRV_TRY_ASSIGN(v, Deref(c, target_at, f, v));
+        }
         UDRV_TRY_ASSIGN(uint64_t n, ToInt(c, target_at, v));
         Value result = Int((op == 0x75 ? n + 1 : n - 1) & Mask(c));
         UDRV_TRY(Write(c, f, t, result));

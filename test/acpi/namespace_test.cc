@@ -48,6 +48,47 @@ size_t CheckAgainstKernel(const Namespace& ns, const std::filesystem::path& devi
   return compared;
 }
 
+// The guest kernel's PNP resources (what pnpacpi made of each PNP device's
+// _CRS) against the namespace's decoded _CRS, line by line as Linux
+// writes them: "io 0x3f8-0x3ff", "irq 4", "mem 0xb0000000-0xbfffffff window".
+size_t CheckAgainstPnp(const Namespace& ns, const std::filesystem::path& kernel) {
+  std::map<std::string, const NamespaceDevice*> ours;
+  for (const NamespaceDevice& device : ns.devices) ours[device.path] = &device;
+  size_t compared = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kernel / "sys/bus/pnp/devices")) {
+    const std::string link = ReadText(entry.path() / "firmware_node.link");
+    const std::string acpi_name = link.substr(link.rfind('/') + 1);
+    const std::string path = ReadText(kernel / "sys/bus/acpi/devices" / acpi_name / "path");
+    INFO(entry.path().filename() << " " << path);
+    auto it = ours.find(path);
+    REQUIRE(it != ours.end());
+    REQUIRE(it->second->crs.value);
+    const auto& resources = it->second->crs.value->resources;
+    std::vector<std::string> mine;
+    char line[96];
+    for (const auto& io : IoRanges(resources)) {
+      std::snprintf(line, sizeof(line), "io 0x%llx-0x%llx", static_cast<unsigned long long>(io.base),
+                    static_cast<unsigned long long>(io.base + io.size - 1));
+      mine.push_back(line);
+    }
+    for (const auto& memory : MemoryRanges(resources)) {
+      std::snprintf(line, sizeof(line), "mem 0x%llx-0x%llx%s", static_cast<unsigned long long>(memory.base),
+                    static_cast<unsigned long long>(memory.base + memory.size - 1), memory.producer ? " window" : "");
+      mine.push_back(line);
+    }
+    for (const auto& interrupt : Interrupts(resources)) mine.push_back("irq " + std::to_string(interrupt.gsi));
+    std::vector<std::string> linux;
+    std::istringstream in(ReadText(entry.path() / "resources"));
+    for (std::string text; std::getline(in, text);)
+      if (!text.starts_with("state")) linux.push_back(text);
+    std::sort(mine.begin(), mine.end());
+    std::sort(linux.begin(), linux.end());
+    CHECK(mine == linux);
+    ++compared;
+  }
+  return compared;
+}
+
 void Report(const std::string& name, const Namespace& ns, const testing::OracleCounts& counts) {
   std::string problems;
   for (const Error& problem : ns.problems) problems += "\n  " + problem.ToString();
@@ -77,6 +118,7 @@ TEST_CASE("q35's namespace agrees with iasl, acpiexec and the guest kernel", "[a
   CHECK(counts.crs_needs_kernel == 8);
   CHECK(counts.crs_broken == 0);
   CHECK(CheckAgainstKernel(ns, kFirmware / "x86_64-q35/kernel/sys/bus/acpi/devices") >= 20);
+  CHECK(CheckAgainstPnp(ns, kFirmware / "x86_64-q35/kernel") == 6);
 }
 
 TEST_CASE("aarch64 virt's namespace agrees with iasl, acpiexec and the guest kernel", "[acpi][aml]") {

@@ -35,7 +35,7 @@ namespace udrv::acpi {
 // that computes a _CRS comes near them.
 struct AmlLimits {
   uint32_t max_call_depth = 16;       // methods calling methods
-  uint32_t max_nesting = 64;          // operators nested in one another
+  uint32_t max_nesting = 128;         // operators and objects nested in one another, calls included
   uint64_t max_steps = 200'000;       // operators run per evaluation (While loops included)
   size_t max_buffer = 64 * 1024;      // bytes of one Buffer or String
   size_t max_package = 4096;          // elements of one Package
