@@ -30,17 +30,27 @@ size_t CheckAgainstKernel(const Namespace& ns, const std::filesystem::path& devi
   for (const auto& entry : std::filesystem::directory_iterator(devices)) {
     const std::string path = ReadText(entry.path() / "path");
     const std::string hid = ReadText(entry.path() / "hid");
-    auto it = ours.find(path);
-    // The kernel's own objects (LNXSYSTM, LNXCPU for Processor(), LNXPWRBN)
-    // are no Device().
-    if (it == ours.end() || hid.starts_with("LNX")) continue;
+    // The kernel's own objects (LNXSYSTM, LNXSYBUS for \_SB_, LNXCPU for
+    // Processor(), LNXPWRBN) are no Device(); every other is one of ours.
+    if (hid.starts_with("LNX")) continue;
     INFO(entry.path().filename() << " " << path);
+    auto it = ours.find(path);
+    REQUIRE(it != ours.end());
     const NamespaceDevice& mine = *it->second;
     if (mine.hid.value) CHECK(*mine.hid.value == hid);
     if (std::filesystem::exists(entry.path() / "uid") && mine.uid.value)
       CHECK(*mine.uid.value == ReadText(entry.path() / "uid"));
     if (std::filesystem::exists(entry.path() / "adr") && mine.adr.value)
       CHECK(*mine.adr.value == std::stoull(ReadText(entry.path() / "adr"), nullptr, 16));
+    // modalias: "acpi:HID:CID1:CID2:", the _CID list after the _HID.
+    if (std::filesystem::exists(entry.path() / "modalias")) {
+      std::vector<std::string> ids;
+      std::istringstream modalias(ReadText(entry.path() / "modalias").substr(5));
+      for (std::string id; std::getline(modalias, id, ':');) ids.push_back(id);
+      REQUIRE(!ids.empty());
+      ids.erase(ids.begin());
+      CHECK(mine.cid.value.value_or(std::vector<std::string>{}) == ids);
+    }
     if (std::filesystem::exists(entry.path() / "status") && mine.sta.value)
       CHECK(*mine.sta.value == std::stoul(ReadText(entry.path() / "status")));
     ++compared;
