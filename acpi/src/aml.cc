@@ -843,9 +843,8 @@ struct AmlNamespace::State {
         UDRV_TRY_ASSIGN(uint64_t index, IntArg(c, f));
         UDRV_TRY_ASSIGN(Target t, ReadTarget(c, f));
         if (skip) return Value{};
-        if (auto* name = std::get_if<NameRef>(&v.v)) {
+        if (std::holds_alternative<NameRef>(v.v)) {
           UDRV_TRY_ASSIGN(v, Deref(c, at, f, v));
-          (void)name;
         }
         IndexRef ref;
         ref.index = static_cast<size_t>(index);
@@ -1011,8 +1010,7 @@ struct AmlNamespace::State {
           if (node && node->kind == AmlObjectKind::OS_DEFINED)
             return NeedsKernel(c, name_at, "CondRefOf " + path + ", which the running OS defines");
         } else {
-          UDRV_TRY_ASSIGN(Target ignored, ReadTarget(c, f));
-          (void)ignored;
+          UDRV_TRY(ReadTarget(c, f));
           if (!skip) return NeedsKernel(c, name_at, "CondRefOf a local or an argument");
         }
         UDRV_TRY_ASSIGN(Target t, ReadTarget(c, f));
@@ -1213,14 +1211,12 @@ struct AmlNamespace::State {
         }
         c.pos = end;
         if (c.pos < c.end && Bytes(c)[c.pos] == 0xA1) {
-          const size_t else_at = c.pos;
           ++c.pos;
           UDRV_TRY_ASSIGN(size_t else_end, PkgEnd(c));
           if (!taken || skip) {
             if (flow != Flow::NORMAL) return flow;
             UDRV_TRY_ASSIGN(flow, Body(c, f, else_end, ""));
           }
-          (void)else_at;
           c.pos = else_end;
         }
         return flow;
