@@ -78,6 +78,23 @@ TEST_CASE("every resource descriptor decodes as iasl -d prints it", "[acpi][reso
   CHECK((uart.speed == 115200 && uart.rx_fifo == 0x40 && uart.lines == 0xC0));
 }
 
+TEST_CASE("a Word descriptor of memory prints as iasl -d prints it", "[acpi][resources]") {
+  // No ASL macro writes it (WordSpace refuses type 0); iasl -d of these
+  // bytes (WordSpace (0xC0, ...) compiled, its type patched to 0) says:
+  const std::string iasl =
+      "WordMemory (ResourceConsumer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,"
+      " 0x0000, 0x1000, 0x1FFF, 0x0000, 0x1000, ,, , AddressRangeMemory, TypeStatic)";
+  const std::vector<uint8_t> bytes = {0x88, 0x0D, 0x00, 0x00, 0x0D, 0x01, 0x00, 0x00, 0x00, 0x10,
+                                      0xFF, 0x1F, 0x00, 0x00, 0x00, 0x10, 0x79, 0x00};
+  auto decoded = DecodeResourceTemplate(bytes, "x");
+  REQUIRE(decoded);
+  REQUIRE(decoded->size() == 1);
+  CHECK(testing::StripSpace(FormatResource((*decoded)[0])) == testing::StripSpace(iasl));
+  const auto memory = MemoryRanges(*decoded);
+  REQUIRE(memory.size() == 1);
+  CHECK((memory[0].base == 0x1000 && memory[0].size == 0x1000 && memory[0].writable));
+}
+
 std::string ErrorOf(std::vector<uint8_t> bytes) {
   auto decoded = DecodeResourceTemplate(bytes, "\\_SB_.TEST._CRS");
   REQUIRE(!decoded);
