@@ -4,7 +4,7 @@ namespace udrv::drivers {
 
 std::vector<bus::Driver> AllDrivers() {
   return {edu::MakeBusDriver(), e1000e::MakeBusDriver(), net_traffic::MakeBusDriver(),
-          pl031::MakeBusDriver()};
+          pl031::MakeBusDriver(), hpet::MakeBusDriver(), virtio_mmio_probe::MakeBusDriver()};
 }
 
 }  // namespace udrv::drivers

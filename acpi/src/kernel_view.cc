@@ -121,7 +121,8 @@ Result<KernelAcpiDevice> ReadDevice(const sysfs::LinuxPaths& paths, const std::s
     if (device.hid && !all.empty() && all.front() == *device.hid) first_cid = 1;
     device.cids.assign(all.begin() + static_cast<ptrdiff_t>(first_cid), all.end());
   }
-  if (auto node = ReadPhysicalNode(paths, dir + "/physical_node")) device.physical_nodes.push_back(std::move(*node));
+  if (auto node = ReadPhysicalNode(paths, dir + "/physical_node"))
+    device.physical_nodes.push_back(std::move(*node));
   for (int n = 1; n < 256; ++n) {
     auto node = ReadPhysicalNode(paths, dir + "/physical_node" + std::to_string(n));
     if (!node) break;
@@ -143,8 +144,8 @@ Result<std::vector<KernelAcpiDevice>> ReadKernelAcpiDevices(const sysfs::LinuxPa
   auto names = sysfs::ListDirectory(dir);
   if (!names) {
     if (names.error().err_no == ENOENT) {
-      return Fail(Status::NOT_FOUND, dir + ": this kernel has no ACPI bus (a device-tree machine, or acpi=off)",
-                  "", ENOENT);
+      return Fail(Status::NOT_FOUND,
+                  dir + ": this kernel has no ACPI bus (a device-tree machine, or acpi=off)", "", ENOENT);
     }
     return std::unexpected(std::move(names.error()));
   }

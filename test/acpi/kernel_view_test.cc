@@ -28,7 +28,8 @@ const KernelAcpiDevice& Named(const KernelView& view, std::string_view name) {
 
 TEST_CASE("a PNP device's resources, as pnp/interface.c prints them", "[acpi-kernel-view]") {
   auto parsed = ParsePnpResources(
-      "state = active\nio 0x3f8-0x3ff\nirq 4\nmem 0xb0000000-0xbfffffff window\nio disabled\ndma 2\nio 0-0xf\n",
+      "state = active\nio 0x3f8-0x3ff\nirq 4\nmem 0xb0000000-0xbfffffff window\nio disabled\ndma 2\nio "
+      "0-0xf\n",
       "resources");
   REQUIRE(parsed);
   CHECK(parsed->active);
@@ -76,7 +77,8 @@ TEST_CASE("/proc/iomem as a tree: nesting, chains, hidden addresses", "[acpi-ker
   CHECK(over.back()->name == "PNP0103:00");
   CHECK(tree->Named("PNP0103:00").size() == 1);
 
-  auto hidden = ParseResourceTree("00000000-00000000 : Reserved\n  00000000-00000000 : PNP0103:00\n", "iomem");
+  auto hidden =
+      ParseResourceTree("00000000-00000000 : Reserved\n  00000000-00000000 : PNP0103:00\n", "iomem");
   REQUIRE(hidden);
   CHECK(hidden->addresses_hidden);
 
@@ -89,7 +91,8 @@ TEST_CASE("/proc/iomem as a tree: nesting, chains, hidden addresses", "[acpi-ker
   }
 }
 
-TEST_CASE("the q35 guest's kernel view: devices, physical nodes, PNP resources, iomem", "[acpi-kernel-view]") {
+TEST_CASE("the q35 guest's kernel view: devices, physical nodes, PNP resources, iomem",
+          "[acpi-kernel-view]") {
   KernelMirror mirror("x86_64-q35");
   auto view = udrv::acpi::ReadKernelView(mirror.paths());
   REQUIRE(view);

@@ -33,9 +33,14 @@ expect 2 "--host-pins" "$m" --isolated --host-pins 0
 expect 2 "--host-pinned-memory" "$m" --isolated --host-pinned-memory 0
 expect 2 "--host-processes" "$m" --isolated --host-processes 0
 expect 2 "starts no driver" "$m" --list --isolated
+# Another machine's ACPI tables are for listing the ACPI bus only.
+expect 2 "--acpi: applies to --list --bus acpi only" "$m" --acpi /nonexistent-tables
+expect 2 "--acpi: applies to --list --bus acpi only" "$m" --list --acpi /nonexistent-tables
+# A good --acpi lists the recorded q35's namespace, HPET matched, and reads nothing of this machine.
+expect 0 "driver hpet: matches, binds" "$m" --list --bus acpi --acpi "$(dirname "$0")/../acpi/firmware/x86_64-q35"
 expect 2 "--driver is required|driver" "$h" --node pci/0000:00:02.0
 # Driver options are checked against the registry's declarations, by both.
-expect 2 "no driver 'nic' \(the drivers are: edu, e1000e, net-traffic, pl031\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
+expect 2 "no driver 'nic' \(the drivers are: edu, e1000e, net-traffic, pl031, hpet, virtio-mmio-probe\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
 expect 2 "driver 'edu' option 'colour': no such option \(edu has self-test, dma-until-stopped" \
   "$m" --driver-option edu.colour=red
 expect 2 "driver 'edu' option 'idle-timeout': 'soon' is no duration" "$m" --isolated --driver-option edu.idle-timeout=soon

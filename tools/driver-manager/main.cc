@@ -1,16 +1,19 @@
 // udrv-driver-manager: the driver manager. It enumerates the root bus (PCI,
-// and the platform bus where the machine has a device tree; --bus picks),
-// matches every device node against the registered drivers (edu, pl031),
+// and the platform bus where the machine has a device tree; --bus picks;
+// the ACPI bus only when named, --bus acpi), matches every device node
+// against the registered drivers (edu, e1000e, pl031, hpet, ...),
 // takes each matched device from the kernel (PCI: vfio-pci or
 // uio_pci_generic, --route; platform: udrv's UIO platform module or
-// /dev/mem, --platform-route), starts its driver — edu and pl031 run their
+// /dev/mem, --platform-route; acpi: /dev/mem), starts its driver — edu and pl031 run their
 // self tests as they start — then stops the drivers and releases the
 // devices: interrupts off, bus mastering off, reset where the device has
 // one, and with --restore-kernel-driver the previous kernel driver back. It
 // prints what it does.
 //
 // Drivers run in this process, or with --isolated each in a driver host of
-// its own (udrv-driver-host, beside this program): an unprivileged uid
+// its own (udrv-driver-host, beside this program; PCI and platform devices
+// only: an ACPI device's /dev/mem route cannot be handed to a host, as
+// the platform bus's cannot): an unprivileged uid
 // that reaches its device only through the handles this process, the root
 // bus, sends it (pci/isolated_runner.h). A host that dies is reclaimed
 // (its pins quarantined, the device quiesced and reset) and started again,
@@ -51,6 +54,7 @@
 #include <string_view>
 #include <vector>
 
+#include "udrv/acpi/acpi_bus.h"
 #include "udrv/bus/bind_rules.h"
 #include "udrv/bus/driver_manager.h"
 #include "udrv/bus/root_bus.h"
@@ -66,6 +70,7 @@ namespace {
 using udrv::Fail;
 using udrv::Result;
 using udrv::Status;
+namespace acpi = udrv::acpi;
 namespace bus = udrv::bus;
 namespace pci = udrv::pci;
 namespace platform = udrv::platform;
@@ -73,6 +78,7 @@ namespace platform = udrv::platform;
 struct Settings {
   bool list = false;
   std::string sysfs_root = "/sys";
+  std::string acpi_tables;  // --acpi: another machine's tables, for --list
   std::string route = "vfio";
   std::string platform_route = "uio";
   std::vector<std::string> buses;  // empty: every bus this machine has
@@ -204,6 +210,18 @@ Result<void> Run(const Settings& settings) {
     if (auto added = root.AddBus(std::move(*platform_bus)); !added) return added;
   }
 
+  // The ACPI bus only when asked for: its drivers map registers of devices
+  // the kernel describes but may not drive, which the user chooses to take.
+  if (!settings.buses.empty() && wanted(acpi::kBusName)) {
+    acpi::AcpiBusOptions acpi_options;
+    acpi_options.paths = options.paths;
+    acpi_options.tables = settings.acpi_tables;
+    acpi_options.log = Say;
+    auto acpi_bus = acpi::AcpiBus::Create(std::move(acpi_options));
+    if (!acpi_bus) return std::unexpected(acpi_bus.error());
+    if (auto added = root.AddBus(std::move(*acpi_bus)); !added) return added;
+  }
+
   bus::DriverManagerOptions manager_options;
   manager_options.release.restore_kernel_driver = settings.restore_kernel_driver;
   manager_options.driver_options = settings.driver_options;
@@ -323,9 +341,12 @@ int main(int argc, char** argv) {
                  "(vfio-platform, where the kernel has it; untested)")
       ->check(CLI::IsMember({"uio", "devmem", "vfio"}));
   app.add_option("--bus", settings.buses,
-                 "only this bus's devices (pci, platform); repeatable; default: every bus "
-                 "the machine has")
-      ->check(CLI::IsMember({"pci", "platform"}));
+                 "only this bus's devices (pci, platform, acpi); repeatable; default: pci, and "
+                 "platform where the machine has a device tree (acpi only when named)")
+      ->check(CLI::IsMember({"pci", "platform", "acpi"}));
+  auto* acpi_tables = app.add_option("--acpi", settings.acpi_tables,
+                                     "with --list --bus acpi: read these ACPI tables (a directory of "
+                                     "table files, or an acpidump text dump) instead of this machine's");
   app.add_option("--node", settings.nodes,
                  "only this node, as --list names it (pci/0000:00:03.0), and the children its "
                  "driver publishes; repeatable; default: every node")
@@ -379,6 +400,10 @@ int main(int argc, char** argv) {
     settings.driver_options = std::move(*driver_options);
     if (sysfs_root->count() != 0 && !settings.list) {
       throw CLI::ValidationError("--sysfs-root", "applies to --list only");
+    }
+    if (acpi_tables->count() != 0 &&
+        (!settings.list || std::find(settings.buses.begin(), settings.buses.end(), "acpi") == settings.buses.end())) {
+      throw CLI::ValidationError("--acpi", "applies to --list --bus acpi only");
     }
     if (settings.route == "uio" && !settings.unsafe_physical_dma) {
       throw CLI::ValidationError("--route uio",

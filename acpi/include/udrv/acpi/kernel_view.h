@@ -44,15 +44,15 @@ struct PhysicalNode {
 };
 
 struct KernelAcpiDevice {
-  std::string name;                   // "PNP0103:00"
-  std::optional<std::string> path;    // "\_SB_.PCI0.SF8_.COM1"
-  std::optional<std::string> hid;     // absent for a device named by _ADR only ("device:1c")
-  std::vector<std::string> cids;      // modalias's IDs after the HID
+  std::string name;                 // "PNP0103:00"
+  std::optional<std::string> path;  // "\_SB_.PCI0.SF8_.COM1"
+  std::optional<std::string> hid;   // absent for a device named by _ADR only ("device:1c")
+  std::vector<std::string> cids;    // modalias's IDs after the HID
   std::optional<std::string> uid;
   std::optional<uint64_t> adr;
-  std::optional<uint32_t> status;     // _STA as the kernel evaluated it
+  std::optional<uint32_t> status;            // _STA as the kernel evaluated it
   std::vector<PhysicalNode> physical_nodes;  // physical_node, physical_node1, ...
-  std::optional<std::string> driver;  // an ACPI driver bound to the ACPI device itself
+  std::optional<std::string> driver;         // an ACPI driver bound to the ACPI device itself
 };
 
 // Every device of sys/bus/acpi/devices, sorted by name. NOT_FOUND when the
@@ -82,8 +82,8 @@ Result<PnpResources> ReadPnpResources(const sysfs::LinuxPaths& paths, std::strin
 // One claim of /proc/iomem or /proc/ioports.
 struct ResourceClaim {
   uint64_t start = 0;
-  uint64_t end = 0;  // inclusive
-  std::string name;  // "PNP0103:00", "HPET 0", "System RAM"
+  uint64_t end = 0;    // inclusive
+  std::string name;    // "PNP0103:00", "HPET 0", "System RAM"
   uint32_t depth = 0;  // nesting: 0 at the top
   // The index of the enclosing claim in ResourceTree::claims; nullopt at the top.
   std::optional<size_t> parent;
@@ -113,8 +113,8 @@ Result<ResourceTree> ReadIoports(const sysfs::LinuxPaths& paths);
 struct KernelView {
   std::vector<KernelAcpiDevice> devices;
   std::map<std::string, PnpResources, std::less<>> pnp;  // by PNP device name, for physical nodes on pnp
-  std::optional<ResourceTree> iomem;    // nullopt when proc/iomem could not be read
-  std::optional<ResourceTree> ioports;  // likewise
+  std::optional<ResourceTree> iomem;                     // nullopt when proc/iomem could not be read
+  std::optional<ResourceTree> ioports;                   // likewise
 
   // The device whose path is `path`; nullptr when the kernel has none.
   const KernelAcpiDevice* FindByPath(std::string_view path) const;

@@ -12,8 +12,10 @@
 #include "udrv/bus/driver.h"
 #include "udrv/drivers/e1000e/bus_driver.h"
 #include "udrv/drivers/edu/bus_driver.h"
+#include "udrv/drivers/hpet/hpet.h"
 #include "udrv/drivers/net_traffic/net_traffic.h"
 #include "udrv/drivers/pl031/pl031.h"
+#include "udrv/drivers/virtio_mmio_probe/virtio_mmio_probe.h"
 
 namespace udrv::drivers {
 

@@ -1,0 +1,242 @@
+// The ACPI bus (acpi_bus.h) on the testbed's recorded guests: the tables'
+// namespace merged with the kernel's view as the live machine showed it,
+// the nodes and properties drivers bind on, Open over devmem, and the
+// same tables read offline.
+#include "udrv/acpi/acpi_bus.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "kernel_mirror.h"
+#include "udrv/bus/bind_rules.h"
+#include "udrv/drivers/hpet/hpet.h"
+#include "udrv/drivers/virtio_mmio_probe/virtio_mmio_probe.h"
+
+namespace {
+
+using udrv::Status;
+using udrv::acpi::AcpiBus;
+using udrv::acpi::AcpiBusOptions;
+using udrv::acpi::MergedDevice;
+using udrv::acpi::ResourceOrigin;
+using udrv::acpi::testing::KernelMirror;
+namespace bus = udrv::bus;
+namespace fs = std::filesystem;
+
+std::map<std::string, bus::DeviceNode> ById(const std::vector<bus::DeviceNode>& nodes) {
+  std::map<std::string, bus::DeviceNode> by_id;
+  for (const bus::DeviceNode& node : nodes) by_id.emplace(node.id, node);
+  return by_id;
+}
+
+std::unique_ptr<AcpiBus> LiveBus(const KernelMirror& mirror, std::vector<std::string>* log = nullptr) {
+  AcpiBusOptions options;
+  options.paths = mirror.paths();
+  if (log != nullptr) options.log = [log](std::string_view line) { log->emplace_back(line); };
+  auto created = AcpiBus::Create(std::move(options));
+  REQUIRE(created);
+  return std::move(*created);
+}
+
+// dev/mem as a sparse file reaching past `end`: physical memory for Open's maps.
+void MakeMem(const KernelMirror& mirror, uint64_t end) {
+  std::ofstream(mirror.root() / "dev/mem").close();
+  fs::resize_file(mirror.root() / "dev/mem", end);
+}
+
+TEST_CASE("node ids are the path's segments as Linux pads them", "[acpi-bus]") {
+  CHECK(udrv::acpi::NodeIdOf("\\_SB_.PCI0.SF8_.COM1") == "acpi/_SB_/PCI0/SF8_/COM1");
+  CHECK(udrv::acpi::NodeIdOf("\\_SB_.HPET") == "acpi/_SB_/HPET");
+}
+
+TEST_CASE("q35: the namespace merged with the guest kernel's view", "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  auto acpi = LiveBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  const auto by_id = ById(*nodes);
+
+  // Parents come first, and each parent is a node.
+  std::set<std::string> seen;
+  for (const bus::DeviceNode& node : *nodes) {
+    CHECK(node.bus == "acpi");
+    if (!node.parent.empty()) CHECK(seen.contains(node.parent));
+    seen.insert(node.id);
+  }
+
+  REQUIRE(by_id.contains("acpi/_SB_/HPET"));
+  const bus::Properties& hpet = by_id.at("acpi/_SB_/HPET").properties;
+  CHECK(hpet.FindString("acpi.path") == "\\_SB_.HPET");
+  CHECK(hpet.FindString("acpi.hid") == "PNP0103");
+  CHECK(hpet.FindNumber("acpi.status") == 15u);
+  CHECK(hpet.FindString("acpi.kernel_device") == "PNP0103:00");
+  CHECK(hpet.FindString("acpi.physical_node") == "platform/PNP0103:00");
+  CHECK(hpet.Find("acpi.driver") == nullptr);
+  const MergedDevice* merged = acpi->Find("\\_SB_.HPET");
+  REQUIRE(merged != nullptr);
+  // QEMU's HPET _STA reads the timer's registers: the kernel's status completes it.
+  CHECK(merged->status_source == "kernel: status");
+  REQUIRE(merged->memory.size() == 1);
+  CHECK(merged->memory[0].range.base == 0xfed00000);
+  CHECK(merged->memory[0].range.size == 0x400);
+  CHECK(merged->memory[0].origin == ResourceOrigin::CRS_STATIC);
+  CHECK(udrv::acpi::ResourceOriginName(merged->memory[0].origin) == "_CRS (static)");
+
+  REQUIRE(by_id.contains("acpi/_SB_/PCI0/SF8_/COM1"));
+  const bus::DeviceNode& com1 = by_id.at("acpi/_SB_/PCI0/SF8_/COM1");
+  CHECK(com1.parent == "acpi/_SB_/PCI0/SF8_");
+  CHECK(com1.properties.FindString("acpi.hid") == "PNP0501");
+  CHECK(com1.properties.FindString("acpi.physical_node") == "pnp/00:03");
+  CHECK(com1.properties.FindString("acpi.driver") == "serial");
+  const MergedDevice* serial = acpi->Find("\\_SB_.PCI0.SF8_.COM1");
+  REQUIRE(serial != nullptr);
+  REQUIRE(serial->io.size() == 1);
+  CHECK(serial->io[0].range.base == 0x3f8);
+  CHECK(serial->io[0].range.size == 8);
+  REQUIRE(serial->interrupts.size() == 1);
+  CHECK(serial->interrupts[0].info.gsi == 4);
+
+  // The host bridge's CIDs are a list a rule can match.
+  REQUIRE(by_id.contains("acpi/_SB_/PCI0"));
+  const bus::PropertyValue* cid = by_id.at("acpi/_SB_/PCI0").properties.Find("acpi.cid");
+  REQUIRE(cid != nullptr);
+  CHECK(std::get<bus::StringList>(*cid) == bus::StringList{"PNP0A03"});
+  CHECK(bus::Evaluate(std::vector{bus::BindRule::Equal("acpi.cid", std::string("PNP0A03"))},
+                      by_id.at("acpi/_SB_/PCI0").properties)
+            .matched);
+
+  // The HPET driver's rule holds on the HPET and on nothing else.
+  const bus::Driver driver = udrv::drivers::hpet::MakeBusDriver();
+  for (const bus::DeviceNode& node : *nodes) {
+    CHECK(bus::Evaluate(driver.rules, node.properties).matched == (node.id == "acpi/_SB_/HPET"));
+  }
+}
+
+TEST_CASE("q35: the HPET opens over devmem; interrupts and ports are described", "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  MakeMem(mirror, 0xfed01000);
+  auto acpi = LiveBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  const auto by_id = ById(*nodes);
+
+  auto bound = acpi->Open(by_id.at("acpi/_SB_/HPET"));
+  REQUIRE(bound);
+  CHECK((*bound)->Describe() ==
+        "nothing taken from the kernel (kernel device PNP0103:00, platform/PNP0103:00 "
+        "no driver), opened over devmem");
+  auto device = (*bound)->protocols().Get<udrv::acpi::Device>();
+  REQUIRE(device);
+  CHECK((*device)->route() == "devmem");
+  REQUIRE((*device)->MemoryRanges().size() == 1);
+  auto mmio = (*device)->GetMmio(0);
+  REQUIRE(mmio);
+  CHECK(mmio->phys == 0xfed00000);
+  CHECK(mmio->offset == 0);
+  CHECK(mmio->size == 0x400);
+  auto past = (*device)->GetMmio(1);
+  REQUIRE_FALSE(past);
+  CHECK(past.error().status == Status::NOT_FOUND);
+  auto released = (*bound)->Release({});
+  REQUIRE(released);
+  CHECK(released->ok());
+
+  auto com1 = acpi->Open(by_id.at("acpi/_SB_/PCI0/SF8_/COM1"));
+  REQUIRE(com1);
+  auto uart = (*com1)->protocols().Get<udrv::acpi::Device>();
+  REQUIRE(uart);
+  CHECK((*uart)->MemoryRanges().empty());
+  REQUIRE((*uart)->GetIoPorts().size() == 1);
+  CHECK((*uart)->GetIoPorts()[0].range.base == 0x3f8);
+  auto info = (*uart)->GetInterruptInfo(0);
+  REQUIRE(info);
+  CHECK(info->info.gsi == 4);
+  CHECK(info->flags_known);
+  auto interrupt = (*uart)->GetInterrupt(0);
+  REQUIRE_FALSE(interrupt);
+  CHECK(interrupt.error().status == Status::NOT_SUPPORTED);
+  CHECK(interrupt.error().what.find("GSI 4") != std::string::npos);
+}
+
+TEST_CASE("a device the kernel says is absent is no node, and does not open", "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  std::ofstream(mirror.root() / "sys/bus/acpi/devices/PNP0103:00/status") << "0\n";
+  std::vector<std::string> log;
+  auto acpi = LiveBus(mirror, &log);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  CHECK_FALSE(ById(*nodes).contains("acpi/_SB_/HPET"));
+  CHECK(std::find(log.begin(), log.end(),
+                  "acpi: \\_SB_.HPET left out: not present (status 0x0, kernel: status), nor its children") !=
+        log.end());
+  bus::DeviceNode node{"acpi", "acpi/_SB_/HPET", "", {}};
+  node.properties.Set("acpi.path", std::string("\\_SB_.HPET"));
+  auto bound = acpi->Open(node);
+  REQUIRE_FALSE(bound);
+  CHECK(bound.error().status == Status::BAD_STATE);
+  CHECK(bound.error().what == "open \\_SB_.HPET over devmem: not present (status 0x0, kernel: status)");
+}
+
+TEST_CASE("offline, the recorded tables list what they can and open nothing", "[acpi-bus]") {
+  AcpiBusOptions options;
+  options.tables = KernelMirror::Tables("x86_64-q35");
+  auto acpi = AcpiBus::Create(options);
+  REQUIRE(acpi);
+  CHECK_FALSE((*acpi)->kernel());
+  auto nodes = (*acpi)->Enumerate();
+  REQUIRE(nodes);
+  const auto by_id = ById(*nodes);
+  // Whether the HPET is present is its _STA method's to say: unknown offline, listed.
+  REQUIRE(by_id.contains("acpi/_SB_/HPET"));
+  CHECK(by_id.at("acpi/_SB_/HPET").properties.Find("acpi.status") == nullptr);
+  CHECK(by_id.at("acpi/_SB_/HPET").properties.Find("acpi.kernel_device") == nullptr);
+  auto bound = (*acpi)->Open(by_id.at("acpi/_SB_/HPET"));
+  REQUIRE_FALSE(bound);
+  CHECK(bound.error().status == Status::BAD_STATE);
+  CHECK(bound.error().what.find("not this machine's tables") != std::string::npos);
+}
+
+TEST_CASE("aarch64 virt: 32 virtio-mmio slots and the PL011, where the kernel put them", "[acpi-bus]") {
+  KernelMirror mirror("aarch64-virt");
+  auto acpi = LiveBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  const bus::Driver probe = udrv::drivers::virtio_mmio_probe::MakeBusDriver();
+  size_t slots = 0;
+  for (const bus::DeviceNode& node : *nodes) {
+    if (!bus::Evaluate(probe.rules, node.properties).matched) continue;
+    const MergedDevice* slot = acpi->Find(*node.properties.FindString("acpi.path"));
+    REQUIRE(slot != nullptr);
+    REQUIRE(slot->memory.size() == 1);
+    CHECK(slot->memory[0].range.size == 0x200);
+    // Where the kernel's platform device for it claimed its registers.
+    REQUIRE(slot->kernel != nullptr);
+    const auto claims = acpi->kernel()->iomem->Named(slot->kernel->name);
+    REQUIRE(claims.size() == 1);
+    CHECK(claims[0]->start == slot->memory[0].range.base);
+    ++slots;
+  }
+  CHECK(slots == 32);
+
+  const MergedDevice* uart = acpi->Find("\\_SB_.COM0");
+  REQUIRE(uart != nullptr);
+  CHECK(uart->hid == "ARMH0011");
+  REQUIRE(uart->memory.size() == 1);
+  CHECK(uart->memory[0].range.base == 0x09000000);
+  CHECK(uart->memory[0].range.size == 0x1000);
+  REQUIRE_FALSE(uart->interrupts.empty());
+  CHECK(uart->interrupts[0].info.gsi == 33);
+  const auto claims = acpi->kernel()->iomem->Named("ARMH0011:00");
+  REQUIRE(claims.size() == 1);
+  CHECK(claims[0]->start == uart->memory[0].range.base);
+  CHECK(claims[0]->end == uart->memory[0].range.base + uart->memory[0].range.size - 1);
+  auto properties = udrv::acpi::PropertiesOf(*uart);
+  REQUIRE(properties);
+  CHECK(properties->FindString("acpi.driver") == "sbsa-uart");
+}
+
+}  // namespace
