@@ -58,7 +58,9 @@ void KernelResources(const KernelAcpiDevice& kernel, const KernelView& view, Mer
   // ACPI device's resources; so may be those of a node whose bus is unknown.
   std::vector<std::string> names = {kernel.name};
   for (const PhysicalNode& node : kernel.physical_nodes) {
-    if (node.bus != "pci" && !node.bus.empty()) names.push_back(node.name);
+    // (An ACPI platform device has the ACPI device's name: one claim, read once.)
+    const bool listed = std::find(names.begin(), names.end(), node.name) != names.end();
+    if (node.bus != "pci" && !node.bus.empty() && !listed) names.push_back(node.name);
   }
   const auto claims = [&names](const ResourceTree& tree) {
     std::vector<const ResourceClaim*> found;
@@ -92,8 +94,8 @@ void KernelResources(const KernelAcpiDevice& kernel, const KernelView& view, Mer
   }
   if (!hidden.empty()) {
     merged.resources_note += (merged.resources_note.empty() ? "" : "; ") + hidden.front() +
-                             (hidden.size() > 1 ? " and " + hidden.back() : "") +
-                             " show every address as zero to a reader without CAP_SYS_ADMIN";
+                             (hidden.size() > 1 ? " and " + hidden.back() + " show" : " shows") +
+                             " every address as zero to a reader without CAP_SYS_ADMIN";
   }
 }
 

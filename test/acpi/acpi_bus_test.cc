@@ -240,3 +240,67 @@ TEST_CASE("aarch64 virt: 32 virtio-mmio slots and the PL011, where the kernel pu
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE(
+    "without the tables (not root) the kernel's view alone describes the devices, each resource's origin "
+    "said",
+    "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  auto view = udrv::acpi::ReadKernelView(mirror.paths());
+  REQUIRE(view);
+  const std::vector<MergedDevice> devices = udrv::acpi::MergeDevices(nullptr, &*view);
+  std::map<std::string, const MergedDevice*> by_path;
+  for (const MergedDevice& device : devices) {
+    CHECK(device.tables == nullptr);
+    by_path.emplace(device.path, &device);
+  }
+  // The root and \_SB_ are scopes; paths sort parents first.
+  CHECK_FALSE(by_path.contains("\\"));
+  CHECK_FALSE(by_path.contains("\\_SB_"));
+  CHECK(std::is_sorted(devices.begin(), devices.end(),
+                       [](const MergedDevice& a, const MergedDevice& b) { return a.path < b.path; }));
+
+  REQUIRE(by_path.contains("\\_SB_.HPET"));
+  const MergedDevice& hpet = *by_path.at("\\_SB_.HPET");
+  CHECK(hpet.hid == "PNP0103");
+  CHECK(hpet.status == 15u);
+  CHECK(hpet.status_source == "kernel: status");
+  REQUIRE(hpet.memory.size() == 1);
+  CHECK(hpet.memory[0].range.base == 0xfed00000);
+  CHECK(hpet.memory[0].range.size == 0x400);
+  CHECK(udrv::acpi::ResourceOriginName(hpet.memory[0].origin) == "kernel: /proc/iomem");
+
+  REQUIRE(by_path.contains("\\_SB_.PCI0.SF8_.COM1"));
+  const MergedDevice& com1 = *by_path.at("\\_SB_.PCI0.SF8_.COM1");
+  REQUIRE(com1.io.size() == 1);
+  CHECK(com1.io[0].range.base == 0x3f8);
+  CHECK(com1.io[0].range.size == 8);
+  CHECK(udrv::acpi::ResourceOriginName(com1.io[0].origin) == "kernel: pnp resources");
+  REQUIRE(com1.interrupts.size() == 1);
+  CHECK(com1.interrupts[0].info.gsi == 4);
+  CHECK_FALSE(com1.interrupts[0].flags_known);
+
+  // The system board's window is a producer range, not registers.
+  REQUIRE(by_path.contains("\\_SB_.DRAC"));
+  const MergedDevice& board = *by_path.at("\\_SB_.DRAC");
+  REQUIRE(board.memory.size() == 1);
+  CHECK(board.memory[0].range.producer);
+}
+
+TEST_CASE("addresses a non-root reader sees as zero are said to be hidden, not taken", "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  std::ofstream(mirror.root() / "proc/iomem")
+      << "00000000-00000000 : HPET 0\n  00000000-00000000 : PNP0103:00\n";
+  auto view = udrv::acpi::ReadKernelView(mirror.paths());
+  REQUIRE(view);
+  const std::vector<MergedDevice> devices = udrv::acpi::MergeDevices(nullptr, &*view);
+  const auto hpet = std::find_if(devices.begin(), devices.end(),
+                                 [](const MergedDevice& device) { return device.path == "\\_SB_.HPET"; });
+  REQUIRE(hpet != devices.end());
+  CHECK(hpet->memory.empty());
+  CHECK(hpet->resources_note == "/proc/iomem shows every address as zero to a reader without CAP_SYS_ADMIN");
+}
+
+}  // namespace
