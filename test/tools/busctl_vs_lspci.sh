@@ -51,10 +51,11 @@ selections=("" "-s 0:" "-s 00:" "-s 0:1f" "-s .0" "-s .1" "-s 1f." "-s 3" "-s 02
 for selection in "${selections[@]}"; do
   read -ra args <<< "$selection"  # words, never globs: selections hold '*'
   on_tree -D -nn "${args[@]}" > "$work/lspci"
-  busctl list "${args[@]}" | sed 's/ driver=[^ ]*$//' > "$work/busctl"
+  # PCI's lines alone, without the ACPI view (acpi=PATH) busctl adds to them.
+  busctl list --bus pci "${args[@]}" | sed 's/ acpi=[^ ]*//; s/ driver=[^ ]*$//' > "$work/busctl"
   compare "list ${selection:-(all)} vs lspci -Dnn" "$work/lspci" "$work/busctl"
   on_tree -D -n "${args[@]}" > "$work/lspci"
-  busctl list -n "${args[@]}" | sed 's/ driver=[^ ]*$//' > "$work/busctl"
+  busctl list --bus pci -n "${args[@]}" | sed 's/ acpi=[^ ]*//; s/ driver=[^ ]*$//' > "$work/busctl"
   compare "list -n ${selection:-(all)} vs lspci -Dn" "$work/lspci" "$work/busctl"
   if [ -z "$selection" ] || [ "$draws_filtered_trees" = 1 ]; then
     on_tree -tvnn "${args[@]}" > "$work/lspci"

@@ -4,12 +4,16 @@
 // its line in bus_modules.cc, and touches no other module.
 #pragma once
 
+#include <compare>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -21,6 +25,45 @@
 
 namespace udrv::busctl {
 
+// A device as the kernel names it: its bus and its name there ("pci",
+// "0000:00:1f.2"; "amba", "9010000.pl031"). Companions are keyed by it.
+struct KernelDeviceName {
+  std::string bus;
+  std::string name;
+  auto operator<=>(const KernelDeviceName&) const = default;
+};
+
+// One module's view of a device another module lists: ACPI describes the
+// PCI function 0000:00:01.0 as \_SB_.PCI0.S08_ (its physical node). busctl
+// shows such a device once, with both views: the module that lists it
+// attaches the companion to its entry (Companions::Take), and the module
+// that offers it leaves the device out of its own part of list when
+// another module's entry took it (Companions::Taken). No module includes
+// another's code: they meet here, on the kernel's names.
+struct Companion {
+  std::string module;   // the offering module ("acpi"): the member it fills in JSON entries
+  Json json;            // its view of the device
+  std::string summary;  // for list lines: one word, no spaces ("\_SB_.PCI0.S08_")
+  std::string text;     // for show: lines, each "\t...\n"
+};
+
+// The companions every module offers in one run, by the device each describes.
+class Companions {
+ public:
+  void Add(KernelDeviceName device, Companion companion);
+  // The companions of `device`, marked taken.
+  std::vector<const Companion*> Take(const KernelDeviceName& device);
+  // Whether another module's entry took `device`'s companions.
+  bool Taken(const KernelDeviceName& device) const { return taken_.contains(device); }
+
+ private:
+  std::map<KernelDeviceName, std::vector<Companion>> by_device_;
+  std::set<KernelDeviceName> taken_;
+};
+
+// Each of `companions` as a member of a list or show entry: entry[module] = json.
+void AttachCompanions(const std::vector<const Companion*>& companions, Json& entry);
+
 // One bus's part of `busctl list`.
 struct ListBlock {
   Json devices = Json::array();  // its entries of the document's "devices"
@@ -30,8 +73,11 @@ struct ListBlock {
 };
 
 struct ListContribution {
-  // Reads the bus's devices; an error is the whole command's.
-  std::function<Result<ListBlock>()> gather;
+  // Reads the bus's devices; an error is the whole command's. The modules
+  // gather in BusModules() order, all with the same `companions`: a module
+  // takes those of the devices it lists, one that offers companions sees
+  // which were taken (it gathers after the modules that take them).
+  std::function<Result<ListBlock>(Companions& companions)> gather;
   // True when an option of this module's was given that selects among its
   // own devices (PCI's -s, -d, --tree): the other buses are left out then.
   std::function<bool()> narrows;
@@ -79,9 +125,18 @@ struct BusModule {
   // (no device tree on x86).
   Result<std::unique_ptr<bus::Bus>> (*create_bus)(const GlobalOptions& options,
                                                   std::function<void(std::string_view)> log);
+  // The module's views of devices other modules list (Companion), by the
+  // kernel's names of those devices; null when it has none to offer. An
+  // error leaves them out, said in the command's skipped.
+  Result<std::vector<std::pair<KernelDeviceName, Companion>>> (*offer_companions)(
+      const GlobalOptions& options) = nullptr;
 };
 
 std::span<const BusModule> BusModules();
+
+// Every module's companions for this run; what a module could not offer is
+// added to `skipped`.
+Companions GatherCompanions(const GlobalOptions& options, Skipped& skipped);
 
 // The module whose device `argument` names (DeviceCommands::check_device),
 // or INVALID_ARGS saying why none does.

@@ -27,7 +27,14 @@ struct GlobalOptions {
   // table files or an acpidump text dump.
   std::string acpi;
 
-  sysfs::LinuxPaths paths() const { return sysfs::LinuxPaths{.sys = sysfs_root}; }
+  // A tree that is not this machine's /sys (recorded, replayed) has its
+  // proc beside it (DIR/../proc: iomem, ioports) or none: never this
+  // machine's, which would describe other devices.
+  sysfs::LinuxPaths paths() const {
+    sysfs::LinuxPaths paths{.sys = sysfs_root};
+    if (sysfs_root != "/sys") paths.proc = sysfs_root + "/../proc";
+    return paths;
+  }
 };
 
 // Exit statuses, the same for every command: 0 done, 1 the operation failed

@@ -52,8 +52,9 @@ const CLI::Validator kNumber(
     "NUMBER");
 
 constexpr const char* kDeviceHelp =
-    "the device: a PCI function ([[domain:]bus:]device.function, pci/...) or a device-tree "
-    "node's path (/pl031@9010000, platform/...)";
+    "the device: a PCI function ([[domain:]bus:]device.function, pci/...), a device-tree "
+    "node's path (/pl031@9010000, platform/...) or an ACPI device's path (\\_SB_.HPET, "
+    "acpi/...)";
 
 // The module DEV names (the validator accepted it), or NOT_SUPPORTED when
 // its bus has no such command.

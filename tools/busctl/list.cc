@@ -28,11 +28,12 @@ int RunList(const GlobalOptions& options, const std::string& bus,
   Json devices = Json::array();
   std::string text;
   Skipped skipped;
+  Companions companions = GatherCompanions(options, skipped);
   int status = kExitOk;
   for (const ListedModule& listed : modules) {
     if (!bus.empty() && bus != listed.module->name) continue;
     if (bus.empty() && narrowed && !listed.contribution.narrows()) continue;
-    auto block = listed.contribution.gather();
+    auto block = listed.contribution.gather(companions);
     if (!block) return ReportError(options, "list", block.error());
     for (Json& device : block->devices) devices.push_back(std::move(device));
     text += block->text;
@@ -56,7 +57,8 @@ void AddListCommand(CLI::App& app, GlobalOptions& options, int& status) {
   auto* list = app.add_subcommand(
       "list",
       "list every bus's devices: PCI functions as lspci -Dnn does, with their kernel driver "
-      "(--tree as lspci -tvnn), then the device tree's platform devices");
+      "(--tree as lspci -tvnn), then the device tree's platform devices, then the ACPI "
+      "devices no other bus's entry describes");
   auto modules = std::make_shared<std::vector<ListedModule>>();
   std::vector<std::string> names;
   for (const BusModule& module : BusModules()) {

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
                  "list and show show that board");
   app.add_option("--acpi", options.acpi,
                  "read the ACPI tables from DIR (table files, as acpidump -b writes them) or "
-                 "FILE (an acpidump text dump), offline: acpi tables shows that firmware's");
+                 "FILE (an acpidump text dump), offline: acpi tables, list and show show that "
+                 "firmware's");
 
   int status = udrv::busctl::kExitOk;
   udrv::busctl::AddListCommand(app, options, status);

@@ -175,6 +175,10 @@ constexpr std::string_view kFunctionAttributes[] = {
 // The links of a function that say what it is bound to and belongs with.
 constexpr std::string_view kFunctionLinks[] = {"driver", "iommu_group", "physfn"};
 
+// What the kernel says of an ACPI device (sys/bus/acpi/devices/NAME): busctl
+// attaches it to the PCI function it describes (its physical_node).
+constexpr std::string_view kAcpiAttributes[] = {"path", "hid", "uid", "adr", "status", "modalias"};
+
 // Modules whose parameters say how VFIO behaves (no-IOMMU mode, DMA limits).
 constexpr std::string_view kModules[] = {"vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core",
                                          "iommufd"};
@@ -201,6 +205,7 @@ class TreeRecorder {
       if (function) RecordFunction(*function, name);
     }
     RecordIommuGroups(manifest);
+    RecordAcpiDevices();
     if (auto iommus = sysfs::ListDirectory(root_ + "/class/iommu")) {
       AddDirectories("class/iommu");
       for (const std::string& name : *iommus) {
@@ -398,6 +403,27 @@ class TreeRecorder {
         if (::lstat((root_ + "/" + driver).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
           if (auto driver_dir = RecordLinkOrDirectory(driver)) AddDirectories(*driver_dir);
         }
+      }
+    }
+  }
+
+  // The kernel's ACPI devices: their attributes and physical_node links
+  // (a replay finds a link's bus by the bus that lists its target).
+  void RecordAcpiDevices() {
+    auto names = sysfs::ListDirectory(root_ + "/bus/acpi/devices");
+    if (!names) return;  // no ACPI, or a tree recorded without it
+    AddDirectories("bus/acpi/devices");
+    for (const std::string& name : *names) {
+      auto device = RecordLinkOrDirectory("bus/acpi/devices/" + name);
+      if (!device) continue;
+      for (std::string_view attribute : kAcpiAttributes) {
+        RecordFile(*device + "/" + std::string(attribute));
+      }
+      for (int n = 0;; ++n) {
+        const std::string link = *device + "/physical_node" + (n == 0 ? "" : std::to_string(n));
+        struct stat st{};
+        if (::lstat((root_ + "/" + link).c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) break;
+        if (auto target = RecordLinkOrDirectory(link)) AddDirectories(*target);
       }
     }
   }

@@ -138,7 +138,9 @@ struct Snapshot {
 // only: for every PCI function the attributes, config space (as much as the
 // caller may read), the msi_irqs directory and the driver, iommu_group,
 // physfn and virtfn links; kernel/iommu_groups (type, reserved_regions,
-// members); class/iommu; the VFIO modules' parameters. `replayed`: the
+// members); class/iommu; the VFIO modules' parameters; the kernel's ACPI
+// devices (bus/acpi/devices: IDs, path, status, physical_node links: which
+// PCI function each describes). `replayed`: the
 // manifest of the snapshot `sysfs_root` was unpacked from, whose origin
 // (time, host, recorder, what it skipped) the new recording keeps.
 Result<Snapshot> RecordSnapshot(const std::string& sysfs_root,

@@ -1,6 +1,9 @@
 // busctl's ACPI module: the firmware's tables (acpi tables, acpi tables
-// show), read from this machine (/sys/firmware/acpi/tables, root only) or
-// offline with --acpi DIR|FILE. docs/busctl.md, "The ACPI bus".
+// show) and the namespace's devices in list and show, merged with the
+// kernel's view on the live machine, read from this machine
+// (/sys/firmware/acpi/tables, root only) or offline with --acpi DIR|FILE.
+// A device whose physical node another module lists (a PCI function) is
+// that entry's companion, not a second entry. docs/busctl.md, "The ACPI bus".
 #pragma once
 
 #include <string>
@@ -25,5 +28,7 @@ std::string AcpiTablesSource(const GlobalOptions& options);
 
 // tables.cc: acpi tables, acpi tables show NAME.
 void AddAcpiCommands(CLI::App& app, GlobalOptions& options, int& status);
+// show.cc: show PATH.
+int RunAcpiShow(const GlobalOptions& options, const ShowArguments& arguments);
 
 }  // namespace udrv::busctl

@@ -352,13 +352,22 @@ Result<ListReport> GatherList(const GlobalOptions& options, const ListArguments&
 
 // The selected functions as list's entries; --tree changes nothing there.
 // The text: lspci -Dnn's lines, or the tree.
+// Other modules' views of a function (ACPI's) join its entry and, as
+// " acpi=\\_SB_.PCI0.S08_" before the driver, its line; the tree stays
+// lspci's drawing.
 ListBlock RenderList(const GlobalOptions& options, const ListReport& report,
-                     const ListArguments& arguments) {
+                     const ListArguments& arguments, Companions& companions) {
   ListBlock block;
   block.status = report.status;
+  const auto companions_of = [&companions](const ListedFunction& function) {
+    return companions.Take(KernelDeviceName{std::string(pci::kBusName), function.info.address.ToString()});
+  };
   if (options.json) {
     for (const ListedFunction& function : report.functions) {
-      if (function.selected) block.devices.push_back(FunctionToJson(function.info, report.names));
+      if (!function.selected) continue;
+      Json entry = FunctionToJson(function.info, report.names);
+      AttachCompanions(companions_of(function), entry);
+      block.devices.push_back(std::move(entry));
     }
     return block;
   }
@@ -369,6 +378,9 @@ ListBlock RenderList(const GlobalOptions& options, const ListReport& report,
   for (const ListedFunction& function : report.functions) {
     if (!function.selected) continue;
     block.text += SummaryLine(function.info, report.names, arguments.numeric);
+    for (const Companion* companion : companions_of(function)) {
+      block.text += " " + companion->module + "=" + Printable(companion->summary);
+    }
     if (function.info.driver) block.text += " driver=" + Printable(*function.info.driver);
     block.text += "\n";
   }
@@ -388,9 +400,9 @@ ListContribution AddPciListOptions(CLI::App& list, const GlobalOptions& options)
                   "only PCI functions with [vendor]:[device][:class[:prog_if]] (lspci -d)")
       ->check(IdSelectorValidator());
   ListContribution contribution;
-  contribution.gather = [&options, arguments]() -> Result<ListBlock> {
+  contribution.gather = [&options, arguments](Companions& companions) -> Result<ListBlock> {
     UDRV_TRY_ASSIGN(ListReport report, GatherList(options, *arguments));
-    return RenderList(options, report, *arguments);
+    return RenderList(options, report, *arguments, companions);
   };
   contribution.narrows = [arguments] {
     return arguments->tree || !arguments->slot.empty() || !arguments->id.empty();

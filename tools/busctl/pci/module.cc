@@ -12,12 +12,14 @@ void AddPciCommands(CLI::App& app, GlobalOptions& options, int& status) {
 }
 
 // PCI names a function by lspci's address forms or its node id, pci/...;
-// another bus's node id, or a path, is not PCI's.
+// another bus's node id, or a path (a device-tree node's, an ACPI
+// namespace's: no PCI form holds a backslash), is not PCI's.
 std::optional<std::string> CheckPciDevice(std::string_view argument) {
   const size_t slash = argument.find('/');
   if (slash != std::string_view::npos && argument.substr(0, slash) != pci::kBusName) {
     return std::nullopt;
   }
+  if (argument.find('\\') != std::string_view::npos) return std::nullopt;
   auto address = ParseDeviceArgument(argument);
   return address ? std::string() : address.error().what;
 }

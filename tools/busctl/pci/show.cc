@@ -266,7 +266,7 @@ Result<ShowReport> GatherShow(const GlobalOptions& options, const pci::Address& 
                     header_type,      pin,                    msi_vectors,
                     msix_vectors,     std::move(bars),        std::move(rom_line),
                     std::move(group_type), std::move(viability), std::move(no_group),
-                    std::move(skipped)};
+                    std::move(skipped),       {}};
 }
 
 void RenderShowJson(const GlobalOptions& options, const ShowReport& report) {
@@ -326,6 +326,7 @@ void RenderShowJson(const GlobalOptions& options, const ShowReport& report) {
   iommu["blockers"] = std::move(blockers);
   iommu["why_none"] = report.viability ? Json() : Json(report.viability.error().what);
   document["iommu"] = std::move(iommu);
+  AttachCompanions(report.companions, document["function"]);
   document["skipped"] = report.skipped.ToJson(options);
   PrintDocument(document);
 }
@@ -383,6 +384,7 @@ void RenderShowText(const GlobalOptions& options, const ShowArguments& arguments
       text += "\t\tblocked by " + Printable(blocker) + "\n";
     }
   }
+  for (const Companion* companion : report.companions) text += companion->text;
   std::fwrite(text.data(), 1, text.size(), stdout);
   report.skipped.Print("show", options);
 }
@@ -397,6 +399,8 @@ int RunPciShow(const GlobalOptions& options, const ShowArguments& arguments) {
   const pci::Address address = *ParseDeviceArgument(arguments.device);  // validated
   auto report = GatherShow(options, address);
   if (!report) return ReportError(options, "show", report.error());
+  Companions companions = GatherCompanions(options, report->skipped);
+  report->companions = companions.Take({std::string(pci::kBusName), address.ToString()});
   if (options.json) {
     RenderShowJson(options, *report);
   } else {

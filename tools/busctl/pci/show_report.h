@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bus_modules.h"
 #include "privilege.h"
 #include "udrv/core/result.h"
 #include "udrv/pci/address.h"
@@ -51,6 +52,8 @@ struct ShowReport {
   Result<pci::GroupViability> viability;
   std::optional<std::string> no_group;  // why VFIO cannot have the function at all
   Skipped skipped;
+  // Other modules' views of the function (ACPI's), owned by the caller.
+  std::vector<const Companion*> companions;
 };
 
 }  // namespace udrv::busctl

@@ -81,7 +81,7 @@ std::string ListLine(const PlatformView& view, const PlatformEntry& entry) {
 
 ListContribution AddPlatformListOptions(CLI::App& /*list*/, const GlobalOptions& options) {
   ListContribution contribution;
-  contribution.gather = [&options]() -> Result<ListBlock> {
+  contribution.gather = [&options](Companions& companions) -> Result<ListBlock> {
     ListBlock block;
     auto view = ReadPlatformView(options);
     if (!view) {
@@ -95,10 +95,20 @@ ListContribution AddPlatformListOptions(CLI::App& /*list*/, const GlobalOptions&
     }
     if (!*view) return block;
     for (const PlatformEntry& entry : (*view)->entries) {
+      // Other modules' views of the node's kernel device (ACPI's) join its entry.
+      std::vector<const Companion*> attached;
+      if (entry.kernel) attached = companions.Take({entry.kernel->bus, entry.kernel->name});
       if (options.json) {
-        block.devices.push_back(PlatformEntryToJson(**view, entry));
+        Json json = PlatformEntryToJson(**view, entry);
+        AttachCompanions(attached, json);
+        block.devices.push_back(std::move(json));
       } else {
-        block.text += ListLine(**view, entry);
+        std::string line = ListLine(**view, entry);
+        line.pop_back();  // its newline
+        for (const Companion* companion : attached) {
+          line += "; " + companion->module + " " + Printable(companion->summary);
+        }
+        block.text += line + "\n";
       }
     }
     return block;

@@ -122,10 +122,12 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }
 
 void RenderShowJson(const PlatformView& view, const PlatformEntry& entry,
-                    const std::vector<Property>& properties) {
+                    const std::vector<Property>& properties,
+                    const std::vector<const Companion*>& companions, Json skipped) {
   const platform::DtDevice& device = entry.device;
   Json document = NewDocument("show");
   document["device"] = PlatformEntryToJson(view, entry);
+  AttachCompanions(companions, document["device"]);
   document["source"] = view.tree.source();
   document["live"] = view.live;
   Json list = Json::array();
@@ -145,12 +147,13 @@ void RenderShowJson(const PlatformView& view, const PlatformEntry& entry,
   } else {
     document["dma"] = Json();
   }
-  document["skipped"] = Json::array();
+  document["skipped"] = std::move(skipped);
   PrintDocument(document);
 }
 
 void RenderShowText(const PlatformView& view, const PlatformEntry& entry,
-                    const std::vector<Property>& properties) {
+                    const std::vector<Property>& properties,
+                    const std::vector<const Companion*>& companions) {
   const platform::DtDevice& device = entry.device;
   std::string text = Printable(device.path);
   for (const std::string& compatible : device.compatible) text += " " + Printable(compatible);
@@ -206,6 +209,7 @@ void RenderShowText(const PlatformView& view, const PlatformEntry& entry,
               (route.why_not ? " [" + Printable(*route.why_not) + "]" : " (available)") + "\n";
     }
   }
+  for (const Companion* companion : companions) text += companion->text;
   text += "\tProperties:\n";
   for (const Property& property : properties) {
     const std::string value = FormatValue(property.bytes);
@@ -232,10 +236,19 @@ int RunPlatformShow(const GlobalOptions& options, const ShowArguments& arguments
   if (!entry) return ReportError(options, "show", entry.error());
   auto properties = PropertiesOf((*view)->tree, path);
   if (!properties) return ReportError(options, "show", properties.error());
+  // Other modules' views of the node's kernel device (ACPI's).
+  Skipped skipped;
+  Companions companions;
+  std::vector<const Companion*> attached;
+  if ((*entry)->kernel) {
+    companions = GatherCompanions(options, skipped);
+    attached = companions.Take({(*entry)->kernel->bus, (*entry)->kernel->name});
+  }
   if (options.json) {
-    RenderShowJson(**view, **entry, *properties);
+    RenderShowJson(**view, **entry, *properties, attached, skipped.ToJson(options));
   } else {
-    RenderShowText(**view, **entry, *properties);
+    RenderShowText(**view, **entry, *properties, attached);
+    skipped.Print("show", options);
   }
   return kExitOk;
 }
