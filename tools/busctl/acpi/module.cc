@@ -1,11 +1,7 @@
 #include "acpi/module.h"
 
-#include <cerrno>
-#include <set>
-
 #include "acpi/view.h"
 #include "output.h"
-#include "udrv/core/text.h"
 
 namespace udrv::busctl {
 

@@ -4,7 +4,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "acpi/module.h"
 #include "output.h"

@@ -1,5 +1,7 @@
 #include "acpi/view.h"
 
+#include <cstdio>
+
 #include "output.h"
 #include "udrv/core/text.h"
 
