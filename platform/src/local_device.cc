@@ -1,113 +1,37 @@
 #include "local_device.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <vector>
+#include <utility>
 
 #include "udrv/mmio/devmem.h"
-#include "udrv/sysfs/file.h"
-#include "udrv/sysfs/parse.h"
+#include "udrv/mmio/uio.h"
 
 namespace udrv::platform::internal {
 namespace {
 
-uint64_t PageSize() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
-
-// One map of a UIO device: sys/class/uio/uioN/maps/mapM.
-struct UioMap {
-  uint32_t index = 0;
-  uint64_t addr = 0;    // page aligned where the module aligned it
-  uint64_t size = 0;
-  uint64_t offset = 0;  // of the region within its first page
-};
-
-Result<std::vector<UioMap>> ReadUioMaps(const std::string& uio_dir, const std::string& object) {
-  std::vector<UioMap> maps;
-  auto names = sysfs::ListDirectory(uio_dir + "/maps");
-  if (!names) {
-    if (names.error().err_no == ENOENT) return maps;  // a device without memory
-    return std::unexpected(std::move(names.error()));
-  }
-  for (const std::string& name : *names) {
-    if (!name.starts_with("map")) continue;
-    auto index = sysfs::ParseDecimal(std::string_view(name).substr(3), 0, 1023);
-    if (!index) continue;
-    const std::string dir = uio_dir + "/maps/" + name;
-    UioMap map{.index = static_cast<uint32_t>(*index)};
-    for (auto [attribute, field] : {std::pair{"addr", &map.addr}, std::pair{"size", &map.size},
-                                    std::pair{"offset", &map.offset}}) {
-      UDRV_TRY_ASSIGN(const std::string text, sysfs::ReadAttribute(dir + "/" + attribute));
-      auto value = sysfs::ParsePrefixedHex(text);
-      if (!value) {
-        return Fail(Status::IO_INVALID, dir + "/" + attribute + ": '" + text + "' is no 0x number",
-                    object);
-      }
-      *field = *value;
-    }
-    maps.push_back(map);
-  }
-  return maps;
-}
-
 class UioDevice final : public LocalDevice {
  public:
   UioDevice(bus::DeviceNode node, DtDevice tree_device, KernelDevice kernel,
-            const PlatformBusOptions& options, UniqueFd uio, std::string uio_path,
-            std::vector<UioMap> maps)
+            const PlatformBusOptions& options, mmio::UioDevice uio)
       : LocalDevice(std::move(node), std::move(tree_device), std::move(kernel), options),
-        uio_(std::move(uio)),
-        uio_path_(std::move(uio_path)),
-        maps_(std::move(maps)) {}
+        uio_(std::move(uio)) {}
 
   using Device::GetInterrupt;
   using Device::GetMmio;
   std::string_view route() const override { return "uio"; }
-  int uio_fd() const override { return uio_.get(); }
+  int uio_fd() const override { return uio_.fd(); }
 
   Result<Mmio> GetMmio(uint32_t index) override {
     UDRV_TRY_ASSIGN(const RegEntry* reg, Reg(index));
-    const uint64_t phys = *reg->phys;
-    const uint64_t page = PageSize();
-    for (const UioMap& map : maps_) {
-      // The module maps whole pages: the map's first page holds the region's start.
-      const uint64_t first = map.addr & ~(page - 1);
-      if (phys < first || phys - first >= map.size) continue;
-      const uint64_t offset = phys - first;
-      if (reg->size > map.size - offset) {
-        return Fail(Status::OUT_OF_RANGE,
-                    "get MMIO " + std::to_string(index) + ": " + uio_path_ + " map " +
-                        std::to_string(map.index) + " (" + Hex(map.addr) + "+" + Hex(map.size) +
-                        ") is shorter than the region " + Hex(phys) + "+" + Hex(reg->size),
-                    Object());
+    auto mapped = uio_.MapRegion(*reg->phys, reg->size, tree_device_.path + " reg " + std::to_string(index));
+    if (!mapped) {
+      Error error = std::move(mapped.error());
+      if (error.status == Status::NOT_FOUND) {
+        error.what += " (the kernel gave the device no resource for it: an AMBA device gets its "
+                      "first region only)";
       }
-      // An open file of its own: a driver host that holds it cannot take
-      // the interrupt counts this process reads from uio_.
-      UniqueFd fd(::open(uio_path_.c_str(), O_RDWR | O_CLOEXEC));
-      if (!fd) return FailErrno(errno, "get MMIO: open " + uio_path_, Object());
-      uint64_t end = 0;
-      if (__builtin_add_overflow(offset + reg->size, page - 1, &end)) {
-        return Fail(Status::IO_INVALID,
-                    "get MMIO " + std::to_string(index) + ": " + uio_path_ + " map " +
-                        std::to_string(map.index) + " says it is " + Hex(map.size) +
-                        " bytes, past any address",
-                    Object());
-      }
-      const uint64_t span = end & ~(page - 1);
-      // UIO takes the map's number, in pages, as the mmap offset.
-      UDRV_TRY_ASSIGN(Vmo vmo, Vmo::CreatePhysical(std::move(fd), uint64_t{map.index} * page, span,
-                                                   PhysicalRoute::UIO_MAP,
-                                                   tree_device_.path + " reg " + std::to_string(index),
-                                                   FdReach::DEVICE_ONLY));
-      return Mmio{std::move(vmo), offset, reg->size, phys};
+      return Wrap(std::move(error), "get MMIO " + std::to_string(index));
     }
-    return Fail(Status::NOT_FOUND,
-                "get MMIO " + std::to_string(index) + ": " + uio_path_ + " has no map of " + Hex(phys) +
-                    " (the kernel gave the device no resource for it: an AMBA device gets its "
-                    "first region only)",
-                Object());
+    return std::move(*mapped);
   }
 
   Result<Interrupt> GetInterrupt(uint32_t index) override {
@@ -123,37 +47,16 @@ class UioDevice final : public LocalDevice {
                       ": the UIO module delivers the device's first interrupt only",
                   Object());
     }
-    UniqueFd fd(::fcntl(uio_.get(), F_DUPFD_CLOEXEC, 0));
-    if (!fd) return FailErrno(errno, "get interrupt: dup(" + uio_path_ + ")", Object());
-    const int raw = uio_.get();
-    const std::string object = Object();
-    // The module masks the interrupt at its controller when it fires (it
-    // may be level triggered); the ack unmasks it.
-    UDRV_TRY_ASSIGN(Interrupt interrupt,
-                    Interrupt::CreateFromUio(std::move(fd), tree_device_.path + " irq 0",
-                                             [raw, object]() { return WriteIrqControl(raw, 1, object); }));
-    UDRV_TRY(WriteIrqControl(raw, 1, object));
-    return interrupt;
+    return uio_.GetInterrupt(tree_device_.path + " irq 0");
   }
 
   Result<void> MaskInterrupts() override {
     if (tree_device_.interrupts.empty()) return {};
-    return WriteIrqControl(uio_.get(), 0, Object());
-  }
-
-  // The module's irqcontrol: 1 unmasks, 0 masks.
-  static Result<void> WriteIrqControl(int fd, int32_t value, const std::string& object) {
-    const ssize_t n = ::write(fd, &value, sizeof(value));
-    if (n == static_cast<ssize_t>(sizeof(value))) return {};
-    return FailErrno(n < 0 ? errno : EIO,
-                     std::string(value != 0 ? "unmask" : "mask") + " the interrupt (UIO irqcontrol)",
-                     object);
+    return uio_.MaskInterrupt();
   }
 
  private:
-  UniqueFd uio_;
-  std::string uio_path_;
-  std::vector<UioMap> maps_;
+  mmio::UioDevice uio_;
 };
 
 class DevmemDevice final : public LocalDevice {
@@ -214,28 +117,10 @@ Result<std::unique_ptr<LocalDevice>> OpenUioDevice(bus::DeviceNode node, DtDevic
                                                    const PlatformBusOptions& options) {
   const std::string object = tree_device.path + " (uio)";
   const std::string device_dir = options.paths.BusDevice(kernel.bus, kernel.name);
-  auto names = sysfs::ListDirectory(device_dir + "/uio");
-  if (!names) {
-    return Wrap(names.error(), "open " + tree_device.path + ": " + std::string(kUioDriverName) +
-                                   " registered no UIO device");
-  }
-  std::string uio_name;
-  for (const std::string& entry : *names) {
-    if (entry.starts_with("uio")) uio_name = entry;
-  }
-  if (uio_name.empty()) {
-    return Fail(Status::BAD_STATE, std::string(kUioDriverName) + " registered no UIO device (uio/ is empty)",
-                object);
-  }
-  UDRV_TRY_ASSIGN(std::vector<UioMap> maps, ReadUioMaps(device_dir + "/uio/" + uio_name, object));
-  const std::string uio_path = options.paths.dev + "/" + uio_name;
-  UniqueFd uio(::open(uio_path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!uio) return FailErrno(errno, "open " + uio_path, object);
-  auto device = std::make_unique<UioDevice>(std::move(node), std::move(tree_device), std::move(kernel),
-                                            options, std::move(uio), uio_path, std::move(maps));
-  // Interrupts start masked, as on every route, until the driver maps one.
-  UDRV_TRY(device->MaskInterrupts());
-  return std::unique_ptr<LocalDevice>(std::move(device));
+  auto uio = mmio::UioDevice::Open(options.paths, device_dir, !tree_device.interrupts.empty(), object);
+  if (!uio) return Wrap(std::move(uio.error()), "open " + tree_device.path);
+  return std::unique_ptr<LocalDevice>(std::make_unique<UioDevice>(
+      std::move(node), std::move(tree_device), std::move(kernel), options, std::move(*uio)));
 }
 
 std::unique_ptr<LocalDevice> OpenDevmemDevice(bus::DeviceNode node, DtDevice tree_device,

@@ -31,6 +31,7 @@
 #include "udrv/bus/bus.h"
 #include "udrv/bus/driver.h"
 #include "udrv/dma/bti.h"
+#include "udrv/mmio/uio.h"
 #include "udrv/platform/device.h"
 #include "udrv/platform/device_tree.h"
 #include "udrv/platform/kernel_devices.h"
@@ -55,9 +56,9 @@ inline constexpr std::string_view kPropDriver = "platform.driver";              
 
 // The driver name udrv's UIO platform module registers on the platform and
 // AMBA buses.
-inline constexpr std::string_view kUioDriverName = "udrv-uio-platform";
+inline constexpr std::string_view kUioDriverName = mmio::kUioPlatformDriverName;
 // The module's name for modprobe/insmod, as errors mention it.
-inline constexpr std::string_view kUioModuleName = "udrv_uio_platform";
+inline constexpr std::string_view kUioModuleName = mmio::kUioPlatformModuleName;
 
 // Where the live tree's blob is: sys/firmware/fdt.
 std::string LiveTreePath(const sysfs::LinuxPaths& paths);
