@@ -6,12 +6,11 @@
 #include <utility>
 
 #include "udrv/mmio/devmem.h"
+#include "udrv/mmio/uio.h"
 #include "udrv/sysfs/bind.h"
 
 namespace udrv::acpi {
 namespace {
-
-constexpr std::string_view kRoute = "devmem";
 
 // The path of `path`'s parent ("\_SB_" for "\_SB_.PCI0"); "" at the root.
 std::string ParentPath(std::string_view path) {
@@ -209,20 +208,63 @@ MergedDevice FromKernel(const KernelAcpiDevice& kernel, const KernelView& view) 
   return merged;
 }
 
-// Over /dev/mem: the device's consumer memory ranges, nothing taken from
-// the kernel.
-class DevmemDevice final : public Device {
+// What every route gives a driver: the device's resources described.
+class OpenedDevice : public Device {
  public:
-  DevmemDevice(bus::DeviceNode node, const MergedDevice& device, const KernelView* view,
-               sysfs::LinuxPaths paths)
-      : node_(std::move(node)),
-        path_(device.path),
-        io_(device.io),
-        interrupts_(device.interrupts),
-        paths_(std::move(paths)) {
+  const bus::DeviceNode& GetNode() const override { return node_; }
+  const std::vector<DeviceMemory>& MemoryRanges() const override { return memory_; }
+  const std::vector<DeviceIo>& GetIoPorts() const override { return io_; }
+
+  Result<DeviceInterrupt> GetInterruptInfo(uint32_t index) const override {
+    if (index >= interrupts_.size()) {
+      return Fail(Status::NOT_FOUND,
+                  "get interrupt " + std::to_string(index) + ": the device has " +
+                      std::to_string(interrupts_.size()) + " interrupt(s)",
+                  Object());
+    }
+    return interrupts_[index];
+  }
+
+  // The device's interrupt masked until the driver maps it again (uio), or
+  // nothing to do (devmem).
+  virtual Result<void> MaskInterrupts() = 0;
+
+ protected:
+  OpenedDevice(bus::DeviceNode node, const MergedDevice& device)
+      : node_(std::move(node)), path_(device.path), io_(device.io), interrupts_(device.interrupts) {
     for (const DeviceMemory& memory : device.memory) {
       if (!memory.range.producer) memory_.push_back(memory);
     }
+  }
+
+  // "\_SB_.HPET (devmem)": errors name the device so.
+  std::string Object() const { return path_ + " (" + std::string(route()) + ")"; }
+
+  // Memory range `index`: NOT_FOUND past the last.
+  Result<const MemoryRange*> Range(uint32_t index) const {
+    if (index >= memory_.size()) {
+      return Fail(Status::NOT_FOUND,
+                  "get MMIO " + std::to_string(index) + ": the device has " + std::to_string(memory_.size()) +
+                      " memory range(s)",
+                  Object());
+    }
+    return &memory_[index].range;
+  }
+
+  bus::DeviceNode node_;
+  std::string path_;
+  std::vector<DeviceMemory> memory_;
+  std::vector<DeviceIo> io_;
+  std::vector<DeviceInterrupt> interrupts_;
+};
+
+// Over /dev/mem: the device's consumer memory ranges, nothing taken from
+// the kernel.
+class DevmemDevice final : public OpenedDevice {
+ public:
+  DevmemDevice(bus::DeviceNode node, const MergedDevice& device, const KernelView* view,
+               sysfs::LinuxPaths paths)
+      : OpenedDevice(std::move(node), device), paths_(std::move(paths)) {
     if (view != nullptr && view->iomem && !view->iomem->addresses_hidden) iomem_ = view->iomem;
     // The kernel's device whose driver could hold the registers: the
     // physical node with a driver, else the ACPI device's own.
@@ -237,24 +279,15 @@ class DevmemDevice final : public Device {
     }
   }
 
-  const bus::DeviceNode& GetNode() const override { return node_; }
-  std::string_view route() const override { return kRoute; }
-  const std::vector<DeviceMemory>& MemoryRanges() const override { return memory_; }
-  const std::vector<DeviceIo>& GetIoPorts() const override { return io_; }
+  std::string_view route() const override { return RouteName(AcpiRoute::DEVMEM); }
 
   Result<Mmio> GetMmio(uint32_t index) override {
-    if (index >= memory_.size()) {
-      return Fail(Status::NOT_FOUND,
-                  "get MMIO " + std::to_string(index) + ": the device has " + std::to_string(memory_.size()) +
-                      " memory range(s)",
-                  Object());
-    }
-    const MemoryRange& range = memory_[index].range;
+    UDRV_TRY_ASSIGN(const MemoryRange* range, Range(index));
     auto mapped =
-        mmio::OpenDevmemRegion(paths_, range.base, range.size, Object(), holder_ ? &*holder_ : nullptr);
+        mmio::OpenDevmemRegion(paths_, range->base, range->size, Object(), holder_ ? &*holder_ : nullptr);
     if (!mapped && mapped.error().status == Status::ACCESS_DENIED && iomem_) {
       std::string claims;
-      for (const ResourceClaim* claim : iomem_->Overlapping(range.base, range.base + range.size - 1)) {
+      for (const ResourceClaim* claim : iomem_->Overlapping(range->base, range->base + range->size - 1)) {
         if (claim->depth == 0 && claim->name.starts_with("PCI Bus")) continue;
         claims += (claims.empty() ? "" : ", ") + Hex(claim->start) + "-" + Hex(claim->end) + " " +
                   iomem_->Chain(*claim);
@@ -266,42 +299,83 @@ class DevmemDevice final : public Device {
     return mapped;
   }
 
-  Result<DeviceInterrupt> GetInterruptInfo(uint32_t index) const override {
-    if (index >= interrupts_.size()) {
-      return Fail(Status::NOT_FOUND,
-                  "get interrupt " + std::to_string(index) + ": the device has " +
-                      std::to_string(interrupts_.size()) + " interrupt(s)",
-                  Object());
-    }
-    return interrupts_[index];
-  }
-
   Result<Interrupt> GetInterrupt(uint32_t index) override {
     UDRV_TRY_ASSIGN(const DeviceInterrupt interrupt, GetInterruptInfo(index));
     return Fail(Status::NOT_SUPPORTED,
                 "get interrupt " + std::to_string(index) + " (GSI " + std::to_string(interrupt.info.gsi) +
-                    "): the devmem route delivers no interrupts (GetInterruptInfo describes it)",
+                    "): the devmem route delivers no interrupts (GetInterruptInfo describes it; the uio "
+                    "route delivers a platform device's first)",
                 Object());
   }
 
- private:
-  // "\_SB_.HPET (devmem)": errors name the device so.
-  std::string Object() const { return path_ + " (" + std::string(kRoute) + ")"; }
+  Result<void> MaskInterrupts() override { return {}; }
 
-  bus::DeviceNode node_;
-  std::string path_;
-  std::vector<DeviceMemory> memory_;
-  std::vector<DeviceIo> io_;
-  std::vector<DeviceInterrupt> interrupts_;
+ private:
   sysfs::LinuxPaths paths_;
   std::optional<ResourceTree> iomem_;
   std::optional<mmio::RegionHolder> holder_;
 };
 
+// Over udrv's UIO platform module, bound to the device's physical node
+// already: its memory ranges through the maps of /dev/uioN (one per memory
+// resource of the kernel's device, whole pages), its first interrupt
+// through the device itself.
+class UioDevice final : public OpenedDevice {
+ public:
+  UioDevice(bus::DeviceNode node, const MergedDevice& device, mmio::UioDevice uio)
+      : OpenedDevice(std::move(node), device), uio_(std::move(uio)) {}
+
+  std::string_view route() const override { return RouteName(AcpiRoute::UIO); }
+
+  Result<Mmio> GetMmio(uint32_t index) override {
+    UDRV_TRY_ASSIGN(const MemoryRange* range, Range(index));
+    auto mapped = uio_.MapRegion(range->base, range->size, path_ + " memory " + std::to_string(index));
+    if (!mapped) {
+      Error error = std::move(mapped.error());
+      if (error.status == Status::NOT_FOUND) {
+        error.what += " (the kernel's device has no memory resource there)";
+      }
+      return Wrap(std::move(error), "get MMIO " + std::to_string(index));
+    }
+    return std::move(*mapped);
+  }
+
+  Result<Interrupt> GetInterrupt(uint32_t index) override {
+    UDRV_TRY_ASSIGN(const DeviceInterrupt interrupt, GetInterruptInfo(index));
+    if (index != 0) {
+      return Fail(Status::NOT_SUPPORTED,
+                  "get interrupt " + std::to_string(index) + " (GSI " + std::to_string(interrupt.info.gsi) +
+                      "): the UIO module delivers the device's first interrupt only",
+                  Object());
+    }
+    return uio_.GetInterrupt(path_ + " GSI " + std::to_string(interrupt.info.gsi));
+  }
+
+  Result<void> MaskInterrupts() override {
+    if (interrupts_.empty()) return {};
+    return uio_.MaskInterrupt();
+  }
+
+ private:
+  mmio::UioDevice uio_;
+};
+
 class BoundAcpiDevice final : public bus::BoundDevice {
  public:
-  BoundAcpiDevice(bus::DeviceNode node, std::unique_ptr<DevmemDevice> device, std::string kernel)
-      : BoundDevice(std::move(node)), device_(std::move(device)), kernel_(std::move(kernel)) {}
+  // `physical`: the kernel device the route bound `driver` to; nullopt
+  // when the route took nothing from the kernel (devmem).
+  BoundAcpiDevice(bus::DeviceNode node, std::unique_ptr<OpenedDevice> device, std::string kernel,
+                  std::optional<sysfs::BusDevice> physical, sysfs::DriverBinding previous, std::string driver)
+      : BoundDevice(std::move(node)),
+        device_(std::move(device)),
+        kernel_(std::move(kernel)),
+        route_(device_->route()),
+        physical_(std::move(physical)),
+        previous_(std::move(previous)),
+        driver_(std::move(driver)) {}
+  ~BoundAcpiDevice() override {
+    if (device_) (void)Release({});
+  }
 
   bus::ProtocolSet protocols() override {
     bus::ProtocolSet set;
@@ -310,23 +384,84 @@ class BoundAcpiDevice final : public bus::BoundDevice {
   }
 
   std::string Describe() const override {
-    return "nothing taken from the kernel (" + kernel_ + "), opened over " + std::string(kRoute);
+    if (!physical_) return "nothing taken from the kernel (" + kernel_ + "), opened over " + route_;
+    return physical_->bus + " device " + physical_->name + " bound to " + driver_ +
+           " (was: " + sysfs::DriverOrNone(previous_.driver) + "), opened over " + route_;
   }
 
   Result<bus::ReleaseReport> Release(const bus::ReleaseOptions& options) override {
     if (!device_) return Fail(Status::BAD_STATE, "release: released already", node().id);
     bus::ReleaseReport report;
+    report.steps.push_back(bus::StepOf("interrupts off", device_->MaskInterrupts()));
     device_.reset();
     report.steps.push_back({"close", bus::ReleaseStep::Outcome::DONE, ""});
-    report.steps.push_back({"kernel driver", bus::ReleaseStep::Outcome::SKIPPED,
-                            options.restore_kernel_driver ? "nothing was unbound" : "left as it was"});
+    if (!physical_) {
+      report.steps.push_back({"kernel driver", bus::ReleaseStep::Outcome::SKIPPED,
+                              options.restore_kernel_driver ? "nothing was unbound" : "left as it was"});
+    } else if (options.restore_kernel_driver) {
+      report.steps.push_back(
+          bus::StepOf("kernel driver", sysfs::RestoreDriver(*physical_, previous_, "restore " + physical_->name),
+                      sysfs::DriverOrNone(previous_.driver)));
+    } else {
+      report.steps.push_back({"kernel driver", bus::ReleaseStep::Outcome::SKIPPED, "left with " + driver_});
+    }
     return report;
   }
 
  private:
-  std::unique_ptr<DevmemDevice> device_;
+  std::unique_ptr<OpenedDevice> device_;
   std::string kernel_;
+  std::string route_;
+  std::optional<sysfs::BusDevice> physical_;
+  sysfs::DriverBinding previous_;
+  std::string driver_;
 };
+
+// Binds udrv's UIO platform module to `device`'s physical node (platform
+// or amba) and opens the device over it; the node given back to its
+// driver when that fails.
+Result<std::unique_ptr<bus::BoundDevice>> OpenOverUio(const bus::DeviceNode& node, const MergedDevice& device,
+                                                      const sysfs::LinuxPaths& paths, std::string kernel,
+                                                      const std::string& what) {
+  const PhysicalNode* physical = nullptr;
+  if (device.kernel != nullptr) {
+    for (const PhysicalNode& candidate : device.kernel->physical_nodes) {
+      if (candidate.bus == "platform" || candidate.bus == "amba") {
+        physical = &candidate;
+        break;
+      }
+    }
+  }
+  if (physical == nullptr) {
+    return Fail(Status::NOT_SUPPORTED,
+                what + ": udrv's UIO platform module serves platform and amba devices, and the kernel made "
+                       "none for it (" + kernel + "); use the devmem route",
+                node.id);
+  }
+  const sysfs::BusDevice bus_device{paths, physical->bus, physical->name};
+  const std::string driver(mmio::kUioPlatformDriverName);
+  if (auto loaded = sysfs::CheckDriverLoaded(bus_device, driver); !loaded) {
+    return Fail(Status::NOT_FOUND,
+                what + ": udrv's UIO platform module is not loaded (no " + physical->bus + " driver " + driver +
+                    "): build platform/kmod against this kernel and insmod " +
+                    std::string(mmio::kUioPlatformModuleName) + ".ko (docs/DRIVERS.md), or use the devmem route",
+                node.id, ENOENT);
+  }
+  UDRV_TRY_ASSIGN(const sysfs::DriverBinding previous, sysfs::ReadDriverBinding(bus_device));
+  if (previous.driver != driver) UDRV_TRY(sysfs::BindDriver(bus_device, driver, previous, what));
+  auto uio = mmio::UioDevice::Open(paths, bus_device.Path(), !device.interrupts.empty(),
+                                   device.path + " (" + std::string(RouteName(AcpiRoute::UIO)) + ")");
+  if (!uio) {
+    if (auto restored = sysfs::RestoreDriver(bus_device, previous, what); !restored) {
+      return Wrap(uio.error(),
+                  what + " (and putting " + physical->name + " back failed: " + restored.error().what + ")");
+    }
+    return Wrap(uio.error(), what);
+  }
+  return std::unique_ptr<bus::BoundDevice>(std::make_unique<BoundAcpiDevice>(
+      node, std::make_unique<UioDevice>(node, device, std::move(*uio)), std::move(kernel), bus_device, previous,
+      driver));
+}
 
 }  // namespace
 
@@ -337,6 +472,14 @@ std::string_view ResourceOriginName(ResourceOrigin origin) {
     case ResourceOrigin::KERNEL_PNP: return "kernel: pnp resources";
     case ResourceOrigin::KERNEL_IOMEM: return "kernel: /proc/iomem";
     case ResourceOrigin::KERNEL_IOPORTS: return "kernel: /proc/ioports";
+  }
+  return "unknown";
+}
+
+std::string_view RouteName(AcpiRoute route) {
+  switch (route) {
+    case AcpiRoute::DEVMEM: return "devmem";
+    case AcpiRoute::UIO: return "uio";
   }
   return "unknown";
 }
@@ -508,7 +651,7 @@ Result<std::unique_ptr<bus::BoundDevice>> AcpiBus::Open(const bus::DeviceNode& n
   }
   const auto path = node.properties.FindString(kPropPath);
   if (!path) return Fail(Status::INVALID_ARGS, "open: the node has no " + std::string(kPropPath), node.id);
-  const std::string what = "open " + *path + " over " + std::string(kRoute);
+  const std::string what = "open " + *path + " over " + std::string(RouteName(options_.route));
   const MergedDevice* device = Find(*path);
   if (device == nullptr) return Fail(Status::NOT_FOUND, what + ": the namespace has no such device", node.id);
   if (!options_.tables.empty()) {
@@ -535,8 +678,10 @@ Result<std::unique_ptr<bus::BoundDevice>> AcpiBus::Open(const bus::DeviceNode& n
       kernel += ", " + physical.Id() + " " + sysfs::DriverOrNone(physical.driver);
     }
   }
-  return std::unique_ptr<bus::BoundDevice>(std::make_unique<BoundAcpiDevice>(
-      node, std::make_unique<DevmemDevice>(node, *device, view, options_.paths), std::move(kernel)));
+  if (options_.route == AcpiRoute::UIO) return OpenOverUio(node, *device, options_.paths, std::move(kernel), what);
+  return std::unique_ptr<bus::BoundDevice>(
+      std::make_unique<BoundAcpiDevice>(node, std::make_unique<DevmemDevice>(node, *device, view, options_.paths),
+                                        std::move(kernel), std::nullopt, sysfs::DriverBinding{}, ""));
 }
 
 }  // namespace udrv::acpi

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <cstring>
 #include <set>
 
 #include "kernel_mirror.h"
@@ -301,6 +302,117 @@ TEST_CASE("addresses a non-root reader sees as zero are said to be hidden, not t
   REQUIRE(hpet != devices.end());
   CHECK(hpet->memory.empty());
   CHECK(hpet->resources_note == "/proc/iomem shows every address as zero to a reader without CAP_SYS_ADMIN");
+}
+
+}  // namespace
+
+namespace {
+
+std::unique_ptr<AcpiBus> UioBus(const KernelMirror& mirror) {
+  AcpiBusOptions options;
+  options.paths = mirror.paths();
+  options.route = udrv::acpi::AcpiRoute::UIO;
+  auto created = AcpiBus::Create(std::move(options));
+  REQUIRE(created);
+  return std::move(*created);
+}
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+TEST_CASE("the uio route serves platform and amba physical nodes only, and says so", "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  auto acpi = UioBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  // COM1's physical node is a PNP device.
+  auto bound = acpi->Open(ById(*nodes).at("acpi/_SB_/PCI0/SF8_/COM1"));
+  REQUIRE_FALSE(bound);
+  INFO(bound.error().ToString());
+  CHECK(bound.error().status == Status::NOT_SUPPORTED);
+  CHECK(bound.error().what.find("pnp/00:") != std::string::npos);
+  CHECK(bound.error().what.find("use the devmem route") != std::string::npos);
+}
+
+TEST_CASE("the uio route without udrv's module says to load it, and binds nothing", "[acpi-bus]") {
+  KernelMirror mirror("aarch64-virt");
+  const fs::path slot = mirror.root() / "sys/bus/platform/devices/LNRO0005:00";
+  WriteFile(slot / "driver_override", "(null)\n");
+  auto acpi = UioBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  auto bound = acpi->Open(ById(*nodes).at("acpi/_SB_/VR00"));
+  REQUIRE_FALSE(bound);
+  INFO(bound.error().ToString());
+  CHECK(bound.error().status == Status::NOT_FOUND);
+  CHECK(bound.error().what.find("insmod udrv_uio_platform.ko") != std::string::npos);
+  std::ifstream override_file(slot / "driver_override");
+  std::string override_text;
+  std::getline(override_file, override_text);
+  CHECK(override_text == "(null)");
+}
+
+TEST_CASE("over uio a virtio-mmio slot's range is found in the module's page-wide map", "[acpi-bus]") {
+  KernelMirror mirror("aarch64-virt");
+  // The module loaded and bound to slot 1 already (so Open binds nothing):
+  // its map 0 is the whole page 0x0a000000, the slot 0x200 into it, as the
+  // guest's module shows it.
+  const fs::path drivers = mirror.root() / "sys/bus/platform/drivers";
+  fs::create_directories(drivers / "udrv-uio-platform");
+  const fs::path slot = mirror.root() / "sys/bus/platform/devices/LNRO0005:01";
+  WriteFile(slot / "driver_override", "udrv-uio-platform\n");
+  fs::create_symlink(drivers / "udrv-uio-platform", slot / "driver");
+  const fs::path map = slot / "uio/uio3/maps/map0";
+  WriteFile(map / "addr", "0x000000000a000000\n");
+  WriteFile(map / "size", "0x0000000000001000\n");
+  WriteFile(map / "offset", "0x200\n");
+  // dev/uio3 as a file: the page behind map 0, the slot's magic 0x200 into it.
+  {
+    std::ofstream uio(mirror.root() / "dev/uio3", std::ios::binary);
+    std::string page(0x1000, '\0');
+    const uint32_t magic = 0x74726976;
+    const uint32_t version = 2;
+    std::memcpy(page.data() + 0x200, &magic, sizeof(magic));
+    std::memcpy(page.data() + 0x204, &version, sizeof(version));
+    uio.write(page.data(), static_cast<std::streamsize>(page.size()));
+  }
+  auto acpi = UioBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  auto bound = acpi->Open(ById(*nodes).at("acpi/_SB_/VR01"));
+  REQUIRE(bound);
+  CHECK((*bound)->Describe() ==
+        "platform device LNRO0005:01 bound to udrv-uio-platform (was: udrv-uio-platform), opened over uio");
+  auto device = (*bound)->protocols().Get<udrv::acpi::Device>();
+  REQUIRE(device);
+  CHECK((*device)->route() == "uio");
+  auto mmio = (*device)->GetMmio(0);
+  REQUIRE(mmio);
+  CHECK(mmio->phys == 0x0a000200);
+  CHECK(mmio->offset == 0x200);
+  CHECK(mmio->size == 0x200);
+  auto described = mmio->vmo.Describe();
+  REQUIRE(described);
+  CHECK(described->route == udrv::PhysicalRoute::UIO_MAP);
+  CHECK(described->offset == 0);  // map 0: page 0 of /dev/uio3
+  // The driver reads the slot's magic through the map.
+  auto id = udrv::drivers::virtio_mmio_probe::Probe(**device);
+  REQUIRE(id);
+  CHECK(id->phys == 0x0a000200);
+  CHECK(id->version == 2);
+  // Slot 1's interrupt is GSI 49; the module serves the first only.
+  auto info = (*device)->GetInterruptInfo(0);
+  REQUIRE(info);
+  CHECK(info->info.gsi == 49);
+  auto second = (*device)->GetInterrupt(1);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().status == Status::NOT_FOUND);
+  auto released = (*bound)->Release({});
+  REQUIRE(released);
+  CHECK(released->ok());
+  CHECK(released->steps.back().detail == "left with udrv-uio-platform");
 }
 
 }  // namespace

@@ -1,17 +1,27 @@
 // The ACPI bus against the kernel that booted from the same tables
 // ("[acpi-kernel]", in the x86_64 noiommu guest and the aarch64 UEFI
-// guest). Linux evaluated the namespace with ACPICA: every present device
+// guest). The uio route ("[acpi-uio]", "[acpi-ged]": aarch64, with udrv's
+// UIO platform module loaded by the plan line) against the kernel's IRQ
+// descriptors and QEMU's power button. Linux evaluated the namespace with ACPICA: every present device
 // is in /sys/bus/acpi/devices with its path, hid, uid and status; a PNP
 // device's evaluated _CRS is its `resources`; the regions drivers and the
 // platform bus claimed are in /proc/iomem under the device's name. What
 // udrv's own AML reader made of /sys/firmware/acpi/tables must agree.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "udrv/acpi/acpi_bus.h"
+#include "udrv/core/vmar.h"
+#include "udrv/mmio/devmem.h"
+#include "udrv/mmio/mmio_buffer.h"
 
 namespace {
 
@@ -177,3 +187,154 @@ TEST_CASE(
 #endif
 
 }  // namespace
+
+#if defined(__aarch64__)
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::unique_ptr<AcpiBus> UioBus() {
+  udrv::acpi::AcpiBusOptions options;
+  options.route = udrv::acpi::AcpiRoute::UIO;
+  auto created = AcpiBus::Create(std::move(options));
+  if (!created) FAIL("the ACPI bus on this guest: " << created.error().ToString());
+  return std::move(*created);
+}
+
+std::unique_ptr<udrv::bus::BoundDevice> OpenNode(AcpiBus& acpi, const std::string& id) {
+  auto nodes = acpi.Enumerate();
+  REQUIRE(nodes);
+  for (const udrv::bus::DeviceNode& node : *nodes) {
+    if (node.id != id) continue;
+    auto bound = acpi.Open(node);
+    if (!bound) FAIL("open " << id << ": " << bound.error().ToString());
+    return std::move(*bound);
+  }
+  FAIL("no node " << id);
+  return nullptr;
+}
+
+// The bound driver of a platform device; "" for none.
+std::string DriverOf(const std::string& device) {
+  std::error_code error;
+  const fs::path link = fs::read_symlink("/sys/bus/platform/devices/" + device + "/driver", error);
+  return error ? std::string() : link.filename().string();
+}
+
+// The GIC hwirq of the interrupt whose handler is `action` (the UIO
+// module names it after the device), from the kernel's IRQ descriptors.
+std::optional<uint32_t> HwirqOf(const std::string& action) {
+  for (const auto& entry : fs::directory_iterator("/sys/kernel/irq")) {
+    std::ifstream actions(entry.path() / "actions");
+    std::string name;
+    std::getline(actions, name);
+    if (name != action) continue;
+    std::ifstream hwirq(entry.path() / "hwirq");
+    uint32_t value = 0;
+    if (hwirq >> value) return value;
+  }
+  return std::nullopt;
+}
+
+TEST_CASE("over uio a virtio-mmio slot's magic reads through /dev/uio, its GSI the kernel's",
+          "[acpi-uio]") {
+  REQUIRE(DriverOf("LNRO0005:00").empty());
+  auto acpi = UioBus();
+  auto bound = OpenNode(*acpi, "acpi/_SB_/VR00");
+  CHECK(DriverOf("LNRO0005:00") == "udrv-uio-platform");
+  auto device = bound->protocols().Get<udrv::acpi::Device>();
+  REQUIRE(device);
+  CHECK((*device)->route() == "uio");
+
+  auto mmio = (*device)->GetMmio(0);
+  REQUIRE(mmio);
+  CHECK(mmio->phys == 0x0a000000);
+  CHECK(mmio->offset == 0);
+  CHECK(mmio->size == 0x200);
+  auto described = mmio->vmo.Describe();
+  REQUIRE(described);
+  CHECK(described->route == udrv::PhysicalRoute::UIO_MAP);
+  auto vmar = udrv::Vmar::Create(0x1000, "virtio-mmio");
+  REQUIRE(vmar);
+  auto registers = udrv::mmio::MmioBuffer::Create(*vmar, mmio->offset, 0x10, std::move(mmio->vmo),
+                                                  udrv::CachePolicy::UNCACHED_DEVICE);
+  REQUIRE(registers);
+  CHECK(registers->Read32(0) == 0x74726976);
+
+  auto info = (*device)->GetInterruptInfo(0);
+  REQUIRE(info);
+  CHECK(info->info.gsi == 48);
+  // The kernel's IRQ the module requested for the device is that GSI.
+  CHECK(HwirqOf("LNRO0005:00") == info->info.gsi);
+  auto interrupt = (*device)->GetInterrupt(0);
+  if (!interrupt) FAIL(interrupt.error().ToString());
+  // An empty slot raises nothing.
+  auto waited = interrupt->Wait(udrv::DeadlineAfter(50ms));
+  REQUIRE_FALSE(waited);
+  CHECK(waited.error().status == udrv::Status::TIMED_OUT);
+  auto second = (*device)->GetInterrupt(1);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().status == udrv::Status::NOT_FOUND);
+
+  udrv::bus::ReleaseOptions release;
+  release.restore_kernel_driver = true;
+  auto released = bound->Release(release);
+  REQUIRE(released);
+  CHECK(released->ok());
+  CHECK(DriverOf("LNRO0005:00").empty());
+  CHECK_FALSE(fs::exists("/sys/bus/platform/devices/LNRO0005:00/uio"));
+}
+
+TEST_CASE("over uio the GED's interrupt fires when QEMU presses the power button", "[acpi-ged]") {
+  REQUIRE(DriverOf("ACPI0013:00") == "acpi-ged");
+  auto acpi = UioBus();
+  auto bound = OpenNode(*acpi, "acpi/_SB_/GED_");
+  CHECK(DriverOf("ACPI0013:00") == "udrv-uio-platform");
+  auto device = bound->protocols().Get<udrv::acpi::Device>();
+  REQUIRE(device);
+  // The GED's _CRS is its interrupt alone: the event register is an
+  // OperationRegion (EREG, 0x09080000, 4 bytes).
+  CHECK((*device)->MemoryRanges().empty());
+  auto info = (*device)->GetInterruptInfo(0);
+  REQUIRE(info);
+  CHECK(info->info.gsi == 41);
+  CHECK(info->info.edge);
+  CHECK(HwirqOf("ACPI0013:00") == info->info.gsi);
+  auto interrupt = (*device)->GetInterrupt(0);
+  if (!interrupt) FAIL(interrupt.error().ToString());
+  auto idle = interrupt->Wait(udrv::DeadlineAfter(50ms));
+  REQUIRE_FALSE(idle);
+  CHECK(idle.error().status == udrv::Status::TIMED_OUT);
+
+  REQUIRE(std::system("udrv-guest-request system_powerdown") == 0);
+  const udrv::Time asked = udrv::Now();
+  auto fired = interrupt->Wait(udrv::DeadlineAfter(20s));
+  if (!fired) FAIL("no GED interrupt within 20 s of system_powerdown: " << fired.error().ToString());
+  INFO("the interrupt came " << (*fired - asked) / 1000000 << " ms after the request");
+  // The event: ESEL's power-down bit (the DSDT's _EVT tests 0x02); reading
+  // ESEL clears it and lowers QEMU's line.
+  auto esel = udrv::mmio::OpenDevmemRegion({}, 0x09080000, 4, "GED ESEL", nullptr);
+  REQUIRE(esel);
+  auto esel_vmar = udrv::Vmar::Create(0x1000, "ged");
+  REQUIRE(esel_vmar);
+  auto event = udrv::mmio::MmioBuffer::Create(*esel_vmar, esel->offset, 4, std::move(esel->vmo),
+                                              udrv::CachePolicy::UNCACHED_DEVICE);
+  REQUIRE(event);
+  CHECK((event->Read32(0) & 0x2) == 0x2);
+  // This wait acks the interrupt (the module unmasks it): no second event.
+  auto after = interrupt->Wait(udrv::DeadlineAfter(200ms));
+  REQUIRE_FALSE(after);
+  CHECK(after.error().status == udrv::Status::TIMED_OUT);
+  CHECK((event->Read32(0) & 0x2) == 0);
+
+  udrv::bus::ReleaseOptions release;
+  release.restore_kernel_driver = true;
+  auto released = bound->Release(release);
+  REQUIRE(released);
+  CHECK(released->ok());
+  CHECK(DriverOf("ACPI0013:00") == "acpi-ged");
+}
+
+}  // namespace
+#endif

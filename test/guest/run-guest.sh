@@ -3,8 +3,9 @@
 # testbed under a timeout, and turns the guest's closing line into the exit
 # status. The serial log stays in WORK/NAME/serial.log.
 # Guest requests: a console line "udrv-guest-request: set_link NIC on|off"
-# (udrv-guest-request in the guest prints it) becomes that command on QEMU's
-# monitor, once per line; what was done is in WORK/NAME/monitor.log.
+# or "udrv-guest-request: system_powerdown" (udrv-guest-request in the guest
+# prints it) becomes that command on QEMU's monitor, once per line; what was
+# done is in WORK/NAME/monitor.log.
 # Usage: run-guest.sh --arch x86_64|aarch64 --machine MACHINE --plan FILE
 #                     --bindir DIR --cache DIR --work DIR --name NAME [--timeout S]
 #                     [--memory MIB] [--append "KERNEL ARGS"]
@@ -126,9 +127,12 @@ closing_pattern='udrv-guest: [0-9]* passed, [0-9]* failed'
 # What udrv-guest-request prints (guest-request.sh). A line still being
 # written cannot match: its last word is on or off, and "o" or "of" is
 # neither.
-# The guest is not trusted with more: only set_link, a short NIC name, and
-# at most max_requests of them (each starts a monitor client).
-request_pattern='udrv-guest-request: set_link [A-Za-z0-9_.-]{1,32} (on|off)$'
+# The guest is not trusted with more: only set_link with a short NIC name,
+# system_powerdown (the ACPI power button's event, which a guest test takes
+# at the GED with the kernel's driver unbound; the guest's kernel only
+# reports it as a key press), and at most max_requests of them (each
+# starts a monitor client).
+request_pattern='udrv-guest-request: (set_link [A-Za-z0-9_.-]{1,32} (on|off)|system_powerdown)$'
 max_requests=64
 requests_handled=0
 requests_failed=0

@@ -4,7 +4,8 @@
 // against the registered drivers (edu, e1000e, pl031, hpet, ...),
 // takes each matched device from the kernel (PCI: vfio-pci or
 // uio_pci_generic, --route; platform: udrv's UIO platform module or
-// /dev/mem, --platform-route; acpi: /dev/mem), starts its driver — edu and pl031 run their
+// /dev/mem, --platform-route; acpi: /dev/mem or the UIO platform module,
+// --acpi-route), starts its driver — edu and pl031 run their
 // self tests as they start — then stops the drivers and releases the
 // devices: interrupts off, bus mastering off, reset where the device has
 // one, and with --restore-kernel-driver the previous kernel driver back. It
@@ -81,6 +82,7 @@ struct Settings {
   std::string acpi_tables;  // --acpi: another machine's tables, for --list
   std::string route = "vfio";
   std::string platform_route = "uio";
+  std::string acpi_route = "devmem";
   std::vector<std::string> buses;  // empty: every bus this machine has
   std::vector<std::string> nodes;  // empty: every node of those buses
   bool unsafe_physical_dma = false;
@@ -216,6 +218,7 @@ Result<void> Run(const Settings& settings) {
     acpi::AcpiBusOptions acpi_options;
     acpi_options.paths = options.paths;
     acpi_options.tables = settings.acpi_tables;
+    acpi_options.route = settings.acpi_route == "uio" ? acpi::AcpiRoute::UIO : acpi::AcpiRoute::DEVMEM;
     acpi_options.log = Say;
     auto acpi_bus = acpi::AcpiBus::Create(std::move(acpi_options));
     if (!acpi_bus) return std::unexpected(acpi_bus.error());
@@ -340,6 +343,11 @@ int main(int argc, char** argv) {
                  "platform module, the default), devmem (/dev/mem: registers only) or vfio "
                  "(vfio-platform, where the kernel has it; untested)")
       ->check(CLI::IsMember({"uio", "devmem", "vfio"}));
+  app.add_option("--acpi-route", settings.acpi_route,
+                 "how ACPI drivers reach their devices: devmem (/dev/mem: registers only, the "
+                 "default) or uio (udrv's UIO platform module on the device's platform or amba "
+                 "node: registers and the first interrupt)")
+      ->check(CLI::IsMember({"devmem", "uio"}));
   app.add_option("--bus", settings.buses,
                  "only this bus's devices (pci, platform, acpi); repeatable; default: pci, and "
                  "platform where the machine has a device tree (acpi only when named)")

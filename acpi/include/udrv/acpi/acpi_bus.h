@@ -15,10 +15,18 @@
 // and the path's segments as Linux pads them ("acpi/_SB_/PCI0/SF8_/COM1");
 // a node's parent is the nearest ancestor that is a node itself.
 //
-// Open takes no device from the kernel: over the devmem route the driver
-// maps the device's memory ranges through /dev/mem, which the kernel
-// refuses while a driver holds them (IO_STRICT_DEVMEM); the refusal names
-// the driver. Interrupts are described, not delivered.
+// Open hands the driver an acpi::Device over the bus's route:
+//   devmem  (the default) takes nothing from the kernel: the driver maps the
+//           device's memory ranges through /dev/mem, which the kernel
+//           refuses while a driver holds them (IO_STRICT_DEVMEM); the
+//           refusal names the driver. Interrupts are described, not
+//           delivered.
+//   uio     binds udrv's UIO platform module (platform/kmod, mmio/uio.h)
+//           by driver_override to the device's physical node, where the
+//           kernel made a platform or amba device of it (arm64 servers: the
+//           SBSA UART, GED, virtio-mmio), and maps the memory ranges and the
+//           first interrupt through /dev/uioN. Release masks the interrupt
+//           and, when asked, binds the node's previous driver back.
 #pragma once
 
 #include <memory>
@@ -95,8 +103,12 @@ std::string NodeIdOf(std::string_view path);
 // The properties of `device`'s node.
 Result<bus::Properties> PropertiesOf(const MergedDevice& device);
 
+enum class AcpiRoute : uint8_t { DEVMEM, UIO };
+std::string_view RouteName(AcpiRoute route);  // "devmem", "uio"
+
 struct AcpiBusOptions {
   sysfs::LinuxPaths paths;
+  AcpiRoute route = AcpiRoute::DEVMEM;
   // A directory of table files or an acpidump text dump to read instead
   // of this machine's tables (tables.h ReadTables); such a bus lists,
   // never opens.
@@ -127,7 +139,10 @@ class AcpiBus final : public bus::Bus {
   // INVALID_ARGS for a node of another bus; NOT_FOUND when no device has
   // its path; BAD_STATE for a device that is not present (naming its
   // status and where it came from), or when the bus reads another
-  // machine's tables.
+  // machine's tables. Over uio: NOT_SUPPORTED for a device the kernel made
+  // no platform or amba device of, NOT_FOUND while the module is not
+  // loaded, the route's errors otherwise with the node given back to its
+  // driver.
   Result<std::unique_ptr<bus::BoundDevice>> Open(const bus::DeviceNode& node) override;
 
  private:

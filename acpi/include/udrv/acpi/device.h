@@ -5,6 +5,9 @@
 //   - devmem: /dev/mem (O_SYNC, mmio/devmem.h), the consumer memory ranges
 //             of the device's resources; interrupts are described, not
 //             delivered
+//   - uio:    udrv's UIO platform module (mmio/uio.h) on the device's
+//             platform or amba physical node: the memory ranges through
+//             /dev/uioN's maps, the first interrupt delivered
 //
 // What a driver gets is the device's resources as the bus merged them
 // (acpi_bus.h): _CRS where the AML reader decoded it, the kernel's view
@@ -64,7 +67,7 @@ class Device {
 
   // The node the driver was bound to: its acpi.* properties.
   virtual const bus::DeviceNode& GetNode() const = 0;
-  // "devmem"; named in errors and by busctl.
+  // "devmem" or "uio"; named in errors and by busctl.
   virtual std::string_view route() const = 0;
 
   // The device's consumer memory ranges in resource order (producer
@@ -79,8 +82,9 @@ class Device {
   // Interrupt `index` described: GSI, trigger, polarity, sharing, wake.
   // NOT_FOUND past the last.
   virtual Result<DeviceInterrupt> GetInterruptInfo(uint32_t index) const = 0;
-  // Interrupt `index` delivered: NOT_SUPPORTED on a route that cannot
-  // serve it (devmem), saying so.
+  // Interrupt `index` delivered, masked at its controller each time it
+  // fires until the Ack (or the next Wait): NOT_SUPPORTED on a route that
+  // cannot serve it (devmem; uio past the first), saying so.
   virtual Result<Interrupt> GetInterrupt(uint32_t index) = 0;
 
   // The device's I/O port ranges, described (x86; udrv opens no ports).
