@@ -39,17 +39,6 @@ Value Buf(std::vector<uint8_t> bytes) {
   return Value{std::make_shared<std::vector<uint8_t>>(std::move(bytes))};
 }
 
-// A copy as Store makes it: buffers and packages are not shared.
-Value DeepCopy(const Value& value) {
-  if (auto* b = std::get_if<BufferPtr>(&value.v)) return Buf(**b);
-  if (auto* p = std::get_if<PackagePtr>(&value.v)) {
-    auto copy = std::make_shared<std::vector<Value>>();
-    for (const Value& element : **p) copy->push_back(DeepCopy(element));
-    return Value{copy};
-  }
-  return value;
-}
-
 struct Node {
   AmlObjectKind kind = AmlObjectKind::SCOPE;
   size_t block = 0;
@@ -134,6 +123,7 @@ struct AmlNamespace::State {
   std::string object;  // what is being evaluated, for errors
   uint64_t steps = 0;
   uint64_t total_steps = 0;
+  uint64_t copied = 0;  // bytes Copy made, all evaluations together
   uint32_t nesting = 0;
   uint32_t calls = 0;
   bool skip = false;
@@ -311,6 +301,37 @@ struct AmlNamespace::State {
     return {};
   }
 
+  // A copy as Store makes it: buffers and packages are not shared. Every
+  // copy counts against max_copied and its packages' depth against
+  // max_nesting, so a loop that stores a package into itself ends as an
+  // error, not as exhausted memory or stack.
+  Result<Value> Copy(const Cursor& c, size_t at, const Value& value, uint32_t depth = 0) {
+    const auto spend = [&](uint64_t bytes) -> Result<void> {
+      copied += bytes;
+      if (copied > limits.max_copied)
+        return Limit(c, at, "copies past the reader's bound of " + std::to_string(limits.max_copied) + " bytes in all");
+      return {};
+    };
+    if (auto* b = std::get_if<BufferPtr>(&value.v)) {
+      UDRV_TRY(spend((*b)->size()));
+      return Buf(**b);
+    }
+    if (auto* s = std::get_if<std::string>(&value.v)) UDRV_TRY(spend(s->size()));
+    if (auto* p = std::get_if<PackagePtr>(&value.v)) {
+      if (depth >= limits.max_nesting)
+        return Limit(c, at, "packages nested past the reader's bound of " + std::to_string(limits.max_nesting));
+      UDRV_TRY(spend((*p)->size() * sizeof(Value)));
+      auto copy = std::make_shared<std::vector<Value>>();
+      copy->reserve((*p)->size());
+      for (const Value& element : **p) {
+        UDRV_TRY_ASSIGN(Value element_copy, Copy(c, at, element, depth + 1));
+        copy->push_back(std::move(element_copy));
+      }
+      return Value{copy};
+    }
+    return value;
+  }
+
   // --- conversions ---
   Result<uint64_t> ToInt(const Cursor& c, size_t at, const Value& value) {
     if (auto* n = std::get_if<uint64_t>(&value.v)) return *n & Mask(c);
@@ -410,7 +431,7 @@ struct AmlNamespace::State {
           UDRV_TRY_ASSIGN(std::string text, ToText(c, at, value));
           node.value = Value{text};
         } else {
-          node.value = DeepCopy(value);
+          UDRV_TRY_ASSIGN(node.value, Copy(c, at, value));
         }
         return {};
       }
@@ -500,12 +521,14 @@ struct AmlNamespace::State {
       case Target::Kind::NONE:
       case Target::Kind::DEBUG:
         return {};
-      case Target::Kind::LOCAL:
-        f.locals[static_cast<size_t>(t.slot)] = DeepCopy(value);
+      case Target::Kind::LOCAL: {
+        UDRV_TRY_ASSIGN(f.locals[static_cast<size_t>(t.slot)], Copy(c, t.at, value));
         return {};
-      case Target::Kind::ARG:
-        f.args[static_cast<size_t>(t.slot)] = DeepCopy(value);
+      }
+      case Target::Kind::ARG: {
+        UDRV_TRY_ASSIGN(f.args[static_cast<size_t>(t.slot)], Copy(c, t.at, value));
         return {};
+      }
       case Target::Kind::NODE:
         return WriteNode(c, t.at, t.path, nodes.at(t.path), value);
       case Target::Kind::INDEX:
@@ -515,7 +538,10 @@ struct AmlNamespace::State {
           (*t.index.buffer)[t.index.index] = static_cast<uint8_t>(n);
         } else {
           if (t.index.index >= t.index.package->size()) return Broken(c, t.at, "Index past the end of a package");
-          (*t.index.package)[t.index.index] = DeepCopy(value);
+          // A package holds no references to elements: one to itself would be a cycle.
+          if (std::holds_alternative<IndexRef>(value.v))
+            return NeedsKernel(c, t.at, "stores a reference into a package element, which the reader does not keep");
+          UDRV_TRY_ASSIGN((*t.index.package)[t.index.index], Copy(c, t.at, value));
         }
         return {};
     }
@@ -546,7 +572,11 @@ struct AmlNamespace::State {
         Lookup(f.scope, name, &path);
         element = Value{NameRef{path.empty() ? name.Text() : path}};
       } else {
-        UDRV_TRY_ASSIGN(element, TermArg(inner, f));
+        const size_t element_at = inner.pos;
+        UDRV_TRY_ASSIGN(Value term, TermArg(inner, f));
+        if (std::holds_alternative<IndexRef>(term.v))
+          return NeedsKernel(c, element_at, "a package element that is a reference, which the reader does not keep");
+        UDRV_TRY_ASSIGN(element, Copy(inner, element_at, term));
       }
       // Initializers past the count are dropped, as ACPICA drops them.
       if (elements->size() < count) elements->push_back(std::move(element));
@@ -561,7 +591,7 @@ struct AmlNamespace::State {
     std::array<Value, 7> args;
     for (uint8_t i = 0; i < arg_count; ++i) {
       UDRV_TRY_ASSIGN(Value arg, TermArg(c, f));
-      args[i] = DeepCopy(arg);
+      UDRV_TRY_ASSIGN(args[i], Copy(c, at, arg));
     }
     if (skip) return Value{};
     if (node.kind == AmlObjectKind::OS_DEFINED)
@@ -666,7 +696,9 @@ struct AmlNamespace::State {
       case 0x8F: bits = 64; break;
       default: bit_offset = index; break;
     }
-    if (bits == 0 || index > (uint64_t{1} << 40) || (bit_offset + bits + 7) / 8 > (*buffer)->size())
+    // Compared without a sum that could wrap: a bit count near 2^64 must not pass.
+    const uint64_t buffer_bits = uint64_t{(*buffer)->size()} * 8;
+    if (bits == 0 || index > buffer_bits || bits > buffer_bits || bit_offset > buffer_bits - bits)
       return Broken(c, at, "buffer field " + name.Text() + " (bits " + std::to_string(bit_offset) + "+" +
                                std::to_string(bits) + ") lies past its buffer of " + std::to_string((*buffer)->size()) +
                                " bytes");
@@ -781,6 +813,8 @@ struct AmlNamespace::State {
         }
         if (auto* bytes = std::get_if<BufferPtr>(&result.v); bytes && (*bytes)->size() > limits.max_buffer)
           return Limit(c, at, "Concat past the reader's buffer bound");
+        if (auto* text = std::get_if<std::string>(&result.v); text && text->size() > limits.max_buffer)
+          return Limit(c, at, "Concat past the reader's string bound");
         UDRV_TRY(Write(c, f, t, result));
         return result;
       }
@@ -917,6 +951,7 @@ struct AmlNamespace::State {
           std::string text;
           for (size_t i = 0; i < bytes.size(); ++i)
             text += (i ? "," : "") + (op == 0x97 ? std::to_string(bytes[i]) : HexText(bytes[i]));
+          if (text.size() > limits.max_buffer) return Limit(c, at, "a string past the reader's bound");
           result = Value{text};
         }
         UDRV_TRY(Write(c, f, t, result));
@@ -947,7 +982,7 @@ struct AmlNamespace::State {
         UDRV_TRY_ASSIGN(Target t, ReadTarget(c, f));
         if (skip) return Value{};
         if (t.kind == Target::Kind::NODE && nodes.at(t.path).kind == AmlObjectKind::NAME) {
-          nodes.at(t.path).value = DeepCopy(v);
+          UDRV_TRY_ASSIGN(nodes.at(t.path).value, Copy(c, at, v));
         } else {
           UDRV_TRY(Write(c, f, t, v));
         }

@@ -167,6 +167,37 @@ TEST_CASE("loops in method calls and loops that do not end are bounded", "[acpi]
   CHECK_THAT(loop->sta.detail, Contains("operators") && Contains("SSDT1 at 0x"));
 }
 
+TEST_CASE("methods that attack the reader's bounds end as errors (asl/attack.asl)", "[acpi][aml]") {
+  TableSet set;
+  set.tables.push_back(MakeTable(ReadBytes(kTables / "attack.aml"), "SSDT1"));
+  const Namespace ns = ReadNamespace(set);
+  const auto crs = [&ns](std::string_view path) {
+    const NamespaceDevice* device = Find(ns, path);
+    REQUIRE(device != nullptr);
+    INFO(path << ": " << device->crs.detail);
+    CHECK(!device->crs.value.has_value());
+    return device->crs;
+  };
+  // CreateField's bit count wraps offset + length past 2^64: refused, not
+  // a field that reads (or allocates) past its buffer.
+  const auto wrap = crs("\\_SB_.CFWR");
+  CHECK(wrap.source == ValueSource::BROKEN);
+  CHECK_THAT(wrap.detail, Contains("lies past its buffer of 4 bytes"));
+  // A string doubled in a loop stops at the string bound.
+  const auto concat = crs("\\_SB_.CCAT");
+  CHECK(concat.source == ValueSource::BROKEN);
+  CHECK_THAT(concat.detail, Contains("Concat past the reader's string bound"));
+  // A package that holds eight copies of itself each turn stops at the
+  // copy bound, long before memory runs out.
+  const auto copies = crs("\\_SB_.PKGX");
+  CHECK(copies.source == ValueSource::BROKEN);
+  CHECK_THAT(copies.detail, Contains("copies past the reader's bound"));
+  // A package element that refers to its own package would be a cycle.
+  const auto cycle = crs("\\_SB_.PKGC");
+  CHECK(cycle.source == ValueSource::NEEDS_KERNEL);
+  CHECK_THAT(cycle.detail, Contains("reference into a package element"));
+}
+
 // A definition block of `body` with a valid header (checksum included).
 Table Block(std::vector<uint8_t> body, uint8_t revision = 2) {
   std::vector<uint8_t> bytes = {'S', 'S', 'D', 'T', 0, 0, 0, 0, revision, 0, 'U', 'D', 'R', 'V', ' ', ' ',
