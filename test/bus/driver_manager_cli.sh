@@ -36,6 +36,10 @@ expect 2 "starts no driver" "$m" --list --isolated
 # Another machine's ACPI tables are for listing the ACPI bus only.
 expect 2 "--acpi: applies to --list --bus acpi only" "$m" --acpi /nonexistent-tables
 expect 2 "--acpi: applies to --list --bus acpi only" "$m" --list --acpi /nonexistent-tables
+# No driver host serves the ACPI bus: refused before any table is read (the
+# --sysfs-root makes a manager without this check stop too, on its own error).
+expect 2 "--isolated: the driver hosts do not serve the ACPI bus" "$m" --isolated --bus acpi --sysfs-root /nonexistent
+expect 2 "--isolated: the driver hosts do not serve the ACPI bus" "$m" --isolated --bus pci --bus acpi --sysfs-root /nonexistent
 # A good --acpi lists the recorded q35's namespace, HPET matched, and reads nothing of this machine.
 expect 0 "driver hpet: matches, binds" "$m" --list --bus acpi --acpi "$(dirname "$0")/../acpi/firmware/x86_64-q35"
 expect 2 "--driver is required|driver" "$h" --node pci/0000:00:02.0

@@ -406,6 +406,13 @@ int main(int argc, char** argv) {
       throw CLI::ValidationError("--driver-option", driver_options.error().ToString());
     }
     settings.driver_options = std::move(*driver_options);
+    // No driver host serves the ACPI bus: refused here, before any table is
+    // read, rather than each ACPI device failing to start.
+    if (settings.isolated &&
+        std::find(settings.buses.begin(), settings.buses.end(), acpi::kBusName) != settings.buses.end()) {
+      throw CLI::ValidationError("--isolated", "the driver hosts do not serve the ACPI bus; its drivers run "
+                                               "in this process (leave out --isolated or --bus acpi)");
+    }
     if (sysfs_root->count() != 0 && !settings.list) {
       throw CLI::ValidationError("--sysfs-root", "applies to --list only");
     }
