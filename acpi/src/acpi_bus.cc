@@ -283,6 +283,18 @@ class DevmemDevice final : public OpenedDevice {
 
   Result<Mmio> GetMmio(uint32_t index) override {
     UDRV_TRY_ASSIGN(const MemoryRange* range, Range(index));
+    // Whatever the tables or a kernel claim say the range is, RAM is not a
+    // device's: refused here too, where the kernel's STRICT_DEVMEM is off
+    // or (x86's first MiB) lets RAM through.
+    if (iomem_) {
+      for (const ResourceClaim* claim : iomem_->Overlapping(range->base, range->base + range->size - 1)) {
+        if (claim->name != "System RAM") continue;
+        return Fail(Status::ACCESS_DENIED,
+                    "get MMIO " + std::to_string(index) + ": " + Hex(range->base) + " size " + Hex(range->size) +
+                        " overlaps System RAM " + Hex(claim->start) + "-" + Hex(claim->end) + " (/proc/iomem)",
+                    Object());
+      }
+    }
     auto mapped =
         mmio::OpenDevmemRegion(paths_, range->base, range->size, Object(), holder_ ? &*holder_ : nullptr);
     if (!mapped && mapped.error().status == Status::ACCESS_DENIED && iomem_) {

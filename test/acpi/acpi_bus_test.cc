@@ -11,6 +11,7 @@
 #include <map>
 #include <cstring>
 #include <set>
+#include <sstream>
 
 #include "kernel_mirror.h"
 #include "udrv/bus/bind_rules.h"
@@ -161,6 +162,36 @@ TEST_CASE("q35: the HPET opens over devmem; interrupts and ports are described",
   REQUIRE_FALSE(interrupt);
   CHECK(interrupt.error().status == Status::NOT_SUPPORTED);
   CHECK(interrupt.error().what.find("GSI 4") != std::string::npos);
+}
+
+TEST_CASE("GetMmio over devmem refuses a range /proc/iomem says is System RAM", "[acpi-bus]") {
+  KernelMirror mirror("x86_64-q35");
+  MakeMem(mirror, 0xfed01000);
+  // The HPET's _CRS range as the kernel's RAM: firmware that lies, or a
+  // system board's _CRS that covers RAM; /dev/mem itself would map it.
+  const fs::path iomem = mirror.root() / "proc/iomem";
+  std::ifstream in(iomem);
+  std::stringstream text;
+  text << in.rdbuf();
+  in.close();
+  std::string edited = text.str();
+  const std::string hpet = "fed00000-fed003ff : HPET 0\n  fed00000-fed003ff : PNP0103:00\n";
+  const size_t at = edited.find(hpet);
+  REQUIRE(at != std::string::npos);
+  edited.replace(at, hpet.size(), "fed00000-fed00fff : System RAM\n");
+  std::ofstream(iomem, std::ios::trunc) << edited;
+
+  auto acpi = LiveBus(mirror);
+  auto nodes = acpi->Enumerate();
+  REQUIRE(nodes);
+  auto bound = acpi->Open(ById(*nodes).at("acpi/_SB_/HPET"));
+  REQUIRE(bound);
+  auto device = (*bound)->protocols().Get<udrv::acpi::Device>();
+  REQUIRE(device);
+  auto mmio = (*device)->GetMmio(0);
+  REQUIRE_FALSE(mmio);
+  CHECK(mmio.error().status == Status::ACCESS_DENIED);
+  CHECK(mmio.error().what.find("overlaps System RAM 0xfed00000-0xfed00fff") != std::string::npos);
 }
 
 TEST_CASE("a device the kernel says is absent is no node, and does not open", "[acpi-bus]") {
