@@ -272,7 +272,9 @@ struct AmlNamespace::State {
     node.temporary = !f.loading;
     auto [it, inserted] = nodes.try_emplace(path, node);
     if (!inserted) {
-      if (it->second.kind != AmlObjectKind::EXTERNAL && it->second.kind != AmlObjectKind::SCOPE) {
+      // A method's name over a loaded External or Scope would replace it,
+      // and erase it when the method returns: at run time every name is new.
+      if (!f.loading || (it->second.kind != AmlObjectKind::EXTERNAL && it->second.kind != AmlObjectKind::SCOPE)) {
         if (f.loading) {
           problems.push_back(Fail(Status::ALREADY_EXISTS,
                                   Where(c, at) + ": " + path + " is defined again (first at " +
@@ -529,8 +531,12 @@ struct AmlNamespace::State {
         UDRV_TRY_ASSIGN(f.args[static_cast<size_t>(t.slot)], Copy(c, t.at, value));
         return {};
       }
-      case Target::Kind::NODE:
-        return WriteNode(c, t.at, t.path, nodes.at(t.path), value);
+      case Target::Kind::NODE: {
+        // Evaluating a later operand (a method that returned) may have erased it.
+        const auto it = nodes.find(t.path);
+        if (it == nodes.end()) return Broken(c, t.at, "stores to " + t.path + ", which no longer exists");
+        return WriteNode(c, t.at, t.path, it->second, value);
+      }
       case Target::Kind::INDEX:
         if (t.index.buffer) {
           if (t.index.index >= t.index.buffer->size()) return Broken(c, t.at, "Index past the end of a buffer");
@@ -981,8 +987,9 @@ struct AmlNamespace::State {
         UDRV_TRY_ASSIGN(Value v, TermArg(c, f));
         UDRV_TRY_ASSIGN(Target t, ReadTarget(c, f));
         if (skip) return Value{};
-        if (t.kind == Target::Kind::NODE && nodes.at(t.path).kind == AmlObjectKind::NAME) {
-          UDRV_TRY_ASSIGN(nodes.at(t.path).value, Copy(c, at, v));
+        if (const auto it = nodes.find(t.path); t.kind == Target::Kind::NODE && it != nodes.end() &&
+                                                 it->second.kind == AmlObjectKind::NAME) {
+          UDRV_TRY_ASSIGN(it->second.value, Copy(c, at, v));
         } else {
           UDRV_TRY(Write(c, f, t, v));
         }

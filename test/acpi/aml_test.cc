@@ -196,6 +196,10 @@ TEST_CASE("methods that attack the reader's bounds end as errors (asl/attack.asl
   const auto cycle = crs("\\_SB_.PKGC");
   CHECK(cycle.source == ValueSource::NEEDS_KERNEL);
   CHECK_THAT(cycle.detail, Contains("reference into a package element"));
+  // A method's Name over a loaded External is refused, and the External stays.
+  const auto erase = crs("\\_SB_.ERAS");
+  CHECK(erase.source == ValueSource::BROKEN);
+  CHECK_THAT(erase.detail, Contains("\\EXT0 is created twice"));
 }
 
 // A definition block of `body` with a valid header (checksum included).

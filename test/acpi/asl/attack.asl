@@ -2,8 +2,26 @@
 // each must end as a bounded error, never as a crash or a memory blowup.
 DefinitionBlock ("", "SSDT", 2, "UDRV", "ATTACK", 1)
 {
+    External (\EXT0, IntObj)
     Scope (\_SB)
     {
+        // A method that names \EXT0 while Divide holds it as its remainder
+        // target: the name must not replace the External and vanish with
+        // the method, leaving the store to a node that is gone.
+        Device (ERAS)
+        {
+            Name (_HID, "UDRV0205")
+            Method (MKPK, 0, NotSerialized)
+            {
+                Name (\EXT0, 0x05)
+                Return (Package (1) { Zero })
+            }
+            Method (_CRS, 0, NotSerialized)
+            {
+                Divide (10, 3, \EXT0, Index (MKPK (), Zero))
+                Return (ResourceTemplate () { IO (Decode16, 0x60, 0x60, 1, 1) })
+            }
+        }
         // CreateField whose bit count wraps offset + length past 2^64.
         Device (CFWR)
         {
