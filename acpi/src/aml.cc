@@ -123,7 +123,7 @@ struct AmlNamespace::State {
   std::string object;  // what is being evaluated, for errors
   uint64_t steps = 0;
   uint64_t total_steps = 0;
-  uint64_t copied = 0;  // bytes Copy made, all evaluations together
+  uint64_t copied = 0;  // bytes Buffer, Package and Copy made, loading and all evaluations together
   uint32_t nesting = 0;
   uint32_t calls = 0;
   bool skip = false;
@@ -307,13 +307,15 @@ struct AmlNamespace::State {
   // copy counts against max_copied and its packages' depth against
   // max_nesting, so a loop that stores a package into itself ends as an
   // error, not as exhausted memory or stack.
+  Result<void> Spend(const Cursor& c, size_t at, uint64_t bytes) {
+    copied += bytes;
+    if (copied > limits.max_copied)
+      return Limit(c, at, "buffers, packages and copies past the reader's bound of " +
+                              std::to_string(limits.max_copied) + " bytes in all");
+    return {};
+  }
   Result<Value> Copy(const Cursor& c, size_t at, const Value& value, uint32_t depth = 0) {
-    const auto spend = [&](uint64_t bytes) -> Result<void> {
-      copied += bytes;
-      if (copied > limits.max_copied)
-        return Limit(c, at, "copies past the reader's bound of " + std::to_string(limits.max_copied) + " bytes in all");
-      return {};
-    };
+    const auto spend = [&](uint64_t bytes) { return Spend(c, at, bytes); };
     if (auto* b = std::get_if<BufferPtr>(&value.v)) {
       UDRV_TRY(spend((*b)->size()));
       return Buf(**b);
@@ -567,6 +569,7 @@ struct AmlNamespace::State {
     if (count > limits.max_package)
       return Limit(c, at, "a package of " + std::to_string(count) + " elements, past the reader's bound of " +
                               std::to_string(limits.max_package));
+    UDRV_TRY(Spend(c, at, count * sizeof(Value)));
     auto elements = std::make_shared<std::vector<Value>>();
     Cursor inner{c.block, c.pos, end};
     while (inner.pos < end) {
@@ -750,6 +753,8 @@ struct AmlNamespace::State {
         if (length > limits.max_buffer)
           return Limit(c, at, "a buffer of " + std::to_string(length) + " bytes, past the reader's bound of " +
                                   std::to_string(limits.max_buffer));
+        // A 10-byte Name of a 64 KiB Buffer: a table's worth of them must not exhaust memory.
+        UDRV_TRY(Spend(c, at, length));
         std::vector<uint8_t> bytes(static_cast<size_t>(length));
         std::copy(Bytes(c).begin() + static_cast<std::ptrdiff_t>(inner.pos),
                   Bytes(c).begin() + static_cast<std::ptrdiff_t>(end), bytes.begin());

@@ -191,7 +191,7 @@ TEST_CASE("methods that attack the reader's bounds end as errors (asl/attack.asl
   // copy bound, long before memory runs out.
   const auto copies = crs("\\_SB_.PKGX");
   CHECK(copies.source == ValueSource::BROKEN);
-  CHECK_THAT(copies.detail, Contains("copies past the reader's bound"));
+  CHECK_THAT(copies.detail, Contains("buffers, packages and copies past the reader's bound"));
   // A package element that refers to its own package would be a cycle.
   const auto cycle = crs("\\_SB_.PKGC");
   CHECK(cycle.source == ValueSource::NEEDS_KERNEL);
@@ -252,6 +252,15 @@ TEST_CASE("malformed AML is an error naming the table and the offset", "[acpi][a
   CHECK_THAT(ProblemOf(deep), Contains("nested past the reader's bound"));
   // Else without If.
   CHECK_THAT(ProblemOf({0xA1, 0x01}), Contains("Else without an If"));
+  // 1100 Names of Buffer (0xFFFF) in 11 000 bytes: 70 MiB, past the reader's allocation bound.
+  std::vector<uint8_t> buffers;
+  const char* const kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  for (int i = 0; i < 1100; ++i) {
+    buffers.insert(buffers.end(), {0x08, 'X', static_cast<uint8_t>(kChars[i / 36 / 36]),
+                                   static_cast<uint8_t>(kChars[i / 36 % 36]), static_cast<uint8_t>(kChars[i % 36]),
+                                   0x11, 0x04, 0x0B, 0xFF, 0xFF});
+  }
+  CHECK_THAT(ProblemOf(buffers), Contains("buffers, packages and copies past the reader's bound of 67108864 bytes"));
 }
 
 TEST_CASE("the devices before a break stay", "[acpi][aml]") {

@@ -43,9 +43,11 @@ struct AmlLimits {
   // of many devices whose methods each loop to max_steps is refused as a
   // whole, not run for minutes.
   uint64_t max_total_steps = 5'000'000;
-  // Bytes that Store, CopyObject, method arguments and Package initializers
-  // copy, all the evaluations of one namespace together: a loop that
-  // doubles a package is refused before it exhausts memory.
+  // Bytes that Buffer and Package make and that Store, CopyObject, method
+  // arguments and Package initializers copy, loading and all the
+  // evaluations of one namespace together: a loop that doubles a package,
+  // or a table of small Names of 64 KiB buffers, is refused before it
+  // exhausts memory.
   uint64_t max_copied = 64ull << 20;
 };
 
