@@ -11,10 +11,27 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 echo "udrv-guest: kernel $(uname -r) $(uname -m) up after $(cut -d' ' -f1 /proc/uptime)s"
 
-while read -r module; do
+# One module per line, with its parameters after the name.
+while read -r module parameters; do
   [ -n "$module" ] || continue
-  insmod "/lib/modules/$module.ko" || echo "udrv-guest: insmod $module failed"
+  # shellcheck disable=SC2086 # the parameters are words of their own
+  insmod "/lib/modules/$module.ko" $parameters || echo "udrv-guest: insmod $module failed"
 done < /udrv/modules
+
+# USB devices (and the disks usb-storage finds on them) appear after their
+# hub's driver probed its ports, after the modules loaded: wait until the
+# devices and disks stay the same for a second (at most 15 s).
+if [ -d /sys/bus/usb/devices ]; then
+  previous=
+  stable=0
+  for _ in $(seq 150); do
+    now=$(ls /sys/bus/usb/devices /sys/block 2>/dev/null | tr '\n' ' ')
+    if [ "$now" = "$previous" ]; then stable=$((stable + 1)); else stable=0; previous=$now; fi
+    [ $stable -ge 10 ] && break
+    sleep 0.1
+  done
+  echo "udrv-guest: USB settled after $(cut -d' ' -f1 /proc/uptime)s: $(ls /sys/bus/usb/devices | grep -vc :) devices"
+fi
 
 passed=0
 failed=0

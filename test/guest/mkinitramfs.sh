@@ -19,6 +19,13 @@ kernel=$cache/$arch/kernel
 case $arch in
   x86_64) triple=x86_64-linux-gnu; strip=strip; lspci=/usr/bin/lspci; extra_root=
           modules="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_iommu_type1 drivers/vfio/vfio_virqfd drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci drivers/uio/uio drivers/uio/uio_pci_generic"
+          # USB: the xHCI controller, usb-storage with sd_mod (the oracle's
+          # /dev/sda) and its CRC dependencies, and HID for the keyboard and
+          # tablet, in dependency order.
+          modules+=" drivers/usb/common/usb-common drivers/usb/core/usbcore drivers/usb/host/xhci-hcd drivers/usb/host/xhci-pci
+                    drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/usb/storage/usb-storage
+                    crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 lib/crc64-rocksoft block/t10-pi drivers/scsi/sd_mod
+                    drivers/hid/hid drivers/hid/usbhid/usbhid drivers/hid/hid-generic"
           idle_modules="drivers/net/ethernet/intel/e1000e/e1000e" ;;
   aarch64) triple=aarch64-linux-gnu; strip=aarch64-linux-gnu-strip
           lspci=$cache/aarch64/pciutils/usr/bin/lspci; extra_root=$cache/aarch64/pciutils
@@ -48,7 +55,13 @@ for module in $modules $idle_modules; do
   [ -f "$file" ] || { echo "mkinitramfs: $version has no $module.ko" >&2; exit 1; }
   cp "$file" "$root/lib/modules/"
 done
-for module in $modules; do basename "$module" >> "$root/udrv/modules"; done
+# usb-storage waits a second before it scans a disk unless told not to.
+for module in $modules; do
+  case $(basename "$module") in
+    usb-storage) echo "usb-storage delay_use=0" ;;
+    *) basename "$module" ;;
+  esac
+done >> "$root/udrv/modules"
 
 if [ -n "$kmod" ]; then
   mkdir -p "$root/udrv/kmod"

@@ -80,6 +80,7 @@ case $arch/$machine in
            -drive "file=$images/nvme.img,if=none,id=nvme0,format=raw,snapshot=on" -device nvme,serial=udrv-nvme-0,drive=nvme0
            -device qemu-xhci,id=xhci
            -drive "file=$images/usb.img,if=none,id=usb0,format=raw,snapshot=on" -device usb-storage,bus=xhci.0,drive=usb0
+           -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0
            -netdev hubport,id=p1,hubid=0 -device e1000e,netdev=p1,id=nic1,addr=06.0)
     append+=" console=ttyS0" ;;
   aarch64/iommu|aarch64/nested)
