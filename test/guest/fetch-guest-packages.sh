@@ -2,7 +2,8 @@
 # Fetches and unpacks Debian's kernel and busybox-static for one guest
 # architecture into CACHE/<arch>; does nothing when they are already there.
 # Usage: fetch-guest-packages.sh CACHE x86_64|aarch64
-# Leaves CACHE/<arch>/kernel.version naming the kernel ("6.1.0-56-amd64").
+# Leaves CACHE/<arch>/kernel.version naming the kernel ("6.1.0-56-amd64");
+# x86_64 also gets CACHE/x86_64/usb-hwdb, lsusb's names (see below).
 set -euo pipefail
 mkdir -p "$1"
 cache=$(cd "$1" && pwd)
@@ -51,10 +52,35 @@ fetch_arm64_kernel_headers() {
   mv "$dir/headers.tmp" "$dir/headers"
   echo "fetch-guest-packages: arm64 kernel headers $deb_version cached in $dir/headers"
 }
+# lsusb (usbutils 014) names vendors, products and classes from udev's
+# hardware database, not from usb.ids: without a hwdb.bin it prints the
+# devices' own strings instead. The x86_64 guests get a hwdb.bin compiled
+# by Debian's systemd-hwdb from Debian's udev hwdb.d sources, only the USB
+# ones (20-usb-vendor-model, 20-usb-classes: the only keys lsusb asks for).
+fetch_x86_64_usb_hwdb() {
+  [ "$arch" = x86_64 ] && [ ! -s "$dir/usb-hwdb/lib/udev/hwdb.bin" ] || return 0
+  local work
+  mkdir -p "$dir/debs" && cd "$dir/debs"
+  rm -f udev_*.deb
+  download udev:amd64
+  work=$(mktemp -d "$dir/usb-hwdb.XXXXXX")
+  dpkg-deb -x udev_*_amd64.deb "$work/udev"
+  mkdir -p "$work/root/etc/udev/hwdb.d" "$work/root/lib/udev"
+  cp "$work"/udev/lib/udev/hwdb.d/20-usb-*.hwdb "$work/root/etc/udev/hwdb.d/"
+  "$work/udev/bin/systemd-hwdb" update --strict --root "$work/root"
+  mkdir -p "$work/out/lib/udev"
+  cp "$work/root/etc/udev/hwdb.bin" "$work/out/lib/udev/hwdb.bin"
+  dpkg-deb -f udev_*_amd64.deb Version > "$work/out/udev.version"
+  rm -rf "$dir/usb-hwdb"
+  mv "$work/out" "$dir/usb-hwdb"
+  rm -rf "$work" udev_*_amd64.deb
+  echo "fetch-guest-packages: lsusb's hwdb.bin (udev $(cat "$dir/usb-hwdb/udev.version")) cached in $dir/usb-hwdb"
+}
 download() { apt-get download "$@" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download "$@"; }; }
 if [ -s "$dir/kernel.version" ] && [ -x "$dir/busybox/bin/busybox" ]; then
   fetch_arm64_pciutils
   fetch_arm64_kernel_headers
+  fetch_x86_64_usb_hwdb
   exit 0
 fi
 
@@ -83,3 +109,4 @@ echo "$version" > "$dir/kernel.version"
 echo "fetch-guest-packages: $arch kernel $version cached in $dir"
 fetch_arm64_pciutils
 fetch_arm64_kernel_headers
+fetch_x86_64_usb_hwdb

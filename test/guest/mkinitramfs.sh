@@ -105,6 +105,19 @@ cp "$lspci" "$root/usr/bin/lspci"
 cp /usr/share/misc/pci.ids "$root/usr/share/misc/pci.ids"
 copy_closure "$lspci"
 
+# lsusb, the guests' oracle for USB, with the udev hwdb it takes names from
+# (fetch-guest-packages.sh builds it) and usb.ids for busctl's names.
+if [ "$arch" = x86_64 ]; then
+  hwdb=$cache/x86_64/usb-hwdb/lib/udev/hwdb.bin
+  [ -s "$hwdb" ] || { echo "mkinitramfs: no lsusb hwdb at $hwdb (fetch-guest-packages.sh builds it)" >&2; exit 1; }
+  [ -x /usr/bin/lsusb ] || { echo "mkinitramfs: no /usr/bin/lsusb (tools/setup/bootstrap.sh installs usbutils)" >&2; exit 1; }
+  mkdir -p "$root/lib/udev"
+  cp /usr/bin/lsusb "$root/usr/bin/lsusb"
+  cp "$hwdb" "$root/lib/udev/hwdb.bin"
+  cp -L /usr/share/misc/usb.ids "$root/usr/share/misc/usb.ids"
+  copy_closure /usr/bin/lsusb
+fi
+
 found=0
 for program in "$bindir"/*; do
   [ -f "$program" ] && [ -x "$program" ] || continue
