@@ -352,8 +352,25 @@ std::vector<UniqueFd> TakeReceivedFds(msghdr& msg) {
 
 namespace {
 
-Result<ReceivedHandle> ReceiveHandleWithAck(int socket_fd, Rights wanted, Time deadline,
-                                            std::function<Result<void>()> on_ack) {
+// A received message whose header is well formed and names a type this
+// build knows, with its one fd.
+struct CheckedMessage {
+  HandleMessage header;
+  ObjectType type = ObjectType::VMO;
+  UniqueFd fd;
+  std::string object;  // "vmo 'name'"
+};
+
+std::string ObjectName(ObjectType type, const char* name) {
+  switch (type) {
+    case ObjectType::VMO: return std::string("vmo '") + name + "'";
+    case ObjectType::INTERRUPT: return std::string("interrupt '") + name + "'";
+    case ObjectType::FILE: return std::string("file '") + name + "'";
+  }
+  return name;
+}
+
+Result<CheckedMessage> ReceiveChecked(int socket_fd, Time deadline) {
   auto raw = ReceiveMessage(socket_fd, deadline);
   if (!raw) return std::unexpected(raw.error());
   const HandleMessage& message = raw->header;
@@ -370,7 +387,7 @@ Result<ReceivedHandle> ReceiveHandleWithAck(int socket_fd, Rights wanted, Time d
                 socket);
   }
   const auto type = static_cast<ObjectType>(message.type);
-  if (type != ObjectType::VMO && type != ObjectType::INTERRUPT) {
+  if (type != ObjectType::VMO && type != ObjectType::INTERRUPT && type != ObjectType::FILE) {
     return Fail(Status::PROTOCOL_NOT_SUPPORTED,
                 "receive handle: unknown object type " + std::to_string(message.type), socket);
   }
@@ -383,24 +400,35 @@ Result<ReceivedHandle> ReceiveHandleWithAck(int socket_fd, Rights wanted, Time d
   if (std::memchr(message.name, '\0', sizeof(message.name)) == nullptr) {
     return Fail(Status::IO_INVALID, "receive handle: the name is not NUL-terminated", socket);
   }
-  const std::string object =
-      std::string(type == ObjectType::VMO ? "vmo '" : "interrupt '") + message.name + "'";
+  std::string object = ObjectName(type, message.name);
   if (message.reserved != 0 || (message.rights & ~kKnownRights) != 0) {
     return Fail(Status::IO_INVALID,
                 "receive handle: malformed message (rights " + Hex(message.rights) + ", reserved " +
                     Hex(message.reserved) + ")",
                 object);
   }
-  auto rights = ReceivedRights(message.rights, wanted, object);
+  return CheckedMessage{message, type, std::move(raw->fds.front()), std::move(object)};
+}
+
+Result<ReceivedHandle> ReceiveHandleWithAck(int socket_fd, Rights wanted, Time deadline,
+                                            std::function<Result<void>()> on_ack) {
+  UDRV_TRY_ASSIGN(CheckedMessage checked, ReceiveChecked(socket_fd, deadline));
+  const HandleMessage& message = checked.header;
+  if (checked.type == ObjectType::FILE) {
+    return Fail(Status::WRONG_TYPE,
+                "receive handle: the message carries a plain file, not a handle (closed it)",
+                checked.object);
+  }
+  auto rights = ReceivedRights(message.rights, wanted, checked.object);
   if (!rights) return std::unexpected(rights.error());
 
-  UniqueFd fd = std::move(raw->fds.front());
-  if (type == ObjectType::VMO) {
-    auto vmo = BuildVmo(message, std::move(fd), *rights, object);
+  if (checked.type == ObjectType::VMO) {
+    auto vmo = BuildVmo(message, std::move(checked.fd), *rights, checked.object);
     if (!vmo) return std::unexpected(vmo.error());
     return ReceivedHandle(std::move(*vmo));
   }
-  auto interrupt = BuildInterrupt(message, std::move(fd), *rights, object, std::move(on_ack));
+  auto interrupt =
+      BuildInterrupt(message, std::move(checked.fd), *rights, checked.object, std::move(on_ack));
   if (!interrupt) return std::unexpected(interrupt.error());
   return ReceivedHandle(std::move(*interrupt));
 }
@@ -409,6 +437,34 @@ Result<ReceivedHandle> ReceiveHandleWithAck(int socket_fd, Rights wanted, Time d
 
 Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted, Time deadline) {
   return ReceiveHandleWithAck(socket_fd, wanted, deadline, nullptr);
+}
+
+Result<void> SendFile(int socket_fd, UniqueFd&& file, std::string_view name) {
+  const UniqueFd sending = std::move(file);  // consumed, whatever happens
+  const std::string object = "file '" + std::string(name) + "'";
+  if (!sending) return Fail(Status::BAD_HANDLE, "send file: invalid fd", object);
+  HandleMessage message;
+  message.type = static_cast<uint16_t>(ObjectType::FILE);
+  CopyName(std::string(name), message);
+  return SendMessage(socket_fd, message, sending.get(), object);
+}
+
+Result<ReceivedFile> ReceiveFile(int socket_fd, Time deadline) {
+  UDRV_TRY_ASSIGN(CheckedMessage checked, ReceiveChecked(socket_fd, deadline));
+  const HandleMessage& message = checked.header;
+  if (checked.type != ObjectType::FILE) {
+    return Fail(Status::WRONG_TYPE,
+                "receive file: the message carries a handle, not a plain file (closed it)",
+                checked.object);
+  }
+  if (message.rights != 0 || message.flags != 0 || message.size != 0 || message.offset != 0 ||
+      message.vmo_kind != 0 || message.route != 0 || message.cache_policy != 0) {
+    return Fail(Status::IO_INVALID,
+                "receive file: malformed message (rights " + Hex(message.rights) + ", flags " +
+                    Hex(message.flags) + "; a file carries only its name)",
+                checked.object);
+  }
+  return ReceivedFile{std::move(checked.fd), message.name};
 }
 
 Result<Vmo> ReceiveVmo(int socket_fd, Rights wanted, Time deadline) {

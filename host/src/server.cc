@@ -506,7 +506,8 @@ Result<void> HostServer::Session::HandleService(uint16_t op, std::span<const std
   auto reply = service.Handle(op, body);
   if (!reply) return SendError(op, reply.error());
   UDRV_TRY(SendBytes(wire::FrameReply(op, reply->body), "reply"));
-  if (reply->vmo) return SendToHost(std::move(reply->vmo), reply->vmo_rights);
+  if (reply->vmo) UDRV_TRY(SendToHost(std::move(reply->vmo), reply->vmo_rights));
+  if (reply->file) return Sent(SendFile(socket.get(), std::move(reply->file), reply->file_name));
   return {};
 }
 

@@ -535,6 +535,75 @@ TEST_CASE("transfer: asking for the wrong type closes the handle", "[transfer]")
   CHECK(OpenFdCount() == fds_before);
 }
 
+TEST_CASE("transfer: a plain file crosses with its name; the receiver reads what the sender wrote",
+          "[transfer]") {
+  auto sockets = MakeSocketPair();
+  UniqueFd file(memfd_create("plain", MFD_CLOEXEC));
+  REQUIRE(file);
+  REQUIRE(write(file.get(), "device bytes", 12) == 12);
+  REQUIRE_OK(udrv::SendFile(sockets.parent.get(), std::move(file), "/dev/bus/usb/002/002"));
+  CHECK_FALSE(file);  // consumed
+  auto received = udrv::ReceiveFile(sockets.child.get(), udrv::DeadlineAfter(5s));
+  REQUIRE_OK(received);
+  CHECK(received->name == "/dev/bus/usb/002/002");
+  char bytes[12] = {};
+  REQUIRE(pread(received->fd.get(), bytes, sizeof(bytes), 0) == 12);
+  CHECK(std::string(bytes, sizeof(bytes)) == "device bytes");
+
+  SECTION("an invalid fd is refused before anything goes") {
+    CHECK(StatusOf(udrv::SendFile(sockets.parent.get(), UniqueFd(), "none")) == "BAD_HANDLE");
+    CHECK(StatusOf(udrv::ReceiveFile(sockets.child.get(), udrv::DeadlineAfter(20ms))) == "TIMED_OUT");
+  }
+}
+
+TEST_CASE("transfer: a file is no handle, a handle no file: each receiver refuses the other's",
+          "[transfer]") {
+  auto sockets = MakeSocketPair();
+  const size_t fds_before = OpenFdCount();
+  SECTION("a file offered to a handle's receivers") {
+    for (int i = 0; i < 3; ++i) {
+      UniqueFd file(memfd_create("plain", MFD_CLOEXEC));
+      REQUIRE(file);
+      REQUIRE_OK(udrv::SendFile(sockets.parent.get(), std::move(file), "plain"));
+    }
+    auto handle = udrv::ReceiveHandle(sockets.child.get(), udrv::kRightSameRights, udrv::DeadlineAfter(5s));
+    REQUIRE(StatusOf(handle) == "WRONG_TYPE");
+    CHECK(handle.error().what.find("plain file") != std::string::npos);
+    CHECK(StatusOf(udrv::ReceiveVmo(sockets.child.get(), udrv::kRightSameRights,
+                                    udrv::DeadlineAfter(5s))) == "WRONG_TYPE");
+    CHECK(StatusOf(udrv::ReceiveInterrupt(sockets.child.get(), udrv::kRightSameRights,
+                                          udrv::DeadlineAfter(5s))) == "WRONG_TYPE");
+  }
+  SECTION("a VMO and an interrupt offered to ReceiveFile") {
+    auto vmo = Vmo::Create(udrv::PageSize());
+    REQUIRE_OK(vmo);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*vmo)));
+    auto irq = Interrupt::CreateVirtual();
+    REQUIRE_OK(irq);
+    REQUIRE_OK(udrv::SendHandle(sockets.parent.get(), std::move(*irq)));
+    CHECK(StatusOf(udrv::ReceiveFile(sockets.child.get(), udrv::DeadlineAfter(5s))) == "WRONG_TYPE");
+    CHECK(StatusOf(udrv::ReceiveFile(sockets.child.get(), udrv::DeadlineAfter(5s))) == "WRONG_TYPE");
+  }
+  SECTION("a FILE message with a handle's fields set") {
+    UniqueFd event_fd(eventfd(0, EFD_CLOEXEC));
+    REQUIRE(event_fd);
+    HandleMessage message;
+    message.type = static_cast<uint16_t>(udrv::wire::ObjectType::FILE);
+    std::strcpy(message.name, "forged");
+    for (int field = 0; field < 3; ++field) {
+      HandleMessage spoiled = message;
+      if (field == 0) spoiled.rights = udrv::kRightRead;
+      if (field == 1) spoiled.size = 4096;
+      if (field == 2) spoiled.flags = udrv::wire::kFlagVirtualInterrupt;
+      SendRaw(sockets.parent.get(), &spoiled, sizeof(spoiled), {event_fd.get()});
+      CHECK(StatusOf(udrv::ReceiveFile(sockets.child.get(), udrv::DeadlineAfter(5s))) == "IO_INVALID");
+    }
+    SendRaw(sockets.parent.get(), &message, sizeof(message), {});
+    CHECK(StatusOf(udrv::ReceiveFile(sockets.child.get(), udrv::DeadlineAfter(5s))) == "IO_INVALID");
+  }
+  CHECK(OpenFdCount() == fds_before);  // every refused fd was closed
+}
+
 TEST_CASE("transfer: malformed messages are refused with clear errors", "[transfer]") {
   auto sockets = MakeSocketPair();
   UniqueFd event_fd(eventfd(0, EFD_CLOEXEC));

@@ -7,6 +7,12 @@
 // zx_channel_write does). The receiver may only narrow the rights it was sent.
 // Both SOCK_STREAM and SOCK_SEQPACKET sockets work; one message per handle.
 //
+// A plain file (a device node the sender opened, such as a usbfs node) can
+// cross the same way: a message of its own type, with a name and no rights,
+// that only ReceiveFile takes (ReceiveHandle refuses it, as ReceiveFile
+// refuses a handle). udrv guards nothing on such an fd: whatever the kernel
+// lets its holder do, the receiver can, so the sender narrows it first.
+//
 // Where the kernel can back the rights, it does: a VMO sent (or received)
 // without WRITE travels as an fd reopened O_RDONLY, so the receiving process
 // cannot write it or map it writable through that fd even without udrv.
@@ -30,6 +36,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -50,10 +58,11 @@ inline constexpr uint32_t kMagic = 0x76726475;  // "udrv" in little-endian memor
 inline constexpr uint16_t kVersion = 1;
 inline constexpr size_t kNameSize = 64;  // names longer than 63 bytes are cut
 
-enum class ObjectType : uint16_t { VMO = 1, INTERRUPT = 2 };
+enum class ObjectType : uint16_t { VMO = 1, INTERRUPT = 2, FILE = 3 };
 inline constexpr uint32_t kFlagVirtualInterrupt = 1u << 0;
 
-// Exactly one fd rides along (SCM_RIGHTS). Fields a type does not use are 0.
+// Exactly one fd rides along (SCM_RIGHTS). Fields a type does not use are 0
+// (a FILE uses only its name).
 struct HandleMessage {
   uint32_t magic = kMagic;
   uint16_t version = kVersion;
@@ -88,11 +97,27 @@ Result<void> SendHandle(int socket_fd, Interrupt&& interrupt,
 
 using ReceivedHandle = std::variant<Vmo, Interrupt>;
 
+// Sends `file`, a plain fd and its name (cut to 63 bytes), consumed even
+// when it fails. BAD_HANDLE for an invalid fd; PEER_CLOSED when nobody
+// reads the socket any more.
+Result<void> SendFile(int socket_fd, UniqueFd&& file, std::string_view name);
+
+struct ReceivedFile {
+  UniqueFd fd;
+  std::string name;
+};
+// Receives one file that SendFile sent, blocking until `deadline`. WRONG_TYPE
+// (and the fd is closed) for a VMO or an interrupt; otherwise refuses as
+// ReceiveHandle does, and a FILE message with rights or other fields set is
+// IO_INVALID.
+Result<ReceivedFile> ReceiveFile(int socket_fd, Time deadline = kInfinite);
+
 // Receives one handle, blocking until `deadline` (TIMED_OUT). `wanted` is
 // kRightSameRights or a subset of the rights sent; asking for a right that
 // was not sent is ACCESS_DENIED. A message that is not a well-formed udrv
 // handle message is IO_INVALID (PROTOCOL_NOT_SUPPORTED for another version
-// or an object type this build does not know); PEER_CLOSED at end of stream.
+// or an object type this build does not know; WRONG_TYPE for a plain file,
+// which only ReceiveFile takes); PEER_CLOSED at end of stream.
 // Any fds that came with a refused message are closed.
 Result<ReceivedHandle> ReceiveHandle(int socket_fd, Rights wanted = kRightSameRights,
                                      Time deadline = kInfinite);

@@ -74,16 +74,21 @@ struct HostBudget {
 };
 
 // A service's answer to one request: the reply body and, for an op that
-// says so, a VMO sent after it.
+// says so, a VMO or a plain file (core/transfer.h's SendFile: a device node
+// the service narrowed for the host, as USB's usbfs fd) sent after it.
 struct ServiceReply {
   std::vector<std::byte> body;
   Vmo vmo;  // sent after the reply when valid
   Rights vmo_rights = kRightNone;
+  UniqueFd file;  // sent after the reply (and the VMO) when valid
+  std::string file_name;
 
   template <typename Reply>
   static ServiceReply Of(const Reply& reply) {
     const auto bytes = std::as_bytes(std::span(&reply, 1)).first(wire::kBodySize<Reply>);
-    return ServiceReply{{bytes.begin(), bytes.end()}, Vmo(), kRightNone};
+    ServiceReply answer;
+    answer.body.assign(bytes.begin(), bytes.end());
+    return answer;
   }
 };
 
