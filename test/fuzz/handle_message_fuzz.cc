@@ -1,7 +1,7 @@
 // A received handle message (core/src/transfer.cc) as a peer process can
 // send it: any bytes, on a stream or a packet socket, in one or two sends,
 // with up to three fds of the kinds handles travel as (or that a forger
-// attaches instead). ReceiveHandle must refuse or accept it, and every fd
+// attaches instead). ReceiveHandle (or ReceiveFile) must refuse or accept it, and every fd
 // that came with it must be closed once the handle is gone.
 //
 // Input: [shape][fd kinds][wanted rights, 4 bytes LE][message bytes...]
@@ -9,7 +9,8 @@
 //   bit 3: receive with the wanted rights (else kRightSameRights);
 //   bit 4: send the bytes in two parts, cut in the middle; bit 5: the fds
 //   ride on the second part; bits 6-7: receive with ReceiveHandle, or with
-//   ReceiveVmo or ReceiveInterrupt, which close what is not theirs.
+//   ReceiveVmo or ReceiveInterrupt, which close what is not theirs, or
+//   (3) ReceiveFile, which takes only a plain file.
 //   fd kinds, 2 bits per fd: 0 a 4 KiB memfd, 1 the same memfd read-only,
 //   2 an eventfd, 3 a pipe's read end.
 #include <dirent.h>
@@ -148,6 +149,16 @@ void Receive(int socket_fd, udrv::Rights wanted, uint8_t how) {
       CheckInterrupt(*interrupt, wanted);
     } else {
       CheckError(interrupt.error());
+    }
+    return;
+  }
+  if (how == 3) {
+    auto file = udrv::ReceiveFile(socket_fd, deadline);
+    if (file) {
+      Require(file->fd.is_valid(), "an invalid file received");
+      Require(file->name.size() < udrv::wire::kNameSize, "a file name longer than the wire's");
+    } else {
+      CheckError(file.error());
     }
     return;
   }
