@@ -1,0 +1,331 @@
+// The kernel's USB devices read from the testbed guest's recorded sysfs
+// (test/usb/sysfs/x86_64-q35), checked against the guest kernel's own
+// decoding of the same devices (debugfs usb/devices, recorded beside it),
+// and hostile or vanishing sysfs values in copies of that tree.
+#include "udrv/usb/kernel_devices.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../sysfs/temp_tree.h"
+
+namespace udrv::usb {
+namespace {
+
+namespace fs = std::filesystem;
+using sysfs::testing::TempTree;
+
+const fs::path kRecorded = fs::path(UDRV_USB_SYSFS) / "x86_64-q35";
+const std::string kDevices = "sys/devices/pci0000:00/0000:00:05.0";
+
+sysfs::LinuxPaths RecordedPaths() {
+  return sysfs::LinuxPaths{.sys = (kRecorded / "sys").string(), .dev = "/recorded/dev"};
+}
+
+// One device of debugfs usb/devices (drivers/usb/core/devices.c): its
+// lines by tag, in order.
+struct OracleDevice {
+  std::vector<std::string> lines;
+  std::vector<std::string> Tagged(std::string_view tag) const {
+    std::vector<std::string> tagged;
+    for (const std::string& line : lines) {
+      if (line.starts_with(tag)) tagged.push_back(line);
+    }
+    return tagged;
+  }
+};
+
+// The value after "KEY=" in `line`, spaces before it skipped, up to the next space.
+std::string Field(const std::string& line, const std::string& key) {
+  size_t at = line.find(" " + key + "=");
+  REQUIRE(at != std::string::npos);
+  at += key.size() + 2;
+  while (at < line.size() && line[at] == ' ') ++at;
+  const size_t end = line.find(' ', at);
+  return line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+unsigned Number(const std::string& line, const std::string& key, int base = 10) {
+  return static_cast<unsigned>(std::stoul(Field(line, key), nullptr, base));
+}
+
+// The oracle's devices by (bus, device number).
+std::map<std::pair<unsigned, unsigned>, OracleDevice> ReadOracle() {
+  std::ifstream file(kRecorded / "oracle/usb-devices");
+  REQUIRE(file);
+  std::map<std::pair<unsigned, unsigned>, OracleDevice> devices;
+  OracleDevice* current = nullptr;
+  for (std::string line; std::getline(file, line);) {
+    if (line.starts_with("T:")) current = &devices[{Number(line, "Bus"), Number(line, "Dev#")}];
+    if (current != nullptr && !line.empty()) current->lines.push_back(line);
+  }
+  return devices;
+}
+
+std::string Hex2(unsigned value) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%02x", value);
+  return text;
+}
+
+TEST_CASE("the recorded guest's USB devices match the guest kernel's own decoding", "[kernel-devices]") {
+  const auto view = ReadKernelUsbDevices(RecordedPaths());
+  REQUIRE(view.has_value());
+  CHECK(view->skipped.empty());
+  std::vector<std::string> names;
+  for (const KernelUsbDevice& device : view->devices) names.push_back(device.name);
+  // Parents before children, by bus then port path.
+  CHECK(names == std::vector<std::string>{"usb1", "1-2", "1-3", "usb2", "2-1"});
+
+  const auto oracle = ReadOracle();
+  REQUIRE(oracle.size() == 5);
+  for (const KernelUsbDevice& device : view->devices) {
+    INFO(device.name);
+    const auto found = oracle.find({device.bus, device.address});
+    REQUIRE(found != oracle.end());
+    const OracleDevice& kernel = found->second;
+    const std::string topology = kernel.Tagged("T:").at(0);
+    CHECK(Field(topology, "Spd") == device.speed);
+    CHECK(Number(topology, "MxCh") == device.max_children);
+    if (device.is_root_hub()) {
+      CHECK(Number(topology, "Lev") == 0);
+      CHECK(device.port_path.empty());
+      CHECK(device.port == 0);
+    } else {
+      const auto parent = std::ranges::find(view->devices, device.parent, &KernelUsbDevice::name);
+      REQUIRE(parent != view->devices.end());
+      CHECK(Number(topology, "Prnt") == parent->address);
+      CHECK(Number(topology, "Port") + 1 == device.port);  // the kernel counts ports from 0 here
+    }
+    const DeviceDescriptor& descriptor = device.descriptors.device;
+    const std::string d = kernel.Tagged("D:").at(0);
+    char version[8];
+    std::snprintf(version, sizeof(version), "%x.%02x", descriptor.usb_version >> 8, descriptor.usb_version & 0xFF);
+    CHECK(Field(d, "Ver") == version);
+    CHECK(device.version.substr(device.version.find_first_not_of(' ')) == version);
+    CHECK(Field(d, "Cls").substr(0, 2) == Hex2(descriptor.device_class));
+    CHECK(Number(d, "Sub", 16) == descriptor.device_subclass);
+    CHECK(Number(d, "Prot", 16) == descriptor.device_protocol);
+    CHECK(Number(d, "MxPS") == descriptor.max_packet_size0);
+    CHECK(Number(d, "#Cfgs") == descriptor.num_configurations);
+    const std::string p = kernel.Tagged("P:").at(0);
+    CHECK(Number(p, "Vendor", 16) == descriptor.vendor_id);
+    CHECK(Number(p, "ProdID", 16) == descriptor.product_id);
+    char revision[8];
+    std::snprintf(revision, sizeof(revision), "%x.%02x", descriptor.device_version >> 8,
+                  descriptor.device_version & 0xFF);
+    CHECK(Field(p, "Rev") == revision);
+    for (const std::string& s : kernel.Tagged("S:")) {
+      const std::string value = s.substr(s.find('=') + 1);
+      if (s.starts_with("S:  Manufacturer=")) CHECK(device.manufacturer == value);
+      if (s.starts_with("S:  Product=")) CHECK(device.product == value);
+      if (s.starts_with("S:  SerialNumber=")) CHECK(device.serial == value);
+    }
+    CHECK(device.driver == "usb");
+    CHECK(device.authorized);
+    char node[40];
+    std::snprintf(node, sizeof(node), "/recorded/dev/bus/usb/%03u/%03u", device.bus, device.address);
+    CHECK(device.usbfs_node == node);
+
+    // The active configuration ("C:*"), its interfaces and endpoints.
+    const std::vector<std::string> configurations = kernel.Tagged("C:");
+    REQUIRE(configurations.size() == device.descriptors.configurations.size());
+    const std::string c = configurations.at(0);
+    REQUIRE(c.starts_with("C:*"));
+    REQUIRE(device.active_configuration == Number(c, "Cfg#"));
+    const ConfigurationDescriptor* config = device.descriptors.FindConfiguration(*device.active_configuration);
+    REQUIRE(config != nullptr);
+    CHECK(Number(c, "#Ifs") == config->num_interfaces);
+    CHECK(Number(c, "Atr", 16) == config->attributes);
+    const unsigned unit = device.speed == "5000" ? 8 : 2;  // mA per bMaxPower unit
+    CHECK(Field(c, "MxPwr") == std::to_string(config->max_power * unit) + "mA");
+
+    const std::vector<std::string> interfaces = kernel.Tagged("I:");
+    REQUIRE(interfaces.size() == device.interfaces.size());
+    for (size_t i = 0; i < interfaces.size(); ++i) {
+      const KernelUsbInterface& interface = device.interfaces[i];
+      CHECK(Number(interfaces[i], "If#") == interface.number);
+      CHECK(Number(interfaces[i], "Alt") == interface.alternate_setting);
+      CHECK(Field(interfaces[i], "Cls").substr(0, 2) == Hex2(interface.interface_class));
+      CHECK(Number(interfaces[i], "Sub", 16) == interface.interface_subclass);
+      CHECK(Number(interfaces[i], "Prot", 16) == interface.interface_protocol);
+      CHECK(Field(interfaces[i], "Driver") == interface.driver.value_or("(none)"));
+      CHECK(interface.configuration == *device.active_configuration);
+      CHECK(interface.name == (device.is_root_hub() ? std::to_string(device.bus) + "-0" : device.name) + ":" +
+                                  std::to_string(interface.configuration) + "." + std::to_string(interface.number));
+      const InterfaceDescriptor& parsed = config->interfaces.at(i).alternates.at(interface.alternate_setting);
+      CHECK(Number(interfaces[i], "#EPs") == parsed.num_endpoints);
+      CHECK(parsed.interface_class == interface.interface_class);
+      const std::vector<std::string> endpoints = kernel.Tagged("E:");
+      REQUIRE(endpoints.size() == parsed.endpoints.size());
+      for (size_t e = 0; e < endpoints.size(); ++e) {
+        CHECK(Number(endpoints[e], "Ad", 16) == parsed.endpoints[e].address);
+        CHECK(Number(endpoints[e], "Atr", 16) == parsed.endpoints[e].attributes);
+        CHECK(Number(endpoints[e], "MxPS") == (parsed.endpoints[e].max_packet_size & 0x7FF));
+      }
+    }
+  }
+}
+
+TEST_CASE("the recorded devices: topology, speeds and drivers as the testbed made them", "[kernel-devices]") {
+  const auto view = ReadKernelUsbDevices(RecordedPaths());
+  REQUIRE(view.has_value());
+  REQUIRE(view->devices.size() == 5);
+  const KernelUsbDevice& disk = view->devices[4];
+  CHECK(disk.name == "2-1");
+  CHECK(disk.parent == "usb2");
+  CHECK(disk.port_path == "1");
+  CHECK(disk.port == 1);
+  CHECK(disk.bus == 2);
+  CHECK(disk.address == 2);
+  CHECK(disk.speed == "5000");
+  CHECK(disk.version == " 3.00");
+  CHECK(disk.product == "QEMU USB HARDDRIVE");
+  REQUIRE(disk.interfaces.size() == 1);
+  CHECK(disk.interfaces[0].name == "2-1:1.0");
+  CHECK(disk.interfaces[0].interface_class == 0x08);
+  CHECK(disk.interfaces[0].interface_subclass == 0x06);
+  CHECK(disk.interfaces[0].interface_protocol == 0x50);
+  CHECK(disk.interfaces[0].driver == "usb-storage");
+  CHECK_FALSE(disk.interfaces[0].interface_string.has_value());
+  const KernelUsbDevice& hub = view->devices[0];
+  CHECK(hub.name == "usb1");
+  CHECK(hub.is_root_hub());
+  CHECK(hub.speed == "480");
+  CHECK(hub.max_children == 4);
+  REQUIRE(hub.interfaces.size() == 1);
+  CHECK(hub.interfaces[0].name == "1-0:1.0");
+  CHECK(hub.interfaces[0].driver == "hub");
+  CHECK(view->devices[1].interfaces.at(0).driver == "usbhid");
+}
+
+TEST_CASE("a machine without USB is an empty view", "[kernel-devices]") {
+  TempTree tree;
+  const auto view = ReadKernelUsbDevices(tree.paths());
+  REQUIRE(view.has_value());
+  CHECK(view->devices.empty());
+  CHECK(view->skipped.empty());
+}
+
+// A copy of the recorded tree a test may break.
+struct RecordedCopy {
+  TempTree tree;
+  RecordedCopy() {
+    fs::copy(kRecorded / "sys", tree.root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  }
+  fs::path Device(const std::string& relative) const { return tree.root / "devices/pci0000:00/0000:00:05.0" / relative; }
+  Result<KernelUsbView> Read() const { return ReadKernelUsbDevices(tree.paths()); }
+};
+
+std::vector<std::string> Names(const KernelUsbView& view) {
+  std::vector<std::string> names;
+  for (const KernelUsbDevice& device : view.devices) names.push_back(device.name);
+  return names;
+}
+
+TEST_CASE("hostile sysfs values leave the device out, naming the file", "[kernel-devices]") {
+  struct Case {
+    const char* file;
+    const char* value;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"usb2/2-1/busnum", "3\n", "/busnum: 3, but the name says bus 2"},
+      {"usb2/2-1/busnum", "2x\n", "/busnum: \"2x\" is not a decimal number up to 999"},
+      {"usb2/2-1/devnum", "0\n", "/devnum: \"0\" is not a device address (1-255)"},
+      {"usb2/2-1/devnum", "-1\n", "/devnum: \"-1\" is not a decimal number up to 255"},
+      {"usb2/2-1/devpath", "1.2\n", "/devpath: \"1.2\" is not the port path the name says (1)"},
+      {"usb2/2-1/speed", "9999\n", "/speed: \"9999\" is not a USB speed"},
+      {"usb2/2-1/version", "3.00\n", "/version: \"3.00\" is not a bcdUSB version"},
+      {"usb2/2-1/maxchild", "256\n", "/maxchild: \"256\" is not a decimal number up to 255"},
+      {"usb2/2-1/bConfigurationValue", "one\n", "/bConfigurationValue: \"one\" is not a configuration value"},
+      {"usb2/2-1/authorized", "2\n", "/authorized: \"2\" is not 0 or 1"},
+      {"usb2/2-1/descriptors", "\x12\x01", "descriptors: device descriptor: bLength 18 past the end (2 byte(s) left)"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.file << " = " << c.value);
+    RecordedCopy copy;
+    TempTree::Write(copy.Device(c.file), c.value);
+    const auto view = copy.Read();
+    REQUIRE(view.has_value());
+    CHECK(Names(*view) == std::vector<std::string>{"usb1", "1-2", "1-3", "usb2"});
+    REQUIRE(view->skipped.size() == 2);
+    CHECK(view->skipped[0].starts_with("2-1: IO_INVALID: "));
+    CHECK(view->skipped[0].find(c.expected) != std::string::npos);
+    CHECK(view->skipped[1] == "2-1:1.0: its device 2-1 is not listed");
+  }
+}
+
+TEST_CASE("hostile interface values and names", "[kernel-devices]") {
+  SECTION("a class that is no number") {
+    RecordedCopy copy;
+    TempTree::Write(copy.Device("usb2/2-1/2-1:1.0/bInterfaceClass"), "zz\n");
+    const auto view = copy.Read();
+    REQUIRE(view.has_value());
+    CHECK(view->devices.back().interfaces.empty());
+    REQUIRE(view->skipped.size() == 1);
+    CHECK(view->skipped[0].find("2-1:1.0: IO_INVALID: read ") == 0);
+    CHECK(view->skipped[0].find("bInterfaceClass: \"zz\" is not a hexadecimal number up to 255") != std::string::npos);
+  }
+  SECTION("an interface number other than its name's") {
+    RecordedCopy copy;
+    TempTree::Write(copy.Device("usb2/2-1/2-1:1.0/bInterfaceNumber"), "01\n");
+    const auto view = copy.Read();
+    REQUIRE(view.has_value());
+    REQUIRE(view->skipped.size() == 1);
+    CHECK(view->skipped[0].find("bInterfaceNumber: 1, but the name says interface 0") != std::string::npos);
+  }
+  SECTION("names that are no USB device's") {
+    RecordedCopy copy;
+    for (const char* name : {"2-01", "usb0", "2-1.", "x-1", "2-1:1", "2-256", "1-1.1.1.1.1.1.1.1"}) {
+      fs::create_directory_symlink("../../../devices/pci0000:00/0000:00:05.0/usb2/2-1",
+                                   copy.tree.root / "bus/usb/devices" / name);
+    }
+    const auto view = copy.Read();
+    REQUIRE(view.has_value());
+    CHECK(Names(*view) == std::vector<std::string>{"usb1", "1-2", "1-3", "usb2", "2-1"});
+    CHECK(view->skipped.size() == 7);
+    for (const std::string& skipped : view->skipped) {
+      CHECK(skipped.ends_with(": not a USB device or interface name"));
+    }
+  }
+  SECTION("an interface of another configuration") {
+    RecordedCopy copy;
+    TempTree::Write(copy.Device("usb2/2-1/bConfigurationValue"), "2\n");
+    const auto view = copy.Read();
+    REQUIRE(view.has_value());
+    CHECK(view->devices.back().interfaces.empty());
+    CHECK(view->skipped == std::vector<std::string>{"2-1:1.0: not of the active configuration"});
+  }
+}
+
+TEST_CASE("a device that vanishes while read is left out and said", "[kernel-devices]") {
+  RecordedCopy copy;
+  fs::remove_all(copy.Device("usb1/1-3"));
+  const auto view = copy.Read();
+  REQUIRE(view.has_value());
+  CHECK(Names(*view) == std::vector<std::string>{"usb1", "1-2", "usb2", "2-1"});
+  CHECK(view->skipped ==
+        std::vector<std::string>{"1-3: vanished while read", "1-3:1.0: its device 1-3 is not listed"});
+}
+
+TEST_CASE("an unconfigured device has no active configuration and no interfaces", "[kernel-devices]") {
+  RecordedCopy copy;
+  TempTree::Write(copy.Device("usb1/1-2/bConfigurationValue"), "\n");
+  fs::remove(copy.tree.root / "bus/usb/devices/1-2:1.0");
+  fs::remove(copy.Device("usb1/1-2/driver"));
+  const auto view = copy.Read();
+  REQUIRE(view.has_value());
+  const KernelUsbDevice& keyboard = view->devices.at(1);
+  CHECK(keyboard.name == "1-2");
+  CHECK_FALSE(keyboard.active_configuration.has_value());
+  CHECK(keyboard.interfaces.empty());
+  CHECK_FALSE(keyboard.driver.has_value());
+}
+
+}  // namespace
+}  // namespace udrv::usb
