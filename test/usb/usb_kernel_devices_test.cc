@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -169,6 +171,160 @@ TEST_CASE("the recorded guest's USB devices match the guest kernel's own decodin
       }
     }
   }
+}
+
+// "%x.%02x": how lsusb and the kernel print a BCD version.
+std::string Bcd(uint16_t value) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%x.%02x", value >> 8, value & 0xFF);
+  return text;
+}
+std::string Hex(unsigned value, int digits) {
+  char text[12];
+  std::snprintf(text, sizeof(text), "0x%0*x", digits, value);
+  return text;
+}
+
+// The descriptor fields of one device's `lsusb -v` block as "NAME VALUE"
+// (the value's first word): the device, configuration, interface, HID
+// and endpoint descriptors (with bMaxBurst, lsusb's line for the
+// SuperSpeed companion), up to what lsusb asked the device itself (the
+// hub descriptor, BOS, qualifier, status).
+std::vector<std::string> LsusbFields(const std::string& block) {
+  std::vector<std::string> fields;
+  std::istringstream lines(block);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("Hub Descriptor:") || line.starts_with("Binary Object Store") ||
+        line.starts_with("Device Qualifier") || line.starts_with("Device Status")) {
+      break;
+    }
+    std::istringstream words(line);
+    std::string name, value;
+    if (!(words >> name >> value)) continue;
+    // A field's name: a USB 3.2 §9.6 prefix (b, bcd, bm, w, i, id) then a capital.
+    static const std::regex kField("(b|bcd|bm|w|i|id)[A-Z][A-Za-z0-9]*|MaxPower");
+    if (std::regex_match(name, kField)) fields.push_back(name + " " + value);
+  }
+  return fields;
+}
+
+// The same fields from what ParseDescriptors made of the device's
+// sysfs descriptors file.
+std::vector<std::string> ParsedFields(const KernelUsbDevice& device) {
+  const DeviceDescriptor& d = device.descriptors.device;
+  std::vector<std::string> fields = {
+      "bLength 18", "bDescriptorType 1", "bcdUSB " + Bcd(d.usb_version),
+      "bDeviceClass " + std::to_string(d.device_class), "bDeviceSubClass " + std::to_string(d.device_subclass),
+      "bDeviceProtocol " + std::to_string(d.device_protocol), "bMaxPacketSize0 " + std::to_string(d.max_packet_size0),
+      "idVendor " + Hex(d.vendor_id, 4), "idProduct " + Hex(d.product_id, 4), "bcdDevice " + Bcd(d.device_version),
+      "iManufacturer " + std::to_string(d.manufacturer_index), "iProduct " + std::to_string(d.product_index),
+      "iSerial " + std::to_string(d.serial_index), "bNumConfigurations " + std::to_string(d.num_configurations)};
+  const unsigned unit = device.speed == "5000" ? 8 : 2;
+  for (const ConfigurationDescriptor& c : device.descriptors.configurations) {
+    fields.insert(fields.end(),
+                  {"bLength 9", "bDescriptorType 2", "wTotalLength " + Hex(c.total_length, 4),
+                   "bNumInterfaces " + std::to_string(c.num_interfaces),
+                   "bConfigurationValue " + std::to_string(c.value),
+                   "iConfiguration " + std::to_string(c.configuration_index), "bmAttributes " + Hex(c.attributes, 2),
+                   "MaxPower " + std::to_string(c.max_power * unit) + "mA"});
+    for (const Interface& interface : c.interfaces) {
+      for (const InterfaceDescriptor& i : interface.alternates) {
+        fields.insert(fields.end(),
+                      {"bLength 9", "bDescriptorType 4", "bInterfaceNumber " + std::to_string(i.number),
+                       "bAlternateSetting " + std::to_string(i.alternate_setting),
+                       "bNumEndpoints " + std::to_string(i.num_endpoints),
+                       "bInterfaceClass " + std::to_string(i.interface_class),
+                       "bInterfaceSubClass " + std::to_string(i.interface_subclass),
+                       "bInterfaceProtocol " + std::to_string(i.interface_protocol),
+                       "iInterface " + std::to_string(i.interface_index)});
+        for (const ClassDescriptor& extra : i.extra) {
+          const auto* hid = std::get_if<HidDescriptor>(&extra.decoded);
+          REQUIRE(hid != nullptr);  // the recorded devices have no other
+          fields.insert(fields.end(), {"bLength " + std::to_string(extra.raw.bytes.size()),
+                                       "bDescriptorType " + std::to_string(extra.raw.type),
+                                       "bcdHID " + Bcd(hid->hid_version),
+                                       "bCountryCode " + std::to_string(hid->country_code),
+                                       "bNumDescriptors " + std::to_string(hid->descriptors.size())});
+          for (const auto& report : hid->descriptors) {
+            fields.push_back("bDescriptorType " + std::to_string(report.type));
+            fields.push_back("wDescriptorLength " + std::to_string(report.length));
+          }
+        }
+        for (const EndpointDescriptor& e : i.endpoints) {
+          fields.insert(fields.end(), {"bLength 7", "bDescriptorType 5", "bEndpointAddress " + Hex(e.address, 2),
+                                       "bmAttributes " + std::to_string(e.attributes),
+                                       "wMaxPacketSize " + Hex(e.max_packet_size, 4),
+                                       "bInterval " + std::to_string(e.interval)});
+          if (e.companion) fields.push_back("bMaxBurst " + std::to_string(e.companion->max_burst));
+        }
+      }
+    }
+  }
+  return fields;
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream file(path);
+  REQUIRE(file);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST_CASE("every descriptor field lsusb -v printed in the guest is what the parser read", "[kernel-devices][lsusb]") {
+  const auto view = ReadKernelUsbDevices(RecordedPaths());
+  REQUIRE(view.has_value());
+  const std::string lsusb = ReadText(kRecorded / "oracle/lsusb-v");
+  size_t compared = 0;
+  for (const KernelUsbDevice& device : view->devices) {
+    INFO(device.name);
+    char header[40];
+    std::snprintf(header, sizeof(header), "\nBus %03u Device %03u: ID ", device.bus, device.address);
+    const size_t begin = lsusb.find(header);
+    REQUIRE(begin != std::string::npos);
+    const size_t end = lsusb.find("\nBus ", begin + 1);
+    const std::vector<std::string> expected = LsusbFields(lsusb.substr(begin + 1, end - begin - 1));
+    CHECK(ParsedFields(device) == expected);
+    compared += expected.size();
+  }
+  CHECK(compared > 150);
+}
+
+TEST_CASE("the recorded view matches lsusb's list and lsusb -t's tree", "[kernel-devices][lsusb]") {
+  const auto view = ReadKernelUsbDevices(RecordedPaths());
+  REQUIRE(view.has_value());
+  std::set<std::string> listed;
+  std::istringstream lsusb(ReadText(kRecorded / "oracle/lsusb"));
+  for (std::string line; std::getline(lsusb, line);) listed.insert(line.substr(0, line.find(' ', 28)));
+  std::set<std::string> ours;
+  std::istringstream tree(ReadText(kRecorded / "oracle/lsusb-t"));
+  std::vector<std::string> tree_lines;
+  for (std::string line; std::getline(tree, line);) tree_lines.push_back(line);
+  for (const KernelUsbDevice& device : view->devices) {
+    char line[64];
+    std::snprintf(line, sizeof(line), "Bus %03u Device %03u: ID %04x:%04x", device.bus, device.address,
+                  device.descriptors.device.vendor_id, device.descriptors.device.product_id);
+    ours.insert(line);
+    const std::string speed = device.speed + "M";
+    if (device.is_root_hub()) {
+      char root[64];
+      std::snprintf(root, sizeof(root), "/:  Bus %02u.Port 1: Dev %u, Class=root_hub, Driver=", device.bus,
+                    device.address);
+      const auto found = std::ranges::find_if(tree_lines, [&](const std::string& l) { return l.starts_with(root); });
+      REQUIRE(found != tree_lines.end());
+      CHECK(found->ends_with("/" + std::to_string(device.max_children) + "p, " + speed));
+      continue;
+    }
+    for (const KernelUsbInterface& interface : device.interfaces) {
+      const std::string expected = "Port " + std::to_string(device.port) + ": Dev " + std::to_string(device.address) +
+                                   ", If " + std::to_string(interface.number) + ", Class=";
+      const auto found = std::ranges::find_if(tree_lines, [&](const std::string& l) {
+        return l.find("|__ " + expected) != std::string::npos && l.ends_with(", Driver=" + interface.driver.value_or("") + ", " + speed);
+      });
+      CHECK(found != tree_lines.end());
+    }
+  }
+  CHECK(ours == listed);
 }
 
 TEST_CASE("the recorded devices: topology, speeds and drivers as the testbed made them", "[kernel-devices]") {
