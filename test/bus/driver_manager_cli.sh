@@ -61,6 +61,14 @@ expect 0 "^  option idle-timeout \(duration, default 2s\): " "$m" --list --sysfs
 expect 0 "^  options now: self-test=false dma-until-stopped=true idle-timeout=250ms completion-timeout=5s$" \
   "$m" --list --sysfs-root "$sysfs_tree" --driver-option edu.self-test=false --driver-option edu.dma-until-stopped \
   --driver-option edu.idle-timeout=250ms
+# USB: the recorded guest's interfaces with --bus usb; a tree without
+# /sys/bus/usb has none (no error), and lists no USB node by default.
+usb_tree=$(dirname "$0")/../usb/sysfs/x86_64-q35/sys
+expect 0 "^node usb/usb2/2-1/2-1:1.0 \(bus usb, parent usb/usb2/2-1\)$" "$m" --list --bus usb --sysfs-root "$usb_tree"
+expect 0 "^driver hosts" "$m" --list --bus usb --sysfs-root "$sysfs_tree"
+if "$m" --list --sysfs-root "$sysfs_tree" 2>&1 | grep -q "^node usb/"; then
+  echo "FAIL: a tree without /sys/bus/usb lists USB nodes"; failures=$((failures + 1))
+fi
 # --node: only the nodes named; one the buses lack is refused.
 expect 0 "^node pci/0000:00:02.0 \(bus pci, parent none\)$" "$m" --list --sysfs-root "$sysfs_tree" --node pci/0000:00:02.0
 expect 1 "--node pci/0000:00:09.0: no such node" "$m" --list --sysfs-root "$sysfs_tree" --node pci/0000:00:09.0

@@ -1,15 +1,17 @@
-// udrv-driver-manager: the driver manager. It enumerates the root bus (PCI,
-// and the platform bus where the machine has a device tree; --bus picks;
-// the ACPI bus only when named, --bus acpi), matches every device node
-// against the registered drivers (edu, e1000e, pl031, hpet, ...),
-// takes each matched device from the kernel (PCI: vfio-pci or
-// uio_pci_generic, --route; platform: udrv's UIO platform module or
-// /dev/mem, --platform-route; acpi: /dev/mem or the UIO platform module,
-// --acpi-route), starts its driver — edu and pl031 run their
-// self tests as they start — then stops the drivers and releases the
-// devices: interrupts off, bus mastering off, reset where the device has
-// one, and with --restore-kernel-driver the previous kernel driver back. It
-// prints what it does.
+// udrv-driver-manager: the driver manager. It enumerates the root bus (PCI;
+// the platform bus where the machine has a device tree; the USB bus where
+// it has /sys/bus/usb/devices; --bus picks; the ACPI bus only when named,
+// --bus acpi), matches every device node against the registered drivers
+// (edu, e1000e, pl031, hpet, usb-mass-storage, ...), takes each matched
+// device from the kernel (PCI: vfio-pci or uio_pci_generic, --route;
+// platform: udrv's UIO platform module or /dev/mem, --platform-route;
+// acpi: /dev/mem or the UIO platform module, --acpi-route; usb: the
+// interface, claimed through the device's usbfs node with its kernel
+// driver detached), starts its driver — edu and pl031 run their self tests
+// as they start — then stops the drivers and releases the devices:
+// interrupts off, bus mastering off, reset where the device has one, and
+// with --restore-kernel-driver the previous kernel driver back. It prints
+// what it does.
 //
 // Drivers run in this process, or with --isolated each in a driver host of
 // its own (udrv-driver-host, beside this program; PCI and platform devices
@@ -65,6 +67,7 @@
 #include "udrv/pci/pci_bus.h"
 #include "udrv/platform/isolation.h"
 #include "udrv/platform/platform_bus.h"
+#include "udrv/usb/usb_bus.h"
 
 namespace {
 
@@ -75,6 +78,7 @@ namespace acpi = udrv::acpi;
 namespace bus = udrv::bus;
 namespace pci = udrv::pci;
 namespace platform = udrv::platform;
+namespace usb = udrv::usb;
 
 struct Settings {
   bool list = false;
@@ -210,6 +214,17 @@ Result<void> Run(const Settings& settings) {
     auto platform_bus = platform::PlatformBus::Create(platform_options);
     if (!platform_bus) return std::unexpected(platform_bus.error());
     if (auto added = root.AddBus(std::move(*platform_bus)); !added) return added;
+  }
+
+  // The USB bus where the machine has one; absent, it has no devices.
+  const bool has_usb = ::access(options.paths.BusDevices(usb::kBusName).c_str(), F_OK) == 0;
+  if (wanted(usb::kBusName) && (has_usb || !settings.buses.empty())) {
+    usb::UsbBusOptions usb_options;
+    usb_options.paths = options.paths;
+    usb_options.log = Say;
+    auto usb_bus = usb::UsbBus::Create(std::move(usb_options));
+    if (!usb_bus) return std::unexpected(usb_bus.error());
+    if (auto added = root.AddBus(std::move(*usb_bus)); !added) return added;
   }
 
   // The ACPI bus only when asked for: its drivers map registers of devices
@@ -349,9 +364,10 @@ int main(int argc, char** argv) {
                  "node: registers and the first interrupt)")
       ->check(CLI::IsMember({"devmem", "uio"}));
   app.add_option("--bus", settings.buses,
-                 "only this bus's devices (pci, platform, acpi); repeatable; default: pci, and "
-                 "platform where the machine has a device tree (acpi only when named)")
-      ->check(CLI::IsMember({"pci", "platform", "acpi"}));
+                 "only this bus's devices (pci, platform, usb, acpi); repeatable; default: pci, "
+                 "platform where the machine has a device tree, usb where it has USB (acpi only "
+                 "when named)")
+      ->check(CLI::IsMember({"pci", "platform", "usb", "acpi"}));
   auto* acpi_tables = app.add_option("--acpi", settings.acpi_tables,
                                      "with --list --bus acpi: read these ACPI tables (a directory of "
                                      "table files, or an acpidump text dump) instead of this machine's");
