@@ -44,7 +44,7 @@ expect 2 "--isolated: the driver hosts do not serve the ACPI bus" "$m" --isolate
 expect 0 "driver hpet: matches, binds" "$m" --list --bus acpi --acpi "$(dirname "$0")/../acpi/firmware/x86_64-q35"
 expect 2 "--driver is required|driver" "$h" --node pci/0000:00:02.0
 # Driver options are checked against the registry's declarations, by both.
-expect 2 "no driver 'nic' \(the drivers are: edu, e1000e, net-traffic, pl031, hpet, virtio-mmio-probe\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
+expect 2 "no driver 'nic' \(the drivers are: edu, e1000e, net-traffic, pl031, hpet, virtio-mmio-probe, usb-mass-storage\)" "$m" --list --sysfs-root "$sysfs_tree" --driver-option nic.mtu=1500
 expect 2 "driver 'edu' option 'colour': no such option \(edu has self-test, dma-until-stopped" \
   "$m" --driver-option edu.colour=red
 expect 2 "driver 'edu' option 'idle-timeout': 'soon' is no duration" "$m" --isolated --driver-option edu.idle-timeout=soon

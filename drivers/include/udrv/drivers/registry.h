@@ -15,6 +15,7 @@
 #include "udrv/drivers/hpet/hpet.h"
 #include "udrv/drivers/net_traffic/net_traffic.h"
 #include "udrv/drivers/pl031/pl031.h"
+#include "udrv/drivers/usb_mass_storage/usb_mass_storage.h"
 #include "udrv/drivers/virtio_mmio_probe/virtio_mmio_probe.h"
 
 namespace udrv::drivers {
