@@ -1,0 +1,69 @@
+// libFuzzer target: USB descriptors as a device sent them (descriptors.h):
+// a sysfs `descriptors` file, a BOS answer and a string descriptor, each
+// parser over the same bytes. What a parser accepts must hold together:
+// no more configurations, interfaces or endpoints than the descriptors
+// said or the bounds allow, configurations that tile the bytes after the
+// device descriptor, raw class descriptors inside the input; anything
+// else aborts.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+
+#include "udrv/usb/descriptors.h"
+
+namespace {
+
+void CheckRaw(const udrv::usb::RawDescriptor& raw, size_t size) {
+  if (raw.bytes.size() < 2 || raw.offset + raw.bytes.size() > size || raw.bytes[0] != raw.bytes.size() ||
+      raw.bytes[1] != raw.type) {
+    std::abort();
+  }
+}
+
+void CheckDescriptors(const udrv::usb::Descriptors& descriptors, size_t size) {
+  using namespace udrv::usb;
+  if (descriptors.configurations.size() > descriptors.device.num_configurations ||
+      descriptors.configurations.size() > kMaxConfigurations) {
+    std::abort();
+  }
+  size_t covered = 18;
+  for (const ConfigurationDescriptor& config : descriptors.configurations) {
+    covered += config.total_length;
+    if (config.interfaces.size() > config.num_interfaces || config.interfaces.size() > kMaxInterfaces) std::abort();
+    for (const ClassDescriptor& extra : config.extra) CheckRaw(extra.raw, size);
+    for (const Interface& interface : config.interfaces) {
+      if (interface.alternates.empty() || interface.alternates.size() > kMaxAlternateSettings) std::abort();
+      for (const InterfaceDescriptor& alternate : interface.alternates) {
+        if (alternate.number != interface.number || alternate.endpoints.size() > alternate.num_endpoints ||
+            alternate.endpoints.size() > kMaxEndpointsPerInterface) {
+          std::abort();
+        }
+        for (const ClassDescriptor& extra : alternate.extra) CheckRaw(extra.raw, size);
+        for (const EndpointDescriptor& endpoint : alternate.endpoints) {
+          if (endpoint.number() == 0) std::abort();
+          (void)EndpointTypeName(endpoint.type());
+          for (const ClassDescriptor& extra : endpoint.extra) CheckRaw(extra.raw, size);
+        }
+      }
+    }
+    if (descriptors.FindConfiguration(config.value) == nullptr) std::abort();
+  }
+  if (covered != size) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::span<const uint8_t> bytes(data, size);
+  if (auto descriptors = udrv::usb::ParseDescriptors(bytes, "fuzz")) CheckDescriptors(*descriptors, size);
+  if (auto bos = udrv::usb::ParseBos(bytes, "fuzz")) {
+    if (bos->total_length != size) std::abort();
+    for (const auto& capability : bos->capabilities) CheckRaw(capability.raw, size);
+  }
+  if (auto text = udrv::usb::ParseStringDescriptor(bytes, "fuzz")) {
+    // UTF-8 of at most 127 UTF-16 units: 3 bytes each, 4 per surrogate pair.
+    if (text->size() > 3 * 127) std::abort();
+  }
+  return 0;
+}
