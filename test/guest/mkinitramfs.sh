@@ -4,6 +4,7 @@
 # closure, the plan, guest-init.sh as /init, and the guest's shell helpers
 # as /udrv/bin/udrv-* (guest-request.sh: udrv-guest-request,
 # net-traffic-run.sh: udrv-net-traffic-run, net-bench.sh: udrv-net-bench,
+# usb-bench.sh: udrv-usb-bench,
 # acpi-record.sh: udrv-acpi-record);
 # with KMOD, udrv's own kernel modules (*.ko there) in /udrv/kmod, not
 # loaded: the tests load them.
@@ -44,7 +45,7 @@ cp "$cache/$arch/busybox/bin/busybox" "$root/bin/busybox"
 cp "$here/guest-init.sh" "$root/init"
 chmod 755 "$root/init"
 cp "$plan" "$root/udrv/plan"
-for helper in guest-request net-traffic-run net-bench acpi-record; do
+for helper in guest-request net-traffic-run net-bench usb-bench acpi-record; do
   cp "$here/$helper.sh" "$root/udrv/bin/udrv-$helper"
   chmod 755 "$root/udrv/bin/udrv-$helper"
 done
