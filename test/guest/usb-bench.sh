@@ -4,9 +4,10 @@
 # sequentially, the disk over and over, REPS times each way and for each
 # transfer size, alternating:
 #   linux  dd if=/dev/sda bs=SIZE iflag=direct, through usb-storage and
-#          sd_mod (no page cache), timed with /proc/uptime (10 ms ticks:
-#          MIB is large enough that they do not matter), dd's process
-#          starts included;
+#          sd_mod, timed with /proc/uptime (10 ms ticks: MIB is large
+#          enough that they matter little), dd's process starts included;
+#          /proc/diskstats must count every sector read from the disk (no
+#          page cache answered);
 #   udrv   udrv-driver-manager binding usb-mass-storage over usbfs with
 #          read-benchmark-mib=MIB: READ(10)s of SIZE, timed by the driver
 #          around its reads alone; the disk goes back to usb-storage after.
@@ -27,12 +28,16 @@ wait_for_disk() {
   return 1
 }
 
+# Sectors the kernel read from sda (field 6 of /proc/diskstats).
+sectors_read() { awk '$3 == "sda" { print $6 }' /proc/diskstats; }
+
 disk_bytes=$(($(cat /sys/block/sda/size) * 512))
 [ "$disk_bytes" -gt 0 ] || { echo "usb-bench: no /dev/sda"; exit 1; }
 
 linux_read() {
   size_kib=$1
   passes=$((mib * 1024 * 1024 / disk_bytes))
+  sectors_before=$(sectors_read)
   start=$(cut -d' ' -f1 /proc/uptime)
   pass=0
   while [ $pass -lt $passes ]; do
@@ -40,6 +45,9 @@ linux_read() {
     pass=$((pass + 1))
   done
   end=$(cut -d' ' -f1 /proc/uptime)
+  sectors=$(($(sectors_read) - sectors_before))
+  [ $sectors -eq $((passes * disk_bytes / 512)) ] ||
+    { fail "dd bs=${size_kib}k: the disk read $sectors sectors, not $((passes * disk_bytes / 512))"; return; }
   echo "$start $end" | awk -v bytes=$((passes * disk_bytes)) -v kib="$size_kib" \
     '{ printf "usb-bench: result linux %d %.1f\n", kib, bytes / ($2 - $1) / 1e6 }'
 }
