@@ -172,12 +172,13 @@ inline std::string Hex(unsigned value, int digits) {
 // and endpoint descriptors (with bMaxBurst, lsusb's line for the
 // SuperSpeed companion), up to what lsusb asked the device itself (the
 // hub descriptor, BOS, qualifier, status).
-inline std::vector<std::string> LsusbFields(const std::string& block) {
+// With `from_bos`, `block` is the BOS part of it and is read whole.
+inline std::vector<std::string> LsusbFields(const std::string& block, bool from_bos = false) {
   std::vector<std::string> fields;
   std::istringstream lines(block);
   for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("Hub Descriptor:") || line.starts_with("Binary Object Store") ||
-        line.starts_with("Device Qualifier") || line.starts_with("Device Status")) {
+    if (!from_bos && (line.starts_with("Hub Descriptor:") || line.starts_with("Binary Object Store") ||
+                      line.starts_with("Device Qualifier") || line.starts_with("Device Status"))) {
       break;
     }
     std::istringstream words(line);
