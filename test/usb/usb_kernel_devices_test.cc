@@ -194,6 +194,34 @@ TEST_CASE("hostile interface values and names", "[kernel-devices]") {
   }
 }
 
+TEST_CASE("entries past the bounds are left out unread; broken ones count", "[kernel-devices]") {
+  RecordedCopy copy;
+  const fs::path devices = copy.tree.root / "bus/usb/devices";
+  // Dangling device entries on bus 3 to make kMaxUsbDevices with the five
+  // recorded ones (names sort "1-2" ... "3-9.9", "usb1", "usb2"), then one
+  // more, a device, last in name order.
+  size_t made = 0;
+  for (uint32_t a = 1; a <= 255 && made < kMaxUsbDevices - 5; ++a) {
+    for (uint32_t b = 1; b <= 255 && made < kMaxUsbDevices - 5; ++b, ++made) {
+      fs::create_symlink("../../../devices/gone", devices / ("3-" + std::to_string(a) + "." + std::to_string(b)));
+    }
+  }
+  fs::create_directory_symlink("../../../devices/pci0000:00/0000:00:05.0/usb2", devices / "usb9");
+  // Interfaces of 2-1 past kMaxInterfaces: each dangling, so each is read and refused.
+  for (uint32_t i = 1; i <= kMaxInterfaces; ++i) {
+    fs::create_symlink("../../../devices/gone", devices / ("2-1:1." + std::to_string(i)));
+  }
+  const auto view = copy.Read();
+  REQUIRE(view.has_value());
+  CHECK(Names(*view) == std::vector<std::string>{"usb1", "1-2", "1-3", "usb2", "2-1"});
+  CHECK(std::ranges::count(view->skipped, std::string("usb9: past the bound of 4096 devices")) == 1);
+  CHECK(std::ranges::count_if(view->skipped, [](const std::string& s) { return s.ends_with(": vanished while read"); }) ==
+        kMaxUsbDevices - 5 + kMaxInterfaces - 1);
+  CHECK(std::ranges::count_if(view->skipped, [](const std::string& s) {
+          return s.starts_with("2-1:1.") && s.ends_with(": past the bound of 32 interfaces");
+        }) == 1);
+}
+
 TEST_CASE("a device that vanishes while read is left out and said", "[kernel-devices]") {
   RecordedCopy copy;
   fs::remove_all(copy.Device("usb1/1-3"));

@@ -250,6 +250,7 @@ Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths) {
   };
 
   std::vector<std::pair<std::string, UsbName>> interfaces;
+  size_t device_entries = 0;
   for (const std::string& name : *names) {
     const auto parsed = ParseName(name);
     if (!parsed) {
@@ -260,7 +261,9 @@ Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths) {
       interfaces.emplace_back(name, *parsed);
       continue;
     }
-    if (view.devices.size() >= kMaxUsbDevices) {
+    // The bound counts entries read, not devices kept: a tree of dangling
+    // or broken entries costs no more than one of devices.
+    if (++device_entries > kMaxUsbDevices) {
       view.skipped.push_back(name + ": past the bound of " + std::to_string(kMaxUsbDevices) + " devices");
       continue;
     }
@@ -275,6 +278,7 @@ Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths) {
 
   std::map<std::string, KernelUsbDevice*, std::less<>> by_name;
   for (KernelUsbDevice& device : view.devices) by_name.emplace(device.name, &device);
+  std::map<const KernelUsbDevice*, size_t> interface_entries;  // read of each device
   for (const auto& [name, parsed] : interfaces) {
     const auto device = by_name.find(DeviceNameOf(parsed));
     if (device == by_name.end()) {
@@ -287,7 +291,7 @@ Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths) {
       view.skipped.push_back(name + ": not of the active configuration");
       continue;
     }
-    if (owner.interfaces.size() >= kMaxInterfaces) {
+    if (++interface_entries[&owner] > kMaxInterfaces) {
       view.skipped.push_back(name + ": past the bound of " + std::to_string(kMaxInterfaces) + " interfaces");
       continue;
     }
