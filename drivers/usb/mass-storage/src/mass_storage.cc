@@ -68,26 +68,29 @@ Result<void> MassStorage::CheckRange(std::string_view what, uint64_t lba, uint64
 Result<void> MassStorage::Read(uint64_t lba, uint64_t blocks, std::span<std::byte> data,
                                size_t max_transfer) {
   UDRV_TRY(CheckRange("read", lba, blocks, data.size()));
-  const uint32_t block_size = capacity_.block_size;
-  const uint64_t step = BlocksPerCommand(max_transfer, block_size);
-  for (uint64_t done = 0; done < blocks;) {
-    const auto count = static_cast<uint16_t>(std::min(step, blocks - done));
-    UDRV_TRY(Disk().Read(static_cast<uint32_t>(lba + done), count, block_size,
-                         data.subspan(done * block_size, size_t{count} * block_size)));
-    done += count;
-  }
-  return {};
+  return InCommands(lba, blocks, max_transfer, [&](uint32_t first, uint16_t count, size_t offset) {
+    const uint32_t block_size = capacity_.block_size;
+    return Disk().Read(first, count, block_size, data.subspan(offset, size_t{count} * block_size));
+  });
 }
 
 Result<void> MassStorage::Write(uint64_t lba, uint64_t blocks, std::span<const std::byte> data,
                                 size_t max_transfer) {
   UDRV_TRY(CheckRange("write", lba, blocks, data.size()));
+  return InCommands(lba, blocks, max_transfer, [&](uint32_t first, uint16_t count, size_t offset) {
+    const uint32_t block_size = capacity_.block_size;
+    return Disk().Write(first, count, block_size, data.subspan(offset, size_t{count} * block_size));
+  });
+}
+
+Result<void> MassStorage::InCommands(
+    uint64_t lba, uint64_t blocks, size_t max_transfer,
+    const std::function<Result<void>(uint32_t lba, uint16_t count, size_t offset)>& command) const {
   const uint32_t block_size = capacity_.block_size;
   const uint64_t step = BlocksPerCommand(max_transfer, block_size);
   for (uint64_t done = 0; done < blocks;) {
     const auto count = static_cast<uint16_t>(std::min(step, blocks - done));
-    UDRV_TRY(Disk().Write(static_cast<uint32_t>(lba + done), count, block_size,
-                          data.subspan(done * block_size, size_t{count} * block_size)));
+    UDRV_TRY(command(static_cast<uint32_t>(lba + done), count, done * block_size));
     done += count;
   }
   return {};

@@ -76,6 +76,15 @@ std::array<std::byte, 10> ReadWrite10(uint8_t opcode, uint32_t lba, uint16_t blo
   return command;
 }
 
+// A block size a capacity answer may state: IO_INVALID for 0 or past kMaxBlockSize.
+Result<void> CheckBlockSize(std::string_view command, uint32_t block_size, std::string_view object) {
+  if (block_size != 0 && block_size <= kMaxBlockSize) return {};
+  return Fail(Status::IO_INVALID,
+              std::string(command) + ": block size " + std::to_string(block_size) + " is 0 or past " +
+                  std::to_string(kMaxBlockSize),
+              std::string(object));
+}
+
 }  // namespace
 
 Result<InquiryData> ParseInquiry(std::span<const std::byte> bytes, std::string_view object) {
@@ -107,12 +116,7 @@ Result<Capacity10> ParseCapacity10(std::span<const std::byte> bytes, std::string
   }
   const uint32_t last_lba = LoadBig<uint32_t>(bytes, 0);
   const uint32_t block_size = LoadBig<uint32_t>(bytes, 4);
-  if (block_size == 0 || block_size > kMaxBlockSize) {
-    return Fail(Status::IO_INVALID,
-                "READ CAPACITY(10): block size " + std::to_string(block_size) + " is 0 or past " +
-                    std::to_string(kMaxBlockSize),
-                std::string(object));
-  }
+  UDRV_TRY(CheckBlockSize("READ CAPACITY(10)", block_size, object));
   Capacity10 result;
   result.capacity.block_size = block_size;
   if (last_lba == 0xFFFFFFFF) {
@@ -131,12 +135,7 @@ Result<Capacity> ParseCapacity16(std::span<const std::byte> bytes, std::string_v
   }
   const uint64_t last_lba = LoadBig<uint64_t>(bytes, 0);
   const uint32_t block_size = LoadBig<uint32_t>(bytes, 8);
-  if (block_size == 0 || block_size > kMaxBlockSize) {
-    return Fail(Status::IO_INVALID,
-                "READ CAPACITY(16): block size " + std::to_string(block_size) + " is 0 or past " +
-                    std::to_string(kMaxBlockSize),
-                std::string(object));
-  }
+  UDRV_TRY(CheckBlockSize("READ CAPACITY(16)", block_size, object));
   if (last_lba >= std::numeric_limits<uint64_t>::max() / block_size) {
     return Fail(Status::IO_INVALID,
                 "READ CAPACITY(16): last LBA " + Hex(last_lba) + " of " + std::to_string(block_size) +
@@ -306,46 +305,35 @@ Result<Capacity> ScsiDisk::ReadCapacity() {
   return ParseCapacity16(std::span(answer16).first(length16), object());
 }
 
-Result<void> ScsiDisk::Read(uint32_t lba, uint16_t blocks, uint32_t block_size, std::span<std::byte> data) {
+Result<void> ScsiDisk::Transfer10(uint8_t opcode, uint32_t lba, uint16_t blocks, uint32_t block_size,
+                                  Direction direction, std::span<std::byte> data) {
+  const std::string name =
+      std::string(opcode == kRead10 ? "READ(10)" : "WRITE(10)") + " at LBA " + std::to_string(lba);
   if (data.size() != size_t{blocks} * block_size) {
     return Fail(Status::INVALID_ARGS,
-                "READ(10): a buffer of " + std::to_string(data.size()) + " bytes for " +
+                name + ": a buffer of " + std::to_string(data.size()) + " bytes for " +
                     std::to_string(blocks) + " blocks",
                 object());
   }
-  const auto command = Read10Command(lba, blocks);
-  UDRV_TRY_ASSIGN(const size_t moved,
-                  Run("READ(10) at LBA " + std::to_string(lba), command, Direction::IN, data));
+  UDRV_TRY_ASSIGN(const size_t moved, Run(name, ReadWrite10(opcode, lba, blocks), direction, data));
   if (moved != data.size()) {
     return Fail(Status::IO_DATA_LOSS,
-                "READ(10) at LBA " + std::to_string(lba) + ": " + std::to_string(moved) + " of " +
-                    std::to_string(data.size()) + " bytes",
+                name + ": " + std::to_string(moved) + " of " + std::to_string(data.size()) + " bytes",
                 object());
   }
   return {};
 }
 
+Result<void> ScsiDisk::Read(uint32_t lba, uint16_t blocks, uint32_t block_size, std::span<std::byte> data) {
+  return Transfer10(kRead10, lba, blocks, block_size, Direction::IN, data);
+}
+
 Result<void> ScsiDisk::Write(uint32_t lba, uint16_t blocks, uint32_t block_size,
                              std::span<const std::byte> data) {
-  if (data.size() != size_t{blocks} * block_size) {
-    return Fail(Status::INVALID_ARGS,
-                "WRITE(10): a buffer of " + std::to_string(data.size()) + " bytes for " +
-                    std::to_string(blocks) + " blocks",
-                object());
-  }
-  const auto command = Write10Command(lba, blocks);
   // An OUT transfer only reads its buffer; usb::Device takes one span type
   // for both directions.
   const std::span<std::byte> out(const_cast<std::byte*>(data.data()), data.size());
-  UDRV_TRY_ASSIGN(const size_t moved,
-                  Run("WRITE(10) at LBA " + std::to_string(lba), command, Direction::OUT, out));
-  if (moved != data.size()) {
-    return Fail(Status::IO_DATA_LOSS,
-                "WRITE(10) at LBA " + std::to_string(lba) + ": " + std::to_string(moved) + " of " +
-                    std::to_string(data.size()) + " bytes",
-                object());
-  }
-  return {};
+  return Transfer10(kWrite10, lba, blocks, block_size, Direction::OUT, out);
 }
 
 }  // namespace udrv::drivers::usb_mass_storage

@@ -134,6 +134,10 @@ class ScsiDisk {
   const std::string& object() const { return transport_->object(); }
 
  private:
+  // READ(10) or WRITE(10) (`opcode`) of `blocks` at `lba` on `data`.
+  Result<void> Transfer10(uint8_t opcode, uint32_t lba, uint16_t blocks, uint32_t block_size,
+                          Direction direction, std::span<std::byte> data);
+
   BulkOnlyTransport* transport_;
   uint8_t lun_ = 0;
 };

@@ -68,6 +68,11 @@ class MassStorage {
       : transport_(std::move(transport)), max_lun_(max_lun) {}
   ScsiDisk Disk() { return ScsiDisk(transport_, 0); }
   Result<void> CheckRange(std::string_view what, uint64_t lba, uint64_t blocks, size_t bytes) const;
+  // Calls `command` for each READ(10)/WRITE(10) of a transfer checked by
+  // CheckRange: its first LBA, block count and offset in the buffer.
+  Result<void> InCommands(
+      uint64_t lba, uint64_t blocks, size_t max_transfer,
+      const std::function<Result<void>(uint32_t lba, uint16_t count, size_t offset)>& command) const;
 
   BulkOnlyTransport transport_;
   uint8_t max_lun_ = 0;
