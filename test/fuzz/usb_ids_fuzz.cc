@@ -32,7 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckName(ids.Product(vendor, b), text);
     CheckName(ids.Product(vendor, 0x0002), text);
   }
-  const auto code = static_cast<uint8_t>(a >> 8), subclass = static_cast<uint8_t>(a), protocol = static_cast<uint8_t>(b);
+  const auto code = static_cast<uint8_t>(a >> 8);
+  const auto subclass = static_cast<uint8_t>(a);
+  const auto protocol = static_cast<uint8_t>(b);
   CheckName(ids.Class(code), text);
   CheckName(ids.Subclass(code, subclass), text);
   CheckName(ids.Protocol(code, subclass, protocol), text);

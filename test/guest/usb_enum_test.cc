@@ -20,20 +20,13 @@
 #include <sstream>
 #include <string>
 
+#include "../sysfs/temp_tree.h"
 #include "kernel_oracle.h"
 #include "udrv/bus/bind_rules.h"
 #include "udrv/usb/usb_bus.h"
 
 namespace udrv::usb {
 namespace {
-
-std::string ReadText(const std::string& path) {
-  std::ifstream file(path);
-  REQUIRE(file);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // What `command` printed on stdout; it must exit 0.
 std::string Output(const std::string& command) {
@@ -53,7 +46,7 @@ std::string KernelDecoding() {
   if (stat(kPath, &info) != 0) {
     REQUIRE(mount("debugfs", "/sys/kernel/debug", "debugfs", 0, nullptr) == 0);
   }
-  return ReadText(kPath);
+  return sysfs::testing::TempTree::Read(kPath);
 }
 
 TEST_CASE("the guest's live USB devices match the kernel's decoding and lsusb", "[usb-enum]") {
@@ -110,7 +103,8 @@ std::vector<std::string> LsusbBosFields(const std::string& block) {
 }
 
 std::vector<std::string> ParsedBosFields(const BosDescriptor& bos) {
-  std::vector<std::string> fields = {"bLength 5", "bDescriptorType 15", "wTotalLength " + testing::Hex(bos.total_length, 4),
+  std::vector<std::string> fields = {"bLength 5", "bDescriptorType 15",
+                                     "wTotalLength " + testing::Hex(bos.total_length, 4),
                                      "bNumDeviceCaps " + std::to_string(bos.capabilities.size())};
   for (const DeviceCapability& capability : bos.capabilities) {
     fields.insert(fields.end(), {"bLength " + std::to_string(capability.raw.bytes.size()), "bDescriptorType 16",
@@ -171,7 +165,8 @@ TEST_CASE("the devices' BOS and strings, asked for over usbfs, parse as lsusb -v
 
 TEST_CASE("the guest's live USB nodes: the disk's interface binds by 08/06/50", "[usb-enum]") {
   std::vector<std::string> log;
-  auto usb = UsbBus::Create(UsbBusOptions{.paths = {}, .log = [&log](std::string_view line) { log.emplace_back(line); }});
+  auto usb = UsbBus::Create(
+      UsbBusOptions{.paths = {}, .log = [&log](std::string_view line) { log.emplace_back(line); }});
   REQUIRE(usb.has_value());
   const auto nodes = (*usb)->Enumerate();
   REQUIRE(nodes.has_value());

@@ -293,7 +293,8 @@ inline void CheckAgainstLsusbList(const KernelUsbView& view, const std::string& 
       const std::string expected = "Port " + std::to_string(device.port) + ": Dev " + std::to_string(device.address) +
                                    ", If " + std::to_string(interface.number) + ", Class=";
       const auto found = std::ranges::find_if(tree_lines, [&](const std::string& l) {
-        return l.find("|__ " + expected) != std::string::npos && l.ends_with(", Driver=" + interface.driver.value_or("") + ", " + speed);
+        return l.find("|__ " + expected) != std::string::npos &&
+               l.ends_with(", Driver=" + interface.driver.value_or("") + ", " + speed);
       });
       CHECK(found != tree_lines.end());
     }

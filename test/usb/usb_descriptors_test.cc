@@ -326,7 +326,8 @@ TEST_CASE("string descriptors: UTF-16LE to UTF-8, surrogate pairs, refusals", "[
   CHECK(error({}) == "string descriptor: 0 byte(s) left, a descriptor needs 2 (at byte offset 0)");
   CHECK(error({0, 0x03}) == "string descriptor: bLength 0 (at byte offset 0)");
   CHECK(error({8, 0x03, 'a', 0}) == "string descriptor: bLength 8 past the end (4 byte(s) left) (at byte offset 0)");
-  CHECK(error({3, 0x03, 'a'}) == "string descriptor: bLength 3 is odd (UTF-16 code units are 2 bytes) (at byte offset 0)");
+  CHECK(error({3, 0x03, 'a'}) ==
+        "string descriptor: bLength 3 is odd (UTF-16 code units are 2 bytes) (at byte offset 0)");
   CHECK(error({4, 0x02, 'a', 0}) == "string descriptor: bDescriptorType 0x02, not a string (0x03) (at byte offset 0)");
   CHECK(error({6, 0x03, 'a', 0, 0x00, 0xDC}) == "string descriptor: a lone low surrogate (at byte offset 4)");
   CHECK(error({6, 0x03, 0x00, 0xD8, 'a', 0}) == "string descriptor: a lone high surrogate (at byte offset 2)");
@@ -391,7 +392,8 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
           "configuration 1, interface 0 alt 0: bLength 5 under the type's minimum of 9 (at byte offset 27)");
     CHECK(ErrorOf(Cat({device, Configuration(1, {2, 0x04})})) ==
           "configuration 1, interface ? alt ?: bLength 2 under the type's minimum of 9 (at byte offset 27)");
-    CHECK(ErrorOf(Cat({device, Configuration(1, Cat({InterfaceBytes(0, 0, 1, 8, 6, 0x50), {6, 0x05, 0x81, 2, 0, 2}}))})) ==
+    CHECK(ErrorOf(Cat({device, Configuration(1, Cat({InterfaceBytes(0, 0, 1, 8, 6, 0x50),
+                                                    {6, 0x05, 0x81, 2, 0, 2}}))})) ==
           "configuration 1, interface 0 alt 0, endpoint 0x81: bLength 6 under the type's minimum of 7 (at byte "
           "offset 36)");
     CHECK(ErrorOf(Cat({device, Configuration(1, EndpointBytes(0x81, 2, 512, 0))})) ==
@@ -401,7 +403,8 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
           "configuration 1, interface 0 alt 0, endpoint 0x00: endpoint number 0 (the default control pipe has no "
           "descriptor) (at byte offset 36)");
     CHECK(ErrorOf(Cat({device, Configuration(1, Cat({InterfaceBytes(0, 0, 2, 8, 6, 0x50),
-                                                    EndpointBytes(0x81, 2, 512, 0), EndpointBytes(0x81, 2, 512, 0)}))})) ==
+                                                    EndpointBytes(0x81, 2, 512, 0),
+                                                    EndpointBytes(0x81, 2, 512, 0)}))})) ==
           "configuration 1, interface 0 alt 0, endpoint 0x81: a second endpoint of that address "
           "(at byte offset 43)");
     CHECK(ErrorOf(Cat({device, Configuration(1, Cat({storage, {9, 0x02, 9, 0, 0, 1, 0, 0, 0}}))})) ==
@@ -420,7 +423,8 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
     CHECK(ErrorOf(Cat({device, Configuration(255, many)})) ==
           "configuration 1, interface 32 alt 0: more interfaces than the configuration's bNumInterfaces of 255 "
           "(bound 32) (at byte offset 315)");
-    CHECK(ErrorOf(Cat({device, Configuration(1, Cat({InterfaceBytes(0, 0, 1, 8, 6, 0x50), EndpointBytes(0x81, 2, 512, 0),
+    CHECK(ErrorOf(Cat({device, Configuration(1, Cat({InterfaceBytes(0, 0, 1, 8, 6, 0x50),
+                                                    EndpointBytes(0x81, 2, 512, 0),
                                                     EndpointBytes(0x02, 2, 512, 0)}))})) ==
           "configuration 1, interface 0 alt 0, endpoint 0x02: more endpoints than the interface's "
           "bNumEndpoints of 1 (at byte offset 43)");

@@ -26,14 +26,6 @@ sysfs::LinuxPaths RecordedPaths() {
   return sysfs::LinuxPaths{.sys = (kRecorded / "sys").string(), .dev = "/recorded/dev"};
 }
 
-std::string ReadText(const fs::path& path) {
-  std::ifstream file(path);
-  REQUIRE(file);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 TEST_CASE("the recorded guest's USB devices match the guest kernel's own decoding", "[kernel-devices]") {
   const auto view = ReadKernelUsbDevices(RecordedPaths());
   REQUIRE(view.has_value());
@@ -42,7 +34,7 @@ TEST_CASE("the recorded guest's USB devices match the guest kernel's own decodin
   for (const KernelUsbDevice& device : view->devices) names.push_back(device.name);
   // Parents before children, by bus then port path.
   CHECK(names == std::vector<std::string>{"usb1", "1-2", "1-3", "usb2", "2-1"});
-  testing::CheckAgainstUsbDevices(*view, ReadText(kRecorded / "oracle/usb-devices"));
+  testing::CheckAgainstUsbDevices(*view, TempTree::Read(kRecorded / "oracle/usb-devices"));
   for (const KernelUsbDevice& device : view->devices) {
     char node[40];
     std::snprintf(node, sizeof(node), "/recorded/dev/bus/usb/%03u/%03u", device.bus, device.address);
@@ -53,13 +45,14 @@ TEST_CASE("the recorded guest's USB devices match the guest kernel's own decodin
 TEST_CASE("every descriptor field lsusb -v printed in the guest is what the parser read", "[kernel-devices][lsusb]") {
   const auto view = ReadKernelUsbDevices(RecordedPaths());
   REQUIRE(view.has_value());
-  CHECK(testing::CheckAgainstLsusbVerbose(*view, ReadText(kRecorded / "oracle/lsusb-v")) > 150);
+  CHECK(testing::CheckAgainstLsusbVerbose(*view, TempTree::Read(kRecorded / "oracle/lsusb-v")) > 150);
 }
 
 TEST_CASE("the recorded view matches lsusb's list and lsusb -t's tree", "[kernel-devices][lsusb]") {
   const auto view = ReadKernelUsbDevices(RecordedPaths());
   REQUIRE(view.has_value());
-  testing::CheckAgainstLsusbList(*view, ReadText(kRecorded / "oracle/lsusb"), ReadText(kRecorded / "oracle/lsusb-t"));
+  testing::CheckAgainstLsusbList(*view, TempTree::Read(kRecorded / "oracle/lsusb"),
+                                 TempTree::Read(kRecorded / "oracle/lsusb-t"));
 }
 
 TEST_CASE("the recorded devices: topology, speeds and drivers as the testbed made them", "[kernel-devices]") {
@@ -108,7 +101,9 @@ struct RecordedCopy {
   RecordedCopy() {
     fs::copy(kRecorded / "sys", tree.root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   }
-  fs::path Device(const std::string& relative) const { return tree.root / "devices/pci0000:00/0000:00:05.0" / relative; }
+  fs::path Device(const std::string& relative) const {
+    return tree.root / "devices/pci0000:00/0000:00:05.0" / relative;
+  }
   Result<KernelUsbView> Read() const { return ReadKernelUsbDevices(tree.paths()); }
 };
 
@@ -215,7 +210,8 @@ TEST_CASE("entries past the bounds are left out unread; broken ones count", "[ke
   REQUIRE(view.has_value());
   CHECK(Names(*view) == std::vector<std::string>{"usb1", "1-2", "1-3", "usb2", "2-1"});
   CHECK(std::ranges::count(view->skipped, std::string("usb9: past the bound of 4096 devices")) == 1);
-  CHECK(std::ranges::count_if(view->skipped, [](const std::string& s) { return s.ends_with(": vanished while read"); }) ==
+  CHECK(std::ranges::count_if(view->skipped,
+                              [](const std::string& s) { return s.ends_with(": vanished while read"); }) ==
         kMaxUsbDevices - 5 + kMaxInterfaces - 1);
   CHECK(std::ranges::count_if(view->skipped, [](const std::string& s) {
           return s.starts_with("2-1:1.") && s.ends_with(": past the bound of 32 interfaces");
