@@ -58,6 +58,17 @@ bool IsEntryName(std::string_view name) {
          name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
 }
 
+// The hub directory a device named `name` sits in; "root" for root hubs
+// and names that follow no rule (the reader refuses those by name).
+std::string HubOf(std::string_view name) {
+  const size_t dot = name.rfind('.'), dash = name.find('-');
+  if (name.find(':') == std::string_view::npos && dot != std::string_view::npos && dash < dot) {
+    return std::string(name.substr(0, dot));
+  }
+  if (dash != std::string_view::npos && dash > 0) return "usb" + std::string(name.substr(0, dash));
+  return "root";
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -66,10 +77,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!IsEntryName(name)) return 0;
   const TempTree tree;
   const fs::path devices = tree.root / "bus/usb/devices";
-  const fs::path device = devices / std::string(name);
-  const fs::path interface = devices / (std::string(name) + ":1.0");
-  fs::create_directories(device);
+  // As the kernel places them: the device's directory in its hub's (by the
+  // naming rules: "2-1.4" in "2-1", "2-1" in "usb2"), the interface's in the
+  // device's, each linked from bus/usb/devices.
+  const std::string hub = HubOf(name);
+  const fs::path device = tree.root / "devices" / hub / std::string(name);
+  const fs::path interface = device / (std::string(name) + ":1.0");
   fs::create_directories(interface);
+  fs::create_directories(devices);
+  fs::create_directory_symlink(device, devices / std::string(name));
+  fs::create_directory_symlink(interface, devices / interface.filename());
   for (const char* attribute : kDeviceAttributes) Write(device / attribute, Line(input));
   for (const char* attribute : kInterfaceAttributes) Write(interface / attribute, Line(input));
   Write(device / "descriptors", input);

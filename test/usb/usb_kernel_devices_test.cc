@@ -218,6 +218,23 @@ TEST_CASE("entries past the bounds are left out unread; broken ones count", "[ke
         }) == 1);
 }
 
+TEST_CASE("a device whose directory is not in its hub's is left out", "[kernel-devices]") {
+  RecordedCopy copy;
+  fs::rename(copy.Device("usb1/1-3"), copy.Device("usb2/1-3"));
+  const fs::path devices = copy.tree.root / "bus/usb/devices";
+  fs::remove(devices / "1-3");
+  fs::remove(devices / "1-3:1.0");
+  fs::create_directory_symlink("../../../devices/pci0000:00/0000:00:05.0/usb2/1-3", devices / "1-3");
+  fs::create_directory_symlink("../../../devices/pci0000:00/0000:00:05.0/usb2/1-3/1-3:1.0", devices / "1-3:1.0");
+  const auto view = copy.Read();
+  REQUIRE(view.has_value());
+  CHECK(Names(*view) == std::vector<std::string>{"usb1", "1-2", "usb2", "2-1"});
+  REQUIRE(view->skipped.size() == 2);
+  CHECK(view->skipped[0].starts_with("1-3: IO_INVALID: " + (devices / "1-3").string() + " is "));
+  CHECK(view->skipped[0].find("/usb2/1-3, not under its hub usb1") != std::string::npos);
+  CHECK(view->skipped[1] == "1-3:1.0: its device 1-3 is not listed");
+}
+
 TEST_CASE("a device that vanishes while read is left out and said", "[kernel-devices]") {
   RecordedCopy copy;
   fs::remove_all(copy.Device("usb1/1-3"));

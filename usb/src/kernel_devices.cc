@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <span>
@@ -17,6 +18,8 @@
 
 namespace udrv::usb {
 namespace {
+
+namespace fs = std::filesystem;
 
 // A number as the kernel names devices: decimal digits, no sign, no
 // leading zero, within [min, max].
@@ -172,6 +175,16 @@ Result<KernelUsbDevice> ReadDevice(const sysfs::LinuxPaths& paths, const std::st
     device.parent = DeviceNameOf(UsbName{parsed.bus, {parsed.ports.begin(), parsed.ports.end() - 1}});
     device.port_path = PortPathOf(parsed.ports);
     device.port = parsed.ports.back();
+  }
+  if (!device.parent.empty()) {
+    // The kernel puts a device's directory in its hub's: a tree that does
+    // not is no kernel's.
+    std::error_code error;
+    const fs::path real = fs::canonical(dir, error);
+    if (error) return FailErrno(error.value(), "resolve " + dir, dir);
+    if (real.parent_path().filename() != device.parent) {
+      return Fail(Status::IO_INVALID, dir + " is " + real.string() + ", not under its hub " + device.parent, dir);
+    }
   }
   UDRV_TRY_ASSIGN(device.bus, ReadNumber(dir, "busnum", 10, 999));
   if (device.bus != parsed.bus) {
