@@ -6,16 +6,31 @@
 //
 // The root bus opens the usbfs node (mode 0600, root), detaches the
 // interface's kernel driver, and sends the host a second fd of the node
-// with USBDEVFS_DROP_PRIVILEGES applied: the host can claim only the
-// interfaces it was given, cannot detach or attach kernel drivers
-// (USBDEVFS_IOCTL) and cannot reset the device unless it holds every
-// interface. Transfers then go from the host straight to usbfs; the root
-// bus relays nothing.
+// (reopened, not dup'ed: privileges belong to the open file) with
+// USBDEVFS_DROP_PRIVILEGES applied for that interface alone, then releases
+// its own claim (a released usbfs claim probes no kernel driver). What the
+// kernel then refuses the host (drivers/usb/core/devio.c, Linux 6.1):
+//   - claiming an interface outside the mask, explicitly or by a transfer
+//     on its endpoints (EACCES); a later DROP_PRIVILEGES only narrows it;
+//   - USBDEVFS_IOCTL: detaching or attaching kernel drivers, or any
+//     driver's ioctl (EACCES), and USBDEVFS_DISCONNECT_CLAIM of an
+//     interface a driver holds (EACCES);
+//   - a reset (USBDEVFS_RESET) while any interface it does not hold is
+//     claimed, by a kernel driver or another usbfs user (EACCES); with every
+//     claimed interface its own, the reset goes through.
+// What it does not refuse: control requests to the device as a whole
+// (recipient DEVICE, a raw SET_CONFIGURATION or SET_ADDRESS included) and
+// every vendor request: the device is the host's to confuse, not the rest
+// of the bus. Transfers go from the host straight to usbfs; the root bus
+// relays nothing. No interrupt and no Bti cross (NOT_SUPPORTED): the
+// kernel's controller driver does the DMA.
 //
 // After a host: the root bus takes the interface back from whatever holds
-// it (USBDEVFS_DISCONNECT on its own, privileged fd: usbfs kills the
-// claim's URBs) and claims it again, so a child the host left holding the
-// fd reaches nothing; then the next host, or the release, follows.
+// it (USBDEVFS_DISCONNECT_CLAIM on its own, privileged fd: usbfs ends the
+// other claim and kills its URBs, and the root bus claims the interface
+// under the same hold of the device lock), so whatever kept the fd (the
+// host's children die with it: host/host_process.h) reaches nothing of the
+// interface; then the next host, or the release, follows.
 #pragma once
 
 #include <memory>
