@@ -3,6 +3,7 @@
 // socket to the root bus as fd 3:
 //
 //   udrv-driver-host --driver edu --node pci/0000:00:03.0 [--driver-option edu.NAME=VALUE ...]
+//   udrv-driver-host --driver usb-mass-storage --node usb/usb2/2-1/2-1:1.0
 //
 // Its drivers and their options come from the registry (drivers/): the
 // manager passes on the `--driver-option`s it was given, and the host
@@ -10,7 +11,9 @@
 // a usage error naming them).
 //
 // It greets the root bus, wraps the connection in the proxy of the node's
-// bus (pci::RemoteDevice, platform::RemoteDevice), starts the driver on the
+// bus (pci::RemoteDevice, platform::RemoteDevice, and for a USB interface
+// usb::CreateRemoteDevice's: the usbfs fd the root bus sends, which may
+// claim only that interface), starts the driver on the
 // node the root bus sent and then the drivers of the children the driver
 // publishes, matched against the registry and run in this process
 // (host/hosted_drivers.h: the root bus never sees the children), reports
@@ -41,6 +44,8 @@
 #include "udrv/pci/pci_bus.h"
 #include "udrv/platform/isolation.h"
 #include "udrv/platform/platform_bus.h"
+#include "udrv/usb/isolation.h"
+#include "udrv/usb/usb_bus.h"
 
 namespace {
 
@@ -51,6 +56,7 @@ using udrv::Status;
 namespace bus = udrv::bus;
 namespace pci = udrv::pci;
 namespace platform = udrv::platform;
+namespace usb = udrv::usb;
 
 void Say(std::string_view line) {
   std::printf("udrv-driver-host[%d]: %.*s\n", static_cast<int>(::getpid()),
@@ -109,6 +115,7 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
   bus::ProtocolSet protocols;
   std::unique_ptr<pci::RemoteDevice> pci_device;
   std::unique_ptr<platform::RemoteDevice> platform_device;
+  std::unique_ptr<usb::Device> usb_device;
   if (node.bus == pci::kBusName) {
     auto device = pci::RemoteDevice::Create(connection, std::move(*greeting));
     if (!device) return std::unexpected(device.error());
@@ -119,6 +126,11 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
     if (!device) return std::unexpected(device.error());
     platform_device = std::move(*device);
     protocols.Add<platform::Device>(platform_device.get());
+  } else if (node.bus == usb::kBusName) {
+    auto device = usb::CreateRemoteDevice(connection, std::move(*greeting));
+    if (!device) return std::unexpected(device.error());
+    usb_device = std::move(*device);
+    protocols.Add<usb::Device>(usb_device.get());
   } else {
     return Fail(Status::NOT_SUPPORTED, "the root bus gave a node of bus '" + node.bus +
                                            "', which this host has no proxy for");

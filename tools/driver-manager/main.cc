@@ -14,13 +14,15 @@
 // what it does.
 //
 // Drivers run in this process, or with --isolated each in a driver host of
-// its own (udrv-driver-host, beside this program; PCI and platform devices
-// only: an ACPI device's /dev/mem route cannot be handed to a host, as
-// the platform bus's cannot): an unprivileged uid
-// that reaches its device only through the handles this process, the root
-// bus, sends it (pci/isolated_runner.h). A host that dies is reclaimed
-// (its pins quarantined, the device quiesced and reset) and started again,
-// up to --restarts times.
+// its own (udrv-driver-host, beside this program; PCI, platform and USB
+// devices only: an ACPI device's /dev/mem route cannot be handed to a
+// host, as the platform bus's cannot): an unprivileged uid that reaches
+// its device only through the handles this process, the root bus, sends
+// it (pci/isolated_runner.h; for a USB interface a usbfs fd that may claim
+// only that interface, usb/isolation.h). A host that dies is reclaimed
+// (its pins quarantined, the device quiesced and reset, a USB interface
+// taken back from whatever claims it) and started again, up to --restarts
+// times.
 //
 // --node ID (repeatable) leaves every other node alone: neither matched nor
 // opened, as a NIC that Linux drives beside the one udrv's driver takes.
@@ -67,6 +69,7 @@
 #include "udrv/pci/pci_bus.h"
 #include "udrv/platform/isolation.h"
 #include "udrv/platform/platform_bus.h"
+#include "udrv/usb/isolation.h"
 #include "udrv/usb/usb_bus.h"
 
 namespace {
@@ -264,12 +267,14 @@ Result<void> Run(const Settings& settings) {
     // One runner for every bus: each device's service is its bus's.
     udrv::host::ServiceFactory pci_service = pci::MakeServiceFactory(isolated.paths);
     udrv::host::ServiceFactory platform_service = platform::MakeServiceFactory();
+    udrv::host::ServiceFactory usb_service = usb::MakeServiceFactory();
     auto runner = udrv::host::MakeIsolatedRunner(
         std::move(isolated),
-        [pci_service, platform_service](bus::DriverContext& context)
+        [pci_service, platform_service, usb_service](bus::DriverContext& context)
             -> Result<std::unique_ptr<udrv::host::HostService>> {
           if (context.node().bus == pci::kBusName) return pci_service(context);
           if (context.node().bus == platform::kBusName) return platform_service(context);
+          if (context.node().bus == usb::kBusName) return usb_service(context);
           return Fail(Status::NOT_SUPPORTED,
                       "isolate: no driver host service for bus '" + context.node().bus + "'",
                       context.node().id);
