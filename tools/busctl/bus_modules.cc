@@ -3,13 +3,15 @@
 #include "acpi/module.h"
 #include "pci/module.h"
 #include "platform/module.h"
+#include "usb/module.h"
 
 namespace udrv::busctl {
 
-// ACPI comes last: it offers companions of PCI and platform devices and
-// lists what their entries did not take.
+// ACPI comes last: it offers companions of PCI, platform and USB devices
+// and lists what their entries did not take. USB comes after PCI, whose
+// list -t it draws its tree for.
 std::span<const BusModule> BusModules() {
-  static const BusModule kModules[] = {PciModule(), PlatformModule(), AcpiModule()};
+  static const BusModule kModules[] = {PciModule(), PlatformModule(), UsbModule(), AcpiModule()};
   return kModules;
 }
 

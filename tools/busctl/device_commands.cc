@@ -53,8 +53,8 @@ const CLI::Validator kNumber(
 
 constexpr const char* kDeviceHelp =
     "the device: a PCI function ([[domain:]bus:]device.function, pci/...), a device-tree "
-    "node's path (/pl031@9010000, platform/...) or an ACPI device's path (\\_SB_.HPET, "
-    "acpi/...)";
+    "node's path (/pl031@9010000, platform/...), a USB device (2-1, usb/usb2/2-1, or "
+    "002:002 as lsusb -s takes it) or an ACPI device's path (\\_SB_.HPET, acpi/...)";
 
 // The module DEV names (the validator accepted it), or NOT_SUPPORTED when
 // its bus has no such command.

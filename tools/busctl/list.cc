@@ -57,8 +57,9 @@ void AddListCommand(CLI::App& app, GlobalOptions& options, int& status) {
   auto* list = app.add_subcommand(
       "list",
       "list every bus's devices: PCI functions as lspci -Dnn does, with their kernel driver "
-      "(--tree as lspci -tvnn), then the device tree's platform devices, then the ACPI "
-      "devices no other bus's entry describes");
+      "(--tree as lspci -tvnn), then the device tree's platform devices, then the USB "
+      "devices as lsusb does (--bus usb --tree as lsusb -t), then the ACPI devices no other "
+      "bus's entry describes");
   auto modules = std::make_shared<std::vector<ListedModule>>();
   std::vector<std::string> names;
   for (const BusModule& module : BusModules()) {
