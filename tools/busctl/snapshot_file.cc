@@ -179,6 +179,18 @@ constexpr std::string_view kFunctionLinks[] = {"driver", "iommu_group", "physfn"
 // attaches it to the PCI function it describes (its physical_node).
 constexpr std::string_view kAcpiAttributes[] = {"path", "hid", "uid", "adr", "status", "modalias"};
 
+// What the kernel says of a USB device and of an interface
+// (sys/bus/usb/devices/NAME): what busctl's USB module and lsusb -t read.
+constexpr std::string_view kUsbDeviceAttributes[] = {
+    "busnum", "devnum", "devpath", "speed", "version", "maxchild", "bConfigurationValue",
+    "bNumConfigurations", "bNumInterfaces", "bDeviceClass", "bDeviceSubClass", "bDeviceProtocol",
+    "bMaxPacketSize0", "bMaxPower", "bmAttributes", "bcdDevice", "idVendor", "idProduct",
+    "manufacturer", "product", "serial", "configuration", "authorized", "removable",
+    "rx_lanes", "tx_lanes", "descriptors"};
+constexpr std::string_view kUsbInterfaceAttributes[] = {
+    "bInterfaceNumber", "bAlternateSetting", "bInterfaceClass", "bInterfaceSubClass",
+    "bInterfaceProtocol", "bNumEndpoints", "interface", "modalias", "authorized"};
+
 // Modules whose parameters say how VFIO behaves (no-IOMMU mode, DMA limits).
 constexpr std::string_view kModules[] = {"vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core",
                                          "iommufd"};
@@ -206,6 +218,7 @@ class TreeRecorder {
     }
     RecordIommuGroups(manifest);
     RecordAcpiDevices();
+    RecordUsbDevices();
     if (auto iommus = sysfs::ListDirectory(root_ + "/class/iommu")) {
       AddDirectories("class/iommu");
       for (const std::string& name : *iommus) {
@@ -424,6 +437,33 @@ class TreeRecorder {
         struct stat st{};
         if (::lstat((root_ + "/" + link).c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) break;
         if (auto target = RecordLinkOrDirectory(link)) AddDirectories(*target);
+      }
+    }
+  }
+
+  // The kernel's USB devices and interfaces: their attributes (the
+  // `descriptors` file among them) and driver links; a root hub's
+  // controller's driver link too (lsusb -t names it).
+  void RecordUsbDevices() {
+    auto names = sysfs::ListDirectory(root_ + "/bus/usb/devices");
+    if (!names) return;  // no USB, or a tree recorded without it
+    AddDirectories("bus/usb/devices");
+    AddDirectories("bus/usb/drivers");
+    for (const std::string& name : *names) {
+      auto device = RecordLinkOrDirectory("bus/usb/devices/" + name);
+      if (!device) continue;
+      const bool interface = name.find(':') != std::string::npos;
+      if (interface) {
+        for (std::string_view attribute : kUsbInterfaceAttributes) RecordFile(*device + "/" + std::string(attribute));
+      } else {
+        for (std::string_view attribute : kUsbDeviceAttributes) RecordFile(*device + "/" + std::string(attribute));
+      }
+      std::vector<std::string> links{*device + "/driver"};
+      if (name.starts_with("usb")) links.push_back(Dirname(*device) + "/driver");
+      for (const std::string& link : links) {
+        struct stat st{};
+        if (::lstat((root_ + "/" + link).c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;
+        if (auto driver = RecordLinkOrDirectory(link)) AddDirectories(*driver);
       }
     }
   }

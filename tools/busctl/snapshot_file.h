@@ -140,7 +140,9 @@ struct Snapshot {
 // physfn and virtfn links; kernel/iommu_groups (type, reserved_regions,
 // members); class/iommu; the VFIO modules' parameters; the kernel's ACPI
 // devices (bus/acpi/devices: IDs, path, status, physical_node links: which
-// PCI function each describes). `replayed`: the
+// PCI function each describes); the kernel's USB devices and interfaces
+// (bus/usb/devices: attributes, descriptors, driver links, a root hub's
+// controller's driver). `replayed`: the
 // manifest of the snapshot `sysfs_root` was unpacked from, whose origin
 // (time, host, recorder, what it skipped) the new recording keeps.
 Result<Snapshot> RecordSnapshot(const std::string& sysfs_root,
