@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""busctl's USB module on the recorded x86_64 guest (test/usb/sysfs/x86_64-q35:
+its sys/ tree and what the guest's own lsusb printed there, oracle/), reading
+only:
+
+  - `list --bus usb` is oracle/lsusb byte for byte (order, bus and device
+    numbers, IDs, names), `list --bus usb -t` is oracle/lsusb-t;
+  - `show` of every device is lsusb -v's block of it, less what lsusb asked
+    the device itself (hub descriptor and port status, BOS, device qualifier,
+    debug descriptor, status: busctl asks only on the live machine, as root)
+    and with usb.ids's names of "no particular class" (the hwdb lsusb names
+    classes from leaves them out);
+  - show takes DEV as the kernel's name, the node id and lsusb -s's BUS:DEVNUM
+    alike; a device that is not there, or a node id of the wrong place, is
+    NOT_FOUND (exit 1);
+  - --json: list's entries carry vid, pid, busnum, devnum, port_path and the
+    interfaces; show's descriptors hold every endpoint with its companion;
+  - a tree without sys/bus/usb lists nothing, without an error;
+  - a snapshot of the tree replays as the tree.
+
+Usage: usb_busctl_test.py BUSCTL RECORDED_DIR
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BUSCTL, RECORDED = sys.argv[1], sys.argv[2]
+SYS = os.path.join(RECORDED, "sys")
+ORACLE = os.path.join(RECORDED, "oracle")
+failures = []
+
+
+def check(condition, what, detail=""):
+    if not condition:
+        failures.append(what)
+        print(f"FAIL: {what}\n  {detail}".rstrip())
+
+
+def run(args, root=SYS):
+    return subprocess.run([BUSCTL, "--sysfs-root", root, *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+
+
+def read(name):
+    with open(os.path.join(ORACLE, name), encoding="utf-8") as f:
+        return f.read()
+
+
+for required in ("lsusb", "lsusb-t", "lsusb-v"):
+    if not os.path.isfile(os.path.join(ORACLE, required)):
+        print(f"FAIL: the recording has no oracle/{required}")
+        sys.exit(1)
+
+# list: lsusb's lines.
+listed = run(["list", "--bus", "usb"])
+check(listed.returncode == 0 and listed.stdout == read("lsusb"),
+      "list --bus usb is lsusb", listed.stdout + listed.stderr)
+
+# list -t: lsusb -t's tree. The recorder keeps the controller's driver link
+# only where it records it (usbN/../driver): without it busctl names none.
+tree = read("lsusb-t")
+for line in tree.splitlines():
+    match = re.match(r"/:  Bus (\d+)\.", line)
+    if match and not os.path.islink(os.path.join(SYS, "bus/usb/devices", f"usb{int(match.group(1))}", "..", "driver")):
+        tree = tree.replace(line, re.sub(r"Driver=[^/]*/", "Driver=/", line))
+drawn = run(["list", "--bus", "usb", "-t"])
+check(drawn.returncode == 0 and drawn.stdout == tree, "list --bus usb -t is lsusb -t",
+      drawn.stdout + drawn.stderr)
+
+# show: lsusb -v's block of each device.
+ASKED = re.compile(r"^(Hub Descriptor|Binary Object Store Descriptor|Device Qualifier \(for other device speed\)"
+                   r"|Debug descriptor|Device Status):")
+FILLER = re.compile(r"^( *b(Device|Interface|Function)(Class|SubClass|Protocol) +\d+ )"
+                    r"(\(Defined at Interface level\)|Unused|No Subclass|None)$")
+
+
+def without_asked(lines):
+    kept, skipping = [], False
+    for line in lines:
+        if ASKED.match(line):
+            skipping = True
+        elif line.startswith("Bus ") or line == "udrv:":
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return kept
+
+
+blocks = {}
+for block in read("lsusb-v").split("\n\n"):
+    lines = [line for line in block.splitlines() if line]
+    if lines and lines[0].startswith("Bus "):
+        blocks[lines[0]] = without_asked(lines)
+check(len(blocks) == len(read("lsusb").splitlines()), "lsusb -v has a block per device", str(list(blocks)))
+
+devices = []
+for line in read("lsusb").splitlines():
+    bus, devnum = re.match(r"Bus (\d+) Device (\d+):", line).groups()
+    devices.append(f"{bus}:{devnum}")
+    shown = run(["show", f"{bus}:{devnum}"])
+    check(shown.returncode == 0, f"show {bus}:{devnum} succeeds", shown.stderr)
+    text = shown.stdout.split("\nudrv:\n")[0].splitlines()
+    text = [FILLER.sub(r"\1", line) for line in text]
+    expected = blocks.get(line, [])
+    check(text == expected, f"show {bus}:{devnum} is lsusb -v's block less what lsusb asked the device",
+          "\n  ".join(f"{a!r} | {b!r}" for a, b in zip(text + [""] * 99, expected) if a != b))
+    check("not this machine's /sys" in shown.stderr,
+          f"show {bus}:{devnum} says it did not ask the recorded devices", shown.stderr)
+    udrv = shown.stdout.split("\nudrv:\n")[1] if "\nudrv:\n" in shown.stdout else ""
+    check(re.search(r"^  Node: usb/usb\d+", udrv, re.M) is not None, f"show {bus}:{devnum} names its node", udrv)
+
+# DEV forms.
+by_name = run(["show", "2-1"])
+for form in ("usb/usb2/2-1", "002:002", "2:2"):
+    other = run(["show", form])
+    check(other.returncode == 0 and other.stdout == by_name.stdout, f"show {form} is show 2-1", other.stderr)
+for missing in ("9-9", "usb/usb1/2-1", "009:001", "usb7"):
+    gone = run(["show", missing])
+    check(gone.returncode == 1 and "NOT_FOUND" in gone.stderr, f"show {missing} is NOT_FOUND", gone.stderr)
+bad = run(["show", "usb/usb2/x"])
+check(bad.returncode == 2, "show of a malformed USB node id is a usage error", bad.stderr)
+
+# JSON.
+document = json.loads(run(["--json", "list", "--bus", "usb"]).stdout)
+entries = document["devices"]
+check([f"{e['busnum']:03d}:{e['devnum']:03d}" for e in entries] == devices,
+      "--json list has the devices in lsusb's order", str(entries)[:300])
+storage = [e for e in entries if e["name"] == "2-1"]
+check(len(storage) == 1, "--json list has 2-1")
+if storage:
+    s = storage[0]
+    check((s["bus"], s["vid"], s["pid"], s["busnum"], s["devnum"], s["port_path"], s["parent"]) ==
+          ("usb", "46f4", "0001", 2, 2, "1", "usb2"), "2-1's entry: vid, pid, bus, port path", str(s))
+    check([(i["name"], i["class"], i["subclass"], i["protocol"], i["driver"]) for i in s["interfaces"]] ==
+          [("2-1:1.0", "08", "06", "50", "usb-storage")], "2-1's interface: 08/06/50, usb-storage",
+          str(s["interfaces"]))
+shown = json.loads(run(["--json", "show", "2-1"]).stdout)
+check(shown["command"] == "show" and shown["device"] == (storage[0] if storage else None),
+      "--json show's device is list's entry")
+endpoints = shown["descriptors"]["configurations"][0]["interfaces"][0]["alternates"][0]["endpoints"]
+check([(e["address"], e["type"], e["max_packet_size"], e["ss_companion"]["max_burst"]) for e in endpoints] ==
+      [(0x81, "bulk", 1024, 15), (0x02, "bulk", 1024, 15)], "2-1's endpoints with their companions",
+      str(endpoints))
+check(shown["answers"] is None and shown["skipped"], "--json show of a recorded tree asks no device",
+      str(shown.get("skipped")))
+
+with tempfile.TemporaryDirectory() as scratch:
+    # No USB at all: an empty listing.
+    empty = os.path.join(scratch, "empty")
+    os.makedirs(os.path.join(empty, "bus", "pci", "devices"))
+    none = run(["list", "--bus", "usb"], empty)
+    check(none.returncode == 0 and none.stdout == "" and none.stderr == "", "no sys/bus/usb lists nothing",
+          none.stdout + none.stderr)
+    none = run(["--json", "list", "--bus", "usb"], empty)
+    check(none.returncode == 0 and json.loads(none.stdout)["devices"] == [], "no sys/bus/usb: no entries")
+    none = run(["list", "--bus", "usb", "-t"], empty)
+    check(none.returncode == 0 and none.stdout == "", "no sys/bus/usb: no tree", none.stderr)
+
+    # A snapshot replays as the tree (the recorder wants a PCI bus: an empty one).
+    tree_copy = os.path.join(scratch, "sys")
+    shutil.copytree(SYS, tree_copy, symlinks=True)
+    os.makedirs(os.path.join(tree_copy, "bus", "pci", "devices"), exist_ok=True)
+    snapshot = os.path.join(scratch, "usb.snap")
+    made = run(["snapshot", snapshot], tree_copy)
+    check(made.returncode == 0, "snapshot of the tree", made.stderr)
+    for command in (["list", "--bus", "usb"], ["list", "--bus", "usb", "-t"], ["--json", "list", "--bus", "usb"],
+                    *[["show", device] for device in devices], ["--json", "show", "2-1"]):
+        live = run(command, tree_copy)
+        replayed = subprocess.run([BUSCTL, "--from", snapshot, *command], capture_output=True, text=True,
+                                  timeout=60)
+        check(replayed.returncode == 0 and replayed.stdout == live.stdout,
+              f"busctl {' '.join(command)} replays from the snapshot as on the tree",
+              replayed.stderr)
+
+if failures:
+    print(f"{len(failures)} check(s) failed")
+    sys.exit(1)
+print("usb busctl: every check passed")
