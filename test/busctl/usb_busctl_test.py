@@ -16,7 +16,10 @@ only:
   - --json: list's entries carry vid, pid, busnum, devnum, port_path and the
     interfaces; show's descriptors hold every endpoint with its companion;
   - a tree without sys/bus/usb lists nothing, without an error;
-  - a snapshot of the tree replays as the tree.
+  - a snapshot of the tree replays as the tree;
+  - a CDC ACM function behind an interface association, added to the tree
+    (the guest has none), shows as lsusb -v shows one: the association,
+    the CDC functional descriptors, a descriptor lsusb does not know.
 
 Usage: usb_busctl_test.py BUSCTL RECORDED_DIR
 """
@@ -175,6 +178,154 @@ with tempfile.TemporaryDirectory() as scratch:
         check(replayed.returncode == 0 and replayed.stdout == live.stdout,
               f"busctl {' '.join(command)} replays from the snapshot as on the tree",
               replayed.stderr)
+
+
+def cdc_acm_descriptors():
+    """A CDC ACM gadget's descriptors: device (class EF/02/01, IAD), one
+    configuration: an association of interfaces 0-1, the communication
+    interface (02/02/01) with its header, call management, ACM and union
+    functional descriptors, a vendor's descriptor (type 0x41) and an
+    interrupt endpoint, then the data interface (0A/00/00) and its bulk pair."""
+    body = bytes([8, 0x0B, 0, 2, 2, 2, 1, 0,
+                  9, 4, 0, 0, 1, 2, 2, 1, 0,
+                  5, 0x24, 0x00, 0x10, 0x01,
+                  5, 0x24, 0x01, 0x00, 0x01,
+                  4, 0x24, 0x02, 0x02,
+                  5, 0x24, 0x06, 0x00, 0x01,
+                  3, 0x41, 0xAB,
+                  7, 5, 0x83, 3, 8, 0, 9,
+                  9, 4, 1, 0, 2, 0x0A, 0, 0, 0,
+                  7, 5, 0x81, 2, 0x00, 0x02, 0,
+                  7, 5, 0x02, 2, 0x00, 0x02, 0])
+    total = 9 + len(body)
+    config = bytes([9, 2, total & 0xff, total >> 8, 2, 1, 0, 0xC0, 50])
+    device = bytes([18, 1, 0x00, 0x02, 0xEF, 0x02, 0x01, 64, 0x25, 0x05, 0xA7, 0xA4, 0x00, 0x01, 1, 2, 0, 1])
+    return device + config + body
+
+
+with tempfile.TemporaryDirectory() as scratch:
+    tree_copy = os.path.join(scratch, "sys")
+    shutil.copytree(SYS, tree_copy, symlinks=True)
+    hub = os.path.realpath(os.path.join(tree_copy, "bus/usb/devices/usb1"))
+    gadget = os.path.join(hub, "1-4")
+    os.makedirs(gadget)
+    attributes = {"busnum": "1", "devnum": "4", "devpath": "4", "speed": "480", "version": " 2.00",
+                  "maxchild": "0", "bConfigurationValue": "1", "authorized": "1",
+                  "manufacturer": "udrv", "product": "Gadget Serial v2.4"}
+    for name, value in attributes.items():
+        with open(os.path.join(gadget, name), "w") as f:
+            f.write(value + "\n")
+    with open(os.path.join(gadget, "descriptors"), "wb") as f:
+        f.write(cdc_acm_descriptors())
+    os.symlink(os.path.relpath(gadget, os.path.join(tree_copy, "bus/usb/devices")),
+               os.path.join(tree_copy, "bus/usb/devices/1-4"))
+    shown = run(["show", "1-4"], tree_copy)
+    check(shown.returncode == 0, "show of a CDC ACM gadget", shown.stderr)
+    expected = """Bus 001 Device 004: ID 0525:a4a7 Netchip Technology, Inc. Linux-USB Serial Gadget (CDC ACM mode)
+Device Descriptor:
+  bLength                18
+  bDescriptorType         1
+  bcdUSB               2.00
+  bDeviceClass          239 Miscellaneous Device
+  bDeviceSubClass         2 ?
+  bDeviceProtocol         1 Interface Association
+  bMaxPacketSize0        64
+  idVendor           0x0525 Netchip Technology, Inc.
+  idProduct          0xa4a7 Linux-USB Serial Gadget (CDC ACM mode)
+  bcdDevice            1.00
+  iManufacturer           1 udrv
+  iProduct                2 Gadget Serial v2.4
+  iSerial                 0 
+  bNumConfigurations      1
+  Configuration Descriptor:
+    bLength                 9
+    bDescriptorType         2
+    wTotalLength       0x004e
+    bNumInterfaces          2
+    bConfigurationValue     1
+    iConfiguration          0 
+    bmAttributes         0xc0
+      Self Powered
+    MaxPower              100mA
+    Interface Association:
+      bLength                 8
+      bDescriptorType        11
+      bFirstInterface         0
+      bInterfaceCount         2
+      bFunctionClass          2 Communications
+      bFunctionSubClass       2 Abstract (modem)
+      bFunctionProtocol       1 AT-commands (v.25ter)
+      iFunction               0 
+    Interface Descriptor:
+      bLength                 9
+      bDescriptorType         4
+      bInterfaceNumber        0
+      bAlternateSetting       0
+      bNumEndpoints           1
+      bInterfaceClass         2 Communications
+      bInterfaceSubClass      2 Abstract (modem)
+      bInterfaceProtocol      1 AT-commands (v.25ter)
+      iInterface              0 
+      CDC Header:
+        bcdCDC               1.10
+      CDC Call Management:
+        bmCapabilities       0x00
+        bDataInterface          1
+      CDC ACM:
+        bmCapabilities       0x02
+          line coding and serial state
+      CDC Union:
+        bMasterInterface        0
+        bSlaveInterface         1 
+      ** UNRECOGNIZED:  03 41 ab
+      Endpoint Descriptor:
+        bLength                 7
+        bDescriptorType         5
+        bEndpointAddress     0x83  EP 3 IN
+        bmAttributes            3
+          Transfer Type            Interrupt
+          Synch Type               None
+          Usage Type               Data
+        wMaxPacketSize     0x0008  1x 8 bytes
+        bInterval               9
+    Interface Descriptor:
+      bLength                 9
+      bDescriptorType         4
+      bInterfaceNumber        1
+      bAlternateSetting       0
+      bNumEndpoints           2
+      bInterfaceClass        10 CDC Data
+      bInterfaceSubClass      0 Unused
+      bInterfaceProtocol      0 
+      iInterface              0 
+      Endpoint Descriptor:
+        bLength                 7
+        bDescriptorType         5
+        bEndpointAddress     0x81  EP 1 IN
+        bmAttributes            2
+          Transfer Type            Bulk
+          Synch Type               None
+          Usage Type               Data
+        wMaxPacketSize     0x0200  1x 512 bytes
+        bInterval               0
+      Endpoint Descriptor:
+        bLength                 7
+        bDescriptorType         5
+        bEndpointAddress     0x02  EP 2 OUT
+        bmAttributes            2
+          Transfer Type            Bulk
+          Synch Type               None
+          Usage Type               Data
+        wMaxPacketSize     0x0200  1x 512 bytes
+        bInterval               0
+udrv:
+"""
+    got = shown.stdout.split("udrv:\n")[0] + "udrv:\n"
+    check(got == expected, "a CDC ACM gadget shows as lsusb -v lays one out (names from usb.ids)",
+          "\n  ".join(f"{a!r} | {b!r}" for a, b in zip(got.splitlines(), expected.splitlines()) if a != b))
+    listed = run(["list", "--bus", "usb"], tree_copy).stdout.splitlines()
+    check(listed[2:3] == [expected.splitlines()[0]], "list --bus usb has the gadget in lsusb's order",
+          str(listed))
 
 if failures:
     print(f"{len(failures)} check(s) failed")
