@@ -10,8 +10,8 @@ only:
     debug descriptor, status: busctl asks only on the live machine, as root)
     and with usb.ids's names of "no particular class" (the hwdb lsusb names
     classes from leaves them out);
-  - show takes DEV as the kernel's name, the node id and lsusb -s's BUS:DEVNUM
-    alike; a device that is not there, or a node id of the wrong place, is
+  - show takes DEV as the kernel's name, the node id, lsusb -s's BUS:DEVNUM
+    and an interface's name or node id alike; a device that is not there, or a node id of the wrong place, is
     NOT_FOUND (exit 1);
   - --json: list's entries carry vid, pid, busnum, devnum, port_path and the
     interfaces; show's descriptors hold every endpoint with its companion;
@@ -118,10 +118,14 @@ for line in read("lsusb").splitlines():
 
 # DEV forms.
 by_name = run(["show", "2-1"])
-for form in ("usb/usb2/2-1", "002:002", "2:2"):
+for form in ("usb/usb2/2-1", "002:002", "2:2", "2-1:1.0", "usb/usb2/2-1/2-1:1.0"):
     other = run(["show", form])
     check(other.returncode == 0 and other.stdout == by_name.stdout, f"show {form} is show 2-1", other.stderr)
-for missing in ("9-9", "usb/usb1/2-1", "009:001", "usb7"):
+root_hub = run(["show", "usb2"])
+for form in ("2-0:1.0", "usb/usb2/2-0:1.0", "002:001"):
+    other = run(["show", form])
+    check(other.returncode == 0 and other.stdout == root_hub.stdout, f"show {form} is show usb2", other.stderr)
+for missing in ("9-9", "usb/usb1/2-1", "009:001", "usb7", "2-1:1.9", "usb/usb2/2-1/1-2:1.0"):
     gone = run(["show", missing])
     check(gone.returncode == 1 and "NOT_FOUND" in gone.stderr, f"show {missing} is NOT_FOUND", gone.stderr)
 bad = run(["show", "usb/usb2/x"])

@@ -53,6 +53,24 @@ bool IsUsbDeviceName(std::string_view name) {
   }
 }
 
+// The device an interface's name names ("2-1" of "2-1:1.0", "usb2" of a
+// root hub's "2-0:1.0"); a device's name as it is. Empty when the name is
+// neither's.
+std::string DeviceNameOf(std::string_view name) {
+  const size_t colon = name.find(':');
+  if (colon == std::string_view::npos) return IsUsbDeviceName(name) ? std::string(name) : std::string();
+  const std::string_view device = name.substr(0, colon);
+  const std::string_view interface = name.substr(colon + 1);
+  const size_t dot = interface.find('.');
+  if (dot == std::string_view::npos || !IsDigits(interface.substr(0, dot)) || !IsDigits(interface.substr(dot + 1))) {
+    return {};
+  }
+  if (device.ends_with("-0") && IsDigits(device.substr(0, device.size() - 2))) {
+    return "usb" + std::string(device.substr(0, device.size() - 2));
+  }
+  return IsUsbDeviceName(device) && !device.starts_with("usb") ? std::string(device) : std::string();
+}
+
 std::string Hex4(uint16_t value) {
   char text[8];
   std::snprintf(text, sizeof(text), "%04x", value);
@@ -80,12 +98,12 @@ uint32_t OptionalNumber(const std::string& path) {
 std::optional<std::string> CheckUsbDeviceName(std::string_view argument) {
   const bool id = argument.starts_with(std::string(usb::kBusName) + "/");
   if (id) {
-    if (IsUsbDeviceName(KernelNameOf(argument))) return std::string();
-    return "device '" + std::string(argument) + "': a USB node id ends in a device's kernel name "
-           "(usb/usb2/2-1)";
+    if (!DeviceNameOf(KernelNameOf(argument)).empty()) return std::string();
+    return "device '" + std::string(argument) + "': a USB node id ends in a device's or an "
+           "interface's kernel name (usb/usb2/2-1, usb/usb2/2-1/2-1:1.0)";
   }
   if (argument.find('/') != std::string_view::npos) return std::nullopt;
-  if (IsUsbDeviceName(argument) || ParseBusDevnum(argument)) return std::string();
+  if (!DeviceNameOf(argument).empty() || ParseBusDevnum(argument)) return std::string();
   return std::nullopt;
 }
 
@@ -96,11 +114,19 @@ Result<size_t> UsbView::Find(std::string_view argument) const {
       if (devices[i].bus == numbers->first && devices[i].address == numbers->second) return i;
     }
   } else {
+    // An interface names its device: "2-1:1.0" is 2-1's interface 0.
     const std::string_view name = KernelNameOf(argument);
+    const std::string device_name = DeviceNameOf(name);
     for (size_t i = 0; i < devices.size(); ++i) {
-      if (devices[i].name != name) continue;
+      if (devices[i].name != device_name) continue;
+      std::string id = UsbNodeId(*this, devices[i]);
+      if (name != device_name) {
+        const auto& interfaces = devices[i].interfaces;
+        if (std::ranges::find(interfaces, name, &usb::KernelUsbInterface::name) == interfaces.end()) break;
+        id += "/" + std::string(name);
+      }
       // A node id names the device only where the device is.
-      if (argument.find('/') != std::string_view::npos && UsbNodeId(*this, devices[i]) != argument) break;
+      if (argument.find('/') != std::string_view::npos && id != argument) break;
       return i;
     }
   }
@@ -153,16 +179,13 @@ Result<UsbView> ReadUsbView(const GlobalOptions& options) {
   // a hardware database).
   if (auto ids = usb::UsbIds::Load(); ids) view.ids = std::move(*ids);
 
-  const std::string devices_dir = std::filesystem::path(paths.sys + "/devices").lexically_normal().string();
+  std::error_code error;
+  const std::string devices_dir = std::filesystem::weakly_canonical(paths.sys + "/devices", error).string() + "/";
   for (const usb::KernelUsbDevice& device : view.kernel.devices) {
-    std::error_code error;
     const std::string entry = paths.BusDevice(usb::kBusName, device.name);
     const std::string real = std::filesystem::canonical(entry, error).string();
     std::string below;
-    if (!error) {
-      const std::string canonical_devices = std::filesystem::weakly_canonical(devices_dir, error).string();
-      if (!error && real.starts_with(canonical_devices + "/")) below = real.substr(canonical_devices.size() + 1);
-    }
+    if (!error && real.starts_with(devices_dir)) below = real.substr(devices_dir.size());
     view.device_paths.push_back(below);
     // A root hub's controller is its parent device: lsusb -t names its driver.
     std::string controller;

@@ -33,8 +33,9 @@ struct UsbView {
   // sysfs rx_lanes/tx_lanes by index (0 when absent: before USB 3.2).
   std::vector<uint32_t> rx_lanes, tx_lanes;
 
-  // The device DEV names: "2-1", "usb2", a node id ("usb/usb2/2-1") or
-  // lsusb -s's "BUS:DEVNUM" ("002:002", "2:2"). NOT_FOUND naming the tree.
+  // The device DEV names: "2-1", "usb2", a node id ("usb/usb2/2-1"), lsusb
+  // -s's "BUS:DEVNUM" ("002:002", "2:2"), or one of its interfaces ("2-1:1.0",
+  // "usb/usb2/2-1/2-1:1.0"). NOT_FOUND naming the tree.
   Result<size_t> Find(std::string_view argument) const;
 
   // lsusb's names: usb.ids's, else the strings the device gave the kernel,
