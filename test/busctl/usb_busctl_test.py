@@ -19,7 +19,8 @@ only:
   - a snapshot of the tree replays as the tree;
   - a CDC ACM function behind an interface association, added to the tree
     (the guest has none), shows as lsusb -v shows one: the association,
-    the CDC functional descriptors, a descriptor lsusb does not know.
+    the CDC functional descriptors, a descriptor lsusb does not know; with
+    its descriptors cut short it is skipped, and list and show say why.
 
 Usage: usb_busctl_test.py BUSCTL RECORDED_DIR
 """
@@ -330,6 +331,17 @@ udrv:
     listed = run(["list", "--bus", "usb"], tree_copy).stdout.splitlines()
     check(listed[2:3] == [expected.splitlines()[0]], "list --bus usb has the gadget in lsusb's order",
           str(listed))
+
+    # Its descriptors cut short: the reading skips it, and says so.
+    with open(os.path.join(gadget, "descriptors"), "wb") as f:
+        f.write(cdc_acm_descriptors()[:40])
+    listed = run(["list", "--bus", "usb"], tree_copy)
+    check(listed.returncode == 0 and listed.stdout == read("lsusb") and
+          "busctl list: skipped USB device 1-4: " in listed.stderr and "wTotalLength" in listed.stderr,
+          "a device whose descriptors do not parse is left out of list, said on stderr", listed.stderr)
+    shown = run(["show", "1-4"], tree_copy)
+    check(shown.returncode == 1 and "NOT_FOUND" in shown.stderr and "was skipped" in shown.stderr,
+          "show of a skipped device says why it was skipped", shown.stderr)
 
 if failures:
     print(f"{len(failures)} check(s) failed")

@@ -130,6 +130,15 @@ Result<size_t> UsbView::Find(std::string_view argument) const {
       return i;
     }
   }
+  // A device the kernel has but the reading skipped says why.
+  const std::string device_name = DeviceNameOf(KernelNameOf(argument));
+  for (const std::string& skipped : kernel.skipped) {
+    if (!device_name.empty() && skipped.starts_with(device_name + ": ")) {
+      return Fail(Status::NOT_FOUND, "USB device " + std::string(argument) + " was skipped: " +
+                                         skipped.substr(device_name.size() + 2),
+                  std::string(argument));
+    }
+  }
   return Fail(Status::NOT_FOUND,
               "no USB device " + std::string(argument) + (live ? " on this machine" : " in the tree"),
               std::string(argument));
