@@ -2,9 +2,9 @@
 # ctest bench.usb.x86_64: boots the x86_64 guest once and, on the same
 # emulated usb-storage disk (qemu-xhci, SuperSpeed), reads it sequentially
 # through Linux's usb-storage (dd iflag=direct from /dev/sda) and through
-# udrv's usb-mass-storage driver over usbfs (test/guest/usb-bench.sh), in
-# transfers of 64 and 256 KiB. Prints the median MB/s of each and udrv's
-# against Linux's. A benchmark: fails when the guest fails or a figure is
+# udrv's usb-mass-storage driver over usbfs, in-process and isolated in a
+# driver host (test/guest/usb-bench.sh), in transfers of 64 and 256 KiB.
+# Prints the median MB/s of each and udrv's against Linux's. A benchmark: fails when the guest fails or a figure is
 # missing, never on a ratio.
 # Usage: usb_guest_bench.sh --bindir DIR --cache DIR --work DIR [--plan FILE] [--timeout S]
 set -euo pipefail
@@ -50,20 +50,20 @@ tr -d '\r' < "$log" | grep -a '^usb-bench: result ' | awk '
     runs[key]++
   }
   END {
-    printf "%-18s %5s %8s   %s\n", "side transfer", "runs", "MB/s", "each run"
+    printf "%-23s %5s %8s   %s\n", "side transfer", "runs", "MB/s", "each run"
     for (k = 1; k <= kinds; k++) {
       key = order[k]; m[key] = median(rates[key])
       split(key, f, " ")
-      printf "%-18s %5d %8.1f  %s\n", f[1] " " f[2] " KiB", runs[key], m[key], all[key]
+      printf "%-23s %5d %8.1f  %s\n", f[1] " " f[2] " KiB", runs[key], m[key], all[key]
     }
     print "udrv against Linux (MB/s, higher is better):"
     missing = 0
     for (k = 1; k <= kinds; k++) {
       split(order[k], f, " ")
-      if (f[1] != "udrv") continue
+      if (f[1] == "linux") continue
       linux = "linux " f[2]
       if (!(linux in m) || m[linux] == 0) { missing = 1; continue }
-      printf "  %4s KiB transfers: x%.2f\n", f[2], m[order[k]] / m[linux]
+      printf "  %-13s %4s KiB transfers: x%.2f\n", f[1], f[2], m[order[k]] / m[linux]
     }
-    if (kinds < 4 || missing) { print "FAIL: " kinds " of 4 kinds of run reported"; exit 1 }
+    if (kinds < 6 || missing) { print "FAIL: " kinds " of 6 kinds of run reported"; exit 1 }
   }'

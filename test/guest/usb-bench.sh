@@ -10,7 +10,9 @@
 #          page cache answered);
 #   udrv   udrv-driver-manager binding usb-mass-storage over usbfs with
 #          read-benchmark-mib=MIB: READ(10)s of SIZE, timed by the driver
-#          around its reads alone; the disk goes back to usb-storage after.
+#          around its reads alone; the disk goes back to usb-storage after;
+#   udrv-isolated  the same with --isolated: the driver in a driver host
+#          of its own, on the usbfs fd the root bus lent it.
 # Each run prints
 #   usb-bench: result SIDE SIZE_KIB MB_PER_S
 set -u
@@ -52,17 +54,19 @@ linux_read() {
     '{ printf "usb-bench: result linux %d %.1f\n", kib, bytes / ($2 - $1) / 1e6 }'
 }
 
+# SIZE_KIB SIDE [--isolated]
 udrv_read() {
-  size_kib=$1
-  udrv-driver-manager --bus usb --restore-kernel-driver \
+  size_kib=$1 side=$2
+  shift 2
+  udrv-driver-manager "$@" --bus usb --restore-kernel-driver \
     --driver-option usb-mass-storage.read-benchmark-mib="$mib" \
     --driver-option usb-mass-storage.read-transfer-kib="$size_kib" > /tmp/usb-bench.log 2>&1 ||
-    { fail "udrv-driver-manager, transfers of $size_kib KiB"; cat /tmp/usb-bench.log; }
+    { fail "udrv-driver-manager $*, transfers of $size_kib KiB"; cat /tmp/usb-bench.log; }
   rate=$(sed -n 's/.*read benchmark: .* \([0-9.][0-9.]*\) MB\/s.*/\1/p' /tmp/usb-bench.log)
   if [ -n "$rate" ]; then
-    echo "usb-bench: result udrv $size_kib $rate"
+    echo "usb-bench: result $side $size_kib $rate"
   else
-    fail "no rate from udrv ($size_kib KiB):"; cat /tmp/usb-bench.log
+    fail "no rate from $side ($size_kib KiB):"; cat /tmp/usb-bench.log
   fi
   wait_for_disk || fail "usb-storage did not take the disk back"
 }
@@ -72,7 +76,8 @@ for size_kib in 64 256; do
   rep=0
   while [ $rep -lt "$reps" ]; do
     linux_read $size_kib
-    udrv_read $size_kib
+    udrv_read $size_kib udrv
+    udrv_read $size_kib udrv-isolated --isolated
     rep=$((rep + 1))
   done
 done
