@@ -3,6 +3,7 @@
 // on interface classes, and node ids behind hubs.
 #include "udrv/usb/usb_bus.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
@@ -161,6 +162,32 @@ TEST_CASE("devices behind hubs are their hubs' children; a device whose hub is l
   CHECK(log[1] == "usb: 1-0:1.0: its device usb1 is not listed: left out");
   CHECK(log[2] == "usb: 1-2: its hub usb1 is not listed: left out");
   CHECK(log[3] == "usb: 1-3: its hub usb1 is not listed: left out");
+}
+
+TEST_CASE("what Enumerate leaves out is logged with the tree's bytes escaped", "[usb-bus]") {
+  // A hostile tree: an attribute and an entry name that would steer a
+  // terminal (OSC title, clear screen) and forge a log line.
+  sysfs::testing::TempTree tree;
+  fs::copy(kRecorded / "sys", tree.root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  sysfs::testing::TempTree::Write(tree.root / "devices/pci0000:00/0000:00:05.0/usb1/speed",
+                                  "\x1b]0;owned\x07\n");
+  fs::create_directory(tree.root / "bus/usb/devices/x\x1b[2J\nudrv: forged");
+  std::vector<std::string> log;
+  auto usb = UsbBus::Create(UsbBusOptions{.paths = tree.paths(),
+                                          .log = [&log](std::string_view line) { log.emplace_back(line); }});
+  REQUIRE(usb.has_value());
+  REQUIRE((*usb)->Enumerate().has_value());
+  REQUIRE(log.size() >= 2);
+  bool said_speed = false;
+  bool said_name = false;
+  for (const std::string& line : log) {
+    INFO(line);
+    CHECK(std::ranges::none_of(line, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }));
+    said_speed = said_speed || line.find("\\e]0;owned\\x07") != std::string::npos;
+    said_name = said_name || line.find("x\\e[2J\\nudrv: forged") != std::string::npos;
+  }
+  CHECK(said_speed);
+  CHECK(said_name);
 }
 
 }  // namespace

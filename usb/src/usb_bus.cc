@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "udrv/core/text.h"
+
 namespace udrv::usb {
 namespace {
 
@@ -87,7 +89,9 @@ Result<std::unique_ptr<UsbBus>> UsbBus::Create(UsbBusOptions options) {
 Result<std::vector<bus::DeviceNode>> UsbBus::Enumerate() const {
   UDRV_TRY_ASSIGN(const KernelUsbView view, ReadKernelUsbDevices(options_.paths));
   if (options_.log) {
-    for (const std::string& skipped : view.skipped) options_.log("usb: " + skipped + ": left out");
+    // Entry names and attribute values are the tree's bytes: escaped before
+    // they reach a log line or a terminal.
+    for (const std::string& skipped : view.skipped) options_.log("usb: " + Printable(skipped) + ": left out");
   }
   std::set<std::string, std::less<>> listed;
   std::vector<bus::DeviceNode> nodes;
