@@ -477,6 +477,27 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
   }
 }
 
+TEST_CASE("class-specific descriptors are bounded across the file, not only by its size", "[descriptors]") {
+  // 2-byte class descriptors cost ~50 times their bytes once kept: the
+  // bound counts them over every configuration.
+  const auto config_of = [](uint8_t value, size_t count) {
+    Bytes body = InterfaceBytes(0, 0, 0, 0xFF, 0, 0);
+    for (size_t i = 0; i < count; ++i) body.insert(body.end(), {2, 0x24});
+    return Configuration(1, body, value);
+  };
+  const size_t half = kMaxClassDescriptors / 2;
+  const auto at_bound = ParseDescriptors(
+      Cat({DeviceDescriptorBytes(0, 2), config_of(1, half), config_of(2, kMaxClassDescriptors - half)}), "9-9");
+  REQUIRE(at_bound.has_value());
+  CHECK(at_bound->configurations[1].interfaces[0].alternates[0].extra.size() == kMaxClassDescriptors - half);
+
+  const Bytes past = Cat({DeviceDescriptorBytes(0, 2), config_of(1, half), config_of(2, kMaxClassDescriptors - half + 1)});
+  const size_t last = past.size() - 2;
+  CHECK(ErrorOf(past) == "configuration 2, interface 0 alt 0, descriptor 0x24: more than " +
+                             std::to_string(kMaxClassDescriptors) + " class-specific descriptors (at byte offset " +
+                             std::to_string(last) + ")");
+}
+
 TEST_CASE("more bytes than any descriptors file holds are OUT_OF_RANGE", "[descriptors]") {
   const Bytes huge(kMaxDescriptorsFileSize + 1, 0);
   const auto parsed = ParseDescriptors(huge, "9-9");

@@ -78,10 +78,11 @@ RawDescriptor RawOf(std::span<const uint8_t> descriptor, size_t offset) {
 }
 
 // Parses one configuration's descriptors: bytes[start, start + wTotalLength).
+// `class_descriptors` counts those kept from the whole file (kMaxClassDescriptors).
 class ConfigurationParser {
  public:
-  ConfigurationParser(std::span<const uint8_t> bytes, std::string_view object)
-      : bytes_(bytes), object_(object) {}
+  ConfigurationParser(std::span<const uint8_t> bytes, std::string_view object, size_t& class_descriptors)
+      : bytes_(bytes), object_(object), class_descriptors_(class_descriptors) {}
 
   Result<ConfigurationDescriptor> Parse(size_t start, size_t index) {
     const std::string header_where = "configuration #" + std::to_string(index + 1);
@@ -294,9 +295,15 @@ class ConfigurationParser {
   }
 
   Result<void> AddClassSpecific(std::span<const uint8_t> descriptor, size_t offset) {
+    const std::string where = Where() + ", descriptor " + Hex2(descriptor[1]);
+    if (class_descriptors_ >= kMaxClassDescriptors) {
+      return Malformed(object_, where,
+                       "more than " + std::to_string(kMaxClassDescriptors) + " class-specific descriptors",
+                       offset);
+    }
+    ++class_descriptors_;
     ClassDescriptor added{RawOf(descriptor, offset), std::monostate{}, 0};
     InterfaceDescriptor* alternate = CurrentAlternate();
-    const std::string where = Where() + ", descriptor " + Hex2(descriptor[1]);
     if (alternate != nullptr) UDRV_TRY(Decode(*alternate, descriptor, offset, where, added));
     if (alternate == nullptr) {
       config_.extra.push_back(std::move(added));
@@ -373,6 +380,7 @@ class ConfigurationParser {
 
   std::span<const uint8_t> bytes_;
   std::string_view object_;
+  size_t& class_descriptors_;
   std::string where_;
   ConfigurationDescriptor config_;
   size_t interface_ = SIZE_MAX;  // index into config_.interfaces of the open interface
@@ -404,6 +412,7 @@ Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string
     return Malformed(object, "device descriptor", "bDescriptorType " + Hex2(device[1]) + ", not a device (0x01)", 0);
   }
   Descriptors descriptors;
+  size_t class_descriptors = 0;
   descriptors.device = DeviceDescriptor{
       .usb_version = Le16(device, 2),
       .device_class = device[4],
@@ -427,7 +436,7 @@ Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string
                        offset);
     }
     UDRV_TRY_ASSIGN(ConfigurationDescriptor configuration,
-                    ConfigurationParser(bytes, object).Parse(offset, index));
+                    ConfigurationParser(bytes, object, class_descriptors).Parse(offset, index));
     offset += configuration.total_length;
     descriptors.configurations.push_back(std::move(configuration));
   }

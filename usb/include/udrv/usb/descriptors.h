@@ -63,6 +63,11 @@ inline constexpr size_t kMaxInterfaces = 32;           // USB 2.0 §9.6.5: bNumI
 inline constexpr size_t kMaxAlternateSettings = 256;
 inline constexpr size_t kMaxEndpointsPerInterface = 30;  // 15 IN + 15 OUT
 inline constexpr size_t kMaxDescriptorsFileSize = 1 + 18 + kMaxConfigurations * 65535;
+// Class-specific descriptors kept from one file, all configurations
+// together: each costs ~100 bytes held for as few as 2 read, so a file of
+// 2-byte ones would cost 50 times its size (UVC cameras, the richest in
+// them, send a few hundred).
+inline constexpr size_t kMaxClassDescriptors = 4096;
 
 // A descriptor kept as it came: its type and every byte, bLength and
 // bDescriptorType included. `offset` is where it began in the parsed bytes.
@@ -240,7 +245,8 @@ struct Descriptors {
 // type's minimum, a descriptor past the end, a configuration whose
 // wTotalLength disagrees with the bytes, a device descriptor of the wrong
 // type, more configurations, interfaces, alternates or endpoints than the
-// bounds above or than the descriptor said. OUT_OF_RANGE for more bytes
+// bounds above or than the descriptor said, more class-specific descriptors
+// than kMaxClassDescriptors. OUT_OF_RANGE for more bytes
 // than kMaxDescriptorsFileSize.
 Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string_view object);
 
