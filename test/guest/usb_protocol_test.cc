@@ -2,8 +2,9 @@
 // qemu-xhci devices, with Linux as the oracle: the usb-storage disk at 2-1
 // (interface 08/06/50, bulk 0x81/0x02, LBA 0 starts with
 // UDRV-TESTBED-usb-DISK) for "[usb-protocol]", usb-kbd at 1-2 and usb-tablet
-// at 1-3 (usbhid) for "[usb-protocol-hid]", and the refusals for
-// "[usb-protocol-refused]".
+// at 1-3 (usbhid) for "[usb-protocol-hid]", the refusals for
+// "[usb-protocol-refused]", and the controller taken away under an open
+// device for "[usb-protocol-gone]" (its devices come back afterwards).
 //
 // The disk is spoken to in raw Bulk-Only Transport: each test builds its
 // 31-byte CBWs itself. QEMU's usb-storage stalls what BOT does not allow
@@ -424,6 +425,66 @@ TEST_CASE("Release without restore leaves the interface unbound (the tablet)", "
   // Linux takes it back when asked.
   std::ofstream("/sys/bus/usb/drivers_probe") << interface;
   CHECK(WaitFor([&] { return DriverOf(interface) == "usbhid"; }, 5s));
+}
+
+// Writes `text` to a sysfs file; false when the kernel refused it.
+bool WriteSysfs(const std::string& path, const std::string& text) {
+  std::ofstream file(path);
+  file << text;
+  file.flush();
+  return file.good();
+}
+
+TEST_CASE("a device that goes away: its transfers end IO_NOT_PRESENT and release says so",
+          "[usb-protocol-gone]") {
+  // The controller's PCI function, found from the root hub; unbinding
+  // xhci_hcd from it makes every USB device on it vanish.
+  const fs::path controller = fs::canonical("/sys/bus/usb/devices/usb1").parent_path();
+  const std::string function = controller.filename().string();
+  REQUIRE(fs::read_symlink(controller / "driver").filename() == "xhci_hcd");
+  const std::string interface = std::string(kKeyboard) + ":1.0";
+  auto bus = LiveBus();
+  Opened keyboard = Open(*bus, kKeyboard, 0);
+  Device& device = *keyboard.device;
+  auto port = udrv::Port::Create("usb test");
+  REQUIRE_OK(port);
+  std::array<std::byte, 8> report{};
+  REQUIRE_OK(device.Submit({.type = udrv::usb::AsyncTransfer::Type::INTERRUPT, .endpoint = 0x81,
+                            .buffer = report, .key = 1},
+                           *port));
+
+  REQUIRE(WriteSysfs("/sys/bus/pci/drivers/xhci_hcd/unbind", function));
+  auto packet = port->Wait(udrv::DeadlineAfter(10 * kSecond));
+  // Give the controller back to Linux whatever happened.
+  const bool rebound = WriteSysfs("/sys/bus/pci/drivers/xhci_hcd/bind", function);
+  REQUIRE_OK(packet);
+  const udrv::usb::TransferCompletion completion = udrv::usb::CompletionOf(*packet);
+  CHECK(completion.key == 1);
+  CHECK(completion.status == Status::IO_NOT_PRESENT);
+  CHECK(completion.err_no < 0);
+  auto submitted = device.Submit({.type = udrv::usb::AsyncTransfer::Type::INTERRUPT, .endpoint = 0x81,
+                                  .buffer = report, .key = 2},
+                                 *port);
+  CHECK(submitted.error().status == Status::IO_NOT_PRESENT);
+  std::array<std::byte, 18> descriptor{};
+  auto read = device.Control({.request_type = udrv::usb::kRequestTypeIn,
+                              .request = udrv::usb::kRequestGetDescriptor,
+                              .value = udrv::usb::kDescDevice << 8},
+                             descriptor, kSecond);
+  CHECK(read.error().status == Status::IO_NOT_PRESENT);
+  auto released = keyboard.bound->Release({.restore_kernel_driver = true});
+  REQUIRE_OK(released);
+  INFO(released->ToString());
+  CHECK(released->ok());
+  CHECK(released->ToString().find("release interface 0: not supported (the device is gone)") !=
+        std::string::npos);
+
+  // The controller back, its devices come back with their drivers.
+  REQUIRE(rebound);
+  CHECK(WaitFor([&] { return DriverOf(interface) == "usbhid"; }, 30s));
+  CHECK(WaitFor([] { return DriverOf(std::string(kTablet) + ":1.0") == "usbhid"; }, 30s));
+  CHECK(WaitFor([] { return DriverOf(kDiskInterface) == "usb-storage"; }, 30s));
+  ExpectDiskWithLinux();
 }
 
 TEST_CASE("a device node does not open: drivers bind to interfaces", "[usb-protocol-refused]") {

@@ -165,6 +165,7 @@ struct UsbfsDevice::InFlight {
   uint64_t key = 0;
   const Port* port = nullptr;
   std::string what;  // "Bulk IN endpoint 0x81"
+  bool cancel_requested = false;  // Cancel, or the device's release
   // Its own allocation: usbdevfs_urb ends in a flexible array (iso frames, none used here).
   std::unique_ptr<usbdevfs_urb> urb = std::make_unique<usbdevfs_urb>();
 };
@@ -600,6 +601,7 @@ Result<void> UsbfsDevice::Cancel(uint64_t key) {
   if (shut_down_) return Fail(Status::BAD_STATE, what + ": the device was released", object_);
   const auto found = in_flight_.find(key);
   if (found == in_flight_.end()) return Fail(Status::NOT_FOUND, what + ": none in flight", object_);
+  found->second->cancel_requested = true;
   if (Ioctl(fd_.get(), USBDEVFS_DISCARDURB, found->second->urb.get()) != 0) {
     // EINVAL: it completed already and waits to be reaped, with its outcome.
     if (errno == EINVAL) return {};
@@ -669,7 +671,7 @@ void UsbfsDevice::Deliver(const Port* port, const PortPacket& packet) {
   // Another failure (a handle gone invalid) leaves nowhere to deliver to.
 }
 
-bool UsbfsDevice::ReapCompleted() {
+bool UsbfsDevice::ReapCompleted(bool disconnected) {
   for (;;) {
     void* reaped = nullptr;
     if (Ioctl(fd_.get(), USBDEVFS_REAPURBNDELAY, &reaped) != 0) return errno != ENODEV;
@@ -684,6 +686,11 @@ bool UsbfsDevice::ReapCompleted() {
     completion.err_no = urb->status;
     completion.status =
         urb->status == 0 ? Status::OK : TransferError(-urb->status, transfer->what, object_).status;
+    // Killed as the device went (ENOENT, ESHUTDOWN): gone, not cancelled.
+    if (disconnected && !transfer->cancel_requested &&
+        (completion.status == Status::CANCELED || completion.status == Status::IO_NOT_PRESENT)) {
+      completion.status = Status::IO_NOT_PRESENT;
+    }
     Deliver(transfer->port, CompletionPacket(completion));
     in_flight_.erase(found);
     reaped_.notify_all();
@@ -709,8 +716,9 @@ void UsbfsDevice::ReaperLoop() {
     if (fds[1].revents != 0) return;
     const short events = fds[0].revents;
     if (events == 0) continue;
-    const bool connected = ReapCompleted();
-    if (connected && (events & (POLLHUP | POLLERR)) == 0) continue;
+    const bool hung_up = (events & (POLLHUP | POLLERR)) != 0;
+    const bool connected = ReapCompleted(hung_up);
+    if (connected && !hung_up) continue;
     // Disconnected: usbfs kills what was in flight and keeps it reapable;
     // POLLERR says it has finished (the fd left the device's list).
     std::unique_lock lock(mutex_);
@@ -733,7 +741,10 @@ void UsbfsDevice::ReaperLoop() {
 
 size_t UsbfsDevice::CancelAllAndWait() {
   std::unique_lock lock(mutex_);
-  for (auto& [key, transfer] : in_flight_) (void)Ioctl(fd_.get(), USBDEVFS_DISCARDURB, transfer->urb.get());
+  for (auto& [key, transfer] : in_flight_) {
+    transfer->cancel_requested = true;
+    (void)Ioctl(fd_.get(), USBDEVFS_DISCARDURB, transfer->urb.get());
+  }
   reaped_.wait_for(lock, kCancelWait, [&] { return in_flight_.empty(); });
   return in_flight_.size();
 }
@@ -763,6 +774,12 @@ bus::ReleaseReport UsbfsDevice::Shutdown(bool reattach_kernel_drivers) {
   const std::map<uint8_t, Claim> claimed = claims_;
   for (const auto& [number, claim] : claimed) {
     const std::string interface = "interface " + std::to_string(number);
+    if (gone_) {
+      // usbfs ended the claims when the device went; nothing is left to give back.
+      report.steps.push_back({"release " + interface, bus::ReleaseStep::Outcome::NOT_SUPPORTED,
+                              "the device is gone"});
+      continue;
+    }
     report.steps.push_back(bus::StepOf("release " + interface, ReleaseLocked(number, "release " + interface),
                                        InterfaceObject(number)));
     const std::string step = "kernel driver of " + interface;

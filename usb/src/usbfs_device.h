@@ -78,7 +78,8 @@ PortPacket CompletionPacket(const TransferCompletion& completion);
 
 class UsbfsDevice final : public Device {
  public:
-  // Takes `fd` (the usbfs node, opened O_RDWR) and claims interface
+  // Takes `fd` (the usbfs node, opened O_RDWR: usbfs signals a reapable
+  // URB with POLLOUT only to a writable fd) and claims interface
   // `interface` of configuration `configuration` (the one active), with
   // its kernel driver detached when `privileged`. `node` is the interface's
   // node; `object` ("2-1:1.0") names the device in errors. Errors as
@@ -182,7 +183,9 @@ class UsbfsDevice final : public Device {
 
   void ReaperLoop();
   // Reaps every completed URB; false once usbfs says the device is gone.
-  bool ReapCompleted();
+  // `disconnected`: the device is going (POLLHUP), so a URB the kernel
+  // killed without the driver asking completes IO_NOT_PRESENT.
+  bool ReapCompleted(bool disconnected);
   void Deliver(const Port* port, const PortPacket& packet);
   // Cancels every transfer in flight and waits (bounded) until they are
   // reaped; the count still in flight.
