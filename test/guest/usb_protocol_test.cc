@@ -20,17 +20,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "result_helpers.h"
 #include "udrv/core/port.h"
 #include "udrv/usb/usb_bus.h"
+#include "usb_guest.h"
 
 namespace {
 
@@ -38,6 +37,8 @@ using udrv::Status;
 using udrv::bus::DeviceNode;
 using udrv::usb::Device;
 using udrv::usb::UsbBus;
+using udrv::testing::UsbDriverOf;
+using udrv::testing::WaitFor;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -49,22 +50,6 @@ constexpr uint8_t kBulkIn = 0x81;
 constexpr uint8_t kBulkOut = 0x02;
 constexpr char kDiskMarker[] = "UDRV-TESTBED-usb-DISK";
 constexpr udrv::Duration kSecond = 1'000'000'000;
-
-// The kernel driver bound to a USB device or interface ("" for none).
-std::string DriverOf(const std::string& name) {
-  std::error_code error;
-  const fs::path link = fs::read_symlink("/sys/bus/usb/devices/" + name + "/driver", error);
-  return error ? std::string() : link.filename().string();
-}
-
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 std::vector<uint8_t> ReadBytes(const std::string& path, size_t limit) {
   std::ifstream file(path, std::ios::binary);
@@ -180,7 +165,7 @@ bool DiskPresent() { return fs::exists("/dev/sda"); }
 
 // Where every test starts and ends: the disk with usb-storage, /dev/sda there.
 void ExpectDiskWithLinux() {
-  CHECK(DriverOf(kDiskInterface) == "usb-storage");
+  CHECK(UsbDriverOf(kDiskInterface) == "usb-storage");
   CHECK(WaitFor(DiskPresent, 20s));
 }
 
@@ -191,7 +176,7 @@ TEST_CASE("Open takes the disk from usb-storage; Release with restore gives it b
   CHECK(disk.bound->Describe() == "interface 2-1:1.0 claimed over usbfs (was: usb-storage)");
   // usbfs holds the interface now (its claim is a driver binding), and the
   // SCSI disk usb-storage made went with it.
-  CHECK(DriverOf(kDiskInterface) == "usbfs");
+  CHECK(UsbDriverOf(kDiskInterface) == "usbfs");
   CHECK(WaitFor([] { return !DiskPresent(); }, 10s));
   CHECK(disk.device->route() == "usbfs");
   CHECK(disk.device->interface_number() == 0);
@@ -206,7 +191,7 @@ TEST_CASE("Open takes the disk from usb-storage; Release with restore gives it b
   CHECK(disk.bound->Release({}).error().status == Status::BAD_STATE);
   CHECK(disk.bound->Describe() == "interface 2-1:1.0 released over usbfs (was: usb-storage)");
 
-  CHECK(DriverOf(kDiskInterface) == "usb-storage");
+  CHECK(UsbDriverOf(kDiskInterface) == "usb-storage");
   REQUIRE(WaitFor(DiskPresent, 20s));
   // The kernel reads the disk again: its first sector is the testbed's.
   std::vector<uint8_t> sector;
@@ -325,7 +310,7 @@ TEST_CASE("Reset keeps the claim: the disk answers afterwards and usb-storage st
   Opened disk = Open(*bus, kDisk, 0);
   CheckInquiry(*disk.device, 20);
   REQUIRE_OK(disk.device->Reset());
-  CHECK(DriverOf(kDiskInterface) == "usbfs");
+  CHECK(UsbDriverOf(kDiskInterface) == "usbfs");
   CheckInquiry(*disk.device, 21);
   ReleaseRestoring(disk);
   ExpectDiskWithLinux();
@@ -334,11 +319,11 @@ TEST_CASE("Reset keeps the claim: the disk answers afterwards and usb-storage st
 TEST_CASE("the keyboard's interrupt IN: nothing typed times out, a pending one cancels, usbhid comes back",
           "[usb-protocol-hid]") {
   const std::string interface = std::string(kKeyboard) + ":1.0";
-  REQUIRE(DriverOf(interface) == "usbhid");
+  REQUIRE(UsbDriverOf(interface) == "usbhid");
   auto bus = LiveBus();
   Opened keyboard = Open(*bus, kKeyboard, 0);
   CHECK(keyboard.bound->Describe() == "interface 1-2:1.0 claimed over usbfs (was: usbhid)");
-  CHECK(DriverOf(interface) == "usbfs");
+  CHECK(UsbDriverOf(interface) == "usbfs");
   Device& device = *keyboard.device;
 
   // No keys: the device NAKs until the deadline.
@@ -408,12 +393,12 @@ TEST_CASE("the keyboard's interrupt IN: nothing typed times out, a pending one c
     CHECK(completion.key == 1000 + i);
     CHECK(completion.status == Status::CANCELED);
   }
-  CHECK(DriverOf(interface) == "usbhid");
+  CHECK(UsbDriverOf(interface) == "usbhid");
 }
 
 TEST_CASE("Release without restore leaves the interface unbound (the tablet)", "[usb-protocol-hid]") {
   const std::string interface = std::string(kTablet) + ":1.0";
-  REQUIRE(DriverOf(interface) == "usbhid");
+  REQUIRE(UsbDriverOf(interface) == "usbhid");
   auto bus = LiveBus();
   Opened tablet = Open(*bus, kTablet, 0);
   auto report = tablet.bound->Release({});
@@ -421,10 +406,10 @@ TEST_CASE("Release without restore leaves the interface unbound (the tablet)", "
   INFO(report->ToString());
   CHECK(report->ok());
   CHECK(report->ToString().find("kernel driver of interface 0: skipped (left unbound)") != std::string::npos);
-  CHECK(DriverOf(interface).empty());
+  CHECK(UsbDriverOf(interface).empty());
   // Linux takes it back when asked.
   std::ofstream("/sys/bus/usb/drivers_probe") << interface;
-  CHECK(WaitFor([&] { return DriverOf(interface) == "usbhid"; }, 5s));
+  CHECK(WaitFor([&] { return UsbDriverOf(interface) == "usbhid"; }, 5s));
 }
 
 // Writes `text` to a sysfs file; false when the kernel refused it.
@@ -481,9 +466,9 @@ TEST_CASE("a device that goes away: its transfers end IO_NOT_PRESENT and release
 
   // The controller back, its devices come back with their drivers.
   REQUIRE(rebound);
-  CHECK(WaitFor([&] { return DriverOf(interface) == "usbhid"; }, 30s));
-  CHECK(WaitFor([] { return DriverOf(std::string(kTablet) + ":1.0") == "usbhid"; }, 30s));
-  CHECK(WaitFor([] { return DriverOf(kDiskInterface) == "usb-storage"; }, 30s));
+  CHECK(WaitFor([&] { return UsbDriverOf(interface) == "usbhid"; }, 30s));
+  CHECK(WaitFor([] { return UsbDriverOf(std::string(kTablet) + ":1.0") == "usbhid"; }, 30s));
+  CHECK(WaitFor([] { return UsbDriverOf(kDiskInterface) == "usb-storage"; }, 30s));
   ExpectDiskWithLinux();
 }
 
@@ -492,7 +477,7 @@ TEST_CASE("a device node does not open: drivers bind to interfaces", "[usb-proto
   auto opened = bus->Open(NodeOf(*bus, kDisk, std::nullopt));
   REQUIRE_FALSE(opened);
   CHECK(opened.error().status == Status::NOT_SUPPORTED);
-  CHECK(DriverOf(kDiskInterface) == "usb-storage");
+  CHECK(UsbDriverOf(kDiskInterface) == "usb-storage");
 }
 
 TEST_CASE("a process that is not root cannot open an interface", "[usb-protocol-refused]") {
@@ -512,7 +497,7 @@ TEST_CASE("a process that is not root cannot open an interface", "[usb-protocol-
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
-  CHECK(DriverOf(kDiskInterface) == "usb-storage");
+  CHECK(UsbDriverOf(kDiskInterface) == "usb-storage");
 }
 
 }  // namespace
