@@ -269,6 +269,27 @@ TEST_CASE("raw BOT over Bulk: INQUIRY answers QEMU; stalls are named and ClearHa
   ExpectDiskWithLinux();
 }
 
+TEST_CASE("a bulk transfer longer than one usbfs call carries goes in pieces: 1 MiB as Linux reads it",
+          "[usb-protocol]") {
+  ExpectDiskWithLinux();
+  constexpr size_t kBytes = 1 << 20;
+  static_assert(kBytes > 3 * 256 * 1024, "more than three of UsbfsDevice's 256 KiB pieces");
+  const std::vector<uint8_t> linux_read = ReadBytes("/dev/sda", kBytes);
+  REQUIRE(linux_read.size() == kBytes);
+  auto bus = LiveBus();
+  Opened disk = Open(*bus, kDisk, 0);
+  // READ(10) of LBA 0, 2048 blocks, in one Bulk call.
+  SendCbw(*disk.device, Cbw(30, kBytes, true, {0x28, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0}));
+  std::vector<std::byte> data(kBytes);
+  auto read = disk.device->Bulk(kBulkIn, data, 10 * kSecond);
+  REQUIRE_OK(read);
+  CHECK(*read == kBytes);
+  CHECK(std::memcmp(data.data(), linux_read.data(), kBytes) == 0);
+  ExpectGoodCsw(*disk.device, 30);
+  ReleaseRestoring(disk);
+  ExpectDiskWithLinux();
+}
+
 TEST_CASE("async READ(10) data transfers complete on a Port with their keys and lengths",
           "[usb-protocol]") {
   auto bus = LiveBus();
