@@ -136,6 +136,9 @@ class UsbHostService final : public host::HostService {
     if (::ioctl(lent.get(), USBDEVFS_DROP_PRIVILEGES, &mask) != 0) {
       return FailErrno(errno, "get usbfs: USBDEVFS_DROP_PRIVILEGES on " + node, object_);
     }
+    // Last, and on the root bus's fd: it fails (and `lent` is closed) when
+    // the device is gone, so a reopen that found a newer device at the same
+    // bus and address never leaves.
     unsigned int number = interface_;
     if (::ioctl(device_.fd(), USBDEVFS_RELEASEINTERFACE, &number) != 0) {
       return FailErrno(errno, "get usbfs: release the root bus's claim of interface " +

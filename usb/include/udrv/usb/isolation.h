@@ -21,7 +21,13 @@
 // What it does not refuse: control requests to the device as a whole
 // (recipient DEVICE, a raw SET_CONFIGURATION or SET_ADDRESS included) and
 // every vendor request: the device is the host's to confuse, not the rest
-// of the bus. Transfers go from the host straight to usbfs; the root bus
+// of the bus. Nor USBDEVFS_SETCONFIGURATION while no interface of the
+// device is claimed (devio.c's proc_setconfig has no privilege check): on
+// a device whose other interfaces nobody holds, a host that releases its
+// own claim can unconfigure the device or reconfigure it, and the kernel
+// then probes drivers for the new configuration's interfaces (usb-storage
+// takes the disk back); the take-back below then finds its interface gone
+// or someone else's, and says so. Transfers go from the host straight to usbfs; the root bus
 // relays nothing. No interrupt and no Bti cross (NOT_SUPPORTED): the
 // kernel's controller driver does the DMA.
 //
