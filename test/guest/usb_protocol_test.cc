@@ -161,6 +161,16 @@ void CheckInquiry(Device& device, uint32_t tag) {
   CHECK(inquiry.substr(16, 13) == "QEMU HARDDISK");
 }
 
+// BOT reset recovery (BOT 1.0 §5.3.4): Bulk-Only Mass Storage Reset, then
+// both endpoints' halts cleared. usb-storage may have been mid-command
+// (its scan of a disk just given back) when the claim detached it.
+void BotReset(Device& device) {
+  auto reset = device.Control({.request_type = 0x21, .request = 0xFF, .value = 0, .index = 0}, {}, kSecond);
+  REQUIRE_OK(reset);
+  REQUIRE_OK(device.ClearHalt(kBulkIn));
+  REQUIRE_OK(device.ClearHalt(kBulkOut));
+}
+
 bool DiskPresent() { return fs::exists("/dev/sda"); }
 
 // Where every test starts and ends: the disk with usb-storage, /dev/sda there.
@@ -173,6 +183,7 @@ TEST_CASE("Open takes the disk from usb-storage; Release with restore gives it b
   ExpectDiskWithLinux();
   auto bus = LiveBus();
   Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
   CHECK(disk.bound->Describe() == "interface 2-1:1.0 claimed over usbfs (was: usb-storage)");
   // usbfs holds the interface now (its claim is a driver binding), and the
   // SCSI disk usb-storage made went with it.
@@ -202,6 +213,7 @@ TEST_CASE("Open takes the disk from usb-storage; Release with restore gives it b
 TEST_CASE("GET_DESCRIPTOR(device) over Control is what sysfs read", "[usb-protocol]") {
   auto bus = LiveBus();
   Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
   const std::vector<uint8_t> sysfs = ReadBytes(std::string("/sys/bus/usb/devices/") + kDisk + "/descriptors", 18);
   REQUIRE(sysfs.size() == 18);
   std::array<std::byte, 18> answer{};
@@ -229,6 +241,7 @@ TEST_CASE("raw BOT over Bulk: INQUIRY answers QEMU; stalls are named and ClearHa
           "[usb-protocol]") {
   auto bus = LiveBus();
   Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
   Device& device = *disk.device;
   CheckInquiry(device, 1);
 
@@ -269,6 +282,45 @@ TEST_CASE("raw BOT over Bulk: INQUIRY answers QEMU; stalls are named and ClearHa
   ExpectDiskWithLinux();
 }
 
+TEST_CASE("claims: release reattaches the kernel driver, claim detaches it again; settings checked",
+          "[usb-protocol]") {
+  auto bus = LiveBus();
+  Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
+  Device& device = *disk.device;
+  CHECK(device.ClaimInterface(0).error().status == Status::ALREADY_EXISTS);
+  CHECK(device.ClaimInterface(5).error().status == Status::NOT_FOUND);
+  CHECK(device.ReleaseInterface(3).error().status == Status::NOT_FOUND);
+  CHECK(device.SetInterface(0, 1).error().status == Status::NOT_FOUND);  // no alternate setting 1
+  CHECK(device.SetInterface(2, 0).error().status == Status::NOT_FOUND);  // not claimed
+  REQUIRE_OK(device.SetInterface(0, 0));
+  // usbfs refuses SET_CONFIGURATION while an interface is claimed, ours included.
+  auto configured = device.SetConfiguration(1);
+  REQUIRE_FALSE(configured);
+  CHECK(configured.error().status == Status::UNAVAILABLE);
+  CHECK(device.SetConfiguration(7).error().status == Status::NOT_FOUND);
+
+  REQUIRE_OK(device.ReleaseInterface(0));
+  CHECK(UsbDriverOf(kDiskInterface) == "usb-storage");
+  std::array<std::byte, 13> csw{};
+  CHECK(device.Bulk(kBulkIn, csw, kSecond).error().status == Status::NOT_FOUND);  // no claim, no endpoints
+  REQUIRE_OK(device.ClaimInterface(0));
+  CHECK(UsbDriverOf(kDiskInterface) == "usbfs");
+  BotReset(device);
+  CheckInquiry(device, 40);
+
+  // A second opener finds the interface held.
+  auto second = bus->Open(NodeOf(*bus, kDisk, 0));
+  REQUIRE_FALSE(second);
+  INFO(second.error().ToString());
+  CHECK(second.error().status == Status::UNAVAILABLE);
+  CHECK(second.error().what.find("another process holds the interface over usbfs") != std::string::npos);
+  CHECK(UsbDriverOf(kDiskInterface) == "usbfs");
+  CheckInquiry(device, 41);
+  ReleaseRestoring(disk);
+  ExpectDiskWithLinux();
+}
+
 TEST_CASE("a bulk transfer longer than one usbfs call carries goes in pieces: 1 MiB as Linux reads it",
           "[usb-protocol]") {
   ExpectDiskWithLinux();
@@ -278,6 +330,7 @@ TEST_CASE("a bulk transfer longer than one usbfs call carries goes in pieces: 1 
   REQUIRE(linux_read.size() == kBytes);
   auto bus = LiveBus();
   Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
   // READ(10) of LBA 0, 2048 blocks, in one Bulk call.
   SendCbw(*disk.device, Cbw(30, kBytes, true, {0x28, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0}));
   std::vector<std::byte> data(kBytes);
@@ -294,6 +347,7 @@ TEST_CASE("async READ(10) data transfers complete on a Port with their keys and 
           "[usb-protocol]") {
   auto bus = LiveBus();
   Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
   Device& device = *disk.device;
   auto port = udrv::Port::Create("usb test");
   REQUIRE_OK(port);
@@ -329,6 +383,7 @@ TEST_CASE("Reset keeps the claim: the disk answers afterwards and usb-storage st
           "[usb-protocol]") {
   auto bus = LiveBus();
   Opened disk = Open(*bus, kDisk, 0);
+  BotReset(*disk.device);
   CheckInquiry(*disk.device, 20);
   REQUIRE_OK(disk.device->Reset());
   CHECK(UsbDriverOf(kDiskInterface) == "usbfs");
