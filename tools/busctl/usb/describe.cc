@@ -97,12 +97,14 @@ class Describer {
   }
 
  private:
-  // The string of `index`: the device's answer, else sysfs's copy, else "".
+  // The string of `index`: the device's answer; "(error)" when it was asked
+  // and gave none (lsusb's word); else sysfs's copy, else "".
   std::string String(uint8_t index, const std::optional<std::string>& sysfs) const {
     if (index == 0) return "";
     if (const auto found = answers_.strings.find(index); found != answers_.strings.end()) {
       return Printable(found->second);
     }
+    if (answers_.opened) return "(error)";
     return Printable(sysfs.value_or(""));
   }
 

@@ -45,8 +45,10 @@ struct UsbSysfsStrings {
 };
 
 // lsusb -v's lines for `device` (no "Bus ... Device ..." line before them).
-// Strings of indices the answers lack come from sysfs where it has them
-// (the device's, the active configuration's and interfaces'), else "".
+// The device's own three strings come from sysfs, as lsusb takes them; the
+// others from the answers, "(error)" where the opened device gave none, or,
+// when it was not asked, from sysfs where it has them (the active
+// configuration's and interfaces'), else "".
 std::string DescribeUsbDevice(const UsbView& view, const usb::KernelUsbDevice& device,
                               const UsbSysfsStrings& sysfs_strings, const UsbDeviceAnswers& answers);
 
