@@ -21,8 +21,9 @@ only:
     (the guest has none), shows as lsusb -v shows one: the association,
     the CDC functional descriptors, a descriptor lsusb does not know; with
     its descriptors cut short it is skipped, and list and show say why.
+Every --json document is validated against docs/busctl.schema.json.
 
-Usage: usb_busctl_test.py BUSCTL RECORDED_DIR
+Usage: busctl_usb_test.py BUSCTL SCHEMA RECORDED_DIR
 """
 import json
 import os
@@ -32,21 +33,28 @@ import subprocess
 import sys
 import tempfile
 
-BUSCTL, RECORDED = sys.argv[1], sys.argv[2]
+import busctl_testlib
+
+BUSCTL, SCHEMA_PATH, RECORDED = sys.argv[1], sys.argv[2], sys.argv[3]
 SYS = os.path.join(RECORDED, "sys")
 ORACLE = os.path.join(RECORDED, "oracle")
-failures = []
-
-
-def check(condition, what, detail=""):
-    if not condition:
-        failures.append(what)
-        print(f"FAIL: {what}\n  {detail}".rstrip())
+SCHEMA, VALIDATOR = busctl_testlib.load_schema(SCHEMA_PATH)
+CHECKS = busctl_testlib.Checks()
+check = CHECKS.check
 
 
 def run(args, root=SYS):
     return subprocess.run([BUSCTL, "--sysfs-root", root, *args], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=60)
+
+
+def json_of(completed, what):
+    """The --json document busctl printed, checked against the schema."""
+    document = json.loads(completed.stdout)
+    errors = [f"[{'/'.join(map(str, e.absolute_path))}] {e.message[:300]}"
+              for e in VALIDATOR.iter_errors(document)]
+    check(not errors, f"{what}: valid against the schema", "\n".join(errors[:5]))
+    return document
 
 
 def read(name):
@@ -116,6 +124,9 @@ for line in read("lsusb").splitlines():
           f"show {bus}:{devnum} says it did not ask the recorded devices", shown.stderr)
     udrv = shown.stdout.split("\nudrv:\n")[1] if "\nudrv:\n" in shown.stdout else ""
     check(re.search(r"^  Node: usb/usb\d+", udrv, re.M) is not None, f"show {bus}:{devnum} names its node", udrv)
+    shown = run(["--json", "show", f"{bus}:{devnum}"])
+    check(shown.returncode == 0, f"--json show {bus}:{devnum} succeeds", shown.stderr)
+    json_of(shown, f"--json show {bus}:{devnum}")
 
 # DEV forms.
 by_name = run(["show", "2-1"])
@@ -129,11 +140,14 @@ for form in ("2-0:1.0", "usb/usb2/2-0:1.0", "002:001"):
 for missing in ("9-9", "usb/usb1/2-1", "009:001", "usb7", "2-1:1.9", "usb/usb2/2-1/1-2:1.0"):
     gone = run(["show", missing])
     check(gone.returncode == 1 and "NOT_FOUND" in gone.stderr, f"show {missing} is NOT_FOUND", gone.stderr)
+gone = run(["--json", "show", "9-9"])
+check(gone.returncode == 1 and json_of(gone, "--json show 9-9")["error"]["status"] == "NOT_FOUND",
+      "--json show 9-9 is a NOT_FOUND error document", gone.stdout)
 bad = run(["show", "usb/usb2/x"])
 check(bad.returncode == 2, "show of a malformed USB node id is a usage error", bad.stderr)
 
 # JSON.
-document = json.loads(run(["--json", "list", "--bus", "usb"]).stdout)
+document = json_of(run(["--json", "list", "--bus", "usb"]), "--json list --bus usb")
 entries = document["devices"]
 check([f"{e['busnum']:03d}:{e['devnum']:03d}" for e in entries] == devices,
       "--json list has the devices in lsusb's order", str(entries)[:300])
@@ -146,7 +160,7 @@ if storage:
     check([(i["name"], i["class"], i["subclass"], i["protocol"], i["driver"]) for i in s["interfaces"]] ==
           [("2-1:1.0", "08", "06", "50", "usb-storage")], "2-1's interface: 08/06/50, usb-storage",
           str(s["interfaces"]))
-shown = json.loads(run(["--json", "show", "2-1"]).stdout)
+shown = json_of(run(["--json", "show", "2-1"]), "--json show 2-1")
 check(shown["command"] == "show" and shown["device"] == (storage[0] if storage else None),
       "--json show's device is list's entry")
 endpoints = shown["descriptors"]["configurations"][0]["interfaces"][0]["alternates"][0]["endpoints"]
@@ -164,7 +178,8 @@ with tempfile.TemporaryDirectory() as scratch:
     check(none.returncode == 0 and none.stdout == "" and none.stderr == "", "no sys/bus/usb lists nothing",
           none.stdout + none.stderr)
     none = run(["--json", "list", "--bus", "usb"], empty)
-    check(none.returncode == 0 and json.loads(none.stdout)["devices"] == [], "no sys/bus/usb: no entries")
+    check(none.returncode == 0 and json_of(none, "--json list of no USB")["devices"] == [],
+          "no sys/bus/usb: no entries")
     none = run(["list", "--bus", "usb", "-t"], empty)
     check(none.returncode == 0 and none.stdout == "", "no sys/bus/usb: no tree", none.stderr)
 
@@ -328,6 +343,7 @@ udrv:
     got = shown.stdout.split("udrv:\n")[0] + "udrv:\n"
     check(got == expected, "a CDC ACM gadget shows as lsusb -v lays one out (names from usb.ids)",
           "\n  ".join(f"{a!r} | {b!r}" for a, b in zip(got.splitlines(), expected.splitlines()) if a != b))
+    json_of(run(["--json", "show", "1-4"], tree_copy), "--json show of a CDC ACM gadget")
     listed = run(["list", "--bus", "usb"], tree_copy).stdout.splitlines()
     check(listed[2:3] == [expected.splitlines()[0]], "list --bus usb has the gadget in lsusb's order",
           str(listed))
@@ -343,7 +359,5 @@ udrv:
     check(shown.returncode == 1 and "NOT_FOUND" in shown.stderr and "was skipped" in shown.stderr,
           "show of a skipped device says why it was skipped", shown.stderr)
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("usb busctl: every check passed")
+print(f"{CHECKS.count - len(CHECKS.failures)} of {CHECKS.count} checks passed")
+sys.exit(1 if CHECKS.failures else 0)
