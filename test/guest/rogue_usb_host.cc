@@ -15,6 +15,11 @@
 // and the controls worked; then it forks a child that keeps a copy of the
 // fd (with the claim), and both wait for the end: the root bus must take
 // the interface back whatever they hold.
+//
+// Where kUnconfigureMarker exists, it then releases its claim and
+// unconfigures the device (USBDEVFS_SETCONFIGURATION 0, which usbfs does
+// not refuse a dropped-privilege fd while nobody claims an interface): the
+// root bus must configure it again to take the interface back.
 #include <linux/usbdevice_fs.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -33,6 +38,7 @@
 #include "udrv/host/host_process.h"
 #include "udrv/host/wire.h"
 #include "udrv/usb/usb_bus.h"
+#include "usb_guest.h"
 #include "usb_host_messages.h"
 
 namespace {
@@ -117,6 +123,17 @@ void TryFd(int fd, unsigned interface) {
                        rc != 0, errno, EACCES);
 }
 
+// Leaves the device without a configuration: its interfaces are gone.
+void Unconfigure(int fd, unsigned interface) {
+  unsigned number = interface;
+  const bool released = Ioctl(fd, USBDEVFS_RELEASEINTERFACE, &number) == 0;
+  attempts.Control("release the lent interface", released, released ? "released" : std::strerror(errno));
+  unsigned int none = 0;
+  const bool unconfigured = Ioctl(fd, USBDEVFS_SETCONFIGURATION, &none) == 0;
+  attempts.Control("unconfigure the device (not refused: isolation.h)", unconfigured,
+                   unconfigured ? "configuration 0" : std::strerror(errno));
+}
+
 void TryService(int socket) {
   attempts.Expect("a second usbfs fd",
                   udrv::testing::RawCall(socket, usb::wire::GetUsbfsRequest{}), Status::BAD_STATE);
@@ -162,6 +179,7 @@ int main() {
     attempts.Control("its mask", reply->interface_mask == (uint32_t{1} << *interface),
                      udrv::Hex(reply->interface_mask));
     TryFd(lent.fd.get(), *interface);
+    if (::access(udrv::testing::kUnconfigureMarker, F_OK) == 0) Unconfigure(lent.fd.get(), *interface);
   }
   TryService(socket);
 

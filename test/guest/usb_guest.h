@@ -11,6 +11,10 @@
 
 namespace udrv::testing {
 
+// Where this file exists, guest-rogue-usb-host unconfigures the device it
+// was lent (usb_isolation_test.cc creates it for one test case).
+inline constexpr const char* kUnconfigureMarker = "/tmp/udrv-rogue-usb-unconfigure";
+
 // The kernel driver bound to a USB device or interface ("2-1:1.0"): its
 // sysfs driver link's name, "" for none. usbfs's claims show as "usbfs".
 inline std::string UsbDriverOf(const std::string& name) {

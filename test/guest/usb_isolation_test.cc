@@ -24,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -32,6 +33,7 @@
 
 #include "program_dir.h"
 #include "result_helpers.h"
+#include "usb_guest.h"
 #include "udrv/bus/bind_rules.h"
 #include "udrv/bus/driver_manager.h"
 #include "udrv/core/time.h"
@@ -211,36 +213,50 @@ class Log {
   std::vector<std::string> lines_;
 };
 
+// The USB bus with the isolated runner, whose driver hosts are
+// guest-rogue-usb-host (`restarts` after one dies), bound to the disk's
+// interface; `log` has what they all said.
+struct RogueSetup {
+  explicit RogueSetup(int restarts) {
+    auto created = usb::UsbBus::Create({.paths = {}, .log = [this](std::string_view line) { log.Add(line); }});
+    REQUIRE_OK(created);
+    usb_bus = std::move(*created);
+    udrv::host::RunnerOptions runner_options;
+    runner_options.host_program = udrv::testing::ProgramDir() + "guest-rogue-usb-host";
+    runner_options.first_uid = 61200;
+    runner_options.restarts = restarts;
+    runner_options.log = [this](std::string_view line) { log.Add(line); };
+    auto runner = udrv::host::MakeIsolatedRunner(std::move(runner_options), usb::MakeServiceFactory());
+    REQUIRE_OK(runner);
+    bus::DriverManagerOptions manager_options;
+    manager_options.runner = std::move(*runner);
+    manager_options.release.restore_kernel_driver = true;
+    manager_options.log = [this](std::string_view line) { log.Add(line); };
+    manager = std::make_unique<bus::DriverManager>(*usb_bus, std::move(manager_options));
+    bus::Driver rogue;
+    rogue.name = "rogue-usb";
+    rogue.rules = {bus::BindRule::Equal(std::string(usb::kPropVid), 0x46f4),
+                   bus::BindRule::Equal(std::string(usb::kPropClass), 8),
+                   bus::BindRule::Present(std::string(usb::kPropInterface))};
+    rogue.start = [](bus::DriverContext&) -> udrv::Result<std::unique_ptr<bus::DriverInstance>> {
+      return udrv::Fail(udrv::Status::NOT_SUPPORTED, "rogue-usb runs in its driver host only");
+    };
+    REQUIRE_OK(manager->Register(rogue));
+  }
+
+  Log log;
+  std::unique_ptr<usb::UsbBus> usb_bus;
+  std::unique_ptr<bus::DriverManager> manager;
+};
+
 TEST_CASE("usb isolation: a rogue host is refused past its interface; killed, its interface is "
           "taken back and lent again; stopped, the disk goes back to usb-storage",
           "[usb-isolation]") {
   const Disk disk = FindDisk();
   REQUIRE(disk.DriverOfInterface() == "usb-storage");
-  Log log;
-  auto usb_bus = usb::UsbBus::Create({.paths = {}, .log = [&](std::string_view line) { log.Add(line); }});
-  REQUIRE_OK(usb_bus);
-
-  udrv::host::RunnerOptions runner_options;
-  runner_options.host_program = udrv::testing::ProgramDir() + "guest-rogue-usb-host";
-  runner_options.first_uid = 61200;
-  runner_options.restarts = 1;
-  runner_options.log = [&](std::string_view line) { log.Add(line); };
-  auto runner = udrv::host::MakeIsolatedRunner(std::move(runner_options), usb::MakeServiceFactory());
-  REQUIRE_OK(runner);
-  bus::DriverManagerOptions manager_options;
-  manager_options.runner = std::move(*runner);
-  manager_options.release.restore_kernel_driver = true;
-  manager_options.log = [&](std::string_view line) { log.Add(line); };
-  bus::DriverManager manager(**usb_bus, manager_options);
-  bus::Driver rogue;
-  rogue.name = "rogue-usb";
-  rogue.rules = {bus::BindRule::Equal(std::string(usb::kPropVid), 0x46f4),
-                 bus::BindRule::Equal(std::string(usb::kPropClass), 8),
-                 bus::BindRule::Present(std::string(usb::kPropInterface))};
-  rogue.start = [](bus::DriverContext&) -> udrv::Result<std::unique_ptr<bus::DriverInstance>> {
-    return udrv::Fail(udrv::Status::NOT_SUPPORTED, "rogue-usb runs in its driver host only");
-  };
-  REQUIRE_OK(manager.Register(rogue));
+  RogueSetup setup(/*restarts=*/1);
+  Log& log = setup.log;
+  bus::DriverManager& manager = *setup.manager;
 
   auto started = manager.BindAll();
   REQUIRE_OK(started);
@@ -274,6 +290,40 @@ TEST_CASE("usb isolation: a rogue host is refused past its interface; killed, it
   REQUIRE_OK(stopped.front().released);
   INFO(stopped.front().released->ToString());
   CHECK(stopped.front().released->ok());
+  ExpectBackWithUsbStorage(disk);
+}
+
+TEST_CASE("usb isolation: a host that unconfigures its device (usbfs lets it) does not keep it: the "
+          "take-back configures it again and the disk goes back to usb-storage",
+          "[usb-isolation]") {
+  const Disk disk = FindDisk();
+  REQUIRE(disk.DriverOfInterface() == "usb-storage");
+  const std::string configuration = kDevices + disk.name + "/bConfigurationValue";
+  REQUIRE(ReadLine(configuration) == "1");
+  { std::ofstream marker(udrv::testing::kUnconfigureMarker); }
+  struct RemoveMarker {
+    ~RemoveMarker() { fs::remove(udrv::testing::kUnconfigureMarker); }
+  } remove_marker;
+  RogueSetup setup(/*restarts=*/0);
+
+  auto started = setup.manager->BindAll();
+  REQUIRE_OK(started);
+  REQUIRE(started->size() == 1);
+  INFO(setup.log.Dump());
+  REQUIRE_OK(started->front().started);
+  // The host released its claim and set configuration 0: no interfaces.
+  CHECK(ReadLine(configuration).empty());
+  CHECK_FALSE(fs::exists(kDevices + disk.interface()));
+
+  const std::vector<bus::StopOutcome> stopped = setup.manager->StopAll();
+  REQUIRE(stopped.size() == 1);
+  REQUIRE_OK(stopped.front().stopped);
+  REQUIRE_OK(stopped.front().released);
+  const std::string said = setup.log.Dump() + stopped.front().released->ToString();
+  INFO(said);
+  CHECK(stopped.front().released->ok());
+  CHECK(said.find("configuration 1 set again (the host had changed it)") != std::string::npos);
+  CHECK(ReadLine(configuration) == "1");
   ExpectBackWithUsbStorage(disk);
 }
 

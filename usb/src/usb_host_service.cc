@@ -87,26 +87,49 @@ class UsbHostService final : public host::HostService {
   // own fd ends that claim, killing its transfers, and claims the interface
   // for the root bus under one hold of the device's lock, so nobody claims
   // it in between. Transfers are the controller driver's: once no claim of
-  // the host's is left, no transfer of its can run.
+  // the host's is left, no transfer of its can run. A host may have
+  // unconfigured the device or chosen another configuration without the
+  // interface (usbfs lets it while no interface is claimed: isolation.h);
+  // then the configuration the root bus opened is set again first.
   bool Quiesce(bus::ReleaseReport& report) override {
     const bool was_lent = lent_;
     lent_ = false;
     const std::string holder = HolderOf();
-    usbdevfs_disconnect_claim take{};
-    take.interface = interface_;
-    Result<void> taken;
-    if (::ioctl(device_.fd(), USBDEVFS_DISCONNECT_CLAIM, &take) != 0) {
-      taken = FailErrno(errno, "USBDEVFS_DISCONNECT_CLAIM of interface " + std::to_string(interface_),
-                        object_);
+    std::string restored;
+    Result<void> taken = TakeBack();
+    if (!taken && taken.error().err_no == EINVAL) {
+      // EINVAL: the active configuration has no such interface.
+      const uint8_t value = device_.configuration();
+      unsigned int configuration = value;
+      if (::ioctl(device_.fd(), USBDEVFS_SETCONFIGURATION, &configuration) != 0) {
+        taken = FailErrno(errno,
+                          "the interface is gone (the host changed the configuration), and setting "
+                          "configuration " + std::to_string(value) + " again failed",
+                          object_);
+      } else {
+        restored = "; configuration " + std::to_string(value) + " set again (the host had changed it)";
+        taken = TakeBack();
+      }
     }
     const std::string step = "interface " + std::to_string(interface_) + " taken back";
-    report.steps.push_back(bus::StepOf(
-        step, taken,
-        (was_lent ? "lent to the host; " : "never lent; ") + holder + "; claimed by the root bus again"));
+    report.steps.push_back(bus::StepOf(step, taken,
+                                       (was_lent ? "lent to the host; " : "never lent; ") + holder + restored +
+                                           "; claimed by the root bus again"));
     return taken.has_value();
   }
 
  private:
+  // USBDEVFS_DISCONNECT_CLAIM of the interface on the root bus's fd.
+  Result<void> TakeBack() {
+    usbdevfs_disconnect_claim take{};
+    take.interface = interface_;
+    if (::ioctl(device_.fd(), USBDEVFS_DISCONNECT_CLAIM, &take) != 0) {
+      return FailErrno(errno, "USBDEVFS_DISCONNECT_CLAIM of interface " + std::to_string(interface_),
+                       object_);
+    }
+    return {};
+  }
+
   // Who holds the interface now, for the report (USBDEVFS_GETDRIVER).
   std::string HolderOf() const {
     usbdevfs_getdriver driver{};

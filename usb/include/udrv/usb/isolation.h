@@ -26,8 +26,9 @@
 // a device whose other interfaces nobody holds, a host that releases its
 // own claim can unconfigure the device or reconfigure it, and the kernel
 // then probes drivers for the new configuration's interfaces (usb-storage
-// takes the disk back); the take-back below then finds its interface gone
-// or someone else's, and says so. Transfers go from the host straight to usbfs; the root bus
+// takes the disk back). The take-back below takes the interface from
+// whichever driver that was; where the interface is gone it first sets the
+// configuration the root bus opened again. Transfers go from the host straight to usbfs; the root bus
 // relays nothing. No interrupt and no Bti cross (NOT_SUPPORTED): the
 // kernel's controller driver does the DMA.
 //
