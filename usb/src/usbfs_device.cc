@@ -15,6 +15,8 @@
 #include <limits>
 #include <utility>
 
+#include "udrv/usb/usbfs_control.h"
+
 namespace udrv::usb {
 namespace {
 
@@ -45,6 +47,14 @@ uint32_t UsbfsTimeoutMs(Duration timeout) {
   const int64_t ms = timeout / 1'000'000 + (timeout % 1'000'000 != 0 ? 1 : 0);
   if (ms > std::numeric_limits<uint32_t>::max()) return 0;
   return static_cast<uint32_t>(ms);
+}
+
+// "control request 0x06 (type 0x80)": how a control request appears in errors.
+std::string ControlRequestName(const ControlSetup& setup) {
+  char name[48];
+  std::snprintf(name, sizeof(name), "control request 0x%02x (type 0x%02x)", setup.request,
+                setup.request_type);
+  return name;
 }
 
 int Ioctl(int fd, unsigned long request, void* argument) {
@@ -137,6 +147,29 @@ Error TransferError(int err, std::string_view what, std::string object) {
       break;
   }
   return Error{status, std::move(text), std::move(object), err};
+}
+
+Result<size_t> UsbfsControl(int fd, const ControlSetup& setup, std::span<std::byte> data,
+                            Duration timeout, const std::string& object) {
+  const std::string request = ControlRequestName(setup);
+  if (data.size() > MaxSyncControlData()) {
+    return Fail(Status::OUT_OF_RANGE,
+                request + ": " + std::to_string(data.size()) + " bytes, and usbfs carries at most " +
+                    std::to_string(MaxSyncControlData()) +
+                    " in a synchronous control transfer (Submit a CONTROL transfer for more)",
+                object);
+  }
+  usbdevfs_ctrltransfer transfer{};
+  transfer.bRequestType = setup.request_type;
+  transfer.bRequest = setup.request;
+  transfer.wValue = setup.value;
+  transfer.wIndex = setup.index;
+  transfer.wLength = static_cast<uint16_t>(data.size());
+  transfer.timeout = UsbfsTimeoutMs(timeout);
+  transfer.data = data.empty() ? nullptr : data.data();
+  const int moved = Ioctl(fd, USBDEVFS_CONTROL, &transfer);
+  if (moved < 0) return std::unexpected(TransferError(errno, request, object));
+  return static_cast<size_t>(moved);
 }
 
 PortPacket CompletionPacket(const TransferCompletion& completion) {
@@ -443,31 +476,11 @@ Result<void> UsbfsDevice::SetInterface(uint8_t number, uint8_t alternate_setting
 
 Result<size_t> UsbfsDevice::Control(const ControlSetup& setup, std::span<std::byte> data,
                                     Duration timeout) {
-  char request[48];
-  std::snprintf(request, sizeof(request), "control request 0x%02x (type 0x%02x)", setup.request,
-                setup.request_type);
   {
     std::lock_guard lock(mutex_);
-    UDRV_TRY(CheckUsableLocked(request));
+    UDRV_TRY(CheckUsableLocked(ControlRequestName(setup)));
   }
-  if (data.size() > MaxSyncControlData()) {
-    return Fail(Status::OUT_OF_RANGE,
-                std::string(request) + ": " + std::to_string(data.size()) +
-                    " bytes, and usbfs carries at most " + std::to_string(MaxSyncControlData()) +
-                    " in a synchronous control transfer (Submit a CONTROL transfer for more)",
-                object_);
-  }
-  usbdevfs_ctrltransfer transfer{};
-  transfer.bRequestType = setup.request_type;
-  transfer.bRequest = setup.request;
-  transfer.wValue = setup.value;
-  transfer.wIndex = setup.index;
-  transfer.wLength = static_cast<uint16_t>(data.size());
-  transfer.timeout = UsbfsTimeoutMs(timeout);
-  transfer.data = data.empty() ? nullptr : data.data();
-  const int moved = Ioctl(fd_.get(), USBDEVFS_CONTROL, &transfer);
-  if (moved < 0) return std::unexpected(TransferError(errno, request, object_));
-  return static_cast<size_t>(moved);
+  return UsbfsControl(fd_.get(), setup, data, timeout, object_);
 }
 
 Result<size_t> UsbfsDevice::SyncBulk(uint8_t endpoint, std::span<std::byte> data, Duration timeout,

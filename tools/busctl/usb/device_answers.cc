@@ -1,18 +1,18 @@
 #include "usb/device_answers.h"
 
 #include <fcntl.h>
-#include <linux/usbdevice_fs.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <chrono>
 #include <optional>
 #include <set>
+#include <span>
 #include <variant>
 #include <vector>
 
+#include "udrv/core/time.h"
 #include "udrv/core/unique_fd.h"
+#include "udrv/usb/usbfs_control.h"
 
 namespace udrv::busctl {
 
@@ -26,24 +26,19 @@ constexpr uint8_t kInClassOther = 0xA3;
 constexpr uint8_t kGetStatus = 0x00;
 constexpr uint8_t kGetDescriptor = 0x06;
 // lsusb's CTRL_TIMEOUT.
-constexpr unsigned kTimeoutMs = 5000;
+constexpr Duration kTimeout = std::chrono::nanoseconds(std::chrono::seconds(5)).count();
 
 // One control request with a data stage of at most `length` bytes: what
-// came back, or nullopt when the device refused (a stall) or failed.
+// came back, or nullopt when the device refused (a stall) or failed (lsusb
+// prints nothing then, so the error is not kept).
 std::optional<std::vector<uint8_t>> In(int fd, uint8_t request_type, uint8_t request, uint16_t value,
                                        uint16_t index, uint16_t length) {
   std::vector<uint8_t> data(length);
-  usbdevfs_ctrltransfer transfer{};
-  transfer.bRequestType = request_type;
-  transfer.bRequest = request;
-  transfer.wValue = value;
-  transfer.wIndex = index;
-  transfer.wLength = length;
-  transfer.timeout = kTimeoutMs;
-  transfer.data = data.data();
-  const int moved = ::ioctl(fd, USBDEVFS_CONTROL, &transfer);
-  if (moved < 0) return std::nullopt;
-  data.resize(static_cast<size_t>(moved));
+  const auto moved = usb::UsbfsControl(
+      fd, {.request_type = request_type, .request = request, .value = value, .index = index},
+      std::as_writable_bytes(std::span(data)), kTimeout, "");
+  if (!moved) return std::nullopt;
+  data.resize(*moved);
   return data;
 }
 
