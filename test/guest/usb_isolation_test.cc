@@ -40,6 +40,7 @@
 #include "udrv/host/runner.h"
 #include "udrv/usb/isolation.h"
 #include "udrv/usb/usb_bus.h"
+#include "usb_guest.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -64,11 +65,7 @@ struct Disk {
   std::string name;
   std::string node;
   std::string interface() const { return name + ":1.0"; }
-  std::string DriverOfInterface() const {
-    std::error_code error;
-    const fs::path link = fs::read_symlink(kDevices + interface() + "/driver", error);
-    return error ? std::string() : link.filename().string();
-  }
+  std::string DriverOfInterface() const { return udrv::testing::UsbDriverOf(interface()); }
 };
 
 Disk FindDisk() {
@@ -88,19 +85,17 @@ Disk FindDisk() {
 // The kernel's usb-storage holds the disk again and /dev/sda reads the
 // testbed's marker (sd probes a moment after usb-storage binds).
 void ExpectBackWithUsbStorage(const Disk& disk) {
-  const udrv::Time deadline = udrv::DeadlineAfter(20s);
   std::string marker;
-  while (udrv::Now() < deadline) {
-    if (disk.DriverOfInterface() == "usb-storage") {
-      std::ifstream sda("/dev/sda", std::ios::binary);
-      char sector[21] = {};
-      if (sda.read(sector, sizeof(sector))) {
+  udrv::testing::WaitFor(
+      [&] {
+        if (disk.DriverOfInterface() != "usb-storage") return false;
+        std::ifstream sda("/dev/sda", std::ios::binary);
+        char sector[21] = {};
+        if (!sda.read(sector, sizeof(sector))) return false;
         marker.assign(sector, sizeof(sector));
-        if (marker == "UDRV-TESTBED-usb-DISK") break;
-      }
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+        return marker == "UDRV-TESTBED-usb-DISK";
+      },
+      20s);
   CHECK(disk.DriverOfInterface() == "usb-storage");
   CHECK(marker == "UDRV-TESTBED-usb-DISK");
 }

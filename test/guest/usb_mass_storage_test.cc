@@ -11,41 +11,27 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "result_helpers.h"
 #include "udrv/usb/usb_bus.h"
+#include "usb_guest.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace msc = udrv::drivers::usb_mass_storage;
 using namespace std::chrono_literals;
+using udrv::testing::UsbDriverOf;
+using udrv::testing::WaitFor;
 using udrv::usb::UsbBus;
 
 constexpr char kDiskInterface[] = "2-1:1.0";
 constexpr udrv::Duration kSecond = 1'000'000'000;
 
-std::string DriverOf(const std::string& name) {
-  std::error_code error;
-  const fs::path link = fs::read_symlink("/sys/bus/usb/devices/" + name + "/driver", error);
-  return error ? std::string() : link.filename().string();
-}
-
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
-bool DiskWithLinux() { return DriverOf(kDiskInterface) == "usb-storage" && fs::exists("/dev/sda"); }
+bool DiskWithLinux() { return UsbDriverOf(kDiskInterface) == "usb-storage" && fs::exists("/dev/sda"); }
 
 // What Linux reads: the first `bytes` of /dev/sda, past the page cache.
 std::vector<std::byte> LinuxReads(size_t bytes) {
