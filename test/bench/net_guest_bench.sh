@@ -12,39 +12,19 @@
 # Usage: net_guest_bench.sh --bindir DIR --cache DIR --work DIR [--plan FILE] [--timeout S]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/guest_bench.sh"
 plan=$here/plans/net-bench.plan
 timeout_s=900
-while [ $# -gt 0 ]; do
-  case $1 in
-    --plan) plan=$2 ;; --bindir) bindir=$2 ;; --cache) cache=$2 ;; --work) work=$2 ;;
-    --timeout) timeout_s=$2 ;;
-    *) echo "net_guest_bench: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-  shift 2
-done
+guest_bench_arguments net_guest_bench "$@"
 name=bench-net.x86_64
-for program in udrv-net linux_peer; do
-  [ -x "$bindir/$program" ] || { echo "FAIL: no $program in $bindir"; exit 1; }
-done
+guest_bench_require udrv-net linux_peer
 
-status=0
-"$here/../guest/run-guest.sh" --arch x86_64 --machine iommu --plan "$plan" --bindir "$bindir" \
-  --cache "$cache" --work "$work" --name "$name" --timeout "$timeout_s" || status=$?
-log=$work/$name/serial.log
-echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)"
-[ $status -eq 0 ] || { grep -a 'net-bench:' "$log" | tr -d '\r'; echo "FAIL: the guest run failed (exit $status); log: $log"; exit 1; }
-grep -aq 'net-bench: done' "$log" || { echo "FAIL: net-bench did not finish; log: $log"; exit 1; }
+guest_bench_run iommu "$name" net-bench
 grep -a 'net-bench: note' "$log" | tr -d '\r' || true
 
 # "net-bench: result SIDE DIR MODE SIZE PPS CPU_US MACHINE_US": medians per kind, then
 # udrv's against Linux's.
-tr -d '\r' < "$log" | grep -a '^net-bench: result ' | awk '
-  function median(list,   n, values, i, j, t) {
-    n = split(list, values, " ")
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-      if (values[j] + 0 < values[i] + 0) { t = values[i]; values[i] = values[j]; values[j] = t }
-    return n % 2 ? values[(n + 1) / 2] : (values[n / 2] + values[n / 2 + 1]) / 2
-  }
+tr -d '\r' < "$log" | grep -a '^net-bench: result ' | awk "$guest_bench_median_awk"'
   {
     key = $3 " " $4 " " $5 " " $6
     if (!(key in pps)) { order[++kinds] = key; runs[key] = 0 }

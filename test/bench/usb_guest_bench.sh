@@ -9,39 +9,19 @@
 # Usage: usb_guest_bench.sh --bindir DIR --cache DIR --work DIR [--plan FILE] [--timeout S]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/guest_bench.sh"
 plan=$here/plans/usb-bench.plan
 timeout_s=600
-while [ $# -gt 0 ]; do
-  case $1 in
-    --plan) plan=$2 ;; --bindir) bindir=$2 ;; --cache) cache=$2 ;; --work) work=$2 ;;
-    --timeout) timeout_s=$2 ;;
-    *) echo "usb_guest_bench: unknown argument '$1'" >&2; exit 2 ;;
-  esac
-  shift 2
-done
+guest_bench_arguments usb_guest_bench "$@"
 name=bench-usb.x86_64
-for program in udrv-driver-manager; do
-  [ -x "$bindir/$program" ] || { echo "FAIL: no $program in $bindir"; exit 1; }
-done
+guest_bench_require udrv-driver-manager
 
-status=0
 # noiommu: usbfs does not go through the IOMMU (the kernel's xHCI driver
 # does the DMA either way), and this machine boots fastest.
-"$here/../guest/run-guest.sh" --arch x86_64 --machine noiommu --plan "$plan" --bindir "$bindir" \
-  --cache "$cache" --work "$work" --name "$name" --timeout "$timeout_s" || status=$?
-log=$work/$name/serial.log
-echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus, load average $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-x86_64 --version | head -1)"
-[ $status -eq 0 ] || { grep -a 'usb-bench:' "$log" | tr -d '\r'; echo "FAIL: the guest run failed (exit $status); log: $log"; exit 1; }
-grep -aq 'usb-bench: done' "$log" || { echo "FAIL: usb-bench did not finish; log: $log"; exit 1; }
+guest_bench_run noiommu "$name" usb-bench
 
 # "usb-bench: result SIDE SIZE_KIB MB_PER_S": medians per side and size, then udrv's against Linux's.
-tr -d '\r' < "$log" | grep -a '^usb-bench: result ' | awk '
-  function median(list,   n, values, i, j, t) {
-    n = split(list, values, " ")
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
-      if (values[j] + 0 < values[i] + 0) { t = values[i]; values[i] = values[j]; values[j] = t }
-    return n % 2 ? values[(n + 1) / 2] : (values[n / 2] + values[n / 2 + 1]) / 2
-  }
+tr -d '\r' < "$log" | grep -a '^usb-bench: result ' | awk "$guest_bench_median_awk"'
   {
     key = $3 " " $4
     if (!(key in rates)) { order[++kinds] = key; runs[key] = 0 }
