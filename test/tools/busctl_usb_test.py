@@ -348,12 +348,26 @@ udrv:
     check(listed[2:3] == [expected.splitlines()[0]], "list --bus usb has the gadget in lsusb's order",
           str(listed))
 
+    # The kernel kept less than the configuration's wTotalLength says (a
+    # device with excess bytes): sysfs's file holds what it kept, the header
+    # what the device said, and the gadget is still listed and shown.
+    quirky = bytearray(cdc_acm_descriptors())
+    quirky[18 + 2] += 1
+    with open(os.path.join(gadget, "descriptors"), "wb") as f:
+        f.write(quirky)
+    listed = run(["list", "--bus", "usb"], tree_copy)
+    check(listed.returncode == 0 and listed.stdout.splitlines()[2:3] == [expected.splitlines()[0]],
+          "a configuration whose wTotalLength says more than sysfs holds is listed", listed.stderr)
+    shown = run(["show", "1-4"], tree_copy)
+    check(shown.returncode == 0 and "wTotalLength       0x%04x" % (quirky[20] | quirky[21] << 8) in shown.stdout,
+          "show prints wTotalLength as the device sent it", shown.stderr)
+
     # Its descriptors cut short: the reading skips it, and says so.
     with open(os.path.join(gadget, "descriptors"), "wb") as f:
         f.write(cdc_acm_descriptors()[:40])
     listed = run(["list", "--bus", "usb"], tree_copy)
     check(listed.returncode == 0 and listed.stdout == read("lsusb") and
-          "busctl list: skipped USB device 1-4: " in listed.stderr and "wTotalLength" in listed.stderr,
+          "busctl list: skipped USB device 1-4: " in listed.stderr and "past the end" in listed.stderr,
           "a device whose descriptors do not parse is left out of list, said on stderr", listed.stderr)
     shown = run(["show", "1-4"], tree_copy)
     check(shown.returncode == 1 and "NOT_FOUND" in shown.stderr and "was skipped" in shown.stderr,

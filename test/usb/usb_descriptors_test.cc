@@ -52,12 +52,19 @@ Bytes EndpointBytes(uint8_t address, uint8_t attributes, uint16_t max_packet, ui
           interval};
 }
 
-std::string ErrorOf(const Bytes& bytes) {
-  const auto parsed = ParseDescriptors(bytes, "9-9");
+std::string ErrorOf(const Bytes& bytes, DescriptorLayout layout = DescriptorLayout::SYSFS) {
+  const auto parsed = ParseDescriptors(bytes, "9-9", layout);
   REQUIRE_FALSE(parsed.has_value());
   CHECK(parsed.error().status == Status::IO_INVALID);
   CHECK(parsed.error().object == "9-9");
   return parsed.error().what;
+}
+
+// The notes of a sysfs file that parses.
+std::vector<std::string> NotesOf(const Bytes& bytes) {
+  const auto parsed = ParseDescriptors(bytes, "9-9");
+  REQUIRE(parsed.has_value());
+  return parsed->notes;
 }
 
 TEST_CASE("the recorded usb-storage disk: SuperSpeed, bulk endpoints with their companions", "[descriptors]") {
@@ -359,27 +366,46 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
           "configuration #1: bLength 9 past the end (3 byte(s) left) (at byte offset 18)");
     CHECK(ErrorOf(Cat({device, {9, 0x04, 9, 0, 0, 1, 0, 0x80, 50}})) ==
           "configuration #1: bDescriptorType 0x04, not a configuration (0x02) (at byte offset 18)");
-    CHECK(ErrorOf(Cat({device, {9, 0x02, 200, 0, 0, 1, 0, 0x80, 50}})) ==
+    // In a sysfs file a configuration runs to the next one, whatever its
+    // wTotalLength says (the kernel cut what it did not parse): a note. A
+    // usbfs read keeps wTotalLength bytes, so there it must fit.
+    const Bytes past = Cat({device, {9, 0x02, 200, 0, 0, 1, 0, 0x80, 50}});
+    CHECK(NotesOf(past) == std::vector<std::string>{"configuration 1: wTotalLength 200 but 9 bytes of descriptors "
+                                                    "(the kernel cuts excess bytes and a descriptor with an "
+                                                    "invalid bLength)"});
+    CHECK(ErrorOf(past, DescriptorLayout::USBFS) ==
           "configuration 1: wTotalLength 200 past the end (9 byte(s) left) (at byte offset 18)");
-    CHECK(ErrorOf(Cat({device, {9, 0x02, 4, 0, 0, 1, 0, 0x80, 50}})) ==
+    const Bytes under = Cat({device, {9, 0x02, 4, 0, 0, 1, 0, 0x80, 50}});
+    CHECK(NotesOf(under).size() == 1);
+    CHECK(ErrorOf(under, DescriptorLayout::USBFS) ==
           "configuration 1: wTotalLength 4 under its bLength 9 (at byte offset 18)");
-    // wTotalLength short of the descriptors: what is left is no configuration.
+    // wTotalLength short of the descriptors: in usbfs's layout what is left is no configuration.
     Bytes short_total = Cat({device, Configuration(1, storage)});
     short_total[20] = static_cast<uint8_t>(short_total[20] - 7);
-    CHECK(ErrorOf(short_total) == "configuration #2: more configurations than the device's "
-                                  "bNumConfigurations of 1 (at byte offset 43)");
+    CHECK(NotesOf(short_total).size() == 1);
+    CHECK(ErrorOf(short_total, DescriptorLayout::USBFS) ==
+          "configuration #2: more configurations than the device's bNumConfigurations of 1 (at byte offset 43)");
     Bytes two = DeviceDescriptorBytes(0, 2);
     short_total = Cat({two, Configuration(1, storage)});
     short_total[20] = static_cast<uint8_t>(short_total[20] - 7);
-    CHECK(ErrorOf(short_total) == "configuration #2: bLength 7 under the type's minimum of 9 (at byte offset 43)");
+    CHECK(ErrorOf(short_total, DescriptorLayout::USBFS) ==
+          "configuration #2: bLength 7 under the type's minimum of 9 (at byte offset 43)");
     // wTotalLength cutting a descriptor in two.
     Bytes cut = Cat({device, Configuration(1, storage)});
     cut[20] = static_cast<uint8_t>(cut[20] - 3);
-    CHECK(ErrorOf(cut) == "configuration 1, interface 0 alt 0, endpoint 0x81, descriptor 0x05: bLength 7 past "
-                          "the end (4 byte(s) left) (at byte offset 43)");
-    CHECK(ErrorOf(Cat({device, Configuration(1, storage), Configuration(1, storage, 2)})) ==
-          "configuration #2: more configurations than the device's bNumConfigurations of 1 (at byte offset 50)");
+    CHECK(NotesOf(cut).size() == 1);
+    CHECK(ErrorOf(cut, DescriptorLayout::USBFS) ==
+          "configuration 1, interface 0 alt 0, endpoint 0x81, descriptor 0x05: bLength 7 past "
+          "the end (4 byte(s) left) (at byte offset 43)");
+    for (const DescriptorLayout layout : {DescriptorLayout::SYSFS, DescriptorLayout::USBFS}) {
+      CHECK(ErrorOf(Cat({device, Configuration(1, storage), Configuration(1, storage, 2)}), layout) ==
+            "configuration #2: more configurations than the device's bNumConfigurations of 1 (at byte offset 50)");
+    }
+    // The kernel cuts excess bytes under 2: in a sysfs file they are malformed.
     CHECK(ErrorOf(Cat({device, Configuration(1, storage), {1}})) ==
+          "configuration 1, interface 0 alt 0, endpoint 0x02: 1 byte(s) left, a descriptor needs 2 (at byte "
+          "offset 50)");
+    CHECK(ErrorOf(Cat({device, Configuration(1, storage), {1}}), DescriptorLayout::USBFS) ==
           "configuration #2: more configurations than the device's bNumConfigurations of 1 (at byte offset 50)");
   }
   SECTION("descriptors inside a configuration") {
@@ -407,7 +433,11 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
                                                     EndpointBytes(0x81, 2, 512, 0)}))})) ==
           "configuration 1, interface 0 alt 0, endpoint 0x81: a second endpoint of that address "
           "(at byte offset 43)");
+    // A configuration descriptor ends the configuration in a sysfs file, not in usbfs's layout.
     CHECK(ErrorOf(Cat({device, Configuration(1, Cat({storage, {9, 0x02, 9, 0, 0, 1, 0, 0, 0}}))})) ==
+          "configuration #2: more configurations than the device's bNumConfigurations of 1 (at byte offset 50)");
+    CHECK(ErrorOf(Cat({device, Configuration(1, Cat({storage, {9, 0x02, 9, 0, 0, 1, 0, 0, 0}}))}),
+                  DescriptorLayout::USBFS) ==
           "configuration 1, interface 0 alt 0, endpoint 0x02, descriptor 0x02: a descriptor of type 0x02 inside "
           "a configuration (at byte offset 50)");
     CHECK(ErrorOf(Cat({device, Configuration(1, Cat({storage, DeviceDescriptorBytes()}))})) ==
@@ -475,6 +505,54 @@ TEST_CASE("malformed descriptors name the device, the descriptor and the byte of
           "configuration 1, interface 0 alt 0, descriptor 0x24: bLength 3 under the type's minimum of 4 (at byte "
           "offset 36)");
   }
+}
+
+// What the kernel leaves of a device whose first configuration says more
+// than it holds ("config 1 descriptor has 1 excess byte, ignoring") and whose
+// second came short ("descriptor too short"): each configuration as parsed,
+// the header as sent.
+TEST_CASE("a configuration whose wTotalLength says more than the kernel kept: a note, and the next is found",
+          "[descriptors]") {
+  const Bytes storage = Cat({InterfaceBytes(0, 0, 2, 0x08, 0x06, 0x50), EndpointBytes(0x81, 0x02, 512, 0),
+                             EndpointBytes(0x02, 0x02, 512, 0)});
+  Bytes first = Configuration(1, storage, 1);
+  first[2] = static_cast<uint8_t>(first[2] + 1);  // 33 said, 32 kept
+  Bytes second = Configuration(1, InterfaceBytes(0, 0, 0, 0xFF, 0, 0), 2);
+  second[2] = 64;  // 64 said, 18 kept
+  const Bytes sysfs = Cat({DeviceDescriptorBytes(0, 2), first, second});
+
+  const auto parsed = ParseDescriptors(sysfs, "9-9");
+  REQUIRE(parsed.has_value());
+  REQUIRE(parsed->configurations.size() == 2);
+  CHECK(parsed->configurations[0].total_length == 33);
+  CHECK(parsed->configurations[0].length == 32);
+  CHECK(parsed->configurations[0].interfaces.at(0).alternates.at(0).endpoints.size() == 2);
+  const ConfigurationDescriptor* found = parsed->FindConfiguration(2);
+  REQUIRE(found != nullptr);
+  CHECK(found->total_length == 64);
+  CHECK(found->length == 18);
+  CHECK(found->interfaces.at(0).alternates.at(0).interface_class == 0xFF);
+  CHECK(parsed->notes ==
+        std::vector<std::string>{
+            "configuration 1: wTotalLength 33 but 32 bytes of descriptors (the kernel cuts excess bytes and a "
+            "descriptor with an invalid bLength)",
+            "configuration 2: wTotalLength 64 but 18 bytes of descriptors (the kernel cuts excess bytes and a "
+            "descriptor with an invalid bLength)"});
+
+  // The same device read from its usbfs node: each configuration wTotalLength
+  // bytes, what the kernel did not keep left as the reader's zeros.
+  const Bytes usbfs = Cat({DeviceDescriptorBytes(0, 2), first, Bytes(1, 0), second, Bytes(64 - 18, 0)});
+  const auto read = ParseDescriptors(usbfs, "9-9", DescriptorLayout::USBFS);
+  REQUIRE(read.has_value());
+  REQUIRE(read->configurations.size() == 2);
+  CHECK(read->configurations[1].value == 2);
+  CHECK(read->configurations[1].interfaces.size() == 1);
+  CHECK(read->notes == parsed->notes);
+  // Bytes that are not zeros there are no cut: malformed.
+  Bytes garbage = usbfs;
+  garbage[18 + 33 + 18 + 5] = 0x24;
+  CHECK(ErrorOf(garbage, DescriptorLayout::USBFS) ==
+        "configuration 2, interface 0 alt 0, descriptor 0x00: bLength 0 (at byte offset 69)");
 }
 
 TEST_CASE("class-specific descriptors are bounded across the file, not only by its size", "[descriptors]") {

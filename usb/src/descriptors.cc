@@ -84,7 +84,9 @@ class ConfigurationParser {
   ConfigurationParser(std::span<const uint8_t> bytes, std::string_view object, size_t& class_descriptors)
       : bytes_(bytes), object_(object), class_descriptors_(class_descriptors) {}
 
-  Result<ConfigurationDescriptor> Parse(size_t start, size_t index) {
+  // `notes` gets what the bytes disagree on without being malformed.
+  Result<ConfigurationDescriptor> Parse(size_t start, size_t index, DescriptorLayout layout,
+                                        std::vector<std::string>& notes) {
     const std::string header_where = "configuration #" + std::to_string(index + 1);
     UDRV_TRY_ASSIGN(const auto header, TakeDescriptor(bytes_, start, bytes_.size(), kConfigurationLength,
                                                       object_, header_where));
@@ -99,29 +101,60 @@ class ConfigurationParser {
     config_.attributes = header[7];
     config_.max_power = header[8];
     where_ = "configuration " + std::to_string(config_.value);
-    if (config_.total_length < header.size()) {
-      return Malformed(object_, where_,
-                       "wTotalLength " + std::to_string(config_.total_length) + " under its bLength " +
-                           std::to_string(header.size()),
-                       start);
+    const size_t end = layout == DescriptorLayout::SYSFS ? NextConfiguration(start + header.size())
+                                                         : start + config_.total_length;
+    if (layout == DescriptorLayout::USBFS) {
+      if (config_.total_length < header.size()) {
+        return Malformed(object_, where_,
+                         "wTotalLength " + std::to_string(config_.total_length) + " under its bLength " +
+                             std::to_string(header.size()),
+                         start);
+      }
+      if (config_.total_length > bytes_.size() - start) {
+        return Malformed(object_, where_,
+                         "wTotalLength " + std::to_string(config_.total_length) + " past the end (" +
+                             std::to_string(bytes_.size() - start) + " byte(s) left)",
+                         start);
+      }
     }
-    if (config_.total_length > bytes_.size() - start) {
-      return Malformed(object_, where_,
-                       "wTotalLength " + std::to_string(config_.total_length) + " past the end (" +
-                           std::to_string(bytes_.size() - start) + " byte(s) left)",
-                       start);
-    }
-    const size_t end = start + config_.total_length;
-    for (size_t offset = start + header.size(); offset < end;) {
+    size_t offset = start + header.size();
+    while (offset < end) {
+      if (layout == DescriptorLayout::USBFS && UnwrittenFrom(offset, end)) break;
       UDRV_TRY_ASSIGN(const auto descriptor,
                       TakeDescriptor(bytes_, offset, end, 2, object_, WhereNext(offset, end)));
       UDRV_TRY(Add(descriptor, offset));
       offset += descriptor.size();
     }
+    config_.length = offset - start;
+    if (config_.length != config_.total_length) {
+      notes.push_back(where_ + ": wTotalLength " + std::to_string(config_.total_length) + " but " +
+                      std::to_string(config_.length) +
+                      " bytes of descriptors (the kernel cuts excess bytes and a descriptor with an "
+                      "invalid bLength)");
+    }
+    if (layout == DescriptorLayout::USBFS) config_.length = config_.total_length;
     return std::move(config_);
   }
 
  private:
+  // Where the configuration whose descriptors begin at `offset` ends in a
+  // sysfs file: at the next configuration descriptor, or the end. A
+  // descriptor's length is checked when it is parsed; one past the end
+  // ends the search here.
+  size_t NextConfiguration(size_t offset) const {
+    while (bytes_.size() - offset >= 2 && bytes_[offset + 1] != kDescConfiguration && bytes_[offset] >= 2 &&
+           bytes_[offset] <= bytes_.size() - offset) {
+      offset += bytes_[offset];
+    }
+    return bytes_.size() - offset >= 2 && bytes_[offset + 1] == kDescConfiguration ? offset : bytes_.size();
+  }
+  // In a usbfs read, whether bytes_[offset, end) is what the kernel did not
+  // keep: zeros where a descriptor should be (its bLength would be 0).
+  bool UnwrittenFrom(size_t offset, size_t end) const {
+    return std::all_of(bytes_.begin() + static_cast<ptrdiff_t>(offset),
+                       bytes_.begin() + static_cast<ptrdiff_t>(end), [](uint8_t byte) { return byte == 0; });
+  }
+
   // What the descriptor at `offset` is, for errors before its length is known.
   std::string WhereNext(size_t offset, size_t end) const {
     if (end - offset < 2) return Where();
@@ -394,7 +427,8 @@ const ConfigurationDescriptor* Descriptors::FindConfiguration(uint8_t value) con
   return found == configurations.end() ? nullptr : &*found;
 }
 
-Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string_view object) {
+Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string_view object,
+                                     DescriptorLayout layout) {
   if (bytes.size() > kMaxDescriptorsFileSize) {
     return Fail(Status::OUT_OF_RANGE,
                 "descriptors: " + std::to_string(bytes.size()) + " bytes, past the bound of " +
@@ -436,8 +470,9 @@ Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string
                        offset);
     }
     UDRV_TRY_ASSIGN(ConfigurationDescriptor configuration,
-                    ConfigurationParser(bytes, object, class_descriptors).Parse(offset, index));
-    offset += configuration.total_length;
+                    ConfigurationParser(bytes, object, class_descriptors)
+                        .Parse(offset, index, layout, descriptors.notes));
+    offset += configuration.length;
     descriptors.configurations.push_back(std::move(configuration));
   }
   return descriptors;

@@ -3,6 +3,7 @@
 // without the privileged steps; the root bus relays nothing.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <string>
@@ -20,22 +21,21 @@ namespace {
 
 // How long the fd may take to follow the root bus's reply.
 constexpr Duration kFileTimeout = 10'000'000'000;
-// A usbfs node reads as the device descriptor and every configuration's
-// (wTotalLength of at most 64 KiB each, at most 255 of them).
-constexpr size_t kMaxDescriptorBytes = size_t{18} + 255 * 65535;
-
-// The descriptors as usbfs reads them: the same layout as sysfs's
-// `descriptors` file.
+// The descriptors as usbfs reads them (DescriptorLayout::USBFS): the device
+// descriptor, then each configuration's wTotalLength bytes, of which the
+// kernel writes only what it kept (devio.c usbdev_read): `chunk` is zeroed
+// before each read so that the rest reads as zeros, not as the last read's.
 Result<std::vector<uint8_t>> ReadDescriptors(int fd, const std::string& object) {
   std::vector<uint8_t> bytes;
   uint8_t chunk[4096];
   for (;;) {
+    std::ranges::fill(chunk, uint8_t{0});
     const ssize_t n = ::pread(fd, chunk, sizeof(chunk), static_cast<off_t>(bytes.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return FailErrno(errno, "read the descriptors from the usbfs fd", object);
     if (n == 0) return bytes;
     bytes.insert(bytes.end(), chunk, chunk + n);
-    if (bytes.size() > kMaxDescriptorBytes) {
+    if (bytes.size() > kMaxDescriptorsFileSize) {
       return Fail(Status::IO_INVALID, "the usbfs fd reads as more than any device's descriptors", object);
     }
   }
@@ -117,7 +117,7 @@ Result<std::unique_ptr<Device>> CreateRemoteDevice(std::shared_ptr<host::Connect
                 object);
   }
   UDRV_TRY_ASSIGN(const std::vector<uint8_t> bytes, ReadDescriptors(file.fd.get(), object));
-  auto descriptors = ParseDescriptors(bytes, object);
+  auto descriptors = ParseDescriptors(bytes, object, DescriptorLayout::USBFS);
   if (!descriptors) return Wrap(descriptors.error(), "connect: the usbfs fd's descriptors");
   auto usbfs = UsbfsDevice::Create(std::move(file.fd), node, std::move(*descriptors),
                                    reply.configuration, reply.interface_number, object,

@@ -188,7 +188,10 @@ struct InterfaceAssociation {
 };
 
 struct ConfigurationDescriptor {
-  uint16_t total_length = 0;  // wTotalLength
+  uint16_t total_length = 0;  // wTotalLength as the device sent it (lsusb -v prints it)
+  // The bytes this configuration took in what was parsed: wTotalLength,
+  // unless the kernel kept fewer (see DescriptorLayout; Descriptors::notes).
+  size_t length = 0;
   uint8_t num_interfaces = 0;
   uint8_t value = 0;  // bConfigurationValue
   uint8_t configuration_index = 0;
@@ -235,20 +238,40 @@ struct BosDescriptor {
 struct Descriptors {
   DeviceDescriptor device;
   std::vector<ConfigurationDescriptor> configurations;
+  // What the bytes disagree on without being malformed, for a caller to
+  // show: "configuration 1: wTotalLength 60, but the kernel kept 56 bytes".
+  std::vector<std::string> notes;
   // The configuration with bConfigurationValue `value`; nullptr when none.
   const ConfigurationDescriptor* FindConfiguration(uint8_t value) const;
+};
+
+// Where a configuration's bytes end. Linux keeps of each configuration only
+// what it parsed (drivers/usb/core/config.c: excess bytes under 2, or a
+// descriptor with an invalid bLength, cut the rest), but the configuration
+// header keeps the device's wTotalLength.
+enum class DescriptorLayout : uint8_t {
+  // sysfs's `descriptors` file: each configuration as the kernel kept it, so
+  // it runs to the next configuration descriptor or the end, whatever
+  // wTotalLength says (as libusb reads sysfs). A disagreement is a note.
+  SYSFS,
+  // A usbfs node's read (or a GET_DESCRIPTOR answer): each configuration
+  // wTotalLength bytes, of which the kernel wrote only what it kept. The
+  // reader zeroes its buffer, so a cut reads as zeros to the configuration's
+  // end: a note, not an error.
+  USBFS,
 };
 
 // Parses a `descriptors` file. IO_INVALID naming `object` (the device:
 // "2-1"), the descriptor ("configuration 1, interface 0 alt 0, endpoint
 // 0x81") and the byte offset in `bytes` for: a bLength of 0 or under its
-// type's minimum, a descriptor past the end, a configuration whose
-// wTotalLength disagrees with the bytes, a device descriptor of the wrong
-// type, more configurations, interfaces, alternates or endpoints than the
-// bounds above or than the descriptor said, more class-specific descriptors
-// than kMaxClassDescriptors. OUT_OF_RANGE for more bytes
-// than kMaxDescriptorsFileSize.
-Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string_view object);
+// type's minimum, a descriptor past the end, (USBFS) a wTotalLength past the
+// bytes, a device descriptor of the wrong type, more configurations,
+// interfaces, alternates or endpoints than the bounds above or than the
+// descriptor said, more class-specific descriptors than
+// kMaxClassDescriptors. OUT_OF_RANGE for more bytes than
+// kMaxDescriptorsFileSize.
+Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string_view object,
+                                     DescriptorLayout layout = DescriptorLayout::SYSFS);
 
 // Parses a BOS descriptor and its capabilities (a GET_DESCRIPTOR(BOS)
 // answer), with the same checks.
