@@ -26,7 +26,9 @@ TEST_CASE("TransferError gives each usbfs errno its USB meaning, naming the tran
       {ETIMEDOUT, Status::TIMED_OUT, "Bulk IN endpoint 0x81 timed out"},
       {ENODEV, Status::IO_NOT_PRESENT, "Bulk IN endpoint 0x81 failed: the device is gone"},
       {ESHUTDOWN, Status::IO_NOT_PRESENT, "Bulk IN endpoint 0x81 failed: the device is gone"},
-      {ENOENT, Status::CANCELED, "Bulk IN endpoint 0x81 was cancelled"},
+      // A synchronous call's ENOENT is no such endpoint or interface: usbfs
+      // turns a synchronous transfer it cancels into ETIMEDOUT.
+      {ENOENT, Status::NOT_FOUND, "Bulk IN endpoint 0x81 failed: usbfs knows no such endpoint or interface"},
       {ECONNRESET, Status::CANCELED, "Bulk IN endpoint 0x81 was cancelled"},
       {EPROTO, Status::IO,
        "Bulk IN endpoint 0x81 failed: protocol error (bit stuffing, or no response in time)"},
@@ -59,6 +61,15 @@ TEST_CASE("TransferError gives each usbfs errno its USB meaning, naming the tran
     CHECK(error.object == "usb/usb2/2-1");
     CHECK(error.err_no == c.err);
   }
+}
+
+TEST_CASE("a reaped URB's ENOENT is a cancel; the rest mean what they mean synchronously", "[usb-usbfs]") {
+  CHECK(ReapedStatus(0) == Status::OK);
+  CHECK(ReapedStatus(ENOENT) == Status::CANCELED);
+  CHECK(ReapedStatus(ECONNRESET) == Status::CANCELED);
+  CHECK(ReapedStatus(EPIPE) == Status::IO_REFUSED);
+  CHECK(ReapedStatus(ESHUTDOWN) == Status::IO_NOT_PRESENT);
+  CHECK(ReapedStatus(ETIMEDOUT) == Status::TIMED_OUT);
 }
 
 TEST_CASE("a completion comes back from its packet as it went in", "[usb-usbfs]") {

@@ -90,6 +90,9 @@ Error TransferError(int err, std::string_view what, std::string object) {
       text += " failed: the device is gone";
       break;
     case ENOENT:
+      status = Status::NOT_FOUND;
+      text += " failed: usbfs knows no such endpoint or interface";
+      break;
     case ECONNRESET:
       status = Status::CANCELED;
       text += " was cancelled";
@@ -170,6 +173,12 @@ Result<size_t> UsbfsControl(int fd, const ControlSetup& setup, std::span<std::by
   const int moved = Ioctl(fd, USBDEVFS_CONTROL, &transfer);
   if (moved < 0) return std::unexpected(TransferError(errno, request, object));
   return static_cast<size_t>(moved);
+}
+
+Status ReapedStatus(int err) {
+  if (err == 0) return Status::OK;
+  if (err == ENOENT) return Status::CANCELED;  // usb_kill_urb / unlinked
+  return TransferError(err, "", "").status;
 }
 
 PortPacket CompletionPacket(const TransferCompletion& completion) {
@@ -679,26 +688,52 @@ Result<void> UsbfsDevice::Reset() {
 
 void UsbfsDevice::Deliver(const Port* port, const PortPacket& packet) {
   // mutex_ held: undelivered_ counts against kMaxTransfersInFlight.
+  // Behind what waits for the same port, so that its packets keep their order.
+  if (std::ranges::any_of(undelivered_, [&](const PendingDelivery& waiting) { return waiting.port == port; })) {
+    undelivered_.push_back({port, packet});
+    return;
+  }
   auto queued = port->Queue(packet);
   if (!queued && queued.error().status == Status::SHOULD_WAIT) undelivered_.push_back({port, packet});
   // Another failure (a handle gone invalid) leaves nowhere to deliver to.
+}
+
+void UsbfsDevice::RedeliverLocked() {
+  // Each port's packets in order; a port still full holds back only its own.
+  std::vector<const Port*> full;
+  for (auto waiting = undelivered_.begin(); waiting != undelivered_.end();) {
+    if (std::ranges::find(full, waiting->port) != full.end()) {
+      ++waiting;
+      continue;
+    }
+    auto queued = waiting->port->Queue(waiting->packet);
+    if (!queued && queued.error().status == Status::SHOULD_WAIT) {
+      full.push_back(waiting->port);
+      ++waiting;
+      continue;
+    }
+    // Queued, or nowhere to deliver to (a handle gone invalid).
+    waiting = undelivered_.erase(waiting);
+  }
 }
 
 bool UsbfsDevice::ReapCompleted(bool disconnected) {
   for (;;) {
     void* reaped = nullptr;
     if (Ioctl(fd_.get(), USBDEVFS_REAPURBNDELAY, &reaped) != 0) return errno != ENODEV;
-    auto* urb = static_cast<usbdevfs_urb*>(reaped);
-    auto* transfer = static_cast<InFlight*>(urb->usercontext);
     std::lock_guard lock(mutex_);
-    const auto found = in_flight_.find(transfer->key);
-    if (found == in_flight_.end() || found->second.get() != transfer) continue;
+    // The URB is one of ours only while a listed transfer holds it: nothing
+    // is read through the pointer before that is known.
+    const auto found = std::ranges::find_if(
+        in_flight_, [&](const auto& entry) { return entry.second->urb.get() == reaped; });
+    if (found == in_flight_.end()) continue;
+    InFlight* transfer = found->second.get();
+    usbdevfs_urb* urb = transfer->urb.get();
     TransferCompletion completion;
     completion.key = transfer->key;
     completion.actual_length = static_cast<uint32_t>(std::max(urb->actual_length, 0));
     completion.err_no = urb->status;
-    completion.status =
-        urb->status == 0 ? Status::OK : TransferError(-urb->status, transfer->what, object_).status;
+    completion.status = ReapedStatus(-urb->status);
     // Killed as the device went (ENOENT, ESHUTDOWN): gone, not cancelled.
     if (disconnected && !transfer->cancel_requested &&
         (completion.status == Status::CANCELED || completion.status == Status::IO_NOT_PRESENT)) {
@@ -716,9 +751,7 @@ void UsbfsDevice::ReaperLoop() {
     int timeout_ms = -1;
     {
       std::lock_guard lock(mutex_);
-      while (!undelivered_.empty() && undelivered_.front().port->Queue(undelivered_.front().packet)) {
-        undelivered_.pop_front();
-      }
+      RedeliverLocked();
       if (!undelivered_.empty()) timeout_ms = kRedeliverMs;
       fds[0].fd = gone_ ? -1 : fd_.get();  // poll skips a negative fd
     }

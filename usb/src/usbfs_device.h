@@ -62,14 +62,20 @@ inline constexpr size_t kMaxBulkPiece = 256 * 1024;
 // than a page in USBDEVFS_CONTROL. Submit a CONTROL transfer for more.
 size_t MaxSyncControlData();
 
-// The USB meaning of a usbfs errno from a transfer or its URB, as
-// Documentation/driver-api/usb/error-codes.rst gives it: EPIPE is a stall
-// (IO_REFUSED, "endpoint 0x81 stalled"), ETIMEDOUT TIMED_OUT,
-// ENODEV/ESHUTDOWN the device gone (IO_NOT_PRESENT), ENOENT/ECONNRESET
-// cancelled (CANCELED), EPROTO/EILSEQ/ETIME/EOVERFLOW (babble)/ECOMM/ENOSR/
-// EREMOTEIO named link errors, EBUSY UNAVAILABLE, EACCES/EPERM
-// ACCESS_DENIED. `what` names the transfer ("bulk IN endpoint 0x81").
+// The USB meaning of a usbfs errno from a synchronous call (a transfer,
+// clear-halt, a submit), as Documentation/driver-api/usb/error-codes.rst
+// gives it: EPIPE is a stall (IO_REFUSED, "endpoint 0x81 stalled"),
+// ETIMEDOUT TIMED_OUT (usbfs turns a synchronous transfer it cancels into
+// ETIMEDOUT), ENODEV/ESHUTDOWN the device gone (IO_NOT_PRESENT), ENOENT no
+// such endpoint or interface (NOT_FOUND), ECONNRESET cancelled (CANCELED),
+// EPROTO/EILSEQ/ETIME/EOVERFLOW (babble)/ECOMM/ENOSR/EREMOTEIO named link
+// errors, EBUSY UNAVAILABLE, EACCES/EPERM ACCESS_DENIED. `what` names the
+// transfer ("bulk IN endpoint 0x81").
 Error TransferError(int err, std::string_view what, std::string object);
+
+// The status of a reaped URB whose status is -`err`: as TransferError,
+// but ENOENT is a URB that was unlinked (CANCELED).
+Status ReapedStatus(int err);
 
 // The USER packet that carries `completion` (key, status, length, errno),
 // as CompletionOf (device.h) reads it: the one place its payload's layout
@@ -186,7 +192,11 @@ class UsbfsDevice final : public Device {
   // `disconnected`: the device is going (POLLHUP), so a URB the kernel
   // killed without the driver asking completes IO_NOT_PRESENT.
   bool ReapCompleted(bool disconnected);
+  // Queues `packet` on `port`, or keeps it in undelivered_ while the port
+  // is full or older packets for it wait. Needs mutex_.
   void Deliver(const Port* port, const PortPacket& packet);
+  // Queues what waits in undelivered_, each port's in order. Needs mutex_.
+  void RedeliverLocked();
   // Cancels every transfer in flight and waits (bounded) until they are
   // reaped; the count still in flight.
   size_t CancelAllAndWait();
