@@ -6,9 +6,10 @@
 #   sys/devices/.../usbN/...  every USB device and interface directory the
 #       kernel made, with its regular attribute files (descriptors included)
 #       and its `driver` link; subdirectories that are no device (power/,
-#       ep_81/) left out
+#       ep_81/) left out; a root hub's host controller keeps only its
+#       `driver` link (usbN/../driver, which lsusb -t names)
 #   sys/bus/usb/devices/*     the links into sys/devices, as in the kernel
-#   sys/bus/usb/drivers/*     a directory per driver a link names
+#   sys/bus/*/drivers/*       a directory per driver a link names
 #   oracle/usb-devices        the kernel's own decoding of every descriptor
 #                             (debugfs usb/devices)
 #   oracle/lsusb, lsusb-v, lsusb-t   where the guest image has lsusb
@@ -39,6 +40,12 @@ if [ "${1:-}" = --guest ]; then
         cat "$path" > "$out$path" 2>/dev/null || rm -f "$out$path"
       fi
     done
+    # A root hub's parent is its host controller: lsusb -t names that one's driver.
+    controller=${real%/*}
+    if [ "${name#usb}" != "$name" ] && [ -L "$controller/driver" ]; then
+      ln -s "$(readlink "$controller/driver")" "$out$controller/driver"
+      mkdir -p "$out$(readlink -f "$controller/driver")"
+    fi
   done
   if [ ! -d /sys/kernel/debug/usb ]; then
     mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
