@@ -164,6 +164,34 @@ TEST_CASE("devices behind hubs are their hubs' children; a device whose hub is l
   CHECK(log[3] == "usb: 1-3: its hub usb1 is not listed: left out");
 }
 
+TEST_CASE("Open refuses a node whose device changed since it was listed, before opening usbfs", "[usb-bus]") {
+  // Another device plugged in at the disk's port between Enumerate and Open:
+  // the same kernel name, another address (or other codes).
+  sysfs::testing::TempTree tree;
+  fs::copy(kRecorded / "sys", tree.root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const fs::path disk = tree.root / "devices/pci0000:00/0000:00:05.0/usb2/2-1";
+  auto usb = UsbBus::Create(UsbBusOptions{.paths = tree.paths(), .log = {}});
+  REQUIRE(usb.has_value());
+  const auto nodes = (*usb)->Enumerate();
+  REQUIRE(nodes.has_value());
+  const bus::DeviceNode& storage = NodeOf(*nodes, "usb/usb2/2-1/2-1:1.0");
+
+  sysfs::testing::TempTree::Write(disk / "devnum", "7\n");
+  auto opened = (*usb)->Open(storage);
+  REQUIRE_FALSE(opened.has_value());
+  CHECK(opened.error().status == Status::NOT_FOUND);
+  CHECK(opened.error().what == "open interface 0 of 2-1: the device changed since it was listed (usb.address 2 "
+                               "then, 7 now: another device at its port?)");
+  CHECK(opened.error().object == "usb/usb2/2-1/2-1:1.0");
+
+  sysfs::testing::TempTree::Write(disk / "devnum", "2\n");
+  sysfs::testing::TempTree::Write(disk / "2-1:1.0/bInterfaceProtocol", "62\n");
+  opened = (*usb)->Open(storage);
+  REQUIRE_FALSE(opened.has_value());
+  CHECK(opened.error().what == "open interface 0 of 2-1: the device changed since it was listed (usb.protocol 80 "
+                               "then, 98 now: another device at its port?)");
+}
+
 TEST_CASE("what Enumerate leaves out is logged with the tree's bytes escaped", "[usb-bus]") {
   // A hostile tree: an attribute and an entry name that would steer a
   // terminal (OSC title, clear screen) and forge a log line.

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "udrv/usb/usb_bus.h"
@@ -53,6 +55,28 @@ class BoundUsbDevice final : public bus::BoundDevice {
   std::string previous_driver_;
 };
 
+// The device and interface found under the node's kernel name must still
+// be what the node listed and the bind rules matched: a device unplugged
+// and another plugged in at the same port between Enumerate and Open has
+// the same name. NOT_FOUND naming the first property that changed.
+Result<void> CheckStillListed(const bus::DeviceNode& node, const bus::Properties& now, const std::string& what) {
+  static constexpr std::string_view kIdentity[] = {kPropVid,      kPropPid,      kPropBus,
+                                                   kPropAddress,  kPropClass,    kPropSubclass,
+                                                   kPropProtocol, kPropInterface, kPropConfiguration};
+  const auto text = [](std::optional<uint32_t> value) { return value ? std::to_string(*value) : "none"; };
+  for (const std::string_view key : kIdentity) {
+    const std::optional<uint32_t> listed = node.properties.FindNumber(key);
+    const std::optional<uint32_t> found = now.FindNumber(key);
+    if (listed != found) {
+      return Fail(Status::NOT_FOUND,
+                  what + ": the device changed since it was listed (" + std::string(key) + " " + text(listed) +
+                      " then, " + text(found) + " now: another device at its port?)",
+                  node.id);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<bus::BoundDevice>> UsbBus::Open(const bus::DeviceNode& node) {
@@ -84,6 +108,7 @@ Result<std::unique_ptr<bus::BoundDevice>> UsbBus::Open(const bus::DeviceNode& no
     return Fail(Status::NOT_FOUND, what + ": the device's active configuration has no such interface",
                 node.id);
   }
+  UDRV_TRY(CheckStillListed(node, PropertiesOf(*device, *interface), what));
   UniqueFd fd(::open(device->usbfs_node.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd) {
     const int err = errno;
