@@ -74,9 +74,7 @@ class Run:
 
 
 def valid(doc, what):
-    errors = [f"[{'/'.join(map(str, e.absolute_path))}] {e.message[:300]}"
-              for e in VALIDATOR.iter_errors(doc)]
-    check(not errors, f"{what}: valid against the schema", "\n".join(errors[:5]))
+    CHECKS.valid(VALIDATOR, doc, what)
 
 
 def expect(run, code, what, out=(), err=()):

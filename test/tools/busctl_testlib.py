@@ -36,6 +36,13 @@ class Checks:
             self.failures.append(what)
             print(f"FAIL: {what}\n  {str(detail)[:self.detail_limit]}")
 
+    def valid(self, validator, document, what):
+        """Checks `document` against `validator`'s schema, naming the first
+        errors and where they are."""
+        errors = [f"[{'/'.join(map(str, e.absolute_path))}] {e.message[:300]}"
+                  for e in validator.iter_errors(document)]
+        self.check(not errors, f"{what}: valid against the schema", "\n".join(errors[:5]))
+
 
 # Recorded as the kernel prints `resource`: start end flags.
 MEM32 = 0x40200

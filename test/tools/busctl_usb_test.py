@@ -51,9 +51,7 @@ def run(args, root=SYS):
 def json_of(completed, what):
     """The --json document busctl printed, checked against the schema."""
     document = json.loads(completed.stdout)
-    errors = [f"[{'/'.join(map(str, e.absolute_path))}] {e.message[:300]}"
-              for e in VALIDATOR.iter_errors(document)]
-    check(not errors, f"{what}: valid against the schema", "\n".join(errors[:5]))
+    CHECKS.valid(VALIDATOR, document, what)
     return document
 
 
