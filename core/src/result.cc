@@ -1,5 +1,6 @@
 #include "udrv/core/result.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -20,9 +21,11 @@ std::unexpected<Error> FailErrno(int err, std::string what, std::string object) 
   return Fail(StatusFromErrno(err), std::move(what), std::move(object), err);
 }
 
-std::string Hex(uint64_t value) {
+std::string Hex(uint64_t value, int min_digits) {
   char text[24];
-  std::snprintf(text, sizeof(text), "0x%llx", static_cast<unsigned long long>(value));
+  // A uint64_t has at most 16 digits: more padding is not a value.
+  std::snprintf(text, sizeof(text), "0x%0*llx", std::clamp(min_digits, 1, 16),
+                static_cast<unsigned long long>(value));
   return text;
 }
 

@@ -114,6 +114,16 @@ TEST_CASE("status: Fail, FailErrno and Wrap build errors") {
   CHECK(wrapped.error().object == "group 7");
 }
 
+TEST_CASE("status: Hex, and Hex with a minimum of digits") {
+  CHECK(Hex(0) == "0x0");
+  CHECK(Hex(0x1f) == "0x1f");
+  CHECK(Hex(0x1, 2) == "0x01");
+  CHECK(Hex(0x81, 2) == "0x81");
+  CHECK(Hex(0x1234, 2) == "0x1234");  // a minimum, not a width
+  CHECK(Hex(0x2, 4) == "0x0002");
+  CHECK(Hex(UINT64_MAX, 20) == "0xffffffffffffffff");
+}
+
 TEST_CASE("status: RightsToString names each right") {
   CHECK(RightsToString(kRightNone) == "NONE");
   CHECK(RightsToString(kRightRead | kRightWrite | kRightMap) == "READ|WRITE|MAP");

@@ -29,15 +29,10 @@ uint32_t Le32(std::span<const uint8_t> bytes, size_t at) {
          static_cast<uint32_t>(bytes[at + 2]) << 16 | static_cast<uint32_t>(bytes[at + 3]) << 24;
 }
 
-std::string Hex2(uint8_t value) {
-  constexpr char kDigits[] = "0123456789abcdef";
-  return std::string("0x") + kDigits[value >> 4] + kDigits[value & 0x0F];
-}
-
 // Byte `index` of `descriptor` as "0x81", or "?" past its end (for names in
 // errors about a descriptor too short to hold it).
 std::string FieldOr(std::span<const uint8_t> descriptor, size_t index) {
-  return index < descriptor.size() ? Hex2(descriptor[index]) : std::string("?");
+  return index < descriptor.size() ? Hex(descriptor[index], 2) : std::string("?");
 }
 
 std::unexpected<Error> Malformed(std::string_view object, const std::string& where,
@@ -92,7 +87,7 @@ class ConfigurationParser {
                                                       object_, header_where));
     if (header[1] != kDescConfiguration) {
       return Malformed(object_, header_where,
-                       "bDescriptorType " + Hex2(header[1]) + ", not a configuration (0x02)", start);
+                       "bDescriptorType " + Hex(header[1], 2) + ", not a configuration (0x02)", start);
     }
     config_.total_length = Le16(header, 2);
     config_.num_interfaces = header[4];
@@ -158,13 +153,13 @@ class ConfigurationParser {
   // What the descriptor at `offset` is, for errors before its length is known.
   std::string WhereNext(size_t offset, size_t end) const {
     if (end - offset < 2) return Where();
-    return Where() + ", descriptor " + Hex2(bytes_[offset + 1]);
+    return Where() + ", descriptor " + Hex(bytes_[offset + 1], 2);
   }
   // The innermost open descriptor: "configuration 1, interface 0 alt 0, endpoint 0x81".
   std::string Where() const {
     const InterfaceDescriptor* alternate = CurrentAlternate();
     if (alternate == nullptr || !endpoint_open_) return WhereInterface();
-    return WhereInterface() + ", endpoint " + Hex2(alternate->endpoints.back().address);
+    return WhereInterface() + ", endpoint " + Hex(alternate->endpoints.back().address, 2);
   }
   // The open interface: "configuration 1, interface 0 alt 0".
   std::string WhereInterface() const {
@@ -191,8 +186,8 @@ class ConfigurationParser {
       case kDescConfiguration:
       case kDescString:
       case kDescBos:
-        return Malformed(object_, Where() + ", descriptor " + Hex2(descriptor[1]),
-                         "a descriptor of type " + Hex2(descriptor[1]) + " inside a configuration",
+        return Malformed(object_, Where() + ", descriptor " + Hex(descriptor[1], 2),
+                         "a descriptor of type " + Hex(descriptor[1], 2) + " inside a configuration",
                          offset);
       default: return AddClassSpecific(descriptor, offset);
     }
@@ -328,7 +323,7 @@ class ConfigurationParser {
   }
 
   Result<void> AddClassSpecific(std::span<const uint8_t> descriptor, size_t offset) {
-    const std::string where = Where() + ", descriptor " + Hex2(descriptor[1]);
+    const std::string where = Where() + ", descriptor " + Hex(descriptor[1], 2);
     if (class_descriptors_ >= kMaxClassDescriptors) {
       return Malformed(object_, where,
                        "more than " + std::to_string(kMaxClassDescriptors) + " class-specific descriptors",
@@ -443,7 +438,7 @@ Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string
                      "bLength " + std::to_string(device.size()) + ", not 18", 0);
   }
   if (device[1] != kDescDevice) {
-    return Malformed(object, "device descriptor", "bDescriptorType " + Hex2(device[1]) + ", not a device (0x01)", 0);
+    return Malformed(object, "device descriptor", "bDescriptorType " + Hex(device[1], 2) + ", not a device (0x01)", 0);
   }
   Descriptors descriptors;
   size_t class_descriptors = 0;
@@ -481,7 +476,7 @@ Result<Descriptors> ParseDescriptors(std::span<const uint8_t> bytes, std::string
 Result<BosDescriptor> ParseBos(std::span<const uint8_t> bytes, std::string_view object) {
   UDRV_TRY_ASSIGN(const auto header, TakeDescriptor(bytes, 0, bytes.size(), kBosLength, object, "BOS"));
   if (header[1] != kDescBos) {
-    return Malformed(object, "BOS", "bDescriptorType " + Hex2(header[1]) + ", not a BOS (0x0f)", 0);
+    return Malformed(object, "BOS", "bDescriptorType " + Hex(header[1], 2) + ", not a BOS (0x0f)", 0);
   }
   BosDescriptor bos;
   bos.total_length = Le16(header, 2);
@@ -498,14 +493,14 @@ Result<BosDescriptor> ParseBos(std::span<const uint8_t> bytes, std::string_view 
                     TakeDescriptor(bytes, offset, bytes.size(), kCapabilityLength, object, where));
     if (descriptor[1] != kDescDeviceCapability) {
       return Malformed(object, where,
-                       "bDescriptorType " + Hex2(descriptor[1]) + ", not a device capability (0x10)", offset);
+                       "bDescriptorType " + Hex(descriptor[1], 2) + ", not a device capability (0x10)", offset);
     }
     if (bos.capabilities.size() >= count) {
       return Malformed(object, where,
                        "more capabilities than the BOS's bNumDeviceCaps of " + std::to_string(count), offset);
     }
     DeviceCapability capability{descriptor[2], RawOf(descriptor, offset), std::monostate{}};
-    const std::string capability_where = "BOS, capability " + Hex2(descriptor[2]);
+    const std::string capability_where = "BOS, capability " + Hex(descriptor[2], 2);
     const auto too_short = [&](size_t minimum) {
       return Malformed(object, capability_where,
                        "bLength " + std::to_string(descriptor.size()) + " under the type's minimum of " +
@@ -555,7 +550,7 @@ Result<std::string> ParseStringDescriptor(std::span<const uint8_t> bytes, std::s
   UDRV_TRY_ASSIGN(const auto descriptor, TakeDescriptor(bytes, 0, bytes.size(), 2, object, "string descriptor"));
   if (descriptor[1] != kDescString) {
     return Malformed(object, "string descriptor",
-                     "bDescriptorType " + Hex2(descriptor[1]) + ", not a string (0x03)", 0);
+                     "bDescriptorType " + Hex(descriptor[1], 2) + ", not a string (0x03)", 0);
   }
   if (descriptor.size() % 2 != 0) {
     return Malformed(object, "string descriptor",

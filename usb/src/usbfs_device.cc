@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -27,17 +26,10 @@ constexpr std::chrono::seconds kCancelWait{6};
 // How often the reaper retries a completion whose port was full.
 constexpr int kRedeliverMs = 10;
 
-// "0x81", "0x02": how endpoints appear in messages.
-std::string EndpointName(uint8_t address) {
-  char text[8];
-  std::snprintf(text, sizeof(text), "0x%02x", address);
-  return text;
-}
-
 // "Bulk IN endpoint 0x81".
 std::string TransferName(EndpointDescriptor::Type type, uint8_t endpoint) {
   return std::string(EndpointTypeName(type)) + ((endpoint & 0x80) != 0 ? " IN" : " OUT") +
-         " endpoint " + EndpointName(endpoint);
+         " endpoint " + Hex(endpoint, 2);
 }
 
 // usbfs's timeout in ms: rounded up, at least 1 (0 is "forever" to usbfs);
@@ -51,10 +43,7 @@ uint32_t UsbfsTimeoutMs(Duration timeout) {
 
 // "control request 0x06 (type 0x80)": how a control request appears in errors.
 std::string ControlRequestName(const ControlSetup& setup) {
-  char name[48];
-  std::snprintf(name, sizeof(name), "control request 0x%02x (type 0x%02x)", setup.request,
-                setup.request_type);
-  return name;
+  return "control request " + Hex(setup.request, 2) + " (type " + Hex(setup.request_type, 2) + ")";
 }
 
 int Ioctl(int fd, unsigned long request, void* argument) {
@@ -301,7 +290,7 @@ Result<const EndpointDescriptor*> UsbfsDevice::FindEndpointLocked(uint8_t endpoi
                   std::to_string(claim.alternate_setting) + ":";
           for (const EndpointDescriptor& candidate : setting.endpoints) {
             if (candidate.address == endpoint) return &candidate;
-            have += " " + EndpointName(candidate.address);
+            have += " " + Hex(candidate.address, 2);
           }
           have += ";";
         }
@@ -310,7 +299,7 @@ Result<const EndpointDescriptor*> UsbfsDevice::FindEndpointLocked(uint8_t endpoi
   }
   if (!have.empty()) have.pop_back();
   return Fail(Status::NOT_FOUND,
-              "endpoint " + EndpointName(endpoint) +
+              "endpoint " + Hex(endpoint, 2) +
                   " is in none of the claimed interfaces' active settings of configuration " +
                   std::to_string(configuration_) + " (" + (have.empty() ? "none claimed" : have.substr(1)) +
                   ")",
@@ -324,7 +313,7 @@ Result<void> UsbfsDevice::CheckTransfer(uint8_t endpoint, EndpointDescriptor::Ty
   UDRV_TRY_ASSIGN(const EndpointDescriptor* descriptor, FindEndpointLocked(endpoint));
   if (descriptor->type() != type) {
     return Fail(Status::WRONG_TYPE,
-                std::string(what) + ": endpoint " + EndpointName(endpoint) + " is " +
+                std::string(what) + ": endpoint " + Hex(endpoint, 2) + " is " +
                     std::string(EndpointTypeName(descriptor->type())) + ", not " +
                     std::string(EndpointTypeName(type)),
                 object_);
@@ -551,7 +540,7 @@ Result<void> UsbfsDevice::Submit(const AsyncTransfer& transfer, const Port& port
       in_flight->what = "control transfer";
       if (transfer.endpoint != 0) {
         return Fail(Status::INVALID_ARGS,
-                    "submit " + in_flight->what + ": endpoint " + EndpointName(transfer.endpoint) +
+                    "submit " + in_flight->what + ": endpoint " + Hex(transfer.endpoint, 2) +
                         " (control transfers go to endpoint 0)",
                     object_);
       }
@@ -633,7 +622,7 @@ Result<void> UsbfsDevice::Cancel(uint64_t key) {
 }
 
 Result<void> UsbfsDevice::ClearHalt(uint8_t endpoint) {
-  const std::string what = "clear halt of endpoint " + EndpointName(endpoint);
+  const std::string what = "clear halt of endpoint " + Hex(endpoint, 2);
   {
     std::lock_guard lock(mutex_);
     UDRV_TRY(CheckUsableLocked(what));

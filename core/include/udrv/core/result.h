@@ -33,8 +33,9 @@ inline std::unexpected<Error> Fail(Status status, std::string what, std::string 
 // A failed Linux call: the status follows errno. `what` names the call and its argument.
 std::unexpected<Error> FailErrno(int err, std::string what, std::string object = {});
 
-// "0x1f": how addresses, offsets and sizes appear in error messages.
-std::string Hex(uint64_t value);
+// "0x1f": how addresses, offsets and sizes appear in error messages; with
+// at least `min_digits` digits, zero-padded ("0x01" for a byte field).
+std::string Hex(uint64_t value, int min_digits = 1);
 
 // Adds context as an error travels up: "open BAR 0: <inner what>".
 inline std::unexpected<Error> Wrap(Error inner, std::string_view context) {

@@ -58,11 +58,6 @@ std::string_view AdditionalSenseText(uint8_t asc, uint8_t ascq) {
   return {};
 }
 
-std::string Hex2(uint8_t value) {
-  constexpr char kDigits[] = "0123456789abcdef";
-  return std::string("0x") + kDigits[value >> 4] + kDigits[value & 0xF];
-}
-
 void Sleep(Duration duration) {
   const timespec pause{.tv_sec = duration / 1'000'000'000, .tv_nsec = duration % 1'000'000'000};
   nanosleep(&pause, nullptr);
@@ -167,7 +162,7 @@ std::string SenseKeyName(uint8_t key) {
 }
 
 std::string Sense::ToString() const {
-  std::string text = SenseKeyName(key) + ", ASC/ASCQ " + Hex2(asc) + "/" + Hex2(ascq);
+  std::string text = SenseKeyName(key) + ", ASC/ASCQ " + Hex(asc, 2) + "/" + Hex(ascq, 2);
   if (const std::string_view meaning = AdditionalSenseText(asc, ascq); !meaning.empty()) {
     text += ": " + std::string(meaning);
   }
