@@ -218,6 +218,42 @@ TEST_CASE("entries past the bounds are left out unread; broken ones count", "[ke
         }) == 1);
 }
 
+TEST_CASE("descriptors files are bounded all together: past the bound, the rest are refused unread",
+          "[kernel-devices]") {
+  RecordedCopy copy;
+  size_t total = 0;
+  for (const char* device : {"usb1", "usb1/1-2", "usb1/1-3", "usb2", "usb2/2-1"}) {
+    total += fs::file_size(copy.Device(std::string(device) + "/descriptors"));
+  }
+  const auto all = ReadKernelUsbDevices(copy.tree.paths(), total);
+  REQUIRE(all.has_value());
+  CHECK(all->devices.size() == 5);
+  CHECK(all->skipped.empty());
+
+  const auto one_short = ReadKernelUsbDevices(copy.tree.paths(), total - 1);
+  REQUIRE(one_short.has_value());
+  CHECK(one_short->devices.size() == 4);
+  // The device last read, and any interface of it.
+  const auto refused = std::ranges::find_if(one_short->skipped, [](const std::string& s) {
+    return s.find(": OUT_OF_RANGE: read ") != std::string::npos;
+  });
+  REQUIRE(refused != one_short->skipped.end());
+  CHECK(refused->find("/descriptors: past the bound of " + std::to_string(total - 1) +
+                      " bytes of descriptors files in one reading") != std::string::npos);
+  CHECK(std::ranges::count_if(one_short->skipped, [](const std::string& s) {
+          return s.find("OUT_OF_RANGE") != std::string::npos;
+        }) == 1);
+
+  // Once past it, every later file is refused too, even one that would fit.
+  const auto none = ReadKernelUsbDevices(copy.tree.paths(), 0);
+  REQUIRE(none.has_value());
+  CHECK(none->devices.empty());
+  CHECK(std::ranges::count_if(none->skipped, [](const std::string& s) {
+          return s.find("bytes of descriptors files in one reading") != std::string::npos;
+        }) == 5);
+  CHECK(kMaxDescriptorBytesPerView == size_t{64} << 20);
+}
+
 TEST_CASE("a device whose directory is not in its hub's is left out", "[kernel-devices]") {
   RecordedCopy copy;
   fs::rename(copy.Device("usb1/1-3"), copy.Device("usb2/1-3"));

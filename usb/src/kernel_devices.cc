@@ -167,8 +167,11 @@ Result<KernelUsbInterface> ReadInterface(const std::string& dir, const std::stri
   return interface;
 }
 
+// `descriptor_bytes_left`: what the view may still read of descriptors
+// files (kMaxDescriptorBytesPerView); 0 once a file passed it.
 Result<KernelUsbDevice> ReadDevice(const sysfs::LinuxPaths& paths, const std::string& dir,
-                                   const std::string& name, const UsbName& parsed) {
+                                   const std::string& name, const UsbName& parsed,
+                                   size_t& descriptor_bytes_left, size_t max_descriptor_bytes) {
   KernelUsbDevice device;
   device.name = name;
   if (!parsed.ports.empty()) {
@@ -219,7 +222,16 @@ Result<KernelUsbDevice> ReadDevice(const sysfs::LinuxPaths& paths, const std::st
   device.authorized = !authorized || *authorized == "1";
 
   const std::string descriptors_path = dir + "/descriptors";
-  UDRV_TRY_ASSIGN(const sysfs::FileContents raw, sysfs::ReadFile(descriptors_path, kMaxDescriptorsFileSize + 1));
+  UDRV_TRY_ASSIGN(const sysfs::FileContents raw,
+                  sysfs::ReadFile(descriptors_path, std::min(kMaxDescriptorsFileSize, descriptor_bytes_left) + 1));
+  if (raw.bytes.size() > descriptor_bytes_left) {
+    descriptor_bytes_left = 0;
+    return Fail(Status::OUT_OF_RANGE,
+                "read " + descriptors_path + ": past the bound of " + std::to_string(max_descriptor_bytes) +
+                    " bytes of descriptors files in one reading",
+                name);
+  }
+  descriptor_bytes_left -= raw.bytes.size();
   const auto* bytes = reinterpret_cast<const uint8_t*>(raw.bytes.data());
   auto descriptors = ParseDescriptors({bytes, raw.bytes.size()}, name);
   if (!descriptors) return Wrap(std::move(descriptors.error()), "parse " + descriptors_path);
@@ -245,8 +257,9 @@ auto SortKey(const KernelUsbDevice& device) {
 
 }  // namespace
 
-Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths) {
+Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths, size_t max_descriptor_bytes) {
   KernelUsbView view;
+  size_t descriptor_bytes_left = max_descriptor_bytes;
   const std::string dir = paths.BusDevices("usb");
   auto names = sysfs::ListDirectory(dir);
   if (!names) {
@@ -281,7 +294,7 @@ Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths) {
       continue;
     }
     const std::string device_dir = dir + "/" + name;
-    auto device = ReadDevice(paths, device_dir, name, *parsed);
+    auto device = ReadDevice(paths, device_dir, name, *parsed, descriptor_bytes_left, max_descriptor_bytes);
     if (!device) {
       skip(name, device_dir, device.error());
       continue;

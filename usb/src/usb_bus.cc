@@ -1,7 +1,7 @@
 #include "udrv/usb/usb_bus.h"
 
 #include <algorithm>
-#include <set>
+#include <map>
 #include <utility>
 
 #include "udrv/core/text.h"
@@ -93,21 +93,28 @@ Result<std::vector<bus::DeviceNode>> UsbBus::Enumerate() const {
     // they reach a log line or a terminal.
     for (const std::string& skipped : view.skipped) options_.log("usb: " + Printable(skipped) + ": left out");
   }
-  std::set<std::string, std::less<>> listed;
+  // The node id of each device listed so far, by name: parents come first,
+  // so a device's id is its hub's and its name (NodeIdOf, without a search
+  // of the view per device).
+  std::map<std::string, std::string, std::less<>> listed;
   std::vector<bus::DeviceNode> nodes;
   for (const KernelUsbDevice& device : view.devices) {
-    // A device whose hub was left out has no parent node to hang from.
-    if (!device.is_root_hub() && !listed.contains(device.parent)) {
-      if (options_.log) options_.log("usb: " + device.name + ": its hub " + device.parent + " is not listed: left out");
-      continue;
+    std::string parent;
+    if (!device.is_root_hub()) {
+      // A device whose hub was left out has no parent node to hang from.
+      const auto hub = listed.find(device.parent);
+      if (hub == listed.end()) {
+        if (options_.log) options_.log("usb: " + device.name + ": its hub " + device.parent + " is not listed: left out");
+        continue;
+      }
+      parent = hub->second;
     }
-    listed.insert(device.name);
-    const std::string id = NodeIdOf(view, device);
-    std::string parent = device.is_root_hub() ? std::string() : id.substr(0, id.rfind('/'));
+    const std::string id = (device.is_root_hub() ? std::string(kBusName) : parent) + "/" + device.name;
+    listed.emplace(device.name, id);
     nodes.push_back(bus::DeviceNode{std::string(kBusName), id, std::move(parent), PropertiesOf(device)});
     for (const KernelUsbInterface& interface : device.interfaces) {
-      nodes.push_back(bus::DeviceNode{std::string(kBusName), NodeIdOf(view, device, interface), id,
-                                      PropertiesOf(device, interface)});
+      nodes.push_back(
+          bus::DeviceNode{std::string(kBusName), id + "/" + interface.name, id, PropertiesOf(device, interface)});
     }
   }
   return nodes;

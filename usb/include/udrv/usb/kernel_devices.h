@@ -24,6 +24,10 @@ namespace udrv::usb {
 
 // Bounds on what sysfs can make a reader hold.
 inline constexpr size_t kMaxUsbDevices = 4096;
+// The bytes of `descriptors` files one reading reads, all devices together:
+// a real device's are a few hundred bytes, but each file may hold
+// kMaxDescriptorsFileSize (2 MiB), and 4096 of them would be 8 GiB.
+inline constexpr size_t kMaxDescriptorBytesPerView = size_t{64} << 20;
 
 struct KernelUsbInterface {
   std::string name;  // "2-1:1.0"
@@ -67,7 +71,10 @@ struct KernelUsbView {
 // Reads sys/bus/usb/devices. An absent directory (no USB on the machine, or
 // usbcore not loaded) is an empty view, not an error. An entry whose
 // descriptors do not parse is skipped with the parser's error; the
-// `descriptors` file is bounded (kMaxDescriptorsFileSize).
-Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths);
+// `descriptors` file is bounded (kMaxDescriptorsFileSize), and so are all of
+// them together (`max_descriptor_bytes`): once a file would pass that, it and
+// every later device are skipped, said, and read no further.
+Result<KernelUsbView> ReadKernelUsbDevices(const sysfs::LinuxPaths& paths,
+                                           size_t max_descriptor_bytes = kMaxDescriptorBytesPerView);
 
 }  // namespace udrv::usb
