@@ -16,6 +16,7 @@
 
 #include <array>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -233,6 +234,24 @@ TEST_CASE("GET_DESCRIPTOR(device) over Control is what sysfs read", "[usb-protoc
                                       big, kSecond);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().status == Status::OUT_OF_RANGE);
+  // A request to an endpoint the device has not: usbfs's ENOENT is no such
+  // endpoint (NOT_FOUND), not a cancel. GET_STATUS of endpoint 0x85.
+  std::array<std::byte, 2> status{};
+  auto no_endpoint = disk.device->Control({.request_type = udrv::usb::kRequestTypeIn | 0x02, .request = 0x00,
+                                           .value = 0, .index = 0x85},
+                                          status, kSecond);
+  REQUIRE_FALSE(no_endpoint);
+  CHECK(no_endpoint.error().status == Status::NOT_FOUND);
+  CHECK(no_endpoint.error().err_no == ENOENT);
+  CHECK(no_endpoint.error().what.find("no such endpoint or interface") != std::string::npos);
+  // GET_CONFIGURATION, as the take-back after a driver host asks it.
+  std::array<std::byte, 1> configuration{};
+  auto active = disk.device->Control({.request_type = udrv::usb::kRequestTypeIn,
+                                      .request = udrv::usb::kRequestGetConfiguration},
+                                     configuration, kSecond);
+  REQUIRE_OK(active);
+  CHECK(*active == 1);
+  CHECK(std::to_integer<int>(configuration[0]) == 1);
   ReleaseRestoring(disk);
   ExpectDiskWithLinux();
 }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -15,12 +16,16 @@
 #include "usb_host_messages.h"
 #include "usbfs_device.h"
 #include "udrv/usb/isolation.h"
+#include "udrv/usb/usbfs_control.h"
 #include "udrv/usb/usb_bus.h"
 
 namespace udrv::usb {
 namespace {
 
 using wire::UsbOp;
+
+// How long the device may take to answer GET_CONFIGURATION after the take-back.
+constexpr Duration kControlTimeout = 1'000'000'000;
 
 // The interface as its bus names it: the node id's last part ("2-1:1.0").
 std::string InterfaceName(const bus::DeviceNode& node) {
@@ -90,7 +95,9 @@ class UsbHostService final : public host::HostService {
   // the host's is left, no transfer of its can run. A host may have
   // unconfigured the device or chosen another configuration without the
   // interface (usbfs lets it while no interface is claimed: isolation.h);
-  // then the configuration the root bus opened is set again first.
+  // then the configuration the root bus opened is set again first. A host
+  // that chose another configuration with the same interface number is
+  // found after the take-back (ConfirmConfiguration).
   bool Quiesce(bus::ReleaseReport& report) override {
     const bool was_lent = lent_;
     lent_ = false;
@@ -111,6 +118,7 @@ class UsbHostService final : public host::HostService {
         taken = TakeBack();
       }
     }
+    if (taken) taken = ConfirmConfiguration(restored);
     const std::string step = "interface " + std::to_string(interface_) + " taken back";
     report.steps.push_back(bus::StepOf(step, taken,
                                        (was_lent ? "lent to the host; " : "never lent; ") + holder + restored +
@@ -119,6 +127,50 @@ class UsbHostService final : public host::HostService {
   }
 
  private:
+  // After the take-back, the device must be in the configuration the root
+  // bus opened: a host that released its claim may have chosen another one
+  // that also has this interface number (usbfs lets it: isolation.h), and
+  // the take-back then claimed that configuration's interface. Then the
+  // interface is released, the configuration set again and the interface
+  // claimed again (`restored` says so). usbfs sets no configuration while
+  // any interface is held: then FAILED, with the interface claimed again so
+  // that nobody else takes it.
+  Result<void> ConfirmConfiguration(std::string& restored) {
+    const uint8_t opened = device_.configuration();
+    std::byte answer{};
+    UDRV_TRY_ASSIGN(const size_t moved,
+                    UsbfsControl(device_.fd(),
+                                 ControlSetup{.request_type = kRequestTypeIn,
+                                              .request = kRequestGetConfiguration, .value = 0, .index = 0},
+                                 {&answer, 1}, kControlTimeout, object_));
+    if (moved != 1) {
+      return Fail(Status::IO_INVALID, "GET_CONFIGURATION: " + std::to_string(moved) + " bytes, not 1", object_);
+    }
+    const uint8_t active = std::to_integer<uint8_t>(answer);
+    if (active == opened) return {};
+    const std::string changed = "the host left configuration " + std::to_string(active) + " active, not " +
+                                std::to_string(opened);
+    unsigned int number = interface_;
+    if (::ioctl(device_.fd(), USBDEVFS_RELEASEINTERFACE, &number) != 0) {
+      return FailErrno(errno, changed + ", and releasing interface " + std::to_string(interface_) + " failed",
+                       object_);
+    }
+    unsigned int configuration = opened;
+    if (::ioctl(device_.fd(), USBDEVFS_SETCONFIGURATION, &configuration) != 0) {
+      const int err = errno;
+      std::string text = changed + ", and setting configuration " + std::to_string(opened) + " again failed";
+      if (err == EBUSY) {
+        text += ": another interface of the device is held (a kernel driver or another process), and usbfs "
+                "changes no configuration while any is";
+      }
+      (void)TakeBack();
+      return FailErrno(err, std::move(text), object_);
+    }
+    restored += "; configuration " + std::to_string(opened) + " set again (the host had chosen " +
+                std::to_string(active) + ")";
+    return TakeBack();
+  }
+
   // USBDEVFS_DISCONNECT_CLAIM of the interface on the root bus's fd.
   Result<void> TakeBack() {
     usbdevfs_disconnect_claim take{};

@@ -42,6 +42,7 @@ struct ControlSetup {
 };
 inline constexpr uint8_t kRequestTypeIn = 0x80;
 inline constexpr uint8_t kRequestGetDescriptor = 0x06;
+inline constexpr uint8_t kRequestGetConfiguration = 0x08;  // USB 2.0 §9.4.2: one byte, 0 unconfigured
 
 // What a USER packet of an asynchronous transfer's completion carries in
 // PortPacket::user (see CompletionOf). PortPacket::key is the transfer's
