@@ -192,6 +192,25 @@ TEST_CASE("Open refuses a node whose device changed since it was listed, before 
                                "then, 98 now: another device at its port?)");
 }
 
+TEST_CASE("a configuration the kernel cut short of its wTotalLength is listed, and the note logged", "[usb-bus]") {
+  sysfs::testing::TempTree tree;
+  fs::copy(kRecorded / "sys", tree.root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  const fs::path descriptors = tree.root / "devices/pci0000:00/0000:00:05.0/usb2/2-1/descriptors";
+  std::string bytes = sysfs::testing::TempTree::Read(descriptors);
+  REQUIRE(bytes.size() == 18 + 44);
+  bytes[18 + 2] = 45;  // the device said one byte more than the kernel kept
+  sysfs::testing::TempTree::Write(descriptors, bytes);
+  std::vector<std::string> log;
+  auto usb = UsbBus::Create(UsbBusOptions{.paths = tree.paths(),
+                                          .log = [&log](std::string_view line) { log.emplace_back(line); }});
+  REQUIRE(usb.has_value());
+  const auto nodes = (*usb)->Enumerate();
+  REQUIRE(nodes.has_value());
+  CHECK(NodeOf(*nodes, "usb/usb2/2-1/2-1:1.0").properties.FindNumber(std::string(kPropClass)) == 0x08u);
+  CHECK(log == std::vector<std::string>{"usb: 2-1: configuration 1: wTotalLength 45 but 44 bytes of descriptors "
+                                        "(the kernel cuts excess bytes and a descriptor with an invalid bLength)"});
+}
+
 TEST_CASE("what Enumerate leaves out is logged with the tree's bytes escaped", "[usb-bus]") {
   // A hostile tree: an attribute and an entry name that would steer a
   // terminal (OSC title, clear screen) and forge a log line.

@@ -109,6 +109,11 @@ Result<std::vector<bus::DeviceNode>> UsbBus::Enumerate() const {
       }
       parent = hub->second;
     }
+    if (options_.log) {
+      // What the descriptors disagree on without being malformed (the kernel
+      // cut a configuration short of its wTotalLength): listed, and said.
+      for (const std::string& note : device.descriptors.notes) options_.log("usb: " + device.name + ": " + note);
+    }
     const std::string id = (device.is_root_hub() ? std::string(kBusName) : parent) + "/" + device.name;
     listed.emplace(device.name, id);
     nodes.push_back(bus::DeviceNode{std::string(kBusName), id, std::move(parent), PropertiesOf(device)});
