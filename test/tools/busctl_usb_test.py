@@ -353,6 +353,11 @@ udrv:
     shown = run(["show", "1-4"], tree_copy)
     check(shown.returncode == 0 and "wTotalLength       0x%04x" % (quirky[20] | quirky[21] << 8) in shown.stdout,
           "show prints wTotalLength as the device sent it", shown.stderr)
+    check(re.search(r"^  Note: configuration 1: wTotalLength \d+ but \d+ bytes of descriptors", shown.stdout, re.M) is not None,
+          "show notes the disagreement", shown.stdout[-400:])
+    noted = json_of(run(["--json", "show", "1-4"], tree_copy), "--json show of the quirky gadget")
+    check(len(noted["descriptors"]["notes"]) == 1 and "wTotalLength" in noted["descriptors"]["notes"][0],
+          "--json show carries the note", str(noted["descriptors"]["notes"]))
 
     # Its descriptors cut short: the reading skips it, and says so.
     with open(os.path.join(gadget, "descriptors"), "wb") as f:

@@ -754,6 +754,7 @@ Json UsbDescriptorsToJson(const usb::Descriptors& descriptors) {
                               {"interfaces", std::move(interfaces)}});
   }
   json["configurations"] = std::move(configurations);
+  json["notes"] = descriptors.notes;
   return json;
 }
 

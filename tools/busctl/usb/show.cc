@@ -68,6 +68,9 @@ std::string UdrvText(const UsbView& view, const usb::KernelUsbDevice& device) {
           (device.active_configuration ? std::to_string(*device.active_configuration) : std::string("none")) +
           "\n";
   text += "  usbfs: " + Printable(device.usbfs_node) + "\n";
+  // What the descriptors disagree on without being malformed (a
+  // configuration the kernel kept less of than its wTotalLength says).
+  for (const std::string& note : device.descriptors.notes) text += "  Note: " + Printable(note) + "\n";
   for (const usb::KernelUsbInterface& interface : device.interfaces) {
     char codes[16];
     std::snprintf(codes, sizeof(codes), "%02x/%02x/%02x", interface.interface_class, interface.interface_subclass,
