@@ -10,6 +10,8 @@ ExternalProject_Add(udrv_aarch64
     -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
     -DUDRV_BUILD_BENCHMARKS=OFF
     -DUDRV_CROSS_AARCH64=OFF
+    # Static like the test tree: the aarch64 guests copy self-contained programs.
+    -DBUILD_SHARED_LIBS=OFF
   BUILD_COMMAND ${CMAKE_COMMAND} --build ${UDRV_AARCH64_DIR} -j2
   INSTALL_COMMAND ""
   BUILD_ALWAYS ON

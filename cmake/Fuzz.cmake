@@ -8,6 +8,9 @@ endif()
 if(UDRV_CROSS_AARCH64)
   message(FATAL_ERROR "UDRV_FUZZ builds for this machine only; leave UDRV_CROSS_AARCH64 off")
 endif()
+# Static libraries whatever BUILD_SHARED_LIBS says: each fuzz target is one
+# self-contained program, every object of it instrumented.
+set(BUILD_SHARED_LIBS OFF)
 add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
                     -fno-omit-frame-pointer)
 add_link_options(-fsanitize=address,undefined)

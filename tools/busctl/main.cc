@@ -1,11 +1,17 @@
 // busctl: inspect the machine's buses and the devices on them.
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "bus_modules.h"
 #include "commands.h"
+#include "udrv/core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"busctl: inspect buses and devices for udrv drivers"};
+  // "<name run by> 0.2.0 (libudrv-core 0.2.0)": the version compiled in and
+  // the shared library's, which can differ (udrv/core/version.h).
+  app.set_version_flag("--version",
+                       [program = std::string(argv[0])] { return udrv::VersionLine(program); });
   app.require_subcommand(1);
   // The global options are taken after the command too, where users type
   // them: `busctl list --json`, `busctl show DEV --json`.

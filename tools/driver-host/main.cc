@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 
+#include "udrv/core/version.h"
 #include "udrv/host/host_process.h"
 #include "udrv/host/hosted_drivers.h"
 #include "udrv/drivers/registry.h"
@@ -176,6 +177,10 @@ Result<void> Run(const Settings& settings, const sigset_t& stop_signals) {
 
 int main(int argc, char** argv) {
   CLI::App app{"udrv-driver-host: run one driver isolated, on the device the root bus serves on fd 3"};
+  // "<name run by> 0.2.0 (libudrv-core 0.2.0)": the version compiled in and
+  // the shared library's, which can differ (udrv/core/version.h).
+  app.set_version_flag("--version",
+                       [program = std::string(argv[0])] { return udrv::VersionLine(program); });
   Settings settings;
   app.add_option("--driver", settings.driver, "the driver to start")->required();
   app.add_option("--node", settings.node, "the node the root bus gives this host")->required();

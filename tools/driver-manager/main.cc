@@ -64,6 +64,7 @@
 #include "udrv/bus/driver_manager.h"
 #include "udrv/bus/root_bus.h"
 #include "udrv/core/result.h"
+#include "udrv/core/version.h"
 #include "udrv/drivers/registry.h"
 #include "udrv/pci/isolated_runner.h"
 #include "udrv/pci/pci_bus.h"
@@ -348,6 +349,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "udrv-driver-manager: match devices to udrv's drivers, run them in this process, stop "
       "them and release the devices. Binds drivers (except --list): for testbed guests only."};
+  // "<name run by> 0.2.0 (libudrv-core 0.2.0)": the version compiled in and
+  // the shared library's, which can differ (udrv/core/version.h).
+  app.set_version_flag("--version",
+                       [program = std::string(argv[0])] { return udrv::VersionLine(program); });
   Settings settings;
   app.add_flag("--list", settings.list,
                "show the device nodes, their properties and which driver matches or why not; "

@@ -31,6 +31,7 @@
 #include "nic.h"
 #include "udrv/bus/driver.h"
 #include "udrv/core/result.h"
+#include "udrv/core/version.h"
 #include "udrv/drivers/registry.h"
 #include "udrv/net/device.h"
 #include "udrv/net/test_frame.h"
@@ -404,6 +405,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "udrv-net: test traffic on a NIC that udrv's driver drives (info, tx, rx, fwd). Binds "
       "drivers: for testbed guests only."};
+  // "<name run by> 0.2.0 (libudrv-core 0.2.0)": the version compiled in and
+  // the shared library's, which can differ (udrv/core/version.h).
+  app.set_version_flag("--version",
+                       [program = std::string(argv[0])] { return udrv::VersionLine(program); });
   Settings settings;
   app.require_subcommand(1);
   app.fallthrough();
