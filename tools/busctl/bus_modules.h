@@ -68,6 +68,10 @@ void AttachCompanions(const std::vector<const Companion*>& companions, Json& ent
 struct ListBlock {
   Json devices = Json::array();  // its entries of the document's "devices"
   std::string text;              // its lines, each ending in a newline
+  // The root-bus node id of each device it lists (and of a USB device's
+  // interfaces, after the device), in its order, whatever --json and
+  // --tree say: `list --ids` prints them, for shell completion and scripts.
+  std::vector<std::string> ids;
   Skipped skipped;               // what it left out and why
   int status = kExitOk;          // kExitFailed when a device could not be read (said on stderr)
 };

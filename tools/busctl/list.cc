@@ -1,6 +1,7 @@
 // `busctl list`: every bus's devices in one listing. Each module gathers its
 // own (bus_modules.h) and prints its block of lines; --json puts their
-// entries in one "devices" array, bus by bus.
+// entries in one "devices" array, bus by bus; --ids prints their node ids
+// alone, one a line (what the shell completion offers for DEV and ID).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "bus_modules.h"
 #include "commands.h"
 #include "output.h"
+#include "udrv/core/text.h"
 
 namespace udrv::busctl {
 
@@ -20,13 +22,14 @@ struct ListedModule {
   ListContribution contribution;
 };
 
-int RunList(const GlobalOptions& options, const std::string& bus,
+int RunList(const GlobalOptions& options, const std::string& bus, bool ids_only,
             const std::vector<ListedModule>& modules) {
   bool narrowed = false;
   for (const ListedModule& listed : modules) narrowed |= listed.contribution.narrows();
   Json document = NewDocument("list");
   Json devices = Json::array();
   std::string text;
+  std::string ids;
   Skipped skipped;
   Companions companions = GatherCompanions(options, skipped);
   int status = kExitOk;
@@ -37,10 +40,14 @@ int RunList(const GlobalOptions& options, const std::string& bus,
     if (!block) return ReportError(options, "list", block.error());
     for (Json& device : block->devices) devices.push_back(std::move(device));
     text += block->text;
+    for (const std::string& id : block->ids) ids += Printable(id) + "\n";
     for (const Skipped::Item& item : block->skipped.items()) skipped.Add(item.what, item.why);
     status = std::max(status, block->status);
   }
-  if (options.json) {
+  if (ids_only) {
+    std::fwrite(ids.data(), 1, ids.size(), stdout);
+    skipped.Print("list", options);
+  } else if (options.json) {
     document["devices"] = std::move(devices);
     if (!skipped.empty()) document["skipped"] = skipped.ToJson(options);
     PrintDocument(document);
@@ -71,7 +78,18 @@ void AddListCommand(CLI::App& app, GlobalOptions& options, int& status) {
   for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
   list->add_option("--bus", *bus, "only the devices of bus NAME (" + joined + ")")
       ->check(CLI::IsMember(names));
-  list->callback([&options, &status, bus, modules] { status = RunList(options, *bus, *modules); });
+  auto ids_only = std::make_shared<bool>(false);
+  CLI::Option* ids = list->add_flag(
+      "--ids", *ids_only,
+      "print only each device's node id, one a line (pci/0000:00:02.0; usb/usb2/2-1, then its "
+      "interfaces' usb/usb2/2-1/2-1:1.0): a DEV the commands on one device take");
+  // --tree draws instead of listing; PCI's module adds it.
+  if (CLI::Option* tree = list->get_option_no_throw("--tree")) ids->excludes(tree);
+  list->callback([&options, &status, bus, ids_only, modules] {
+    // A document and a list of ids are two outputs: the user picks one.
+    if (*ids_only && options.json) throw CLI::ValidationError("--ids", "excludes --json");
+    status = RunList(options, *bus, *ids_only, *modules);
+  });
 }
 
 }  // namespace udrv::busctl

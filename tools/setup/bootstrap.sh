@@ -7,12 +7,15 @@ set -euo pipefail
 profile=${1:-all}
 
 host_packages=(build-essential cmake ccache pkg-config libpci-dev libfdt-dev libcli11-dev pciutils
-               nlohmann-json3-dev libarchive-dev usb.ids)
+               nlohmann-json3-dev libarchive-dev usb.ids scdoc bash-completion)
+# scdoc renders the man pages at build time; bash-completion's helpers are
+# what the installed completion (and its test) use.
 # libfdt-dev is not multi-arch (it and libfdt-dev:arm64 replace each other):
 # the aarch64 tree links libfdt1:arm64's libfdt.so.1 with the host's headers.
 test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu gcc-aarch64-linux-gnu qemu-user-static
                libpci-dev:arm64 libfdt1:arm64 libarchive-dev:arm64 qemu-system-x86 qemu-system-arm cpio device-tree-compiler
-               python3-jsonschema clang-19 libclang-rt-19-dev acpica-tools qemu-efi-aarch64 usbutils)
+               python3-jsonschema clang-19 libclang-rt-19-dev acpica-tools qemu-efi-aarch64 usbutils
+               groff-base)
 
 packages=("${host_packages[@]}")
 [ "$profile" = all ] && packages+=("${test_packages[@]}")

@@ -41,6 +41,7 @@ ListContribution AddAcpiListOptions(CLI::App& /*list*/, const GlobalOptions& opt
     block.skipped = std::move(view->skipped);
     for (const acpi::MergedDevice& device : view->bus->devices()) {
       if (TakenByAnother(device, companions)) continue;
+      block.ids.push_back(acpi::NodeIdOf(device.path));
       if (options.json) {
         block.devices.push_back(AcpiDeviceToJson(*view, device));
       } else {

@@ -3,6 +3,7 @@
 // bound kernel driver, or the bus tree as lspci -tvnn draws it, so the two
 // can be diffed; --json gives the same functions as list's entries.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -359,6 +360,18 @@ ListBlock RenderList(const GlobalOptions& options, const ListReport& report,
                      const ListArguments& arguments, Companions& companions) {
   ListBlock block;
   block.status = report.status;
+  // Node ids as the PCI bus makes them (PciBus::Enumerate): the path of
+  // addresses from the root bus down, each bridge read before the
+  // functions behind it.
+  std::map<pci::Address, std::string> ids;
+  for (const ListedFunction& function : report.functions) {
+    const pci::DeviceInfo& info = function.info;
+    const auto parent = info.parent_bridge ? ids.find(*info.parent_bridge) : ids.end();
+    const std::string above = parent == ids.end() ? std::string(pci::kBusName) : parent->second;
+    const std::string id = above + "/" + info.address.ToString();
+    ids[info.address] = id;
+    if (function.selected) block.ids.push_back(id);
+  }
   const auto companions_of = [&companions](const ListedFunction& function) {
     return companions.Take(KernelDeviceName{std::string(pci::kBusName), function.info.address.ToString()});
   };

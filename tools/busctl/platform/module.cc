@@ -95,6 +95,7 @@ ListContribution AddPlatformListOptions(CLI::App& /*list*/, const GlobalOptions&
     }
     if (!*view) return block;
     for (const PlatformEntry& entry : (*view)->entries) {
+      block.ids.push_back(std::string(platform::kBusName) + entry.device.path);
       // Other modules' views of the node's kernel device (ACPI's) join its entry.
       std::vector<const Companion*> attached;
       if (entry.kernel) attached = companions.Take({entry.kernel->bus, entry.kernel->name});

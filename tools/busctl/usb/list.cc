@@ -8,6 +8,7 @@
 
 #include "output.h"
 #include "udrv/core/text.h"
+#include "udrv/usb/usb_bus.h"
 #include "usb/module.h"
 #include "usb/view.h"
 
@@ -109,6 +110,13 @@ ListContribution AddUsbListOptions(CLI::App& list, const GlobalOptions& options)
       const size_t colon = skipped.find(": ");
       block.skipped.Add("USB device " + skipped.substr(0, colon),
                         colon == std::string::npos ? "" : skipped.substr(colon + 2));
+    }
+    for (const size_t i : view->LsusbOrder()) {
+      const usb::KernelUsbDevice& device = view->kernel.devices[i];
+      block.ids.push_back(UsbNodeId(*view, device));
+      for (const usb::KernelUsbInterface& interface : device.interfaces) {
+        block.ids.push_back(usb::NodeIdOf(view->kernel, device, interface));
+      }
     }
     if (!options.json && tree != nullptr && tree->count() > 0) {
       block.text = UsbTreeText(*view);
