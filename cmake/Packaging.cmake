@@ -44,7 +44,8 @@ set(CPACK_PACKAGE_NAME udrv)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT ${UDRV_DEB_MAINTAINER})
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER ${UDRV_DEB_MAINTAINER})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "C++23 framework for Linux userspace device drivers")
+# No CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPackDeb would put it in front of
+# each component's description, whose first line is its own summary.
 set(CPACK_DEBIAN_PACKAGE_SOURCE udrv)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # udrv has no public home page yet: no Homepage field rather than a
