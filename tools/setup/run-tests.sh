@@ -9,7 +9,7 @@ bash "$top/tools/setup/bootstrap.sh" all
 build="$top/build/test"
 # Static libraries: the guests copy the programs of bin/ without udrv's
 # shared libraries (an installed udrv is shared, the default).
-cmake -S "$top" -B "$build" -DUDRV_CROSS_AARCH64=ON -DBUILD_SHARED_LIBS=OFF
+cmake -S "$top" -B "$build" -DUDRV_CROSS_AARCH64=ON -DBUILD_SHARED_LIBS=OFF -DUDRV_PACKAGE_TESTS=ON
 cmake --build "$build" -j2
 # Two at a time (two guests boot side by side); benchmarks run alone (RUN_SERIAL).
 tests=0
