@@ -84,6 +84,12 @@ copy_closure() {
   fi
   for name in $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
     [ -n "${copied[$name]:-}" ] && continue
+    case $name in
+      libudrv-*)
+        echo "mkinitramfs: $elf needs udrv's shared $name: the guests take static programs" \
+             "(configure the tree with -DBUILD_SHARED_LIBS=OFF, as tools/setup/run-tests.sh does)" >&2
+        exit 1 ;;
+    esac
     path=
     for dir in /lib/$triple /usr/lib/$triple /usr/$triple/lib \
                ${extra_root:+$extra_root/lib/$triple $extra_root/usr/lib/$triple}; do
