@@ -114,6 +114,9 @@ for deb in "$runtime" "$dev" "$tools"; do
   [ "$(wc -l <<<"$description")" -ge 3 ] || fail "$(basename "$deb"): no long description:" "$description"
   ! grep -qi 'homepage\|example\.com\|TODO' <<<"$description" || fail "$(basename "$deb"): a placeholder in its description"
   [ -z "$(field "$deb" Homepage)" ] || fail "$(basename "$deb"): Homepage $(field "$deb" Homepage): udrv has none"
+done
+# The two with ELF files (libudrv-dev has none for dpkg-shlibdeps to read).
+for deb in "$runtime" "$tools"; do
   depends_has "$deb" 'libc6 \(>= [^)]+\)' "dpkg-shlibdeps"
   depends_has "$deb" 'libstdc\+\+6 \(>= [^)]+\)' "dpkg-shlibdeps"
 done
@@ -167,7 +170,7 @@ pass "apt-get install -s: $(grep -c '^Inst ' <<<"$simulated") package(s) to inst
 # installed apt can only say so, and the static checks above (no
 # conffiles, nothing outside the package's own files) stand for it.
 installed_here=$(dpkg-query -W -f='${Package} ${Status}\n' libudrv0 libudrv-dev udrv-tools 2>/dev/null |
-                 awk '$NF == "installed" {print $1}' | tr '\n' ' ')
+                 awk '$NF == "installed" {print $1}' | tr '\n' ' ' || true)
 if [ -n "$installed_here" ]; then
   simulated=$(apt-get purge -s libudrv0 libudrv-dev udrv-tools 2>&1) ||
     fail "apt-get purge -s failed:" "$simulated"
@@ -176,8 +179,7 @@ if [ -n "$installed_here" ]; then
   [ -z "$others" ] || fail "purging udrv's packages would also remove:" "$others"
   pass "apt-get purge -s removes $installed_here and nothing else"
 else
-  simulated=$(apt-get purge -s libudrv0 libudrv-dev udrv-tools 2>&1) ||
-    fail "apt-get purge -s failed:" "$simulated"
-  ! grep -q '^Purg \|^Remv ' <<<"$simulated" || fail "apt-get purge -s would remove other packages:" "$simulated"
-  pass "apt-get purge -s: none of the three installed here, nothing else would go"
+  # apt knows no package of these names until one is installed: it refuses
+  # the simulation ("Unable to locate package"), so there is nothing to ask.
+  pass "apt-get purge -s: not run, none of the three is installed here (apt cannot simulate removing a package it does not know)"
 fi

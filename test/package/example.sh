@@ -66,7 +66,11 @@ for example in $examples; do
   leaks=$(grep -oh -e "$source_dir[^ \"']*" -e "$package_tree[^ \"']*" "${commands[@]}" |
           grep -v -e "^$prefix" -e "^$work" | sort -u || true)
   [ -z "$leaks" ] || fail "examples/$example: its build names udrv's source or build tree:" "$leaks"
-  grep -q -- "-I$prefix/include\|-isystem $prefix/include" "${commands[@]}" ||
+  # The prefix's include directory, however spelt (pkg-config's relocatable
+  # files give <prefix>/lib/<multiarch>/pkgconfig/../../../include).
+  include_paths=$(grep -ohE -- '(-I|-isystem )[^ "]+' "${commands[@]}" | sed -E 's/^(-I|-isystem )//' |
+                  xargs -r -n1 realpath -m | sort -u)
+  grep -qx "$(realpath "$prefix/include")" <<<"$include_paths" ||
     fail "examples/$example: no -I$prefix/include in its compile lines" "$(head -20 "${commands[@]}")"
   # Every example's unit test ends with "N checks, 0 failed".
   result=$(grep -o '[0-9]* checks, 0 failed' "$log" | tail -1 || true)
