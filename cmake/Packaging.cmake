@@ -52,6 +52,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # placeholder.
 
 set(CPACK_DEB_COMPONENT_INSTALL ON)
+# Debian ships stripped programs and libraries (lintian: unstripped-binary-or-object).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_COMPONENTS_ALL runtime dev tools)
 # <name>_<version>_<arch>.deb, as Debian names them.
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -14,7 +14,7 @@ host_packages=(build-essential cmake ccache pkg-config libpci-dev libfdt-dev lib
 # the aarch64 tree links libfdt1:arm64's libfdt.so.1 with the host's headers.
 test_packages=(catch2 libbenchmark-dev valgrind g++-aarch64-linux-gnu gcc-aarch64-linux-gnu qemu-user-static
                libpci-dev:arm64 libfdt1:arm64 libarchive-dev:arm64 qemu-system-x86 qemu-system-arm cpio device-tree-compiler
-               python3-jsonschema clang-19 libclang-rt-19-dev acpica-tools qemu-efi-aarch64 usbutils
+               python3-jsonschema clang-19 libclang-rt-19-dev acpica-tools qemu-efi-aarch64 usbutils lintian file
                groff-base)
 
 packages=("${host_packages[@]}")
