@@ -83,13 +83,13 @@ install(TARGETS ${udrv_admin_programs} RUNTIME DESTINATION ${CMAKE_INSTALL_SBIND
 # ends with it so that this holds for any build directory.
 install(PROGRAMS $<TARGET_FILE:busctl> DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME udrv-busctl
         COMPONENT tools)
+if(IS_ABSOLUTE ${CMAKE_INSTALL_BINDIR})
+  set(installed_busctl "\$ENV{DESTDIR}${CMAKE_INSTALL_BINDIR}/udrv-busctl")
+else()
+  set(installed_busctl "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/udrv-busctl")
+endif()
 if(BUILD_SHARED_LIBS)
   udrv_install_rpath(busctl_rpath ${CMAKE_INSTALL_BINDIR})
-  if(IS_ABSOLUTE ${CMAKE_INSTALL_BINDIR})
-    set(installed_busctl "\$ENV{DESTDIR}${CMAKE_INSTALL_BINDIR}/udrv-busctl")
-  else()
-    set(installed_busctl "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/udrv-busctl")
-  endif()
   if(busctl_rpath)
     set_property(TARGET busctl APPEND PROPERTY BUILD_RPATH "${busctl_rpath}")
     install(CODE "file(RPATH_SET FILE \"${installed_busctl}\" NEW_RPATH \"${busctl_rpath}\")"
@@ -98,6 +98,11 @@ if(BUILD_SHARED_LIBS)
     install(CODE "file(RPATH_REMOVE FILE \"${installed_busctl}\")" COMPONENT tools)
   endif()
 endif()
+# Stripped where install(TARGETS) strips its files: `cmake --install --strip`
+# and CPack's CPACK_STRIP_FILES set CMAKE_INSTALL_DO_STRIP.
+install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+  execute_process(COMMAND \"${CMAKE_STRIP}\" \"${installed_busctl}\" COMMAND_ERROR_IS_FATAL ANY)
+endif()" COMPONENT tools)
 
 # The docs, with the programs. busctl.md links its JSON schema.
 file(GLOB udrv_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
